@@ -1,0 +1,1 @@
+"""Alembic migrations of the bookkeeping tables (script location of ``create_bookkeeping``)."""

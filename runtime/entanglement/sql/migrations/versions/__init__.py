@@ -1,0 +1,1 @@
+"""Revision scripts: the original's two revisions, then ours on top."""
