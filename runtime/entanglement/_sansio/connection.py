@@ -1,0 +1,364 @@
+"""One connection's protocol state, without any I/O (PROTOCOL.md §2.3, §4, §7.4).
+
+Theory of operation
+-------------------
+:class:`SyncConnection` is fed the bytes that arrive (:meth:`~SyncConnection.receive_data`)
+and hands back events (:meth:`~SyncConnection.next_event`); it is asked for the bytes to
+write (:meth:`~SyncConnection.frames_to_send`).  The asyncio driver
+(:mod:`entanglement.protocol`) only moves bytes.
+
+Rules:
+
+1. Counters.  Every frame sent consumes the out counter, every frame received the in
+   counter, both from 0, including metadata-only frames and frames whose payload cannot
+   be decoded.  A frame we refuse to send (payload over 65536 bytes, or ``to_sync``
+   failing) consumes nothing: unlike the original (quirk 1) the number is not burnt, no
+   awaited entry is recorded and pending ``_no_resp_for`` numbers stay pending.
+2. Requests.  An outgoing element whose context still needs a response sets
+   RESPONSE_NEEDED and its out-number goes into the awaited table pointing at the
+   context(s).  ``_resp_for`` lists the in-numbers this connection is owed by the
+   element's contexts.  A frame never carries both: when an element carries an answer
+   and an unanswered relay at once, the answer wins and the relay's context is released
+   (so its requesters get "no response" unless something else holds it).
+3. Responses.  A received ``_resp_for`` recovers the awaited contexts (several are
+   merged into one); numbers we are not awaiting are ignored (quirk 3).  A received
+   ``_no_resp_for`` releases the awaited contexts.
+4. Bad input.  Fatal framing errors (oversized length, unknown critical flag) raise a
+   :class:`~entanglement._exceptions.RemoteProtocolError` from :meth:`next_event`; the
+   driver closes the connection.  A payload that is not UTF-8 JSON or not an object, a
+   frame with both RESPONSE_NEEDED and ``_resp_for`` and a malformed number list give an
+   :class:`InvalidMessage` event instead: the frame still consumed its in-number, the
+   manager answers with ``SyncBadEncodingError`` (carrying ``_resp_for`` when the frame
+   asked for a response, which is only known when the flags were readable, i.e. always
+   for framing-level input) and the connection stays up.
+5. Sending order.  Elements leave the dirty queue in priority order; when the queue is
+   empty and ``_no_resp_for`` numbers are pending, one metadata-only frame carries them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from entanglement._exceptions import (
+    BadPayloadError,
+    LocalProtocolError,
+)
+from entanglement._sansio.context import ResponseContext
+from entanglement._sansio.framing import (
+    HEADER,
+    MAX_PAYLOAD,
+    RESPONSE_NEEDED,
+    FrameBuffer,
+    decode_message,
+    encode_message,
+)
+from entanglement._sansio.queue import DirtyQueue, QueueElement
+
+__all__ = [
+    "NEED_DATA",
+    "InvalidMessage",
+    "MessageReceived",
+    "SyncConnection",
+]
+
+log = logging.getLogger("entanglement.protocol")
+
+
+class _NeedData:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NEED_DATA"
+
+
+NEED_DATA: Final = _NeedData()
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived:
+    """A decoded message ready for the receive pipeline (§9 step 4).
+
+    ``message`` no longer holds ``_resp_for``/``_no_resp_for``; ``context`` is a new
+    context (RESPONSE_NEEDED), the recovered one (``is_response``) or None.  The caller
+    owns one hold on ``context`` and must release it when the pipeline is done.
+    """
+
+    number: int
+    flags: int
+    message: dict[str, Any]
+    context: ResponseContext | None
+    is_response: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidMessage:
+    """A frame that cannot be processed; the sender gets ``SyncBadEncodingError``.
+
+    ``context`` (held once, like in :class:`MessageReceived`) lets the error answer the
+    request when the frame asked for a response.
+    """
+
+    number: int
+    flags: int
+    reason: str
+    message: dict[str, Any] | None
+    context: ResponseContext | None
+
+
+Event = MessageReceived | InvalidMessage
+
+
+class SyncConnection:
+    """Counters, awaited responses, pending no-responses and the dirty queue.
+
+    Args:
+        name: how log lines name the peer (destination name and hash text).
+        dest: the destination this connection is bound to (opaque here).
+    """
+
+    def __init__(self, name: str = "<unbound peer>", dest: Any = None) -> None:
+        self.name = name
+        self.dest = dest
+        self.out_count = 0
+        self.in_count = 0
+        self.awaited: dict[int, list[ResponseContext]] = {}
+        self.pending_no_resp: list[int] = []
+        self.queue = DirtyQueue(build_payload)
+        self.closed = False
+        # Called (synchronously) whenever there is something new to send.
+        self.on_wakeup: Callable[[], None] | None = None
+        self._frames = FrameBuffer()
+
+    def __repr__(self) -> str:
+        return f"<SyncConnection {self.name} out={self.out_count} in={self.in_count}>"
+
+    # -- receiving ---------------------------------------------------------------
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> None:
+        """Feed bytes read from the stream."""
+        self._frames.receive_data(data)
+
+    def next_event(self) -> Event | _NeedData:
+        """Return the next event, or NEED_DATA when no complete frame is buffered.
+
+        Raises:
+            RemoteProtocolError: a fatal framing error; close the connection.
+        """
+        while True:
+            frame = self._frames.next_frame()
+            if frame is None:
+                return NEED_DATA
+            number = self.in_count
+            self.in_count += 1
+            event = self._event_for(number, frame.flags, frame.payload)
+            if event is not None:
+                return event
+
+    def _event_for(self, number: int, flags: int, payload: bytes) -> Event | None:
+        try:
+            msg = decode_message(payload)
+        except BadPayloadError as exc:
+            return InvalidMessage(
+                number, flags, str(exc), None, self._request(flags, number)
+            )
+        try:
+            no_resp = _numbers(msg.pop("_no_resp_for", None), "_no_resp_for")
+            resp_for = _numbers(msg.pop("_resp_for", None), "_resp_for")
+        except BadPayloadError as exc:
+            return InvalidMessage(
+                number, flags, str(exc), msg, self._request(flags, number)
+            )
+        for n in no_resp:
+            self._release_awaited(n)
+        if "_sync_type" not in msg:
+            return None  # metadata-only frame (§4.4)
+        if flags & RESPONSE_NEEDED:
+            context = self._request(flags, number)
+            if resp_for:
+                reason = "a frame may not both set RESPONSE_NEEDED and carry _resp_for"
+                return InvalidMessage(number, flags, reason, msg, context)
+            return MessageReceived(number, flags, msg, context, False)
+        recovered = self._recover(resp_for)
+        return MessageReceived(number, flags, msg, recovered, recovered is not None)
+
+    def _request(self, flags: int, number: int) -> ResponseContext | None:
+        if flags & RESPONSE_NEEDED:
+            return ResponseContext(requester=(self, number))
+        return None
+
+    def _recover(self, numbers: list[int]) -> ResponseContext | None:
+        contexts: list[ResponseContext] = []
+        for n in numbers:
+            entry = self.awaited.pop(n, None)
+            if entry is None:
+                log.debug("%s: ignoring _resp_for %d, not awaited", self.name, n)
+                continue
+            contexts.extend(entry)
+        if not contexts:
+            return None
+        # The awaited entry's hold on the first context becomes the pipeline's hold.
+        merged = contexts[0]
+        for other in contexts[1:]:
+            if other is not merged:
+                merged.merge(other)
+            other.release()
+        merged.responded = True
+        return merged
+
+    def _release_awaited(self, number: int) -> None:
+        for context in self.awaited.pop(number, ()):
+            context.release()
+
+    # -- sending -----------------------------------------------------------------
+
+    def enqueue(
+        self,
+        obj: Any,
+        operation: Any,
+        attributes: frozenset[str] | None,
+        context: ResponseContext | None,
+        priority: int,
+    ) -> QueueElement:
+        """Queue ``obj`` for this connection (coalescing, §7.3).
+
+        Raises:
+            LocalProtocolError: the connection is closed.
+        """
+        if self.closed:
+            raise LocalProtocolError(f"{self.name}: connection is closed")
+        element = self.queue.add(obj, operation, attributes, context, priority)
+        self._wake()
+        return element
+
+    def add_no_response(self, number: int) -> None:
+        """Owe the peer a ``_no_resp_for`` for its request ``number``."""
+        if self.closed:
+            return
+        self.pending_no_resp.append(number)
+        self._wake()
+
+    @property
+    def has_output(self) -> bool:
+        """True when :meth:`frames_to_send` would produce something."""
+        return bool(len(self.queue) or self.pending_no_resp)
+
+    def frames_to_send(self, limit: int) -> list[bytes]:
+        """Build frames until about ``limit`` bytes are ready or nothing is left.
+
+        Elements that cannot be encoded are logged and skipped (rule 1).
+        """
+        out: list[bytes] = []
+        size = 0
+        queue = self.queue
+        while size < limit:
+            element = queue.pop()
+            if element is None:
+                break
+            frame = self._frame_for(element)
+            if frame is not None:
+                out.append(frame)
+                size += len(frame)
+        if size < limit and self.pending_no_resp and not len(queue):
+            out.append(self._metadata_frame())
+        return out
+
+    def _frame_for(self, element: QueueElement) -> bytes | None:
+        resp_for: list[int] = []
+        for context in element.contexts:
+            resp_for.extend(context.take_requesters(self))
+        try:
+            frame, needing = self._encode(element, resp_for)
+        except (LocalProtocolError, ValueError, TypeError, AttributeError) as exc:
+            log.error("%s: not sending %r: %s", self.name, element.obj, exc)
+            self.pending_no_resp.extend(resp_for)
+            element.release_contexts()
+            return None
+        if needing:
+            for context in needing:
+                context.hold()
+            self.awaited[self.out_count] = needing
+        element.release_contexts()
+        self._count_sent(frame)
+        return frame
+
+    def _encode(
+        self, element: QueueElement, resp_for: list[int]
+    ) -> tuple[bytes, list[ResponseContext]]:
+        msg = build_payload(element)
+        obj = element.obj
+        msg["_sync_type"] = obj.sync_type
+        op_name = str(element.operation)
+        if op_name != "sync":
+            msg["_sync_operation"] = op_name
+        needing: list[ResponseContext] = []
+        flags = 0
+        if resp_for:
+            msg["_resp_for"] = resp_for
+        else:
+            needing = [c for c in element.contexts if c.needs_response()]
+            if needing:
+                flags = RESPONSE_NEEDED
+        if self.pending_no_resp:
+            msg["_no_resp_for"] = self.pending_no_resp
+        payload = encode_message(msg)
+        if len(payload) > MAX_PAYLOAD:
+            raise LocalProtocolError(
+                f"payload of {len(payload)} bytes exceeds the {MAX_PAYLOAD}-byte limit"
+            )
+        if self.pending_no_resp:
+            self.pending_no_resp = []
+        return HEADER.pack(len(payload), flags) + payload, needing
+
+    def _metadata_frame(self) -> bytes:
+        payload = encode_message({"_no_resp_for": self.pending_no_resp})
+        self.pending_no_resp = []
+        frame = HEADER.pack(len(payload), 0) + payload
+        self._count_sent(frame)
+        return frame
+
+    def _count_sent(self, frame: bytes) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: sent #%d %r", self.name, self.out_count, frame[8:200])
+        self.out_count += 1
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def connection_lost(self) -> None:
+        """Drop queued elements and awaited entries; their contexts may settle."""
+        if self.closed:
+            return
+        self.closed = True
+        self.pending_no_resp = []
+        for element in self.queue.clear():
+            element.release_contexts()
+        awaited, self.awaited = self.awaited, {}
+        for contexts in awaited.values():
+            for context in contexts:
+                context.release()
+
+    def _wake(self) -> None:
+        if self.on_wakeup is not None:
+            self.on_wakeup()
+
+
+def build_payload(element: QueueElement) -> dict[str, Any]:
+    """Return the attribute part of an element's message (``to_sync`` + overlay)."""
+    msg = dict(element.obj.to_sync(attributes=element.attributes))
+    if element.overlay:
+        for key, value in element.overlay.items():
+            msg.setdefault(key, value)
+    return msg
+
+
+def _numbers(value: Any, key: str) -> list[int]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadPayloadError(f"{key} must be a JSON array, got {value!r}")
+    try:
+        return [int(v) for v in value]
+    except (TypeError, ValueError) as exc:
+        raise BadPayloadError(f"{key} holds a non-integer: {value!r}") from exc

@@ -1,0 +1,261 @@
+"""The per-connection dirty queue (PROTOCOL.md §7.3 and §7.5).
+
+Theory of operation
+-------------------
+The queue holds at most one element per object identity.  Identity is decided by the
+objects themselves: ``sync_hash()`` buckets them and ``sync_compatible()`` decides within
+a bucket (classes whose primary keys are ``Unique`` answer with object identity).
+Enqueuing an object whose identity is already queued merges into the queued element:
+
+* the newer object and the newer operation win (a ``delete`` after a ``sync`` replaces
+  it and vice versa);
+* attribute subsets are unioned; values of attributes only the older request named are
+  taken from the older object.  The original copied them onto the caller's newer object
+  (quirk 31).  We never touch the caller's objects: those values are encoded from the
+  older element at merge time into an *overlay* that fills the missing keys of the
+  payload when the frame is built, a merged snapshot at the wire level;
+* response contexts are merged (each context is held once per element);
+* the priority becomes the minimum of both.
+
+Elements leave in ascending priority, and first-in first-out within one priority
+(quirk 41: a sequence number is part of the heap key, the original's heap was not FIFO).
+A priority decrease pushes a new heap entry; stale entries are skipped when popped.
+
+Drain generations: :meth:`DirtyQueue.begin_drain` turns everything queued so far into
+the generation being drained.  Later enqueues go to the next generation unless they are
+compatible with an element of the drained generation, in which case they merge into it
+(so the drain still waits for the newest state of that object).  A second
+``begin_drain`` while one is pending moves the next generation into the drained one.
+Popping always empties the drained generation first, and :attr:`DirtyQueue.draining`
+turns False exactly when its last element has been popped.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from entanglement._sansio.context import ResponseContext
+
+__all__ = ["DirtyQueue", "QueueElement"]
+
+# Encodes the payload of a queued element (used to snapshot an older element's values).
+PayloadBuilder = Callable[["QueueElement"], dict[str, Any]]
+
+
+class QueueElement:
+    """One pending transmission: object, operation, attribute subset, contexts."""
+
+    __slots__ = (
+        "attributes",
+        "contexts",
+        "key",
+        "obj",
+        "operation",
+        "overlay",
+        "priority",
+        "seq",
+    )
+
+    def __init__(
+        self,
+        obj: Any,
+        operation: Any,
+        attributes: frozenset[str] | None,
+        context: ResponseContext | None,
+        priority: int,
+    ) -> None:
+        self.obj = obj
+        self.operation = operation
+        self.attributes = attributes
+        self.overlay: dict[str, Any] | None = None
+        self.contexts: list[ResponseContext] = []
+        self.priority = priority
+        self.seq = 0
+        self.key = 0  # identity bucket, fixed at insertion (keys may be mutated later)
+        if context is not None:
+            self.add_context(context)
+
+    def __repr__(self) -> str:
+        return (
+            f"<QueueElement {type(self.obj).__name__} op={self.operation}"
+            f" prio={self.priority} attrs={self.attributes}>"
+        )
+
+    def add_context(self, context: ResponseContext) -> None:
+        """Attach a context, taking one hold on it (once per element)."""
+        if not any(c is context for c in self.contexts):
+            context.hold()
+            self.contexts.append(context)
+
+    def release_contexts(self) -> None:
+        """Give back this element's holds (it was sent or dropped)."""
+        contexts, self.contexts = self.contexts, []
+        for context in contexts:
+            context.release()
+
+    def named_attributes(self) -> frozenset[str] | None:
+        """The attribute set this element stands for (None = all)."""
+        if self.attributes is None:
+            return None
+        if self.overlay:
+            return self.attributes | frozenset(self.overlay)
+        return self.attributes
+
+
+class _Generation:
+    """A heap plus an identity index: one generation of the queue."""
+
+    __slots__ = ("heap", "index", "live")
+
+    def __init__(self) -> None:
+        self.heap: list[tuple[int, int, QueueElement]] = []
+        self.index: dict[int, list[QueueElement]] = {}
+        self.live = 0
+
+    def find(self, obj: Any, key: int) -> QueueElement | None:
+        for element in self.index.get(key, ()):
+            if element.obj is obj or obj.sync_compatible(element.obj):
+                return element
+        return None
+
+    def push(self, element: QueueElement) -> None:
+        self.index.setdefault(element.key, []).append(element)
+        heapq.heappush(self.heap, (element.priority, element.seq, element))
+        self.live += 1
+
+    def pop(self) -> QueueElement | None:
+        heap = self.heap
+        while heap:
+            priority, seq, element = heapq.heappop(heap)
+            if element.priority != priority or element.seq != seq:
+                continue  # stale entry left behind by a priority decrease
+            self._unindex(element)
+            self.live -= 1
+            return element
+        return None
+
+    def _unindex(self, element: QueueElement) -> None:
+        bucket = self.index[element.key]
+        bucket.remove(element)
+        if not bucket:
+            del self.index[element.key]
+
+    def elements(self) -> Iterator[QueueElement]:
+        for bucket in self.index.values():
+            yield from bucket
+
+
+class DirtyQueue:
+    """Coalescing priority queue of outgoing elements; see the module docstring.
+
+    Args:
+        payload_builder: builds the wire payload of an element; used to snapshot the
+            older element's values when a partial update merges into it.
+    """
+
+    def __init__(self, payload_builder: PayloadBuilder) -> None:
+        self._build = payload_builder
+        self._main = _Generation()
+        self._drained: _Generation | None = None
+        self._seq = itertools.count()
+
+    def __len__(self) -> int:
+        drained = self._drained.live if self._drained is not None else 0
+        return drained + self._main.live
+
+    @property
+    def draining(self) -> bool:
+        """True while a drain generation still has unsent elements."""
+        return self._drained is not None
+
+    def add(
+        self,
+        obj: Any,
+        operation: Any,
+        attributes: frozenset[str] | None,
+        context: ResponseContext | None,
+        priority: int,
+    ) -> QueueElement:
+        """Queue (or merge) a transmission of ``obj``; return the element holding it."""
+        key = obj.sync_hash()
+        for generation in self._generations():
+            existing = generation.find(obj, key)
+            if existing is not None:
+                self._merge(existing, obj, operation, attributes)
+                if context is not None:
+                    existing.add_context(context)
+                if priority < existing.priority:
+                    existing.priority = priority
+                    entry = (priority, existing.seq, existing)
+                    heapq.heappush(generation.heap, entry)
+                return existing
+        element = QueueElement(obj, operation, attributes, context, priority)
+        element.seq = next(self._seq)
+        element.key = key
+        self._main.push(element)
+        return element
+
+    def pop(self) -> QueueElement | None:
+        """Remove and return the next element to send (drained generation first)."""
+        if self._drained is not None:
+            element = self._drained.pop()
+            if self._drained.live == 0:
+                self._drained = None
+            if element is not None:
+                return element
+        return self._main.pop()
+
+    def begin_drain(self) -> bool:
+        """Start (or extend) a drain generation; False when there is nothing to drain."""
+        if self._drained is None:
+            if self._main.live == 0:
+                return False
+            self._drained, self._main = self._main, _Generation()
+            return True
+        for element in list(self._main.elements()):
+            self._main.live -= 1
+            self._drained.push(element)
+        self._main = _Generation()
+        return True
+
+    def clear(self) -> list[QueueElement]:
+        """Drop everything (connection lost); return the dropped elements."""
+        dropped = [e for g in self._generations() for e in g.elements()]
+        self._main = _Generation()
+        self._drained = None
+        return dropped
+
+    def _generations(self) -> list[_Generation]:
+        if self._drained is None:
+            return [self._main]
+        return [self._drained, self._main]
+
+    def _merge(
+        self,
+        element: QueueElement,
+        obj: Any,
+        operation: Any,
+        attributes: frozenset[str] | None,
+    ) -> None:
+        if attributes is None:
+            element.overlay = None
+        else:
+            element.overlay = self._older_values(element, attributes)
+        element.attributes = attributes
+        element.obj = obj
+        element.operation = operation
+
+    def _older_values(
+        self, element: QueueElement, newer: frozenset[str]
+    ) -> dict[str, Any] | None:
+        # Snapshot, in wire form, the values only the older request named.
+        old_payload = self._build(element)
+        overlay = {
+            k: v
+            for k, v in old_payload.items()
+            if k not in newer and not k.startswith("_")
+        }
+        return overlay or None
