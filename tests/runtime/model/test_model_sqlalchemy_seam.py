@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from entanglement.interface import (
-    SyncProperty,
     Synchronizable,
     SynchronizableMeta,
+    SyncProperty,
     SyncRegistry,
     no_sync_property,
     sync_property,

@@ -7,15 +7,14 @@ checker, so declarations keep the attribute's declared type.
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, assert_type
 
 from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from typing_extensions import assert_type
 
 from entanglement.interface import (
-    SyncRegistry,
     Synchronizable,
+    SyncRegistry,
     no_sync_property,
     sync_property,
 )
