@@ -354,7 +354,7 @@ def test_plain_mixin_declaring_sync_property_is_refused():
     class Mixin:
         x = sync_property()
 
-    with pytest.raises(TypeError, match="Mixin.x is declared in a class that is not"):
+    with pytest.raises(TypeError, match=r"Mixin\.x is declared in a class that is not"):
 
         class Uses(Mixin, Synchronizable):
             pass

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import uuid
+from typing import ClassVar
 
 import pytest
 
@@ -129,7 +130,7 @@ def test_inherited_registries_answer_for_their_classes():
     meta.register_syncable("Thing", Thing)
 
     class Child(SyncRegistry):
-        inherited_registries = [meta]
+        inherited_registries: ClassVar[list[SyncRegistry]] = [meta]
 
     child = Child()
     assert child.get_syncable("Thing") is Thing
