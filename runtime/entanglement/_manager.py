@@ -1,0 +1,375 @@
+"""SyncManager: one identity, its destinations, registries and connections (§5.2, §7).
+
+Choices where the spec is silent or where we fixed a quirk:
+
+* Event loops.  ``loop=None`` uses the running loop when constructed inside one
+  (``asyncio.run`` style, shut down with ``async with manager:`` or ``await
+  manager.aclose()``), else creates a private loop that :meth:`SyncManager.close`
+  spins down and closes (the original's style: configure, then
+  ``manager.loop.run_until_complete(...)``).
+* Registries (quirks 23, 24): the given list is copied, never modified; lookup order is
+  the given order, then inherited registries, then the error registry.
+* Tasks: everything the manager starts (connect attempts, accepted-connection setup,
+  callbacks returning coroutines) is created through :meth:`SyncManager.create_task`,
+  tracked, and cancelled and awaited on close.  Other layers (the SQL resync) use the
+  same method for their background work.
+* ``synchronize`` raises ``SyncNotConnected`` for a target that is neither live nor
+  connecting, including one that is "connecting" before its transport exists (quirk 18).
+* Elements are queued per connection; the policy chain runs at enqueue time (§7.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import ssl
+from collections.abc import Coroutine, Iterable
+from typing import Any
+
+from entanglement._connect import ConnectMixin
+from entanglement._destinations import SyncDestinationBase, as_dest_hash
+from entanglement._hashes import CertHash, DestHash, certhash_from_file
+from entanglement._receive import ReceiveMixin, default_registries
+from entanglement._sansio import ResponseContext
+from entanglement._tls import client_context, server_context
+from entanglement.interface import SyncNotConnected, overrides_sync_receive
+from entanglement.protocol import SyncProtocol
+
+__all__ = ["SyncManager"]
+
+log = logging.getLogger("entanglement")
+
+PathLike = str | os.PathLike[str]
+
+
+class SyncManager(ConnectMixin, ReceiveMixin):
+    """Manages the connections of one identity (certificate) to its destinations.
+
+    Args:
+        cert: our certificate (PEM path); None for unix-only use (no ``cert_hash``).
+        port: default remote port of outgoing TLS connections.
+        key: our private key (PEM path); None when it is inside ``cert``.
+        loop: the event loop; default: the running one, else a private new one.
+        capath: directory of CA certificates.
+        cafile: CA certificates (PEM).
+        registries: registries of the classes this manager synchronises.
+    """
+
+    handshake_timeout = 10.0
+    initial_backoff = 1.0
+    max_backoff = 600.0
+
+    def __init__(
+        self,
+        cert: PathLike | None,
+        port: int | None,
+        *,
+        key: PathLike | None = None,
+        loop: asyncio.AbstractEventLoop | None = None,
+        capath: PathLike | None = None,
+        cafile: PathLike | None = None,
+        registries: Iterable[Any] | None = None,
+    ) -> None:
+        self.loop, self._owns_loop = _choose_loop(loop)
+        self.cert, self.key, self.port = cert, key, port
+        self.cafile, self.capath = cafile, capath
+        self.cert_hash: CertHash | None = (
+            certhash_from_file(cert) if cert is not None else None
+        )
+        self.registries = default_registries(list(registries or ()))
+        self._destinations: dict[DestHash, SyncDestinationBase] = {}
+        self._connections: dict[DestHash, SyncProtocol] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._client_ctx: ssl.SSLContext | None = None
+        self._server_ctx: ssl.SSLContext | None = None
+        self._closing = False
+        self._listen_base_ran = False
+        self._init_connect_state()
+        for registry in self.registries:
+            registry.associate_with_manager(self)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.cert_hash}>"
+
+    # -- TLS ---------------------------------------------------------------------
+
+    def client_ssl_context(self) -> ssl.SSLContext:
+        """The (cached) context for outgoing TLS connections."""
+        if self._client_ctx is None:
+            self._client_ctx = client_context(
+                self.cert, self.key, cafile=self.cafile, capath=self.capath
+            )
+        return self._client_ctx
+
+    def server_ssl_context(self) -> ssl.SSLContext:
+        """The (cached) context for accepted TLS connections."""
+        if self._server_ctx is None:
+            if self.cert is None:
+                raise ValueError("a TLS listener needs a certificate (cert=...)")
+            self._server_ctx = server_context(
+                self.cert, self.key, cafile=self.cafile, capath=self.capath
+            )
+        return self._server_ctx
+
+    # -- destinations ------------------------------------------------------------
+
+    @property
+    def destinations(self) -> set[SyncDestinationBase]:
+        """The destinations of this manager."""
+        return set(self._destinations.values())
+
+    @property
+    def connections(self) -> list[SyncProtocol]:
+        """The live connections."""
+        return list(self._connections.values())
+
+    def dest_by_hash(self, dest_hash: DestHash | str | bytes | None) -> Any:
+        """Return the destination with this hash (text, bytes or DestHash), or None."""
+        if dest_hash is None:
+            return None
+        try:
+            key = as_dest_hash(dest_hash)
+        except ValueError:
+            return None
+        return self._destinations.get(key) if key is not None else None
+
+    def add_destination(self, dest: SyncDestinationBase) -> asyncio.Task[Any] | None:
+        """Add a destination; start connecting to it when it can connect.
+
+        Args:
+            dest: the destination (needs ``dest_hash`` and ``name``).
+
+        Returns:
+            The connect task (its result is ``(transport, protocol)``), or None.
+
+        Raises:
+            ValueError: ``dest_hash`` or ``name`` is missing.
+            KeyError: a destination with that hash exists already.
+        """
+        if dest.dest_hash is None or dest.name is None:
+            raise ValueError(f"{dest!r}: a destination needs a dest_hash and a name")
+        if dest.dest_hash in self._destinations:
+            raise KeyError(f"a destination for {dest.dest_hash} exists already")
+        if dest.protocol is not None and not dest.protocol.closed:
+            raise ValueError(f"{dest!r} is connected through another manager")
+        dest.protocol = None
+        self._destinations[dest.dest_hash] = dest
+        if dest.can_connect and not self._closing:
+            return self._start_connecting(dest)
+        return None
+
+    def remove_destination(self, dest: SyncDestinationBase) -> None:
+        """Forget a destination: close its connection (no reconnect), stop attempts."""
+        dest_hash = dest.dest_hash
+        if dest_hash is None or self._destinations.get(dest_hash) is not dest:
+            raise KeyError(f"{dest!r} is not a destination of this manager")
+        del self._destinations[dest_hash]
+        self._stop_connecting(dest_hash)
+        protocol = self._connections.pop(dest_hash, None)
+        if protocol is not None:
+            protocol.close()
+        dest.protocol = None
+
+    async def unknown_destination(self, protocol: SyncProtocol) -> Any:
+        """Extension point: a destination for an unknown peer, or None to refuse it."""
+        return None
+
+    # -- sending -----------------------------------------------------------------
+
+    def synchronize(
+        self,
+        obj: Any,
+        *,
+        destinations: Iterable[Any] | None = None,
+        exclude: Iterable[Any] = (),
+        operation: Any = "sync",
+        attributes_to_sync: Iterable[str] | None = None,
+        response: bool | asyncio.Future[Any] = False,
+        response_for: ResponseContext | None = None,
+        priority: int | None = None,
+    ) -> asyncio.Future[Any] | None:
+        """Queue ``obj`` for the destinations (default: every live connection).
+
+        Args:
+            obj: the Synchronizable to send.
+            destinations: target destinations; None means all live connections.
+            exclude: destinations to skip (compared with ``==``).
+            operation: operation name or object (default ``sync``).
+            attributes_to_sync: only these attributes (None: all).
+            response: True (or a future to use) to get a future for the answer.
+            response_for: the response context when answering/relaying a request.
+            priority: queue priority (default ``obj.sync_priority``; lower first).
+
+        Returns:
+            The response future, or None.
+
+        Raises:
+            ValueError: both ``response`` and ``response_for`` were given.
+            SyntaxError: the class overrides ``sync_receive``.
+            UnregisteredSyncClass: no registry knows the class.
+            SyncInvalidOperation: its registry does not accept ``operation``.
+            SyncNotConnected: a target is neither live nor connecting.
+        """
+        if response is not False and response_for is not None:
+            raise ValueError("response and response_for are mutually exclusive")
+        cls = type(obj)
+        if overrides_sync_receive(cls):
+            raise SyntaxError(f"{cls.__name__} overrides sync_receive; it must not")
+        _, registry = self.find_syncable(obj.sync_type)
+        op = registry.get_operation(operation)
+        future: asyncio.Future[Any] | None = None
+        context = response_for
+        if response is not False:
+            future = self.loop.create_future() if response is True else response
+            context = ResponseContext(future=future)
+        try:
+            self._enqueue_all(
+                obj, op, registry, destinations, exclude, attributes_to_sync,
+                context, obj.sync_priority if priority is None else priority,
+            )  # fmt: skip
+        finally:
+            if future is not None and context is not None:
+                context.release()  # our own hold: queued elements keep theirs
+        return future
+
+    def _enqueue_all(
+        self,
+        obj: Any,
+        op: Any,
+        registry: Any,
+        destinations: Iterable[Any] | None,
+        exclude: Iterable[Any],
+        attributes: Iterable[str] | None,
+        context: ResponseContext | None,
+        priority: int,
+    ) -> None:
+        if destinations is None:
+            targets = [p.dest for p in self._connections.values()]
+        else:
+            targets = list(destinations)
+        excluded = list(exclude)
+        if excluded:
+            targets = [d for d in targets if d not in excluded]
+        if context is not None:
+            context.mark_targets(targets)
+        subset = frozenset(attributes) if attributes else None
+        info = {"manager": self, "response_for": context, "operation": op}
+        for dest in targets:
+            if not self.should_send(obj, dest, registry, type(obj), **info):
+                continue
+            protocol = self._sending_protocol(dest)
+            protocol.conn.enqueue(obj, op, subset, context, priority)
+
+    def _sending_protocol(self, dest: Any) -> SyncProtocol:
+        dest_hash = getattr(dest, "dest_hash", None)
+        protocol = self._connections.get(dest_hash) if dest_hash else None
+        if protocol is None:
+            protocol = self._connecting_protocol(dest_hash)
+        if protocol is None or protocol.closed:
+            raise SyncNotConnected(dest=dest)
+        return protocol
+
+    def should_send(
+        self, obj: Any, destination: Any, registry: Any, sync_type: type, **info: Any
+    ) -> bool:
+        """Send policy chain (§7.2): destination, registry, object.
+
+        Each may return False (skip ``destination``) or raise (abort the call).
+        """
+        info["destination"] = destination
+        info["registry"] = registry
+        info["sync_type"] = sync_type
+        if not destination.should_send(obj, **info):
+            return False
+        if not registry.should_send(obj, **info):
+            return False
+        return bool(obj.sync_should_send(**info))
+
+    # -- tasks and shutdown ------------------------------------------------------
+
+    def create_task(
+        self, coro: Coroutine[Any, Any, Any], *, name: str | None = None
+    ) -> asyncio.Task[Any]:
+        """Start a task owned by the manager (cancelled and awaited on close)."""
+        task = self.loop.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("task %s ended with %r", task.get_name(), task.exception())
+
+    async def aclose(self) -> None:
+        """Close listeners, connections and attempts; wait until all have finished."""
+        self._closing = True
+        self._close_listeners()
+        for task in list(self._tasks):
+            task.cancel()
+        protocols = self._all_protocols()
+        self._connections.clear()
+        for protocol in protocols:
+            protocol.close()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._wait_protocols(protocols)
+        await self._wait_listeners()
+
+    async def _wait_protocols(self, protocols: list[SyncProtocol]) -> None:
+        for protocol in protocols:
+            try:
+                async with asyncio.timeout(2.0):
+                    await protocol.wait_closed()
+            except TimeoutError:
+                protocol.abort()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(1.0):
+                        await protocol.wait_closed()
+
+    def close(self) -> None:
+        """Close everything; a private event loop is spun down and closed too.
+
+        Inside a running loop this only starts the shutdown; await :meth:`aclose`
+        (or use ``async with manager:``) to wait for it.
+        """
+        if self.loop.is_running():
+            self._closing = True
+            self._close_listeners()
+            for task in list(self._tasks):
+                task.cancel()
+            for protocol in self._all_protocols():
+                protocol.abort()
+            self._connections.clear()
+            return
+        if self.loop.is_closed():
+            return
+        self.loop.run_until_complete(self.aclose())
+        if self._owns_loop:
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.close()
+
+    async def __aenter__(self) -> SyncManager:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def _close_listeners(self) -> None:
+        """Overridden by SyncServer."""
+
+    async def _wait_listeners(self) -> None:
+        """Overridden by SyncServer."""
+
+
+def _choose_loop(
+    loop: asyncio.AbstractEventLoop | None,
+) -> tuple[asyncio.AbstractEventLoop, bool]:
+    if loop is not None:
+        return loop, False
+    try:
+        return asyncio.get_running_loop(), False
+    except RuntimeError:
+        return asyncio.new_event_loop(), True

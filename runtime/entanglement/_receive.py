@@ -1,0 +1,256 @@
+"""The receive pipeline of a SyncManager (PROTOCOL.md §9, §6.2, §6.3).
+
+Theory of operation
+-------------------
+Each event the sans-IO connection produces is handled synchronously, in frame order:
+
+1. ``_no_resp_for``, ``_resp_for`` and RESPONSE_NEEDED were already turned into a
+   response context by :class:`~entanglement._sansio.SyncConnection`.
+2. :meth:`ReceiveMixin._sync_receive` validates the message (§3.1), finds its class and
+   registry, runs the ``should_listen`` chain, enters ``registry.sync_context``,
+   constructs, runs the ``should_listen_constructed`` chain, fills the object and hands
+   it to ``registry.sync_receive`` (which runs the operation: incoming hook, flood,
+   after-flood hook).  A context recovered from ``_resp_for`` then resolves its local
+   futures with the object, or fails them when the object is an error.
+3. A SyncError raised anywhere goes back to the sender (§6.2) unless the message was
+   itself an error; it answers the request when the frame asked for a response.  Other
+   exceptions are programming errors: logged with their traceback, nothing is sent, and
+   the request then ends as "no response" when its context is released.
+
+Choices where the spec is silent or where we fixed a quirk:
+
+* Errors go straight onto the sender's connection, without the send policy chain: a
+  destination's ``should_send`` is about replicated state, and an error is the answer
+  to the sender's own message.
+* Errors raised by ``should_listen`` hooks and ``SyncNotConnected`` are sent like any
+  other SyncError (quirks 7 and 8; the error classes make their fields JSON-safe).
+* ``_no_resp`` is not a reserved key (quirk 5): it is refused like any unknown ``_`` key.
+* A malformed frame (bad JSON, not an object, RESPONSE_NEEDED with ``_resp_for``, bad
+  number lists) is answered with ``SyncBadEncodingError`` and the connection stays up.
+* An error answering a request that is itself relayed from upstream (a recovered
+  context) is sent unsolicited; the relayed requesters get "no response".
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+from entanglement._sansio import InvalidMessage, MessageReceived, ResponseContext
+from entanglement.interface import (
+    SyncBadEncodingError,
+    SyncError,
+    UnregisteredSyncClass,
+    error_registry,
+)
+from entanglement.operations import error as error_operation
+
+if TYPE_CHECKING:
+    from entanglement.interface import SyncRegistry
+    from entanglement.protocol import SyncProtocol
+
+__all__ = ["RESERVED_KEYS", "ReceiveMixin"]
+
+log = logging.getLogger("entanglement")
+
+RESERVED_KEYS: Final = frozenset(
+    {"_sync_type", "_sync_is_error", "_sync_operation", "_sync_owner"}
+)
+ERROR_PRIORITY: Final = 0
+
+
+class ReceiveMixin:
+    """The §9 pipeline; mixed into SyncManager (which provides ``registries``)."""
+
+    registries: list[SyncRegistry]
+    _listen_base_ran: bool
+
+    # -- dispatch from the driver ------------------------------------------------
+
+    def _dispatch(self, protocol: SyncProtocol, event: Any) -> None:
+        context = event.context
+        try:
+            if isinstance(event, InvalidMessage):
+                self._invalid_message(protocol, event)
+            elif isinstance(event, MessageReceived):
+                self._sync_receive(event.message, protocol, context)
+        finally:
+            if context is not None:
+                context.release()
+
+    def _invalid_message(self, protocol: SyncProtocol, event: InvalidMessage) -> None:
+        log.warning(
+            "%s: bad frame #%d: %s", protocol.peer_name, event.number, event.reason
+        )
+        error = SyncBadEncodingError(
+            f"bad frame #{event.number}: {event.reason}", network_msg=event.message
+        )
+        self._send_error(protocol, error, event.context)
+
+    # -- the pipeline ------------------------------------------------------------
+
+    def _sync_receive(
+        self,
+        msg: dict[str, Any],
+        protocol: SyncProtocol,
+        response_for: ResponseContext | None,
+    ) -> None:
+        """Process one received message (§9 step 4); errors go back to the sender."""
+        info: dict[str, Any] = {
+            "protocol": protocol,
+            "manager": self,
+            "response_for": response_for,
+            "sender": protocol.dest,
+        }
+        try:
+            obj = self._receive_object(msg, info)
+        except Exception as exc:
+            self._receive_failed(exc, msg, protocol, response_for)
+            return
+        if response_for is not None and response_for.responded:
+            if isinstance(obj, BaseException):
+                response_for.fail(obj)
+            else:
+                response_for.resolve(obj)
+
+    def _receive_object(self, msg: dict[str, Any], info: dict[str, Any]) -> Any:
+        validate_message(msg)
+        cls, registry = self.find_syncable(msg["_sync_type"])
+        info["operation"] = registry.get_operation(msg["_sync_operation"])
+        info["registry"] = registry
+        info["attributes"] = frozenset(k for k in msg if not k.startswith("_"))
+        self._listen_base_ran = False
+        _require_true(self.should_listen(msg, cls, **info), "manager.should_listen")
+        if not self._listen_base_ran:
+            raise RuntimeError(
+                f"{type(self).__name__}.should_listen did not call the base method"
+            )
+        with registry.sync_context(sync_type=cls, **info) as context:
+            info["context"] = context
+            obj = cls.sync_construct(msg, **info)
+            _require_true(
+                self.should_listen_constructed(obj, msg, **info),
+                "manager.should_listen_constructed",
+            )
+            obj.sync_receive_constructed(msg, **info)
+            registry.sync_receive(obj, **info)
+        return obj
+
+    def find_syncable(self, sync_type: str) -> tuple[Any, SyncRegistry]:
+        """Return ``(class, registry)`` for a sync_type (registries in order).
+
+        Raises:
+            UnregisteredSyncClass: no registry of this manager knows ``sync_type``.
+        """
+        for registry in self.registries:
+            cls = registry.registry.get(sync_type)
+            if cls is not None:
+                return cls, registry
+        raise UnregisteredSyncClass(f"sync_type {sync_type!r} is not registered here")
+
+    # -- the should_listen chains (overridable; call the base) --------------------
+
+    def should_listen(self, msg: dict[str, Any], cls: type, **info: Any) -> bool:
+        """Sender, registry, class: each must return True or raise.
+
+        Subclasses overriding this must call the base method.
+        """
+        self._listen_base_ran = True
+        sender = info["sender"]
+        if sender is not None:
+            _require_true(sender.should_listen(msg, cls, **info), "dest.should_listen")
+        registry = info["registry"]
+        _require_true(
+            registry.should_listen(msg, cls, **info), "registry.should_listen"
+        )
+        _require_true(
+            cls.sync_should_listen(msg, **info),  # type: ignore[attr-defined]
+            f"{cls.__name__}.sync_should_listen",
+        )
+        return True
+
+    def should_listen_constructed(
+        self, obj: Any, msg: dict[str, Any], **info: Any
+    ) -> bool:
+        """Registry (ownership checks) then object: each must return True or raise."""
+        _require_true(
+            info["registry"].should_listen_constructed(obj, msg, **info),
+            "registry.should_listen_constructed",
+        )
+        _require_true(
+            obj.sync_should_listen_constructed(msg, **info),
+            f"{type(obj).__name__}.sync_should_listen_constructed",
+        )
+        return True
+
+    # -- errors ------------------------------------------------------------------
+
+    def _receive_failed(
+        self,
+        exc: Exception,
+        msg: dict[str, Any],
+        protocol: SyncProtocol,
+        response_for: ResponseContext | None,
+    ) -> None:
+        what = f"{msg.get('_sync_operation', 'sync')} of {msg.get('_sync_type')!r}"
+        if not isinstance(exc, SyncError):
+            log.error(
+                "%s: failed to process %s", protocol.peer_name, what, exc_info=exc
+            )
+            return
+        log.warning("%s: rejected %s: %s", protocol.peer_name, what, exc)
+        if msg.get("_sync_is_error"):
+            return  # never answer an error with an error (§6.3)
+        if exc.network_msg is None:
+            exc.network_msg = msg
+        request = response_for if response_for and not response_for.responded else None
+        self._send_error(protocol, exc, request)
+
+    def _send_error(
+        self,
+        protocol: SyncProtocol,
+        error: SyncError,
+        request: ResponseContext | None,
+    ) -> None:
+        if protocol.closed:
+            return
+        if request is not None:
+            request.answered = True
+        protocol.conn.enqueue(error, error_operation, None, request, ERROR_PRIORITY)
+
+
+def validate_message(msg: dict[str, Any]) -> None:
+    """Apply the §3.1 receive rules (defaults ``_sync_operation`` to ``sync``).
+
+    Raises:
+        SyncBadEncodingError: an unknown reserved key or a malformed type/operation.
+    """
+    msg.pop("_flags", None)
+    operation = msg.setdefault("_sync_operation", "sync")
+    for key in msg:
+        if key.startswith("_") and key not in RESERVED_KEYS:
+            raise SyncBadEncodingError(f"unknown reserved key {key!r}", network_msg=msg)
+    if not isinstance(msg.get("_sync_type"), str):
+        raise SyncBadEncodingError("_sync_type must be a string", network_msg=msg)
+    if not isinstance(operation, str):
+        raise SyncBadEncodingError("_sync_operation must be a string", network_msg=msg)
+
+
+def _require_true(result: Any, hook: str) -> None:
+    if result is not True:
+        raise TypeError(f"{hook} returned {result!r}; it must return True or raise")
+
+
+def default_registries(given: list[SyncRegistry]) -> list[SyncRegistry]:
+    """Given registries in order, then inherited ones, then the error registry."""
+    ordered: list[SyncRegistry] = []
+    for registry in given:
+        if not any(registry is r for r in ordered):
+            ordered.append(registry)
+    for registry in list(ordered):
+        for inherited in getattr(registry, "inherited_registries", ()):
+            if not any(inherited is r for r in ordered):
+                ordered.append(inherited)
+    if not any(error_registry is r for r in ordered):
+        ordered.append(error_registry)
+    return ordered

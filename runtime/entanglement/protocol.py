@@ -1,0 +1,363 @@
+"""The asyncio driver of one connection (PROTOCOL.md §5.6, §7.4-§7.6).
+
+Theory of operation
+-------------------
+All protocol state lives in the sans-IO :class:`~entanglement._sansio.SyncConnection`;
+this module only moves bytes between it and an asyncio transport.
+
+* The transport talks to a :class:`BandwidthProtocol`: the ``asyncio.Protocol`` that
+  meters writes (§7.6) and forwards everything to the :class:`SyncProtocol`, which is
+  what the rest of the runtime (and destinations' ``connected()`` hooks) see as
+  ``protocol``; the meter is the ``bwprotocol``.
+* Receiving: ``data_received`` feeds the connection and runs the manager's receive
+  pipeline for each event synchronously, in order.  A fatal framing error closes the
+  connection with a log line naming the peer.
+* Sending has no task: enqueuing wakes the connection, which schedules one
+  ``call_soon`` flush.  A flush builds every frame that is ready, joins them into writes
+  of about :data:`WRITE_CHUNK` bytes, and stops when the bandwidth budget or the
+  transport's back-pressure pauses it (``resume`` schedules the next flush) or after
+  :data:`TURN_BUDGET` bytes, to let the event loop read.  Elements wait in the dirty
+  queue, where they keep coalescing, until the writer is ready for them.
+* ``sync_drain()`` completes when everything queued before it has been written, and
+  fails with :class:`~entanglement._exceptions.WriteError` if the connection is lost
+  first (quirk 17: the original left it pending forever).
+* Nothing outlives the connection: the flush handle and the limiter's timer are
+  cancelled in ``connection_lost``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+from entanglement._exceptions import RemoteProtocolError, WriteError
+from entanglement._sansio import NEED_DATA, SyncConnection
+
+if TYPE_CHECKING:
+    from entanglement._hashes import DestHash
+
+__all__ = ["BandwidthProtocol", "SyncProtocol"]
+
+log = logging.getLogger("entanglement.protocol")
+
+WRITE_CHUNK: Final = 256 * 1024
+TURN_BUDGET: Final = 1024 * 1024
+QUANTUM: Final = 0.1
+
+
+class SyncProtocol:
+    """One connection to a peer: receive pipeline feed, send path, drain.
+
+    Args:
+        manager: the owning SyncManager (``loop``, ``_dispatch``, ``_connection_lost``).
+        incoming: True for accepted connections.
+        dest: the destination, when already known.
+        **kwargs: ``dest_hash`` and ``der_cert`` when already known.
+    """
+
+    def __init__(
+        self, manager: Any, incoming: bool = False, dest: Any = None, **kwargs: Any
+    ) -> None:
+        self.manager = manager
+        self.loop: asyncio.AbstractEventLoop = manager.loop
+        self.incoming = incoming
+        self.dest_hash: DestHash | None = kwargs.pop("dest_hash", None)
+        self.der_cert: bytes | None = kwargs.pop("der_cert", None)
+        self.peer_address: Any = kwargs.pop("peer_address", None)
+        self.conn = SyncConnection(dest=dest)
+        self.dest = dest
+        self.transport: asyncio.BaseTransport | None = None
+        self.bwprotocol: BandwidthProtocol | None = None
+        self.closed = False
+        # Bytes are buffered, not processed, until the peer's identity is confirmed.
+        self._reading = False
+        self._flush_handle: asyncio.Handle | None = None
+        self._drain: asyncio.Future[None] | None = None
+        self._lost: asyncio.Future[None] = self.loop.create_future()
+
+    def __repr__(self) -> str:
+        return f"<SyncProtocol {self.peer_name}>"
+
+    @property
+    def dest(self) -> Any:
+        """The destination this connection is bound to."""
+        return self._dest
+
+    @dest.setter
+    def dest(self, dest: Any) -> None:
+        self._dest = dest
+        self.conn.dest = dest
+        self.conn.name = self.peer_name
+
+    @property
+    def peer_name(self) -> str:
+        """How log lines name the peer: destination name, hash text, address."""
+        parts = []
+        if self._dest is not None:
+            parts.append(repr(getattr(self._dest, "name", self._dest)))
+        if self.dest_hash is not None:
+            parts.append(str(self.dest_hash))
+        if self.peer_address:
+            parts.append(f"at {_format_address(self.peer_address)}")
+        return " ".join(parts) or "<unidentified peer>"
+
+    # -- transport side ----------------------------------------------------------
+
+    def connection_made(
+        self, transport: asyncio.BaseTransport, bwprotocol: BandwidthProtocol
+    ) -> None:
+        """Called when a connection is made (by :class:`BandwidthProtocol`)."""
+        self.transport = transport
+        self.bwprotocol = bwprotocol
+        if self.peer_address is None:
+            self.peer_address = transport.get_extra_info("peername")
+        self.conn.name = self.peer_name
+        self.conn.on_wakeup = self._schedule_flush
+        if not self._reading:
+            _set_reading(transport, False)
+        if self.conn.has_output:
+            self._schedule_flush()
+
+    def start_reading(self) -> None:
+        """Start processing frames (once the peer is identified)."""
+        if self._reading or self.closed:
+            return
+        self._reading = True
+        if self.transport is not None:
+            _set_reading(self.transport, True)
+        self._process()
+
+    def data_received(self, data: bytes) -> None:
+        """Feed received bytes and run the receive pipeline for each complete frame."""
+        self.conn.receive_data(data)
+        if self._reading:
+            self._process()
+
+    def _process(self) -> None:
+        conn = self.conn
+        while not self.closed:
+            try:
+                event = conn.next_event()
+            except RemoteProtocolError as exc:
+                log.error("%s: closing the connection: %s", self.peer_name, exc)
+                self.abort()
+                return
+            if event is NEED_DATA:
+                return
+            self.manager._dispatch(self, event)
+
+    def eof_received(self) -> bool:
+        """The peer closed its side: close ours too."""
+        log.debug("%s: end of stream", self.peer_name)
+        return False
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        """Called when the connection is lost or closed.
+
+        Args:
+            exc: the error, or None for a regular EOF or a local close.
+        """
+        if self.closed and self._lost.done():
+            return
+        self.closed = True
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        self.conn.on_wakeup = None
+        self.conn.connection_lost()
+        if self._drain is not None and not self._drain.done():
+            error = WriteError(f"{self.peer_name}: connection lost before draining")
+            self._drain.set_exception(error)
+        self._drain = None
+        if not self._lost.done():
+            self._lost.set_result(None)
+        self.manager._connection_lost(self, exc)
+
+    # -- sending -----------------------------------------------------------------
+
+    def _schedule_flush(self) -> None:
+        if self._flush_handle is None and not self.closed and self.bwprotocol:
+            self._flush_handle = self.loop.call_soon(self._flush)
+
+    def resume(self) -> None:
+        """Called by the limiter when writing may continue."""
+        if self.conn.has_output or self._drain is not None:
+            self._schedule_flush()
+
+    def _flush(self) -> None:
+        self._flush_handle = None
+        bw = self.bwprotocol
+        if self.closed or bw is None:
+            return
+        conn = self.conn
+        written = 0
+        while not bw.paused and written < TURN_BUDGET and conn.has_output:
+            frames = conn.frames_to_send(WRITE_CHUNK)
+            if frames:
+                data = b"".join(frames)
+                bw.write(data)
+                written += len(data)
+        if self._drain is not None and not conn.queue.draining:
+            if not self._drain.done():
+                self._drain.set_result(None)
+            self._drain = None
+        if conn.has_output and not bw.paused:
+            self._schedule_flush()  # yield to the loop, then go on
+
+    async def sync_drain(self) -> None:
+        """Wait until everything queued before this call has been written.
+
+        Raises:
+            WriteError: the connection was lost first.
+        """
+        if self.closed:
+            raise WriteError(f"{self.peer_name}: connection is closed")
+        if not self.conn.queue.begin_drain():
+            if self._drain is None:
+                return
+        elif self._drain is None:
+            self._drain = self.loop.create_future()
+            self._drain.add_done_callback(_retrieve)
+            self._schedule_flush()
+        await asyncio.shield(self._drain)
+
+    # -- closing -----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection gracefully (buffered data is flushed first)."""
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+        elif self.transport is None:
+            self._lose_without_transport()
+
+    def abort(self) -> None:
+        """Close the connection at once, dropping buffered data."""
+        self.closed = True
+        transport = self.transport
+        if transport is not None:
+            abort = getattr(transport, "abort", transport.close)
+            abort()
+        else:
+            self._lose_without_transport()
+
+    def _lose_without_transport(self) -> None:
+        if not self._lost.done():
+            self.connection_lost(None)
+
+    async def wait_closed(self) -> None:
+        """Wait until ``connection_lost`` has run."""
+        await asyncio.shield(self._lost)
+
+
+class BandwidthProtocol(asyncio.Protocol):
+    """The asyncio protocol of a connection: meters writes and forwards the rest.
+
+    Budget (§7.6): ``bw_per_sec * 0.1`` bytes per 0.1 s quantum.  Every write adds its
+    size after refunding the quanta elapsed since the current one started; when the
+    budget is exceeded the writer pauses until a timer refunds enough.  Transport
+    back-pressure (``pause_writing``) pauses it as well; it resumes when neither holds.
+
+    Args:
+        protocol: the SyncProtocol to drive.
+        bw_per_sec: bytes per second (10,000,000 until ``connected()`` sets it).
+    """
+
+    def __init__(self, protocol: SyncProtocol, bw_per_sec: float = 10_000_000) -> None:
+        self.protocol = protocol
+        self.loop = protocol.loop
+        self.bw_per_sec = bw_per_sec
+        self.transport: asyncio.BaseTransport | None = None
+        self._used = 0.0
+        self._quantum_start = self.loop.time()
+        self._limited = False
+        self._transport_paused = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def paused(self) -> bool:
+        """True while the limiter or the transport holds the writer."""
+        return self._limited or self._transport_paused
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Hand the transport to the SyncProtocol."""
+        self.transport = transport
+        self.protocol.connection_made(transport, self)
+
+    def data_received(self, data: bytes) -> None:
+        """Forward received bytes."""
+        self.protocol.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        """Forward end of stream."""
+        return self.protocol.eof_received()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Stop the timer and tell the SyncProtocol."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.protocol.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        """Transport back-pressure on."""
+        self._transport_paused = True
+
+    def resume_writing(self) -> None:
+        """Transport back-pressure off."""
+        self._transport_paused = False
+        if not self.paused:
+            self.protocol.resume()
+
+    def write(self, data: bytes) -> None:
+        """Write ``data`` whole and account for it."""
+        transport = self.transport
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(data)
+        self._refund()
+        self._used += len(data)
+        if self._used > self.bw_per_sec * QUANTUM:
+            self._limited = True
+            self._arm_timer()
+
+    def _refund(self) -> None:
+        now = self.loop.time()
+        quanta = round((now - self._quantum_start) / QUANTUM)
+        if quanta >= 1:
+            self._quantum_start = now
+            self._used = max(self._used - quanta * self.bw_per_sec * QUANTUM, 0.0)
+
+    def _arm_timer(self) -> None:
+        if self._timer is None:
+            when = self._quantum_start + QUANTUM
+            self._timer = self.loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._refund()
+        if self._used < self.bw_per_sec * QUANTUM:
+            self._limited = False
+            if not self.paused:
+                self.protocol.resume()
+        else:
+            self._timer = self.loop.call_later(QUANTUM, self._on_timer)
+
+
+def _set_reading(transport: asyncio.BaseTransport, on: bool) -> None:
+    if isinstance(transport, asyncio.ReadTransport) and not transport.is_closing():
+        if on and not transport.is_reading():
+            transport.resume_reading()
+        elif not on and transport.is_reading():
+            transport.pause_reading()
+
+
+def _retrieve(fut: asyncio.Future[None]) -> None:
+    # Nobody may be waiting when the connection drops: mark the error as seen.
+    if not fut.cancelled():
+        fut.exception()
+
+
+def _format_address(address: Any) -> str:
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return str(address) or "<unix socket>"
