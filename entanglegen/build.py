@@ -1,0 +1,168 @@
+"""The pipeline end to end: schema files in, formatted modules (or diagnostics) out.
+
+:func:`build` runs load → validate → resolve → IR → render → format for a whole project in
+memory and returns what should be on disk; :mod:`entanglegen.writer` then writes it or
+diffs it.  :func:`fingerprint` hashes everything the output depends on (schema bytes and
+paths, generator sources, templates, black's version) so that an unchanged project can be
+recognised without rendering.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import black
+
+from . import __version__
+from .diagnostics import Diagnostic, Diagnostics
+from .formatting import format_module
+from .ir import build_ir
+from .loader import load_file
+from .render import make_environment, render_registry
+from .resolve import resolve_project
+from .schema import validate_file
+from .spec import RegistrySpec
+
+__all__ = [
+    "BuildResult",
+    "build",
+    "discover",
+    "display_path",
+    "fingerprint",
+    "validate",
+]
+
+SCHEMA_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class BuildResult:
+    """What a build produced: diagnostics, and files (relative path → bytes) if valid."""
+
+    diagnostics: list[Diagnostic]
+    files: dict[str, bytes] = field(default_factory=dict)
+    ok: bool = False
+
+
+def discover(paths: list[Path]) -> list[Path]:
+    """Schema files named by ``paths``: files as given, directories searched recursively."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in SCHEMA_SUFFIXES and p.is_file()
+            )
+        else:
+            found.append(path)
+    unique: dict[Path, Path] = {}
+    for path in found:
+        unique.setdefault(path.resolve(), path)
+    return sorted(unique.values(), key=lambda p: p.as_posix())
+
+
+def display_path(path: Path, root: Path) -> str:
+    """``path`` relative to the project root, with forward slashes."""
+    try:
+        return Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()
+    except ValueError:  # another drive on Windows
+        return path.as_posix()
+
+
+def validate(files: list[Path], root: Path, diags: Diagnostics) -> list[RegistrySpec]:
+    """Load, check and resolve every schema file; problems go to ``diags``."""
+    specs = []
+    for file in files:
+        shown = display_path(file, root)
+        node = load_file(file, shown, diags)
+        spec = validate_file(node, shown, diags) if node is not None else None
+        if spec is not None:
+            specs.append(spec)
+    resolve_project(specs, diags)
+    return specs
+
+
+def build(
+    schemas: list[Path], *, root: Path, templates: Path | None = None
+) -> BuildResult:
+    """Generate the packages of a project, in memory.
+
+    Args:
+        schemas: schema files and/or directories holding them.
+        root: the project root; headers and diagnostics show paths relative to it.
+        templates: an optional directory whose templates override the packaged ones.
+
+    Returns:
+        The diagnostics (sorted) and, when there is no error, every output file.
+
+    Raises:
+        RenderError: a template failed (names the template).
+        FormatError: black rejected a rendered module (names the template and where
+            the unformatted source was dumped).
+    """
+    diags = Diagnostics()
+    files = discover(schemas)
+    if not files:
+        return BuildResult([], {}, ok=True)
+    specs = validate(files, root, diags)
+    if diags.has_errors:
+        return BuildResult(diags.sorted())
+    env = make_environment(templates)
+    out: dict[str, bytes] = {}
+    for spec in specs:
+        ir = build_ir(spec, spec.path, specs)
+        for path, (template, text) in render_registry(env, ir).items():
+            out[path] = format_module(text, template=template, output=path).encode(
+                "utf-8"
+            )
+        out[f"{spec.package.value}/py.typed"] = b""
+    return BuildResult(diags.sorted(), dict(sorted(out.items())), ok=True)
+
+
+def _generator_sources(templates: Path | None) -> list[tuple[str, bytes]]:
+    items: list[tuple[str, bytes]] = []
+    for package in ("entanglegen", "entanglegen.templates"):
+        base = resources.files(package)
+        for name, data in _walk(base, ""):
+            items.append((f"{package}:{name}", data))
+    if templates is not None:
+        for path in sorted(templates.rglob("*.jinja")):
+            items.append(
+                (f"dir:{path.relative_to(templates).as_posix()}", path.read_bytes())
+            )
+    return items
+
+
+def _walk(node: resources.abc.Traversable, prefix: str) -> list[tuple[str, bytes]]:
+    out: list[tuple[str, bytes]] = []
+    for child in sorted(node.iterdir(), key=lambda c: c.name):
+        name = f"{prefix}{child.name}"
+        if child.is_dir() and child.name != "__pycache__":
+            out += _walk(child, name + "/")
+        elif child.is_file() and child.name.endswith((".py", ".jinja", ".json")):
+            out.append((name, child.read_bytes()))
+    return out
+
+
+def fingerprint(
+    schemas: list[Path], *, root: Path, templates: Path | None = None
+) -> str:
+    """A hash of everything the output of :func:`build` depends on."""
+    digest = hashlib.sha256()
+    digest.update(f"entanglegen {__version__} black {black.__version__}\0".encode())
+    for name, data in _generator_sources(templates):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    for file in discover(schemas):
+        try:
+            data = file.read_bytes()
+        except OSError:
+            data = b"\0unreadable"
+        digest.update(
+            display_path(file, root).encode() + b"\0" + hashlib.sha256(data).digest()
+        )
+    return digest.hexdigest()

@@ -1,0 +1,129 @@
+"""Stage 3 (continued): IR of SQL types (SQLAlchemy declarative models on ``Base``).
+
+Joined-table inheritance: a child redeclares the key columns as foreign keys to its
+parent's table; a parent with children gets the ``sync_kind`` discriminator.
+"""
+
+from __future__ import annotations
+
+from . import naming
+from .ir import ClassAttrIR, PropertyIR, TypeIR
+from .ir_types import Kind, TypeBuilder, table_name
+from .literals import docstring, py_literal
+from .resolve import ancestry, effective_properties
+from .spec import PropertySpec, TypeSpec
+
+__all__ = ["sql_type"]
+
+_DISCRIMINATOR = "sync_kind"
+
+
+def sql_type(b: TypeBuilder, spec: TypeSpec) -> TypeIR:
+    root = ancestry(b.reg, spec)[-1]
+    keys = [k.value for k in root.primary_key or ()]
+    props: list[PropertyIR] = []
+    if spec.parent is not None:
+        parent = b.reg.type_named(spec.parent.value)
+        assert parent is not None
+        inherited = {p.name: p for p in effective_properties(b.reg, parent)}
+        props += [_child_key(b, inherited[k], table_name(parent)) for k in keys]
+    elif _has_children(b, spec):
+        props.append(_discriminator(b))
+    props += [_property(b, p, p.name in keys) for p in spec.properties]
+    doc = spec.doc or f"The {spec.name} type (table {table_name(spec)})."
+    return TypeIR(
+        template=TypeIR.SQL,
+        class_name=naming.class_name(spec.name),
+        bases=naming.class_name(spec.parent.value) if spec.parent else "Base",
+        docstring=docstring(doc),
+        class_attrs=tuple(_class_attrs(b, spec)),
+        properties=tuple(props),
+        init_params=(),
+        super_args="",
+        init_assigns=(),
+    )
+
+
+def _has_children(b: TypeBuilder, spec: TypeSpec) -> bool:
+    return any(
+        t.parent is not None and t.parent.value == spec.name for t in b.reg.types
+    )
+
+
+def _class_attrs(b: TypeBuilder, spec: TypeSpec) -> list[ClassAttrIR]:
+    attrs = [
+        ClassAttrIR("__tablename__", py_literal(table_name(spec))),
+        ClassAttrIR("sync_type", py_literal(spec.sync_type)),
+    ]
+    if spec.priority is not None:
+        attrs.append(ClassAttrIR("sync_priority", str(spec.priority)))
+    mapper = {}
+    if spec.parent is not None or _has_children(b, spec):
+        mapper["polymorphic_identity"] = spec.sync_type
+    if spec.parent is None and _has_children(b, spec):
+        mapper["polymorphic_on"] = _DISCRIMINATOR
+    if mapper:
+        attrs.append(ClassAttrIR("__mapper_args__", py_literal(mapper)))
+    return attrs
+
+
+def _discriminator(b: TypeBuilder) -> PropertyIR:
+    b.imports.add("from entanglement.interface import no_sync_property")
+    code = b.use("no_sync_property(mapped_column(sa.String(128), nullable=False))")
+    doc = docstring(
+        "Which type a row is (joined-table inheritance); never synchronised."
+    )
+    return _column(_DISCRIMINATOR, b.use("Mapped[str]"), code, doc)
+
+
+def _child_key(b: TypeBuilder, prop: PropertySpec, parent_table: str) -> PropertyIR:
+    kind = b.kind(prop)
+    attr = naming.attribute_name(prop.name)
+    fk = py_literal(f"{parent_table}.{attr}")
+    code = b.use(f"mapped_column({kind.sa}, sa.ForeignKey({fk}), primary_key=True)")
+    doc = docstring(f"Key shared with the parent row ({parent_table}.{attr}).")
+    return _column(attr, b.use(f"Mapped[{kind.py}]"), _wrap(b, prop, kind, code), doc)
+
+
+def _property(b: TypeBuilder, prop: PropertySpec, is_key: bool) -> PropertyIR:
+    kind = b.kind(prop)
+    args = [kind.sa]
+    if kind.foreign_key:
+        args.append(f"sa.ForeignKey({kind.foreign_key})")
+    if is_key:
+        args.append("primary_key=True")
+    else:
+        args.append(f"nullable={prop.nullable}")
+    default = b.default(prop, kind)
+    if default.factory or (default.literal and default.literal != "None"):
+        args.append(f"default={default.factory or default.literal}")
+    code = b.use(f"mapped_column({', '.join(args)})")
+    py = kind.py if kind.py == "Any" or not prop.nullable else f"{kind.py} | None"
+    annotation = b.use(f"Mapped[{py}]")
+    return _column(
+        naming.attribute_name(prop.name),
+        annotation,
+        _wrap(b, prop, kind, code),
+        b.prop_doc(prop),
+    )
+
+
+def _wrap(b: TypeBuilder, prop: PropertySpec, kind: Kind, code: str) -> str:
+    if not prop.sync:
+        b.imports.add("from entanglement.interface import no_sync_property")
+        return f"no_sync_property({code})"
+    if not (kind.encoder or kind.decoder):
+        return code
+    b.imports.add("from entanglement.interface import sync_property")
+    args = [code]
+    if kind.encoder:
+        args.append(f"encoder={kind.encoder}")
+    if kind.decoder:
+        args.append(f"decoder={kind.decoder}")
+    return f"sync_property({', '.join(args)})"
+
+
+def _column(attr: str, annotation: str, code: str, doc: str) -> PropertyIR:
+    return PropertyIR(
+        attr, annotation, code, doc, init_param="", init_assign="", sync=True
+    )

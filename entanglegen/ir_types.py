@@ -1,0 +1,247 @@
+"""Stage 3 (continued): the IR of types and properties, for both storages.
+
+Decides, per property, the Python annotation, the declaration (``sync_property(...)`` or
+``mapped_column(...)``), the codec, the ``__init__`` parameter and assignment.
+
+Choices:
+
+* codecs are explicit wherever the runtime's type map would not pick the right one by
+  itself (memory uuid/datetime/bytes, every date and enum, custom encoder/decoder); the
+  wire form of an enum is its *value* as written in the schema;
+* a reference is stored as the referenced object's key; inside one SQL registry it is a
+  ``ForeignKey``; across registries (each has its own metadata) or in memory it is the bare
+  key;
+* defaults ``random`` (uuid), ``now`` (datetime), ``today`` (date) and list/dict JSON values
+  are computed per object: in ``__init__`` a parameter of None means "make one";
+* a memory property without default is a required ``__init__`` argument and is passed to
+  the constructor on receive (``constructor=True``); keys always are;
+* SQL parents of joined-table inheritance get a discriminator column ``sync_kind`` that is
+  never synchronised (the receiver's class already says what it is).
+"""
+
+from __future__ import annotations
+
+import io
+import tokenize
+from dataclasses import dataclass
+
+from . import naming
+from .ir import Imports, TypeIR
+from .literals import docstring, py_literal
+from .resolve import ancestry, effective_properties, primary_key
+from .spec import MISSING, PropertySpec, RegistrySpec, Resolved, TypeSpec
+
+__all__ = ["Default", "build_types", "table_name"]
+
+_PY = {
+    "str": "str",
+    "int": "int",
+    "float": "float",
+    "bool": "bool",
+    "bytes": "bytes",
+    "uuid": "uuid.UUID",
+    "datetime": "datetime.datetime",
+    "date": "datetime.date",
+    "json": "Any",
+}
+_SA = {
+    "str": "sa.String",
+    "int": "sa.Integer",
+    "float": "sa.Float",
+    "bool": "sa.Boolean",
+    "bytes": "sa.LargeBinary",
+    "uuid": "GUID",
+    "datetime": "sa.DateTime(timezone=True)",
+    "date": "sa.Date",
+    "json": "sa.JSON",
+}
+_RUNTIME_CODECS = {"uuid": "uuid", "datetime": "datetime", "bytes": "binary"}
+_FACTORIES = {
+    "random": "uuid.uuid4",
+    "now": "_support.utcnow",
+    "today": "_support.today",
+}
+# Module-level names generated code may use, and the import that provides each.
+_MODULE_IMPORTS = {
+    "uuid": "import uuid",
+    "datetime": "import datetime",
+    "Any": "from typing import Any",
+    "sa": "import sqlalchemy as sa",
+    "GUID": "from entanglement.sql.types import GUID",
+    "_support": "from . import _support",
+    "copy": "import copy",
+    "Mapped": "from sqlalchemy.orm import Mapped",
+    "mapped_column": "from sqlalchemy.orm import mapped_column",
+}
+
+
+def _names(code: str) -> set[str]:
+    """Free names in an expression (not attributes, not inside string literals)."""
+    names: set[str] = set()
+    previous = ""
+    for tok in tokenize.generate_tokens(io.StringIO(code).readline):
+        if tok.type == tokenize.NAME and previous != ".":
+            names.add(tok.string)
+        previous = tok.string
+    return names
+
+
+_SPECIAL = ("uuid", "datetime", "date")
+
+
+@dataclass(frozen=True, slots=True)
+class Default:
+    """A default: a literal, or a factory (callable for SQL, call for ``__init__``)."""
+
+    literal: str
+    factory: str = ""
+    call: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """The resolved type of one property, ready for printing."""
+
+    py: str
+    sa: str
+    encoder: str = ""
+    decoder: str = ""
+    foreign_key: str = ""
+
+
+class TypeBuilder:
+    def __init__(
+        self, reg: RegistrySpec, project: list[RegistrySpec], imports: Imports
+    ):
+        self.reg, self.imports = reg, imports
+        self.is_sql = reg.storage == "sql"
+        self.by_name = {r.registry.value: r for r in project}
+
+    def use(self, code: str) -> str:
+        for name in _names(code) & _MODULE_IMPORTS.keys():
+            self.imports.add(_MODULE_IMPORTS[name])
+        return code
+
+    # -- kinds --------------------------------------------------------------------
+
+    def kind(self, prop: PropertySpec) -> Kind:
+        res = prop.resolved
+        assert res is not None
+        if res.kind == "enum":
+            kind = self.enum_kind(res)
+        elif res.kind == "ref":
+            kind = self.ref_kind(res)
+        else:
+            kind = self.scalar_kind(res.scalar, prop.length)
+        encoder = self.hook(prop.encoder.value) if prop.encoder else kind.encoder
+        decoder = self.hook(prop.decoder.value) if prop.decoder else kind.decoder
+        return Kind(kind.py, kind.sa, encoder, decoder, kind.foreign_key)
+
+    def hook(self, dotted: str) -> str:
+        return self.imports.hook(dotted)
+
+    def scalar_kind(self, scalar: str, length: int | None) -> Kind:
+        sa_type = _SA[scalar] + (f"({length})" if length else "")
+        encoder = decoder = ""
+        if scalar == "date":
+            encoder, decoder = "_support.date_encoder", "_support.date_decoder"
+        elif scalar in _RUNTIME_CODECS and not (self.is_sql and scalar != "bytes"):
+            codec = _RUNTIME_CODECS[scalar]
+            encoder, decoder = f"{codec}_encoder", f"{codec}_decoder"
+            self.imports.add(f"from entanglement.types import {encoder}, {decoder}")
+        return Kind(_PY[scalar], sa_type, encoder, decoder)
+
+    def enum_kind(self, res: Resolved) -> Kind:
+        cls = naming.class_name(res.target)
+        if res.registry != self.reg.registry.value:
+            other = self.by_name[res.registry]
+            alias = f"_{other.package.value}_{cls}"
+            self.imports.add(
+                f"from {other.package.value}.models import {cls} as {alias}"
+            )
+            cls = alias
+        enum = self.by_name[res.registry].enum_named(res.target)
+        length = max(len(v) for v in enum.values) if enum else 1
+        sa_type = (
+            f"sa.Enum({cls}, native_enum=False, length={length}, "
+            "values_callable=_support.enum_values)"
+        )
+        return Kind(
+            cls, sa_type, "_support.enum_encoder", f"_support.enum_decoder({cls})"
+        )
+
+    def ref_kind(self, res: Resolved) -> Kind:
+        other = self.by_name[res.registry]
+        target = other.type_named(res.target)
+        assert target is not None
+        root = primary_key(other, target)
+        assert root.primary_key is not None
+        key = root.primary_key[0].value
+        key_prop = next(p for p in effective_properties(other, target) if p.name == key)
+        kind = self.scalar_kind(res.scalar, key_prop.length)
+        if self.is_sql and other is self.reg:
+            column = f"{table_name(target)}.{naming.attribute_name(key)}"
+            return Kind(
+                kind.py, kind.sa, kind.encoder, kind.decoder, py_literal(column)
+            )
+        return kind
+
+    # -- properties -----------------------------------------------------------------
+
+    def prop_doc(self, prop: PropertySpec) -> str:
+        res = prop.resolved
+        text = prop.doc
+        if res is not None and res.kind == "ref":
+            where = (
+                f" in registry {res.registry}"
+                if res.registry != self.reg.registry.value
+                else ""
+            )
+            text = (
+                text + "\n\n" if text else ""
+            ) + f"Key of the referenced {res.target}{where}."
+        return docstring(text) if text else ""
+
+    def default(self, prop: PropertySpec, kind: Kind) -> Default:
+        value = prop.default
+        if value is MISSING:
+            return Default("None" if prop.nullable else "")
+        scalar = prop.resolved.scalar if prop.resolved else ""
+        if isinstance(value, str) and value in _FACTORIES and scalar in _SPECIAL:
+            factory = _FACTORIES[value]
+            return Default("", self.use(factory), self.use(f"{factory}()"))
+        if (
+            prop.resolved is not None
+            and prop.resolved.kind == "enum"
+            and value is not None
+        ):
+            return Default(f"{kind.py}.{naming.member_name(str(value))}")
+        if isinstance(value, list | dict):
+            literal = py_literal(value)
+            return Default(
+                "",
+                self.use(f"_support.fresh({literal})"),
+                self.use(f"copy.deepcopy({literal})"),
+            )
+        return Default(self.use(py_literal(value)))
+
+
+def table_name(spec: TypeSpec) -> str:
+    return spec.table.value if spec.table else naming.snake_case(spec.name)
+
+
+def build_types(
+    reg: RegistrySpec, project: list[RegistrySpec], imports: Imports
+) -> tuple[TypeIR, ...]:
+    """The IR of every type of ``reg``, parents before children."""
+    from .ir_memory import memory_type
+    from .ir_sql import sql_type
+
+    builder = TypeBuilder(reg, project, imports)
+    ordered: list[TypeSpec] = []
+    for spec in reg.types:
+        for ancestor in reversed(ancestry(reg, spec)):
+            if ancestor not in ordered:
+                ordered.append(ancestor)
+    make = sql_type if builder.is_sql else memory_type
+    return tuple(make(builder, spec) for spec in ordered)

@@ -1,0 +1,120 @@
+"""Identifier sanitising: every name that reaches generated code passes through here.
+
+* :func:`class_name` turns a schema type or enum name into ``CamelCase``;
+* :func:`attribute_name` turns a property name into a safe attribute (the attribute name is
+  also the wire name, so the schema layer warns whenever it differs from the schema name);
+* :func:`member_name` turns an enum value into an ``UPPER_CASE`` member name;
+* :func:`module_alias` names an imported user hook (``a.b.c`` → ``_a_b_c``).
+
+Rules: characters outside ``[A-Za-z0-9_]`` become ``_``; a leading digit gets a prefix;
+Python keywords, builtins and the names the generated modules themselves use get a ``_``
+suffix, so a schema can never shadow something the generated code relies on.
+"""
+
+from __future__ import annotations
+
+import builtins
+import keyword
+import re
+
+__all__ = [
+    "GENERATED_NAMES",
+    "attribute_name",
+    "class_name",
+    "is_identifier",
+    "member_name",
+    "module_alias",
+    "snake_case",
+]
+
+_INVALID = re.compile(r"[^0-9A-Za-z_]")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+# Names the generated modules define or import at module level or in class bodies.  A
+# schema name equal to one of these would shadow it, so it gets the ``_`` suffix.
+GENERATED_NAMES = frozenset(
+    {
+        "annotations",
+        "Any",
+        "Base",
+        "DeclarativeBase",
+        "GUID",
+        "Mapped",
+        "SqlSyncRegistry",
+        "SqlSynchronizable",
+        "StoreInSyncStoreMixin",
+        "Synchronizable",
+        "SyncStoreRegistry",
+        "Unique",
+        "copy",
+        "datetime",
+        "enum",
+        "mapped_column",
+        "metadata",
+        "no_sync_property",
+        "registry",
+        "sa",
+        "support",
+        "sync_property",
+        "typing",
+        "uuid",
+    }
+)
+_RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | GENERATED_NAMES
+_BUILTINS = frozenset(dir(builtins))
+# The builtins generated class bodies and ``__init__`` methods refer to: an attribute or
+# parameter with one of these names would shadow it.  Other builtins (``id``, ``type``)
+# stay usable as property names.
+_BODY_BUILTINS = frozenset({"bool", "bytes", "float", "int", "object", "str", "super"})
+
+
+def is_identifier(text: str) -> bool:
+    return bool(_IDENTIFIER.match(text))
+
+
+def _clean(text: str) -> str:
+    text = _INVALID.sub("_", text)
+    if not text:
+        return "_"
+    if text[0].isdigit():
+        text = "_" + text
+    return text
+
+
+def _suffix_reserved(name: str, builtin_names: frozenset[str]) -> str:
+    while name in _RESERVED or name in builtin_names:
+        name += "_"
+    return name
+
+
+def snake_case(text: str) -> str:
+    """``HelpRequest`` → ``help_request`` (used for default table names)."""
+    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text)
+    return re.sub(r"_+", "_", _clean(text).lower()).strip("_") or "t"
+
+
+def class_name(text: str) -> str:
+    """A schema type/enum name as a CamelCase class name."""
+    words = [w for w in re.split(r"[^0-9A-Za-z]+", text) if w]
+    name = "".join(w[0].upper() + w[1:] for w in words) or "Type"
+    if name[0].isdigit():
+        name = "T" + name
+    return _suffix_reserved(name, _BUILTINS)
+
+
+def attribute_name(text: str) -> str:
+    """A schema property name as an attribute name (also its wire name)."""
+    return _suffix_reserved(_clean(text), _BODY_BUILTINS)
+
+
+def member_name(text: str) -> str:
+    """An enum value as an UPPER_CASE member name (never sunder/dunder)."""
+    name = _clean(text).upper().strip("_") or "EMPTY"
+    if name[0].isdigit():
+        name = "V_" + name
+    return name
+
+
+def module_alias(dotted: str) -> str:
+    """The local alias under which a user hook ``pkg.mod.fn`` is imported."""
+    return "_" + _clean(dotted.replace(".", "_"))

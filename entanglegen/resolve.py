@@ -1,0 +1,417 @@
+"""Stage 2b: project-wide checks that need every schema file at once.
+
+Run after :mod:`entanglegen.schema` has built one :class:`~entanglegen.spec.RegistrySpec`
+per file.  Resolves property types (scalars, enums, references to types of this or another
+registry written ``registry.Type``), parents (same registry only, no cycles), primary keys
+and defaults, and attaches a :class:`~entanglegen.spec.Resolved` to each property.
+
+Choices:
+
+* inline enums (``type: enum`` + ``values``) become enums named ``<Type><Property>``;
+* a reference stores the referenced object's key, so its target needs exactly one key
+  property of type uuid, int or str;
+* inheritance stays inside one registry (SQL joined-table inheritance needs one metadata).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+
+from . import naming
+from .diagnostics import Diagnostics
+from .schema import did_you_mean
+from .spec import (
+    MISSING,
+    SCALAR_TYPES,
+    EnumSpec,
+    PropertySpec,
+    RegistrySpec,
+    Resolved,
+    TypeSpec,
+)
+
+__all__ = ["ancestry", "effective_properties", "primary_key", "resolve_project"]
+
+_KEY_SCALARS = ("uuid", "int", "str")
+_SPECIAL_DEFAULTS = {"uuid": "random", "datetime": "now", "date": "today"}
+
+
+def ancestry(reg: RegistrySpec, spec: TypeSpec) -> list[TypeSpec]:
+    """``spec`` and its ancestors, most-derived first (stops at a cycle or unknown parent)."""
+    chain = [spec]
+    while chain[-1].parent is not None:
+        parent = reg.type_named(chain[-1].parent.value)
+        if parent is None or parent in chain:
+            break
+        chain.append(parent)
+    return chain
+
+
+def effective_properties(reg: RegistrySpec, spec: TypeSpec) -> list[PropertySpec]:
+    """Inherited properties first (root-most), then the type's own."""
+    return [p for t in reversed(ancestry(reg, spec)) for p in t.properties]
+
+
+def primary_key(reg: RegistrySpec, spec: TypeSpec) -> TypeSpec:
+    """The type (``spec`` or an ancestor) that declares the key."""
+    return ancestry(reg, spec)[-1]
+
+
+class _Resolver:
+    def __init__(self, regs: list[RegistrySpec], diags: Diagnostics) -> None:
+        self.regs = regs
+        self.d = diags
+        self.by_name = {r.registry.value: r for r in regs if r.registry.value}
+
+    def run(self) -> None:
+        self.registries()
+        for reg in self.regs:
+            self.names(reg)
+            self.inline_enums(reg)
+            for spec in reg.types:
+                self.parent(reg, spec)
+        for reg in self.regs:
+            for spec in reg.types:
+                for prop in spec.properties:
+                    self.prop_type(reg, prop)
+        for reg in self.regs:
+            for spec in reg.types:
+                self.keys(reg, spec)
+                self.inherited_names(reg, spec)
+                for prop in spec.properties:
+                    self.options(reg, spec, prop)
+
+    def registries(self) -> None:
+        for attr in ("registry", "package"):
+            seen: dict[str, RegistrySpec] = {}
+            for reg in self.regs:
+                value = getattr(reg, attr)
+                if not value.value:
+                    continue
+                if value.value in seen:
+                    other = seen[value.value].path
+                    self.d.error(
+                        value.loc,
+                        f"{attr} {value.value!r} is already declared in {other}",
+                        attr,
+                    )
+                seen.setdefault(value.value, reg)
+
+    def names(self, reg: RegistrySpec) -> None:
+        classes: dict[str, str] = {}
+        wire: dict[str, str] = {}
+        tables: dict[str, str] = {}
+        for item in [*reg.enums, *reg.types]:
+            cls = naming.class_name(item.name)
+            if cls in classes:
+                self.d.error(
+                    item.loc,
+                    f"{item.name!r} and {classes[cls]!r} both become class {cls}",
+                    item.key_path,
+                )
+            classes.setdefault(cls, item.name)
+        for spec in reg.types:
+            self._unique(wire, spec.sync_type, spec, "sync_type")
+            table = spec.table.value if spec.table else naming.snake_case(spec.name)
+            if spec.storage == "sql":
+                self._unique(tables, table, spec, "table")
+
+    def _unique(
+        self, seen: dict[str, str], value: str, spec: TypeSpec, what: str
+    ) -> None:
+        if value in seen:
+            self.d.error(
+                spec.loc,
+                f"types {seen[value]!r} and {spec.name!r} share the {what} {value!r}",
+                f"{spec.key_path}.{what}",
+            )
+        seen.setdefault(value, spec.name)
+
+    def inline_enums(self, reg: RegistrySpec) -> None:
+        for spec in reg.types:
+            for prop in spec.properties:
+                if prop.values is None:
+                    continue
+                if prop.type.value != "enum":
+                    self.d.error(
+                        prop.values_loc or prop.loc,
+                        "values applies to type: enum only",
+                        f"{prop.key_path}.values",
+                    )
+                    continue
+                name = naming.class_name(spec.name) + naming.class_name(prop.name)
+                if reg.enum_named(name) is not None:
+                    self.d.error(
+                        prop.loc,
+                        f"inline enum {name} clashes with enum {name!r}",
+                        prop.key_path,
+                    )
+                    continue
+                reg.enums.append(EnumSpec(name, prop.loc, prop.key_path, prop.values))
+                prop.resolved = Resolved(
+                    "enum", registry=reg.registry.value, target=name
+                )
+
+    def parent(self, reg: RegistrySpec, spec: TypeSpec) -> None:
+        if spec.parent is None:
+            return
+        name, kp = spec.parent.value, f"{spec.key_path}.parent"
+        if reg.type_named(name) is None:
+            if "." in name:
+                self.d.error(
+                    spec.parent.loc,
+                    f"parent {name!r} must be a type of this registry",
+                    kp,
+                    "inheritance cannot cross registries",
+                )
+            else:
+                hint = did_you_mean(name, [t.name for t in reg.types])
+                self.d.error(spec.parent.loc, f"unknown parent type {name!r}", kp, hint)
+            return
+        seen = [spec.name]
+        current: TypeSpec | None = reg.type_named(name)
+        while current is not None:
+            if current.name in seen:
+                cycle = " -> ".join([*seen, current.name])
+                self.d.error(spec.parent.loc, f"inheritance cycle: {cycle}", kp)
+                return
+            seen.append(current.name)
+            current = reg.type_named(current.parent.value) if current.parent else None
+
+    def prop_type(self, reg: RegistrySpec, prop: PropertySpec) -> None:
+        if prop.resolved is not None:
+            return
+        name, kp = prop.type.value, f"{prop.key_path}.type"
+        if name in SCALAR_TYPES:
+            prop.resolved = Resolved("scalar", scalar=name)
+        elif name == "enum":
+            self.d.error(
+                prop.type.loc, "type: enum needs values", kp, "add values: [a, b]"
+            )
+        elif "." in name:
+            self.qualified(reg, prop, name, kp)
+        else:
+            prop.resolved = self.lookup(reg, name)
+            if prop.resolved is None:
+                self.unknown(reg, prop, name, kp)
+
+    def lookup(self, reg: RegistrySpec, name: str) -> Resolved | None:
+        reg_name = reg.registry.value
+        if reg.enum_named(name) is not None:
+            return Resolved("enum", registry=reg_name, target=name)
+        target = reg.type_named(name)
+        if target is None:
+            return None
+        return Resolved(
+            "ref", scalar=self.key_scalar(reg, target), registry=reg_name, target=name
+        )
+
+    def qualified(
+        self, reg: RegistrySpec, prop: PropertySpec, name: str, kp: str
+    ) -> None:
+        reg_name, _, type_name = name.partition(".")
+        other = self.by_name.get(reg_name)
+        if other is None:
+            hint = did_you_mean(reg_name, sorted(self.by_name))
+            self.d.error(
+                prop.type.loc,
+                f"unknown registry {reg_name!r} in type {name!r}",
+                kp,
+                hint or "list the file that declares it among the schemas",
+            )
+            return
+        prop.resolved = self.lookup(other, type_name)
+        if prop.resolved is None:
+            hint = did_you_mean(
+                type_name, [t.name for t in other.types] + [e.name for e in other.enums]
+            )
+            self.d.error(
+                prop.type.loc,
+                f"registry {reg_name!r} has no type or enum {type_name!r}",
+                kp,
+                hint,
+            )
+
+    def unknown(
+        self, reg: RegistrySpec, prop: PropertySpec, name: str, kp: str
+    ) -> None:
+        candidates = [
+            *SCALAR_TYPES,
+            "enum",
+            *(t.name for t in reg.types),
+            *(e.name for e in reg.enums),
+        ]
+        for other in self.regs:
+            if other is not reg:
+                candidates += [f"{other.registry.value}.{t.name}" for t in other.types]
+        self.d.error(
+            prop.type.loc, f"unknown type {name!r}", kp, did_you_mean(name, candidates)
+        )
+
+    def key_scalar(self, reg: RegistrySpec, target: TypeSpec) -> str:
+        root = primary_key(reg, target)
+        if root.unique or not root.primary_key or len(root.primary_key) != 1:
+            return ""
+        key = root.primary_key[0].value
+        prop = next(
+            (p for p in effective_properties(reg, target) if p.name == key), None
+        )
+        if prop is None or prop.type.value not in _KEY_SCALARS:
+            return ""
+        return prop.type.value
+
+    def keys(self, reg: RegistrySpec, spec: TypeSpec) -> None:
+        kp = f"{spec.key_path}.primary_key"
+        if spec.parent is not None:
+            if spec.primary_key is not None or spec.unique:
+                self.d.error(
+                    spec.primary_key_loc or spec.loc,
+                    f"type {spec.name!r} inherits its primary key from its parent",
+                    kp,
+                )
+            return
+        if spec.primary_key is None:
+            if not spec.unique:
+                self.d.error(
+                    spec.loc,
+                    f"type {spec.name!r} needs a primary_key",
+                    spec.key_path,
+                    "name one or more properties, or 'unique' (memory types)",
+                )
+            return
+        props = {p.name: p for p in effective_properties(reg, spec)}
+        for key in spec.primary_key:
+            prop = props.get(key.value)
+            if prop is None:
+                hint = did_you_mean(key.value, list(props))
+                self.d.error(
+                    key.loc,
+                    f"primary key {key.value!r} is not a property of " f"{spec.name!r}",
+                    kp,
+                    hint,
+                )
+            elif prop.nullable:
+                self.d.error(
+                    key.loc, f"primary key {key.value!r} must not be nullable", kp
+                )
+            elif not prop.sync:
+                self.d.error(
+                    key.loc, f"primary key {key.value!r} must be synchronised", kp
+                )
+            elif prop.resolved is not None and prop.resolved.scalar in (
+                "json",
+                "float",
+            ):
+                self.d.error(
+                    key.loc,
+                    f"primary key {key.value!r} cannot be of type "
+                    f"{prop.resolved.scalar}",
+                    kp,
+                )
+
+    def inherited_names(self, reg: RegistrySpec, spec: TypeSpec) -> None:
+        seen: dict[str, str] = {}
+        for owner in reversed(ancestry(reg, spec)):
+            for prop in owner.properties:
+                attr = naming.attribute_name(prop.name)
+                if attr in seen and owner is spec:
+                    where = seen[attr]
+                    what = (
+                        "already defined"
+                        if where == spec.name
+                        else f"inherited from {where!r}"
+                    )
+                    self.d.error(
+                        prop.loc, f"property {prop.name!r} is {what}", prop.key_path
+                    )
+                seen.setdefault(attr, owner.name)
+
+    def options(self, reg: RegistrySpec, spec: TypeSpec, prop: PropertySpec) -> None:
+        res = prop.resolved
+        if res is None:
+            return
+        if res.kind == "ref" and not res.scalar:
+            self.d.error(
+                prop.type.loc,
+                f"type {res.target!r} cannot be referenced: it needs a "
+                "single primary key of type uuid, int or str",
+                f"{prop.key_path}.type",
+            )
+        if prop.length is not None and res.scalar not in ("str", "bytes"):
+            self.d.error(
+                prop.length_loc or prop.loc,
+                "length applies to str and bytes only",
+                f"{prop.key_path}.length",
+            )
+        if not prop.sync and (prop.encoder or prop.decoder):
+            self.d.warning(
+                prop.loc,
+                "encoder/decoder of a property that is not synchronised "
+                "are never used",
+                prop.key_path,
+            )
+        if prop.default is not MISSING:
+            for message in _default_problems(self, reg, prop, res):
+                self.d.error(
+                    prop.default_loc or prop.loc, message, f"{prop.key_path}.default"
+                )
+
+    def enum(self, res: Resolved) -> EnumSpec | None:
+        reg = self.by_name.get(res.registry)
+        return reg.enum_named(res.target) if reg else None
+
+
+def _default_problems(
+    r: _Resolver, reg: RegistrySpec, prop: PropertySpec, res: Resolved
+) -> Iterator[str]:
+    value = prop.default
+    if value is None:
+        if not prop.nullable:
+            yield f"default null needs nullable: true on property {prop.name!r}"
+        return
+    if res.kind == "enum":
+        enum = r.enum(res)
+        if enum is not None and value not in enum.values:
+            hint = did_you_mean(str(value), list(enum.values))
+            yield f"default {value!r} is not one of the enum values" + (
+                f" ({hint})" if hint else ""
+            )
+        return
+    if res.kind == "ref":
+        yield "a reference can only default to null"
+        return
+    if not _default_fits(res.scalar, value):
+        special = _SPECIAL_DEFAULTS.get(res.scalar)
+        extra = f" (or {special!r})" if special else ""
+        yield f"default {value!r} is not a valid {res.scalar}{extra}"
+
+
+def _default_fits(scalar: str, value: object) -> bool:
+    if value == _SPECIAL_DEFAULTS.get(scalar):
+        return True
+    checks = {
+        "str": lambda v: isinstance(v, str),
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "bool": lambda v: isinstance(v, bool),
+        "json": _is_json,
+        "date": lambda v: isinstance(v, date) and not isinstance(v, datetime),
+    }
+    check = checks.get(scalar)
+    return bool(check and check(value))
+
+
+def _is_json(value: object) -> bool:
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list):
+        return all(_is_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+    return False
+
+
+def resolve_project(regs: list[RegistrySpec], diags: Diagnostics) -> None:
+    """Check the project as a whole and attach resolved types (in place)."""
+    _Resolver(regs, diags).run()

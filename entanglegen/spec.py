@@ -1,0 +1,136 @@
+"""The validated schema, one step above the YAML: plain dataclasses with locations.
+
+:mod:`entanglegen.schema` builds these from the located YAML tree after checking the shape
+of every key; :mod:`entanglegen.resolve` then checks what needs the whole project
+(references, parents, keys, defaults); :mod:`entanglegen.ir` turns them into the render IR.
+Nothing after :mod:`entanglegen.schema` sees YAML nodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .diagnostics import Loc
+
+SCALAR_TYPES = (
+    "bool",
+    "bytes",
+    "date",
+    "datetime",
+    "float",
+    "int",
+    "json",
+    "str",
+    "uuid",
+)
+BUILTIN_OPERATIONS = ("sync", "forward", "create", "delete")
+POLICY_HOOKS = ("should_send", "should_listen", "should_listen_constructed")
+STORAGES = ("memory", "sql")
+UNIQUE = "unique"
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING = _Missing()
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A scalar schema value and where it was written."""
+
+    value: str
+    loc: Loc
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What a property's ``type`` names, once the whole project is known.
+
+    ``kind`` is ``scalar`` (``scalar`` holds the name), ``enum`` (``target`` is the enum's
+    name in ``registry``; inline enums use the generated name) or ``ref`` (``target`` is the
+    referenced type in ``registry``; ``scalar`` is the scalar kind of its key).
+    """
+
+    kind: str
+    scalar: str = ""
+    registry: str = ""
+    target: str = ""
+
+
+@dataclass(slots=True)
+class PropertySpec:
+    name: str
+    loc: Loc
+    key_path: str
+    type: Located
+    values: tuple[str, ...] | None = None
+    values_loc: Loc | None = None
+    nullable: bool = False
+    default: object = MISSING
+    default_loc: Loc | None = None
+    length: int | None = None
+    length_loc: Loc | None = None
+    doc: str = ""
+    sync: bool = True
+    sync_loc: Loc | None = None
+    encoder: Located | None = None
+    decoder: Located | None = None
+    resolved: Resolved | None = None
+
+
+@dataclass(slots=True)
+class TypeSpec:
+    name: str
+    loc: Loc
+    key_path: str
+    storage: str
+    sync_type: str
+    table: Located | None = None
+    primary_key: tuple[Located, ...] | None = None
+    primary_key_loc: Loc | None = None
+    unique: bool = False
+    priority: int | None = None
+    parent: Located | None = None
+    doc: str = ""
+    properties: list[PropertySpec] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class EnumSpec:
+    name: str
+    loc: Loc
+    key_path: str
+    values: tuple[str, ...]
+    doc: str = ""
+
+
+@dataclass(slots=True)
+class OperationSpec:
+    name: str
+    loc: Loc
+    handler: Located | None = None
+    doc: str = ""
+
+
+@dataclass(slots=True)
+class RegistrySpec:
+    """One schema file: one registry."""
+
+    path: str
+    registry: Located
+    package: Located
+    storage: str
+    doc: str = ""
+    policy: dict[str, Located] = field(default_factory=dict)
+    operations: list[OperationSpec] | None = None
+    enums: list[EnumSpec] = field(default_factory=list)
+    types: list[TypeSpec] = field(default_factory=list)
+
+    def type_named(self, name: str) -> TypeSpec | None:
+        return next((t for t in self.types if t.name == name), None)
+
+    def enum_named(self, name: str) -> EnumSpec | None:
+        return next((e for e in self.enums if e.name == name), None)
