@@ -1,0 +1,182 @@
+"""Answering an IHave (PROTOCOL.md §12.8.3): tombstones, rows, then YouHave.
+
+Rows are read one inheritance hierarchy at a time (all subclasses loaded with it), in
+batches; after each batch we wait until the connection has written it, so memory stays
+bounded however many rows a fresh peer needs, and we expunge what was sent.
+
+Row condition C for owner X: ``sync_owner_id = X``, or ``sync_owner_id IS NULL`` when X
+is the ``first_local_owner`` we announced to this neighbour (legacy ownerless rows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, with_polymorphic
+
+from entanglement.sql.bookkeeping import SyncDeleted, SyncOwner
+from entanglement.sql.capture import snapshot
+from entanglement.sql.clearing import sql_hierarchies
+from entanglement.sql.meta import YouHave
+from entanglement.sql.state import sql_state
+
+__all__ = ["BATCH", "answer_i_have"]
+
+log = logging.getLogger("entanglement")
+BATCH = 2000
+
+
+async def answer_i_have(
+    manager: Any, dest: Any, protocol: Any, owner_id: uuid.UUID, serial: int
+) -> None:
+    """Send ``dest`` what it lacks of owner ``owner_id`` above ``serial``."""
+    maker = sql_state(manager).sessionmaker
+    assert maker is not None
+    with maker(expire_on_commit=False) as session:
+        owner = session.get(SyncOwner, owner_id)
+        if owner is None:
+            return
+        owner_snap = snapshot(owner)
+        condition = _condition(dest, owner_id)
+        top = serial
+        if serial > 0:
+            replayed = await _replay_tombstones(
+                manager, session, dest, protocol, owner, condition, serial
+            )
+            if replayed is None:
+                return
+            top = max(top, replayed)
+        for root in sql_hierarchies(manager.registries):
+            top = max(
+                top,
+                await _send_rows(
+                    manager,
+                    session,
+                    dest,
+                    protocol,
+                    root,
+                    condition,
+                    serial,
+                    owner_snap,
+                ),
+            )
+        await protocol.sync_drain()
+        dest.received_i_have.add(owner_id)
+        if owner.dest_hash is None:
+            state = sql_state(manager)
+            top = max(top, state.outgoing_serial.get(owner_id, 0))
+            announce = top
+        else:
+            announce = int(owner.incoming_serial)
+    log.debug(
+        "%s: answered IHave %d for %s up to %d", dest.name, serial, owner_id, announce
+    )
+    if announce > serial:
+        manager.synchronize(YouHave(announce, owner_snap), destinations=[dest])
+
+
+def _condition(dest: Any, owner_id: uuid.UUID) -> Any:
+    if getattr(dest, "first_local_owner", None) == owner_id:
+        return lambda col: sa.or_(col == owner_id, col.is_(None))
+    return lambda col: col == owner_id
+
+
+async def _replay_tombstones(
+    manager: Any,
+    session: Session,
+    dest: Any,
+    protocol: Any,
+    owner: SyncOwner,
+    condition: Any,
+    serial: int,
+) -> int | None:
+    tombstones = session.scalars(
+        sa.select(SyncDeleted)
+        .where(condition(SyncDeleted.sync_owner_id), SyncDeleted.sync_serial > serial)
+        .order_by(SyncDeleted.sync_serial)
+    ).all()
+    top = serial
+    owner_snap = snapshot(owner)
+    for tomb in tombstones:
+        cls = _registered(manager, tomb.sync_type)
+        if cls is None:
+            force_resync(manager, session, owner)
+            return None
+        manager.synchronize(
+            _deleted_instance(cls, tomb, owner_snap),
+            destinations=[dest],
+            operation="delete",
+            attributes_to_sync=tuple(cls.sync_primary_keys),
+        )
+        top = max(top, int(tomb.sync_serial))
+    await asyncio.sleep(0)
+    return top
+
+
+def _registered(manager: Any, sync_type: str) -> Any:
+    for registry in manager.registries:
+        cls = registry.registry.get(sync_type)
+        if cls is not None:
+            return cls
+    return None
+
+
+def _deleted_instance(cls: Any, tomb: SyncDeleted, owner_snap: Any) -> Any:
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    mapper = sa.inspect(cls)
+    obj = mapper.class_manager.new_instance()
+    for name, value in tomb.keys().items():
+        set_committed_value(obj, name, cls._sync_properties[name].decode(value))
+    set_committed_value(obj, "sync_serial", tomb.sync_serial)
+    set_committed_value(obj, "sync_owner", owner_snap)
+    obj.sync_deleting = True
+    return obj
+
+
+async def _send_rows(
+    manager: Any,
+    session: Session,
+    dest: Any,
+    protocol: Any,
+    root: Any,
+    condition: Any,
+    serial: int,
+    owner_snap: Any,
+) -> int:
+    entity = with_polymorphic(root, "*")
+    stmt = (
+        sa.select(entity)
+        .where(condition(entity.sync_owner_id), entity.sync_serial > serial)
+        .order_by(entity.sync_serial)
+        .execution_options(yield_per=BATCH)
+    )
+    top = serial
+    result = session.scalars(stmt)
+    for batch in result.partitions():
+        for row in batch:
+            manager.synchronize(row, destinations=[dest])
+        top = max(top, int(batch[-1].sync_serial))
+        await protocol.sync_drain()
+        for row in batch:
+            session.expunge(row)
+    result.close()
+    return top
+
+
+def force_resync(manager: Any, session: Session, owner: SyncOwner) -> None:
+    """A new outgoing epoch for ``owner``, persisted and announced to all but its hop."""
+    owner.outgoing_epoch = dt.datetime.now(dt.UTC)
+    session.commit()
+    hop = manager.dest_by_hash(owner.dest_hash) if owner.dest_hash else None
+    log.warning("forcing a full resynchronisation of owner %s", owner.id)
+    manager.synchronize(snapshot(owner), exclude=[hop] if hop else [])
+
+
+_ = json

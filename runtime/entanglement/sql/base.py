@@ -1,0 +1,111 @@
+"""The public names of the SQL layer (API.md ``entanglement.sql.base``) and helpers.
+
+``sql_sync_declarative_base`` builds a ``DeclarativeBase`` subclass whose metaclass is
+:class:`SqlSyncMeta`; the typed spelling ``class Base(SqlSynchronizable,
+DeclarativeBase)`` with ``sync_registry = registry`` is equivalent.  The entanglement
+registry of a base made by the factory is its ``sync_registry``; it is also reachable as
+``Base.registry`` *after* SQLAlchemy has set the base up, as in the original (SQLAlchemy
+keeps its own registry in ``Base._sa_registry``, which it uses from then on).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapper, Session
+
+from entanglement.sql.bookkeeping import Serial, SyncDeleted, SyncOwner
+from entanglement.sql.destination import SqlSyncDestination, sync_manager_destinations
+from entanglement.sql.meta import IHave, MyOwners, YouHave, sql_meta_registry
+from entanglement.sql.model import SqlSynchronizable, SqlSyncMeta
+from entanglement.sql.registry import SqlSyncError, SqlSyncRegistry
+from entanglement.sql.session import SqlSyncSession, sync_session_maker
+from entanglement.sql.types import GUID, SqlDestHash
+
+__all__ = [
+    "GUID",
+    "IHave",
+    "MyOwners",
+    "Serial",
+    "SqlDestHash",
+    "SqlSyncDestination",
+    "SqlSyncError",
+    "SqlSyncMeta",
+    "SqlSyncRegistry",
+    "SqlSyncSession",
+    "SqlSynchronizable",
+    "SyncDeleted",
+    "SyncOwner",
+    "YouHave",
+    "get_or_create",
+    "sql_meta_registry",
+    "sql_sync_declarative_base",
+    "sync_manager_destinations",
+    "sync_session_maker",
+]
+
+
+def sql_sync_declarative_base(
+    *args: Any,
+    registry: Any = None,
+    registry_class: type[SqlSyncRegistry] = SqlSyncRegistry,
+    cls: type | None = None,
+    name: str = "Base",
+    metadata: sa.MetaData | None = None,
+    **kwargs: Any,
+) -> Any:
+    """Return a declarative base whose classes are SqlSynchronizables.
+
+    Args:
+        registry: the entanglement registry of the classes (default: a new
+            ``registry_class()``).
+        registry_class: the registry class to instantiate when none is given.
+        cls: an extra mixin for every class of the base.
+        name: the base class's name.
+        metadata: the MetaData to use (default: a new one).
+
+    Returns:
+        The base class.
+    """
+    if args or kwargs:
+        raise TypeError(
+            f"unsupported arguments {args!r} {sorted(kwargs)!r} (use registry, "
+            "registry_class, cls, name, metadata)"
+        )
+    sync_registry = registry if registry is not None else registry_class()
+    bases: tuple[type, ...] = (SqlSynchronizable, DeclarativeBase)
+    if cls is not None:
+        bases = (cls, *bases)
+    ns: dict[str, Any] = {"sync_registry": sync_registry, "__module__": __name__}
+    if metadata is not None:
+        ns["metadata"] = metadata
+    base = SqlSyncMeta(name, bases, ns)
+    type.__setattr__(base, "registry", sync_registry)
+    return base
+
+
+def get_or_create(
+    session: Session,
+    model: type[Any],
+    filter_by: dict[str, Any],
+    defaults: dict[str, Any] | None = None,
+) -> Any:
+    """Return the row matching ``filter_by``, or a new one added to the session.
+
+    A filter that is exactly the primary key uses ``session.get``; otherwise the first
+    matching row.  A new object gets ``filter_by`` and ``defaults`` and is added (no flush).
+    """
+    mapper: Mapper[Any] = sa.inspect(model)
+    pk_names = [mapper.get_property_by_column(c).key for c in mapper.primary_key]
+    if set(filter_by) == set(pk_names):
+        found = session.get(model, tuple(filter_by[n] for n in pk_names))
+    else:
+        found = session.scalars(
+            sa.select(model).filter_by(**filter_by).limit(1)
+        ).first()
+    if found is not None:
+        return found
+    obj = model(**{**(defaults or {}), **filter_by})
+    session.add(obj)
+    return obj

@@ -1,0 +1,348 @@
+"""The work behind SqlSyncSession's events: recording, serials, snapshots, requests.
+
+Everything here is synchronous.  Snapshots are detached copies built without any query:
+a new instance of the mapped class whose column attributes (and owner) are set as
+committed values, so that the send loop can encode them long after the session has
+moved on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from entanglement.interface import SyncNotConnected
+from entanglement.sql.serials import allocate_serial
+
+if TYPE_CHECKING:
+    from entanglement.sql.bookkeeping import SyncOwner
+    from entanglement.sql.model import SqlSynchronizable
+    from entanglement.sql.session import SqlSyncSession
+
+__all__ = [
+    "Outbox",
+    "prepare_flush",
+    "prepare_remote",
+    "send_create",
+    "send_remote_requests",
+    "snapshot",
+    "snapshot_flushed",
+]
+
+log = logging.getLogger("entanglement")
+
+
+@dataclass
+class Outbox:
+    """Snapshots of committed local changes waiting for the commit to finish."""
+
+    items: dict[Any, tuple[str, Any]] = field(default_factory=dict)
+    max_serial: int = 0
+
+    def add(self, key: Any, operation: str, snap: Any) -> None:
+        self.items[key] = (operation, snap)
+        self.max_serial = max(self.max_serial, int(snap.sync_serial or 0))
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.max_serial = 0
+
+    def send(self, manager: Any) -> None:
+        """Flood every snapshot to all live destinations, then trigger YouHave."""
+        from entanglement.sql.announce import trigger_you_have
+
+        if not self.items:
+            return
+        items, serial = list(self.items.values()), self.max_serial
+        self.clear()
+        for operation, snap in sorted(items, key=lambda i: int(i[1].sync_priority)):
+            keys = _keys(snap) if operation == "delete" else None
+            try:
+                manager.synchronize(snap, operation=operation, attributes_to_sync=keys)
+            except Exception:
+                log.exception("could not flood %s %s", operation, snap.sync_type)
+        trigger_you_have(manager, serial)
+
+
+def _sync_instance(obj: object) -> bool:
+    from entanglement.sql.model import SqlSynchronizable
+
+    return isinstance(obj, SqlSynchronizable)
+
+
+def _keys(obj: Any) -> tuple[str, ...]:
+    keys = type(obj).sync_primary_keys
+    return () if keys == "Unique" else tuple(keys)
+
+
+def owner_of(session: Session, obj: SqlSynchronizable) -> SyncOwner | None:
+    """The owner row of ``obj`` (its relationship, else looked up by id)."""
+    from entanglement.sql.bookkeeping import SyncOwner
+
+    if isinstance(obj, SyncOwner):
+        return obj
+    state = sa.inspect(obj)
+    owner = state.dict.get("sync_owner")
+    if owner is not None:
+        return owner  # type: ignore[no-any-return]
+    owner_id = state.dict.get("sync_owner_id")
+    if owner_id is None:
+        return None
+    with session.no_autoflush:
+        return session.get(SyncOwner, owner_id)
+
+
+def _local_owner(session: Session) -> SyncOwner | None:
+    from entanglement.sql.bookkeeping import SyncOwner
+
+    cached = session.info.get("entanglement_local_owner")
+    if cached is not None and cached in session:
+        return cached  # type: ignore[no-any-return]
+    with session.no_autoflush:
+        owner = session.scalars(
+            sa.select(SyncOwner).where(SyncOwner.dest_hash.is_(None)).limit(1)
+        ).first()
+    session.info["entanglement_local_owner"] = owner
+    return owner
+
+
+def _changed_names(obj: SqlSynchronizable, new: bool) -> set[str]:
+    props = type(obj)._sync_properties
+    if new:
+        return set(props)
+    state = sa.inspect(obj)
+    return {
+        name
+        for name in props
+        if name in state.attrs and state.attrs[name].history.has_changes()
+    }
+
+
+class _SerialOnce:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.value: int | None = None
+
+    def __call__(self) -> int:
+        if self.value is None:
+            self.value = allocate_serial(self.session.connection())
+        return self.value
+
+
+def prepare_flush(session: SqlSyncSession) -> None:
+    """before_flush: owners, serials and tombstones; refuse remote rows when managed."""
+    serial = _SerialOnce(session)
+    for obj in [*session.new, *session.dirty]:
+        if not _sync_instance(obj):
+            continue
+        new = obj in session.new
+        if not new and not session.is_modified(obj, include_collections=False):
+            continue
+        _prepare_changed(session, obj, new, serial)
+    for obj in list(session.deleted):
+        if _sync_instance(obj):
+            _prepare_deleted(session, obj, serial)
+
+
+def _prepare_changed(
+    session: SqlSyncSession, obj: Any, new: bool, serial: _SerialOnce
+) -> None:
+    from entanglement.sql.bookkeeping import SyncOwner
+
+    if (
+        not isinstance(obj, SyncOwner)
+        and obj.sync_owner_id is None
+        and sa.inspect(obj).dict.get("sync_owner") is None
+    ):
+        obj.sync_owner = _local_owner(session)
+    owner = owner_of(session, obj)
+    if owner is None or owner.dest_hash is None:
+        obj.sync_serial = serial()
+        if session.manager is not None:
+            session.sync_dirty[id(obj)] = (obj, _changed_names(obj, new))
+    elif session.manager is not None:
+        raise NotImplementedError(
+            f"{obj.sync_type} is owned by {owner.id} at {owner.dest_hash}: call"
+            " sync_commit() before commit() to send changes of rows owned elsewhere"
+        )
+
+
+def _prepare_deleted(session: SqlSyncSession, obj: Any, serial: _SerialOnce) -> None:
+    from entanglement.sql.bookkeeping import tombstone_for
+
+    owner = owner_of(session, obj)
+    if owner is None or owner.dest_hash is None:
+        value = serial()
+        obj.sync_serial = value
+        session.add(tombstone_for(obj, value))
+        if session.manager is not None:
+            session.sync_deleted[id(obj)] = obj
+    elif session.manager is not None:
+        raise NotImplementedError(
+            f"{obj.sync_type} is owned by {owner.id} at {owner.dest_hash}: call"
+            " sync_commit() before commit() to request its deletion from the owner"
+        )
+
+
+def prepare_remote(session: SqlSyncSession, *, expunge_nonlocal: bool) -> None:
+    """sync_commit step 1: record changes of rows owned elsewhere (and expunge them)."""
+    for obj in [*session.new, *session.dirty, *session.deleted]:
+        if not _sync_instance(obj):
+            continue
+        owner = owner_of(session, obj)
+        if owner is None or owner.dest_hash is None:
+            continue
+        if obj in session.deleted:
+            session.sync_deleted[id(obj)] = obj
+        else:
+            new = obj in session.new
+            if not new and not session.is_modified(obj, include_collections=False):
+                continue
+            changed = _changed_names(obj, new) - {"sync_serial"}
+            session.sync_dirty[id(obj)] = (obj, changed | ({"*new*"} if new else set()))
+        if expunge_nonlocal:
+            session.expunge(obj)
+
+
+def snapshot_flushed(session: SqlSyncSession) -> None:
+    """after_flush_postexec: queue snapshots of this flush's local changes."""
+    owners: dict[Any, Any] = {}
+    for obj, _changed in list(session.sync_dirty.values()):
+        session.sync_outbox.add(_identity(obj), "sync", snapshot(obj, owners))
+    for obj in list(session.sync_deleted.values()):
+        snap = snapshot(obj, owners, keys_only=True)
+        snap.sync_deleting = True
+        session.sync_outbox.add(_identity(obj), "delete", snap)
+    session.sync_dirty.clear()
+    session.sync_deleted.clear()
+
+
+def _identity(obj: Any) -> Any:
+    state = sa.inspect(obj)
+    return state.identity_key if state.identity_key is not None else id(obj)
+
+
+def snapshot(
+    obj: Any,
+    owners: dict[Any, Any] | None = None,
+    *,
+    keys_only: bool = False,
+    names: set[str] | None = None,
+) -> Any:
+    """A detached copy of ``obj`` that can be encoded later without a session.
+
+    Args:
+        obj: the mapped instance.
+        owners: cache of owner snapshots (one per owner per batch).
+        keys_only: copy only primary keys, ``sync_serial`` and the owner.
+        names: copy only these attributes (plus keys, serial and owner).
+    """
+    from entanglement.sql.bookkeeping import SyncOwner
+
+    owners = owners if owners is not None else {}
+    state = sa.inspect(obj)
+    mapper: Mapper[Any] = state.mapper
+    copy = mapper.class_manager.new_instance()
+    wanted = set(_keys(obj)) | {"sync_serial", "sync_owner_id"}
+    for prop in mapper.column_attrs:
+        key = prop.key
+        if (
+            (keys_only or names is not None)
+            and key not in wanted
+            and (names is None or key not in names)
+        ):
+            continue
+        value = state.dict[key] if key in state.dict else getattr(obj, key)
+        set_committed_value(copy, key, value)
+    if not isinstance(obj, SyncOwner):
+        owner = owner_of_detached(obj)
+        if owner is not None:
+            if owner.id not in owners:
+                owners[owner.id] = snapshot(owner, owners)
+            set_committed_value(copy, "sync_owner", owners[owner.id])
+    if names is None and not keys_only:
+        _copy_extra_properties(obj, copy, mapper)
+    return copy
+
+
+def owner_of_detached(obj: Any) -> SyncOwner | None:
+    """The owner of ``obj`` from its loaded state or its session."""
+    session = Session.object_session(obj)
+    if session is not None:
+        return owner_of(session, obj)
+    owner: SyncOwner | None = sa.inspect(obj).dict.get("sync_owner")
+    return owner
+
+
+def _copy_extra_properties(obj: Any, copy: Any, mapper: Mapper[Any]) -> None:
+    # sync properties that are not columns (Python properties over relationships etc.)
+    columns = {p.key for p in mapper.column_attrs}
+    for name in type(obj)._sync_properties:
+        if name in columns or name == "_sync_owner" or name in mapper.attrs:
+            continue
+        try:
+            setattr(copy, name, getattr(obj, name))
+        except AttributeError:
+            continue
+
+
+def send_remote_requests(session: SqlSyncSession, *, update_responses: bool) -> None:
+    """sync_commit: forward/create/delete requests toward the owners' next hops."""
+    manager = session.manager
+    for obj, changed in list(session.sync_dirty.values()):
+        new = "*new*" in changed
+        names = (changed - {"*new*"}) | set(_keys(obj))
+        _request(manager, obj, "create" if new else "forward", names, update_responses)
+    for obj in list(session.sync_deleted.values()):
+        _request(manager, obj, "delete", set(_keys(obj)), update_responses)
+
+
+def _request(
+    manager: Any, obj: Any, operation: str, names: set[str], update_responses: bool
+) -> None:
+    owner = owner_of_detached(obj)
+    target = manager.dest_by_hash(owner.dest_hash) if owner is not None else None
+    if target is None:
+        log.error(
+            "cannot send %s of %s: no destination toward its owner",
+            operation,
+            obj.sync_type,
+        )
+        return
+    snap = snapshot(obj, names=names, keys_only=operation == "delete")
+    future = manager.synchronize(
+        snap,
+        destinations=[target],
+        operation=operation,
+        attributes_to_sync=sorted(names),
+        response=update_responses,
+    )
+    obj.sync_future = snap.sync_future = future
+
+
+def send_create(manager: Any, obj: Any, owner: Any) -> Any:
+    """Send ``create`` of a new object toward ``owner``; returns the response future."""
+    obj.sync_owner = owner
+    target = manager.dest_by_hash(owner.dest_hash)
+    if target is None:
+        raise SyncNotConnected(
+            f"no destination toward owner {owner.id} at {owner.dest_hash}",
+            dest=owner.dest_hash,
+        )
+    names = {k for k in sa.inspect(obj).dict if k in type(obj)._sync_properties}
+    names -= {"sync_serial"}
+    snap = snapshot(obj, names=names)
+    future = manager.synchronize(
+        snap,
+        destinations=[target],
+        operation="create",
+        attributes_to_sync=sorted(names),
+        response=True,
+    )
+    obj.sync_future = snap.sync_future = future
+    return future

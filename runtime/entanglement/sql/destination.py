@@ -1,0 +1,190 @@
+"""SqlSyncDestination and sync_manager_destinations (PROTOCOL.md §12.7, §12.9).
+
+A SqlSyncDestination is a TLS :class:`~entanglement.network.SyncDestination` mapped to
+``sync_destinations``.  Runtime attributes are set on construction and when a row is
+loaded (``attach_callbacks()`` runs in both cases, for subclasses).  Its ``connected()``
+runs the connect-time resynchronisation (§12.8.1).
+
+Choices: ``port`` is a column (quirk 20 fixed: NULL means the manager's port);
+``you_have_timeout`` is a class attribute (0.5 s; tests set 0).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, reconstructor
+
+from entanglement._hashes import DestHash
+from entanglement.network import SyncDestination
+from entanglement.sql.bookkeeping import SyncOwner, _Bookkeeping
+from entanglement.sql.tables import sync_destinations
+
+__all__ = ["SqlSyncDestination", "sync_manager_destinations"]
+
+log = logging.getLogger("entanglement")
+
+
+class SqlSyncDestination(SyncDestination, _Bookkeeping):
+    """A persisted TLS peer (row of ``sync_destinations``).
+
+    Args:
+        dest_hash: the peer's CertHash.
+        name: a name for logs (defaults to the host).
+        host: where to connect (None: only accept its connections).
+        bw_per_sec: bandwidth budget in bytes per second.
+        server_hostname: name checked against the peer's certificate (default: host).
+    """
+
+    __table__ = sync_destinations
+    __mapper_args__ = {  # noqa: RUF012 - read by SQLAlchemy
+        "polymorphic_on": sync_destinations.c.type,
+        "polymorphic_identity": "SqlSyncDestination",
+    }
+
+    id: Mapped[int]
+    dest_hash: Mapped[DestHash]
+    name: Mapped[str]
+    host: Mapped[str | None]
+    bw_per_sec: Mapped[int]
+    type: Mapped[str]
+    port: Mapped[int | None]
+
+    you_have_timeout: ClassVar[float] = 0.5
+
+    def init_runtime_state(self) -> None:
+        """Reset the in-memory state (also run when a row is loaded)."""
+        super().init_runtime_state()
+        if not hasattr(self, "server_hostname"):
+            self.server_hostname = None
+        self.reset_resync_state()
+        self.first_local_owner: uuid.UUID | None = None
+        self.attach_callbacks()
+
+    def reset_resync_state(self) -> None:
+        """Forget the per-connection resync bookkeeping."""
+        self.you_have_task: Any = None
+        self.i_have_task: Any = None
+        self.send_you_have: set[uuid.UUID] = set()
+        self.received_i_have: set[uuid.UUID] = set()
+
+    @reconstructor
+    def reconstruct(self) -> None:
+        """Runtime attributes of a row loaded from the database."""
+        self.server_hostname = None
+        self.init_runtime_state()
+
+    def attach_callbacks(self) -> None:
+        """Override to attach ``on_connect`` / ``on_connection_lost`` callbacks."""
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SqlSyncDestination):
+            return bool(self.dest_hash == other.dest_hash)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.dest_hash)
+
+    def __repr__(self) -> str:
+        return f"<SqlSyncDestination {self.name!r} {self.dest_hash}>"
+
+    async def connected(self, manager: Any, protocol: Any, bwprotocol: Any) -> bool:
+        """Default connect handling, then the connect-time resync (§12.8.1).
+
+        A connection lost during the resync makes this raise (the drain fails), so the
+        connection attempt is retried as for any other failure.
+        """
+        from entanglement.sql.resync import resync_on_connect
+
+        self.reset_resync_state()
+        await super().connected(manager, protocol, bwprotocol)
+        session = getattr(manager, "session", None)
+        if session is not None:
+            session.commit()
+            await resync_on_connect(self, manager, protocol)
+        log.info("%s %s: connected, resync started", self.name, self.dest_hash)
+        return True
+
+    def clear_all_objects(
+        self,
+        manager: Any = None,
+        *,
+        registries: Iterable[Any] | None = None,
+        session: Session | None = None,
+    ) -> None:
+        """Forget every owner learned from this destination, and their rows.
+
+        With a manager the owners' deletion is sent to the other live destinations.
+        """
+        from entanglement.sql.capture import snapshot
+
+        if manager is not None:
+            registries = registries if registries is not None else manager.registries
+            session = session if session is not None else manager.session
+        if session is None or registries is None:
+            raise ValueError(
+                "clear_all_objects needs a manager, or registries and a session"
+            )
+        owners = session.scalars(
+            sa.select(SyncOwner).where(SyncOwner.dest_hash == self.dest_hash)
+        ).all()
+        for owner in owners:
+            owner.clear_all_objects(registries=registries, session=session)
+            snap = snapshot(owner)
+            session.delete(owner)
+            session.commit()
+            if manager is not None:
+                manager.synchronize(
+                    snap, exclude=[self], operation="delete", attributes_to_sync=("id",)
+                )
+
+
+def sync_manager_destinations(
+    manager: Any,
+    session: Session | None = None,
+    cls: type[SqlSyncDestination] = SqlSyncDestination,
+    force_resync: bool = False,
+) -> None:
+    """Make the manager's ``cls`` destinations match the rows of the database.
+
+    Args:
+        manager: the SyncManager (its ``session`` is the default session).
+        session: where to read the rows.
+        cls: the destination class (rows of other classes are left alone).
+        force_resync: for each added destination, stamp a new incoming epoch on the
+            owners learned from it so both sides resynchronise from scratch (§12.8.8).
+    """
+    manager_session: Session = manager.session
+    session = session if session is not None else manager_session
+    rows = session.scalars(sa.select(cls)).all()
+    in_db = {row.dest_hash for row in rows}
+    for dest in list(manager.destinations):
+        if isinstance(dest, cls) and dest.dest_hash not in in_db:
+            log.info("destination %s %s removed", dest.name, dest.dest_hash)
+            manager.remove_destination(dest)
+    for row in rows:
+        if manager.dest_by_hash(row.dest_hash) is not None:
+            continue
+        if session is not manager_session:
+            session.expunge(row)
+            manager_session.add(row)
+        if force_resync:
+            _stamp_new_epoch(manager_session, row.dest_hash)
+        log.info("destination %s %s added", row.name, row.dest_hash)
+        manager.add_destination(row)
+    manager_session.commit()
+    if session is not manager_session:
+        session.commit()
+
+
+def _stamp_new_epoch(session: Session, dest_hash: DestHash) -> None:
+    now = dt.datetime.now(dt.UTC)
+    for owner in session.scalars(
+        sa.select(SyncOwner).where(SyncOwner.dest_hash == dest_hash)
+    ):
+        owner.incoming_epoch = now

@@ -1,0 +1,262 @@
+"""SqlSynchronizable: SQLAlchemy mapped classes that synchronise (PROTOCOL.md §12.2).
+
+Theory of operation
+-------------------
+:class:`SqlSyncMeta` derives from the object model's ``SynchronizableMeta`` *and*
+SQLAlchemy's ``DeclarativeAttributeIntercept``, so both the typed 2.0 spelling
+``class Base(SqlSynchronizable, DeclarativeBase)`` and
+:func:`~entanglement.sql.base.sql_sync_declarative_base` work.  Before the class is
+created it edits the namespace:
+
+1. a base-most mapped class (it names a ``__tablename__`` and no base has a table) gets
+   ``sync_serial`` (a sync property) and ``sync_owner_id`` (FK → ``sync_owners.id``, ON
+   DELETE CASCADE, indexed) columns and the eager ``sync_owner`` relationship; classes
+   with an explicit ``__table__`` must bring the columns themselves;
+2. every ``Column`` / ``mapped_column`` not wrapped in ``no_sync_property`` is wrapped in a
+   ``sync_property`` (the object model's metaclass then puts the column back before
+   SQLAlchemy's declarative scan runs inside ``type.__new__``).
+
+After the class is mapped, annotation-only columns (``x: Mapped[int]``) become sync
+properties as well, and every column property without an explicit codec gets the codec of
+its column type (:func:`~entanglement.sql.codecs.column_codec`; quirk 28 fixed there).
+
+Fixed quirks: primary keys in a message are *decoded* before the lookup (32); an unknown
+``_sync_owner`` is a ``SyncBadOwner`` error sent back (44); a message naming another owner
+than the row's is a ``SyncBadEncodingError`` (rows never change owner through messages);
+``sync_priority`` puts a child strictly after its parents and SyncOwner first (40).
+Deletes carry ``sync_serial`` wherever they are sent or relayed (38): an instance marked
+``sync_deleting`` adds it to any attribute subset it is asked for.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+import sqlalchemy as sa
+from sqlalchemy.orm import (
+    Mapped,
+    MappedColumn,
+    Mapper,
+    Session,
+    mapped_column,
+    relationship,
+)
+from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
+
+from entanglement.interface import (
+    NoSyncProperty,
+    SyncBadEncodingError,
+    Synchronizable,
+    SynchronizableMeta,
+    SyncProperty,
+    Unique,
+    sync_property,
+)
+from entanglement.sql.codecs import column_codec
+from entanglement.sql.priority import SyncPriority
+from entanglement.sql.tables import sync_owners
+from entanglement.sql.types import GUID, as_uuid
+from entanglement.types import uuid_decoder, uuid_encoder
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from entanglement.sql.bookkeeping import SyncOwner
+
+__all__ = ["SqlSyncMeta", "SqlSynchronizable"]
+
+
+class SqlSyncMeta(SynchronizableMeta, DeclarativeAttributeIntercept):
+    """Metaclass of SQL synchronizables: Synchronizable metaclass + declarative."""
+
+    def __new__(
+        mcls, name: str, bases: tuple[type, ...], ns: dict[str, Any], **kwargs: Any
+    ) -> SqlSyncMeta:
+        _wrap_columns(ns)
+        if any(b.__name__ in _DECLARATIVE_ROOTS for b in bases):
+            ns.setdefault("__abstract__", True)  # the base itself is not a sync type
+        if _is_new_mapped_root(bases, ns):
+            _add_bookkeeping_columns(ns)
+        cls = cast(SqlSyncMeta, super().__new__(mcls, name, bases, ns, **kwargs))
+        mapper: Any = sa.inspect(cls, raiseerr=False)
+        if isinstance(mapper, Mapper):
+            _bind_column_properties(cls, mapper)
+        return cls
+
+
+_DECLARATIVE_ROOTS = frozenset({"DeclarativeBase", "DeclarativeBaseNoMeta"})
+
+
+def _wrap_columns(ns: dict[str, Any]) -> None:
+    for attr, value in list(ns.items()):
+        if attr.startswith("__"):
+            continue
+        if isinstance(value, sa.Column | MappedColumn):
+            ns[attr] = SyncProperty(value)
+
+
+def _is_new_mapped_root(bases: tuple[type, ...], ns: dict[str, Any]) -> bool:
+    if ns.get("__abstract__") or "__table__" in ns:
+        return False
+    if not isinstance(ns.get("__tablename__"), str):
+        return False
+    return not any(getattr(base, "__table__", None) is not None for base in bases)
+
+
+def _add_bookkeeping_columns(ns: dict[str, Any]) -> None:
+    from entanglement.sql.bookkeeping import SyncOwner
+
+    ns.setdefault(
+        "sync_serial",
+        SyncProperty(mapped_column(sa.Integer, nullable=False, index=True)),
+    )
+    ns.setdefault(
+        "sync_owner_id",
+        mapped_column(
+            GUID,
+            sa.ForeignKey(sync_owners.c.id, ondelete="CASCADE"),
+            index=True,
+            nullable=True,
+        ),
+    )
+    ns.setdefault("sync_owner", relationship(SyncOwner, lazy="joined"))
+
+
+def _bind_column_properties(cls: SqlSyncMeta, mapper: Mapper[Any]) -> None:
+    declared: dict[str, SyncProperty | NoSyncProperty] = vars(cls)["_sync_declared"]
+    hidden = _hidden_names(cls)
+    for column_prop in mapper.column_attrs:
+        key = column_prop.key
+        if key == "sync_owner_id" or key in hidden:
+            continue
+        prop = cls._sync_properties.get(key)
+        if prop is None:
+            prop = SyncProperty()
+            prop.bind(key, cls)
+            declared[key] = prop
+        if prop.encoderfn is None and prop.decoderfn is None:
+            codec = column_codec(column_prop.columns[0].type)
+            if codec is not None:
+                prop.encoderfn, prop.decoderfn = codec.encoder, codec.decoder
+                prop.bind(key, prop.declaring_class or cls, prop.annotation)
+    type.__setattr__(cls, "_sync_properties", _merge(cls))
+
+
+def _hidden_names(cls: type) -> set[str]:
+    # a no_sync_property anywhere in the MRO hides the column unless a more derived
+    # class declares a sync_property of that name again
+    seen: dict[str, object] = {}
+    for klass in cls.__mro__:
+        for name, prop in vars(klass).get("_sync_declared", {}).items():
+            seen.setdefault(name, prop)
+    return {n for n, p in seen.items() if isinstance(p, NoSyncProperty)}
+
+
+def _merge(cls: type) -> dict[str, SyncProperty]:
+    seen: dict[str, SyncProperty | NoSyncProperty] = {}
+    for klass in cls.__mro__:
+        for name, prop in vars(klass).get("_sync_declared", {}).items():
+            seen.setdefault(name, prop)
+    return {n: p for n, p in seen.items() if isinstance(p, SyncProperty)}
+
+
+class _SqlPrimaryKeys:
+    # sync_primary_keys of a mapped class: the keys of its mapped primary-key columns
+    def __get__(self, obj: object, owner: type | None = None) -> tuple[str, ...] | str:
+        cls = owner if owner is not None else type(obj)
+        mapper: Any = sa.inspect(cls, raiseerr=False)
+        if not isinstance(mapper, Mapper):
+            return Unique
+        return tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
+
+
+def _get_owner_id(self: SqlSynchronizable) -> uuid.UUID:
+    owner = self.sync_owner
+    if owner is not None:
+        return owner.id
+    if self.sync_owner_id is not None:
+        return self.sync_owner_id
+    raise AttributeError("no owner")  # omitted from to_sync (legacy ownerless rows)
+
+
+def _set_owner_id(self: SqlSynchronizable, value: Any) -> None:
+    new = as_uuid(value)
+    try:
+        current: uuid.UUID | None = _get_owner_id(self)
+    except AttributeError:
+        current = None
+    if current is None:
+        self.sync_owner_id = new
+    elif current != new:
+        raise SyncBadEncodingError(
+            f"{self.sync_type} is owned by {current}; a message cannot change its owner"
+            f" to {new}"
+        )
+
+
+class SqlSynchronizable(Synchronizable, metaclass=SqlSyncMeta):
+    """A SQLAlchemy mapped class that synchronises; every column is a sync property.
+
+    Wrap a column in ``no_sync_property`` to keep it local.  Rows get ``sync_serial``,
+    ``sync_owner_id`` and the ``sync_owner`` relationship automatically.
+    """
+
+    __abstract__ = True
+
+    if TYPE_CHECKING:
+        sync_serial: Mapped[int]
+        sync_owner_id: Mapped[uuid.UUID | None]
+        sync_owner: Mapped[SyncOwner | None]
+        sync_future: asyncio.Future[Any] | None
+
+    sync_deleting: ClassVar[bool] = False
+
+    _sync_owner = sync_property(
+        property(_get_owner_id, _set_owner_id),
+        encoder=uuid_encoder,
+        decoder=uuid_decoder,
+    )
+
+    def to_sync(self, attributes: Any = None) -> dict[str, Any]:
+        """Encode the object; a deleted row sends ``sync_serial`` with its keys (quirk 38)."""
+        if attributes and self.sync_deleting:
+            attributes = {*attributes, "sync_serial"}
+        return super().to_sync(attributes)
+
+    @classmethod
+    def sync_construct(cls, msg: dict[str, Any], **info: Any) -> SqlSynchronizable:
+        """Find the row named by ``msg`` in the context session, or make a new one.
+
+        Raises:
+            SyncBadEncodingError: a primary key is missing (except for ``create``) or
+                cannot be decoded, or the message names another owner than the row's.
+            SyncBadOwner: ``_sync_owner`` is missing or names an unknown owner.
+        """
+        from entanglement.sql.receive import construct_row
+
+        row: SqlSynchronizable = construct_row(cls, msg, **info)
+        return row
+
+    def sync_create(self, manager: Any, owner: SyncOwner) -> asyncio.Future[Any]:
+        """Ask ``owner`` (a remote owner) to create this object.
+
+        Args:
+            manager: the SyncManager to send through.
+            owner: the SyncOwner that should own the new row.
+
+        Returns:
+            A future: the created object as the owner sent it back, or an error.
+        """
+        from entanglement.sql.session import send_create
+
+        return send_create(manager, self, owner)
+
+
+type.__setattr__(SqlSynchronizable, "sync_primary_keys", _SqlPrimaryKeys())
+type.__setattr__(SqlSynchronizable, "sync_priority", SyncPriority())
+
+
+def object_session_of(obj: SqlSynchronizable) -> Session | None:
+    """The session an instance belongs to (None when detached)."""
+    return Session.object_session(obj)

@@ -1,0 +1,206 @@
+"""SqlSyncRegistry: the receive handlers of SQL classes (PROTOCOL.md §12.6).
+
+Each received object is processed in :meth:`SqlSyncRegistry.sync_context`, whose
+``session`` is a fresh :class:`SqlSyncSession` without a manager and without expiry on
+commit; on any exception the session is rolled back, so a refused message never leaves a
+trace in the database.
+
+* ``incoming_sync``: commit (the row keeps the owner's serial).
+* ``incoming_forward`` / ``incoming_create`` at the owner: a forward of a row that does
+  not exist is ``SyncNotFound`` (forward cannot create); the commit gives a new serial;
+  database errors (constraint violations...) become ``SqlSyncError`` for the requester
+  and the transaction is rolled back.  Elsewhere nothing is stored (the flood relays).
+* ``incoming_delete``: an unknown row is ``SyncNotFound`` (this stops delete floods in
+  cycles); the row is deleted when we own it (tombstone by the session) or when the
+  delete comes from the owner's direction (tombstone written here, with the deletion
+  serial the message carries).
+* ``after_flood_*``: the owner announces its new serial (YouHave trigger).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+import sqlalchemy.exc
+from sqlalchemy.orm import Session, sessionmaker
+
+from entanglement.interface import SyncError, SyncNotFound, SyncRegistry
+from entanglement.operations import create, delete, forward, sync
+from entanglement.sql.state import sql_state
+
+__all__ = ["SqlSyncError", "SqlSyncRegistry", "SyncContext"]
+
+log = logging.getLogger("entanglement")
+
+
+class SqlSyncError(SyncError):
+    """A database error while the owner applied a request (sent to the requester)."""
+
+
+@dataclass
+class SyncContext:
+    """What ``sync_context`` yields: the session, and what construction learned."""
+
+    session: Session
+    owner: Any = None
+    existing: bool | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class SqlSyncRegistry(SyncRegistry):
+    """Registry of SqlSynchronizable classes; stores what it receives in SQL.
+
+    Args:
+        sessionmaker: makes the receive sessions; defaults to ``sync_session_maker()``.
+        bind: engine for the default sessionmaker.
+    """
+
+    inherited_registries: ClassVar[list[SyncRegistry]] = []
+
+    def __init__(
+        self, *, sessionmaker: sessionmaker[Any] | None = None, bind: Any = None
+    ) -> None:
+        import entanglement.sql.meta  # noqa: F401 - sets inherited_registries
+        from entanglement.sql.session import sync_session_maker
+
+        super().__init__()
+        if sessionmaker is None:
+            sessionmaker = (
+                sync_session_maker(bind=bind) if bind else sync_session_maker()
+            )
+        elif bind is not None:
+            sessionmaker.configure(bind=bind)
+        self.sessionmaker = sessionmaker
+        for name, op in (
+            ("sync", sync),
+            ("forward", forward),
+            ("delete", delete),
+            ("create", create),
+        ):
+            self.register_operation(name, op)
+
+    @classmethod
+    def create_bookkeeping(cls, bind: Any) -> None:
+        """Create or upgrade the bookkeeping tables (call before ``create_all``)."""
+        from entanglement.sql.upgrade import create_bookkeeping_tables
+
+        create_bookkeeping_tables(bind)
+
+    def associate_with_manager(self, manager: Any) -> None:
+        """Remember the manager; give it a ``session`` if it has none."""
+        super().associate_with_manager(manager)
+        self.ensure_session(manager)
+
+    def ensure_session(self, manager: Any) -> Session:
+        """Create ``manager.session`` (no manager attached) unless it exists."""
+        state = sql_state(manager)
+        if state.sessionmaker is None:
+            state.sessionmaker = self.sessionmaker
+        session = getattr(manager, "session", None)
+        if session is None:
+            session = self.sessionmaker()
+            manager.session = session
+        return session
+
+    def sync_context(self, **info: Any) -> Any:
+        """A fresh session for one received object, rolled back on error."""
+        manager = info.get("manager")
+        maker = self.sessionmaker
+        if manager is not None:
+            maker = sql_state(manager).sessionmaker or maker
+        return receive_context(maker)
+
+    def incoming_sync(self, obj: Any, context: SyncContext, **info: Any) -> None:
+        """Store a row from its owner's direction."""
+        commit(context.session, info)
+
+    def incoming_forward(
+        self, obj: Any, context: SyncContext, operation: Any = None, **info: Any
+    ) -> None:
+        """Apply a proposal when we own the row; else leave it to the relay."""
+        if not obj.sync_is_local:
+            context.session.rollback()
+            return
+        if operation == "forward" and not context.existing:
+            raise SyncNotFound(
+                f"{obj.sync_type}: no such row to forward to",
+                network_msg=info.get("msg"),
+            )
+        commit(context.session, info)
+
+    def incoming_create(self, obj: Any, context: SyncContext, **info: Any) -> None:
+        """Create the row when we are its owner; else leave it to the relay."""
+        self.incoming_forward(obj, context, **info)
+
+    def incoming_delete(
+        self, obj: Any, context: SyncContext, sender: Any = None, **info: Any
+    ) -> None:
+        """Delete a row we own or whose owner's direction sends the delete."""
+        from entanglement.sql.bookkeeping import tombstone_for
+
+        session = context.session
+        if not context.existing:
+            session.rollback()
+            raise SyncNotFound(f"{obj.sync_type}: no such row to delete")
+        obj.sync_deleting = True
+        if obj.sync_is_local:
+            session.delete(obj)
+        elif obj.sync_owner.dest_hash == getattr(sender, "dest_hash", None):
+            session.delete(obj)
+            session.add(tombstone_for(obj, int(obj.sync_serial)))
+        else:
+            session.rollback()
+            return
+        commit(session, info)
+
+    def after_flood_forward(self, obj: Any, manager: Any, **info: Any) -> None:
+        """The owner announces the serial of an applied forward."""
+        _announce(obj, manager)
+
+    def after_flood_create(self, obj: Any, manager: Any, **info: Any) -> None:
+        """The owner announces the serial of a created row."""
+        _announce(obj, manager)
+
+    def after_flood_delete(self, obj: Any, manager: Any, **info: Any) -> None:
+        """The owner announces the serial of a deletion."""
+        _announce(obj, manager)
+
+
+def _announce(obj: Any, manager: Any) -> None:
+    from entanglement.sql.announce import trigger_you_have
+
+    if obj.sync_is_local and obj.sync_serial:
+        trigger_you_have(manager, int(obj.sync_serial))
+
+
+@contextmanager
+def receive_context(maker: sessionmaker[Any]) -> Iterator[SyncContext]:
+    """A SyncContext on a new session; rolled back on error, always closed."""
+    session = maker(expire_on_commit=False)
+    try:
+        yield SyncContext(session)
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def commit(session: Session, info: dict[str, Any]) -> None:
+    """Commit, turning database errors into ``SqlSyncError`` (after a rollback)."""
+    try:
+        session.commit()
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        session.rollback()
+        raise SqlSyncError(
+            f"the database refused the change: {type(exc.orig if hasattr(exc, 'orig') else exc).__name__}: "
+            f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}"
+        ) from exc
+
+
+_ = sa

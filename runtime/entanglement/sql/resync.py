@@ -1,0 +1,204 @@
+"""The resynchronisation protocol (PROTOCOL.md §12.8): handlers and the connect step.
+
+On every connection, inside ``SqlSyncDestination.connected()`` (both ends): make sure a
+local owner exists, send every owner we can offer this neighbour (local ones first), wait
+for the queue to drain, send ``MyOwners``.  The neighbour answers each owner with
+``IHave{serial}``; we answer that with the tombstones and rows newer than the serial, and
+once they are written, ``YouHave{serial}``.
+
+Fixed quirks:
+
+* 35: a changed epoch really discards the owner's rows (committed) and resets
+  ``incoming_serial`` to 0, so the IHave asks for everything.
+* 17: a drop during the connect-time drain raises out of ``connected()`` (the driver's
+  ``sync_drain`` fails on connection loss), so the connect algorithm retries.
+* 19: an IHave is answered even when it arrives before our side registered the
+  connection as live (the answer goes to the connecting connection).
+* 36: the forced resync of an owner (tombstone of an unknown type) persists the new
+  outgoing epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+
+from entanglement.sql import answer
+from entanglement.sql.bookkeeping import SyncOwner
+from entanglement.sql.capture import snapshot
+from entanglement.sql.meta import IHave, MyOwners, YouHave
+from entanglement.sql.registry import SyncContext, commit
+from entanglement.sql.state import sql_state
+
+__all__ = [
+    "incoming_i_have",
+    "incoming_owner_delete",
+    "incoming_sync",
+    "resync_on_connect",
+]
+
+log = logging.getLogger("entanglement")
+
+
+def _name(dest: Any) -> str:
+    return f"{getattr(dest, 'name', None)!r} {getattr(dest, 'dest_hash', None)}"
+
+
+# -- receiving -------------------------------------------------------------------------
+
+
+def incoming_sync(obj: Any, context: SyncContext, **info: Any) -> None:
+    """Dispatch a received SyncOwner, YouHave or MyOwners."""
+    if isinstance(obj, SyncOwner):
+        _incoming_owner(obj, context, **info)
+    elif isinstance(obj, YouHave):
+        _incoming_you_have(obj, context, **info)
+    elif isinstance(obj, MyOwners):
+        _incoming_my_owners(obj, context, **info)
+
+
+def _incoming_owner(
+    owner: SyncOwner, context: SyncContext, manager: Any, sender: Any, **info: Any
+) -> None:
+    session = context.session
+    commit(session, info)
+    if owner.clear_requested:
+        owner.clear_requested = False
+        owner.incoming_serial = 0
+        count = owner.clear_all_objects(registries=manager.registries, session=session)
+        commit(session, info)
+        log.info(
+            "%s: owner %s has a new epoch; cleared %d rows",
+            _name(sender),
+            owner.id,
+            count,
+        )
+    i_have = IHave(int(owner.incoming_serial), snapshot(owner))
+    manager.synchronize(i_have, destinations=[sender], operation="forward")
+
+
+def _incoming_you_have(
+    you_have: YouHave, context: SyncContext, manager: Any, sender: Any, **info: Any
+) -> None:
+    from entanglement.sql.announce import schedule_you_have
+
+    owner = you_have.sync_owner
+    serial = int(you_have.serial)
+    if serial < owner.incoming_serial:
+        log.warning(
+            "%s: YouHave %d for %s is below our %d",
+            _name(sender),
+            serial,
+            owner.id,
+            owner.incoming_serial,
+        )
+    else:
+        owner.incoming_serial = serial
+    commit(context.session, info)
+    for protocol in manager.connections:
+        dest = protocol.dest
+        if dest is not sender and owner.id in getattr(dest, "received_i_have", ()):
+            schedule_you_have(manager, dest, owner.id)
+
+
+def _incoming_my_owners(
+    my_owners: MyOwners, context: SyncContext, manager: Any, sender: Any, **info: Any
+) -> None:
+    listed = my_owners.owner_ids()
+    session = context.session
+    learned = session.scalars(
+        sa.select(SyncOwner).where(SyncOwner.dest_hash == sender.dest_hash)
+    ).all()
+    for owner in learned:
+        if owner.id not in listed:
+            log.info(
+                "%s no longer offers owner %s; removing it", _name(sender), owner.id
+            )
+            remove_owner(manager, session, owner, exclude=sender)
+
+
+def remove_owner(manager: Any, session: Any, owner: SyncOwner, *, exclude: Any) -> None:
+    """Clear an owner's rows, tell the other neighbours, delete the owner; commit."""
+    owner.clear_all_objects(registries=manager.registries, session=session)
+    snap = snapshot(owner)
+    session.delete(owner)
+    commit(session, {})
+    manager.synchronize(
+        snap, exclude=[exclude], operation="delete", attributes_to_sync=("id",)
+    )
+
+
+def incoming_owner_delete(
+    owner: SyncOwner, context: SyncContext, manager: Any, **info: Any
+) -> None:
+    """Delete of SyncOwner X from X's direction: clear, delete, commit (flood follows)."""
+    owner.clear_all_objects(registries=manager.registries, session=context.session)
+    context.session.delete(owner)
+    commit(context.session, info)
+
+
+def incoming_i_have(
+    i_have: IHave,
+    context: SyncContext,
+    manager: Any,
+    sender: Any,
+    protocol: Any,
+    **info: Any,
+) -> None:
+    """Answer an IHave in the background (the receive pipeline never waits)."""
+    owner_id = i_have.sync_owner.id
+    serial = int(i_have.serial)
+    manager.create_task(
+        answer.answer_i_have(manager, sender, protocol, owner_id, serial),
+        name=f"IHave {owner_id} from {getattr(sender, 'name', '?')}",
+    )
+
+
+# -- connecting ------------------------------------------------------------------------
+
+
+async def resync_on_connect(dest: Any, manager: Any, protocol: Any) -> None:
+    """§12.8.1: offer our owners to a new connection, then MyOwners."""
+    maker = sql_state(manager).sessionmaker
+    assert maker is not None
+    with maker(expire_on_commit=False) as session:
+        ensure_local_owner(session)
+        owners = session.scalars(
+            sa.select(SyncOwner).where(
+                sa.or_(
+                    SyncOwner.dest_hash.is_(None), SyncOwner.dest_hash != dest.dest_hash
+                )
+            )
+        ).all()
+    owners = sorted(owners, key=lambda o: o.dest_hash is not None)
+    candidates = [snapshot(o) for o in owners if _may_send(manager, o, dest)]
+    for owner in candidates:
+        manager.synchronize(owner, destinations=[dest])
+    if not candidates:
+        dest.first_local_owner = None
+        return
+    dest.first_local_owner = candidates[0].id
+    await protocol.sync_drain()
+    ids = [str(o.id) for o in candidates]
+    manager.synchronize(MyOwners(ids), destinations=[dest])
+
+
+def _may_send(manager: Any, owner: SyncOwner, dest: Any) -> bool:
+    from entanglement.sql.meta import sql_meta_registry
+
+    info = {"manager": manager, "response_for": None, "operation": "sync"}
+    return bool(manager.should_send(owner, dest, sql_meta_registry, SyncOwner, **info))
+
+
+def ensure_local_owner(session: Any) -> SyncOwner:
+    """Return the first local owner, creating (and committing) one if there is none."""
+    owner: SyncOwner | None = session.scalars(
+        sa.select(SyncOwner).where(SyncOwner.dest_hash.is_(None)).limit(1)
+    ).first()
+    if owner is None:
+        owner = SyncOwner()
+        session.add(owner)
+        session.commit()
+    return owner

@@ -1,0 +1,132 @@
+"""SqlSyncSession: change capture, serials, tombstones and ``sync_commit`` (§12.4).
+
+Theory of operation
+-------------------
+Change capture is three synchronous session events that only record and enqueue; none of
+them awaits (house style rule 14):
+
+* ``before_flush`` (:func:`capture.prepare_flush`): owners are defaulted to the local
+  owner, local rows get the flush's serial (one ``sync_serial`` row per flush) and local
+  deletions a tombstone; remote-owned changes are refused in a managed session.
+* ``after_flush_postexec``: with a manager, a detached snapshot of every local change of
+  the flush is queued for sending; nothing is sent before the commit succeeds.
+* ``after_commit``: with a manager, the queued snapshots are handed to
+  ``manager.synchronize`` (``sync`` or ``delete`` to every live destination) and the
+  YouHave announcement is triggered; ``after_rollback`` drops the queue.
+
+``sync_commit()`` is the explicit step for rows owned elsewhere: their changes are turned
+into ``forward`` (changed attributes + keys), ``create`` (new rows) or ``delete``
+requests toward the owner's next hop, each with a ``sync_future``, and expunged.
+
+Fixed quirk 43: a *new* row given a remote owner is sent as a ``create`` request to the
+owner instead of being committed locally and forwarded (which the owner had to reject).
+Quirk 50: no stack capture per session, and no scratch session is left open.
+Sessions must be used on the manager's event-loop thread (``synchronize`` is not
+thread-safe).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+from entanglement.sql import capture
+from entanglement.sql.clearing import BYPASS_KEY
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from entanglement.sql.bookkeeping import SyncOwner
+    from entanglement.sql.model import SqlSynchronizable
+
+__all__ = ["SqlSyncSession", "send_create", "sync_session_maker"]
+
+log = logging.getLogger("entanglement")
+
+
+class SqlSyncSession(Session):
+    """A Session that assigns serials, writes tombstones and floods committed changes.
+
+    Args:
+        manager: the SyncManager to flood through; without one the session only keeps
+            the bookkeeping (serials, tombstones) and may store rows owned elsewhere.
+
+    Intended use with a manager: ``session.sync_commit()`` (requests for rows owned
+    elsewhere), then ``session.commit()`` (local rows, flooded once committed).
+    """
+
+    def __init__(self, *args: Any, manager: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.manager = manager
+        self.sync_dirty: dict[int, tuple[SqlSynchronizable, set[str]]] = {}
+        self.sync_deleted: dict[int, SqlSynchronizable] = {}
+        self.sync_outbox = capture.Outbox()
+
+    def sync_commit(
+        self, expunge_nonlocal: bool = True, *, update_responses: bool = True
+    ) -> None:
+        """Send requests for changed rows owned elsewhere, toward their owners.
+
+        Args:
+            expunge_nonlocal: expunge such rows so a later commit does not write them.
+            update_responses: give each such row a ``sync_future`` that resolves with
+                the owner's answer (the accepted object, an error, or None).
+        """
+        capture.prepare_remote(self, expunge_nonlocal=expunge_nonlocal)
+        if self.manager is not None:
+            capture.send_remote_requests(self, update_responses=update_responses)
+            self.sync_outbox.send(self.manager)
+        self.sync_dirty.clear()
+        self.sync_deleted.clear()
+
+
+@event.listens_for(SqlSyncSession, "before_flush")
+def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    if isinstance(session, SqlSyncSession) and not session.info.get(BYPASS_KEY):
+        capture.prepare_flush(session)
+
+
+@event.listens_for(SqlSyncSession, "after_flush_postexec")
+def _after_flush(session: Session, flush_context: Any) -> None:
+    if isinstance(session, SqlSyncSession) and session.manager is not None:
+        capture.snapshot_flushed(session)
+
+
+@event.listens_for(SqlSyncSession, "after_commit")
+def _after_commit(session: Session) -> None:
+    if not isinstance(session, SqlSyncSession):
+        return
+    if session.manager is not None:
+        session.sync_outbox.send(session.manager)
+    session.sync_outbox.clear()
+    session.sync_dirty.clear()
+    session.sync_deleted.clear()
+
+
+@event.listens_for(SqlSyncSession, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    if isinstance(session, SqlSyncSession):
+        session.sync_outbox.clear()
+        session.sync_dirty.clear()
+        session.sync_deleted.clear()
+
+
+def sync_session_maker(*args: Any, **kwargs: Any) -> sessionmaker[SqlSyncSession]:
+    """Like ``sqlalchemy.orm.sessionmaker``, for :class:`SqlSyncSession` sessions."""
+    kwargs.setdefault("class_", SqlSyncSession)
+    return sessionmaker(*args, **kwargs)
+
+
+def send_create(
+    manager: Any, obj: SqlSynchronizable, owner: SyncOwner
+) -> asyncio.Future[Any]:
+    """Send ``create`` for ``obj`` toward ``owner``; see ``SqlSynchronizable.sync_create``.
+
+    Raises:
+        SyncNotConnected: if no destination leads to the owner.
+    """
+    future: asyncio.Future[Any] = capture.send_create(manager, obj, owner)
+    return future
