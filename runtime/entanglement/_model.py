@@ -280,7 +280,10 @@ class Synchronizable(metaclass=SynchronizableMeta):
             SyncBadEncodingError: a key is not a sync property of the class, or its value
                 cannot be decoded or assigned.
         """
+        # Decode everything before assigning anything, so that a bad value never leaves
+        # a stored object half-updated.
         properties = type(self)._sync_properties
+        decoded: list[tuple[str, Any]] = []
         for key, value in msg.items():
             if key.startswith("_"):
                 continue
@@ -289,7 +292,12 @@ class Synchronizable(metaclass=SynchronizableMeta):
                 raise _bad_encoding(
                     f"{type(self).sync_type} has no sync property {key!r}", msg
                 )
-            _assign(self, prop, key, value, msg)
+            result = _decode(prop, key, value, msg)
+            # A decoder returning None for a non-null value has handled it itself.
+            if result is not None or value is None:
+                decoded.append((key, result))
+        for key, result in decoded:
+            _assign(self, key, result, msg)
 
     def sync_should_send(self, destination: Any = None, **info: Any) -> bool:
         """Return True if this object may be sent to ``destination``."""
@@ -389,16 +397,11 @@ def _decode(prop: SyncProperty, key: str, value: Any, msg: dict[str, Any]) -> An
         raise _bad_encoding(f"cannot decode {key!r}: {exc}", msg) from exc
 
 
-def _assign(
-    obj: Synchronizable, prop: SyncProperty, key: str, value: Any, msg: dict[str, Any]
-) -> None:
+def _assign(obj: Synchronizable, key: str, value: Any, msg: dict[str, Any]) -> None:
     from ._errors import SyncError
 
-    decoded = _decode(prop, key, value, msg)
-    if decoded is None and value is not None:
-        return  # a decoder returning None has handled (or refused) the value itself
     try:
-        setattr(obj, key, decoded)
+        setattr(obj, key, value)
     except SyncError:
         raise
     except (AttributeError, TypeError, ValueError) as exc:

@@ -358,3 +358,11 @@ def test_plain_mixin_declaring_sync_property_is_refused():
 
         class Uses(Mixin, Synchronizable):
             pass
+
+
+def test_bad_value_leaves_the_object_untouched():
+    a = Annotated_()
+    a.level = Level.LOW
+    with pytest.raises(SyncBadEncodingError, match="cannot decode 'at'"):
+        a.sync_receive_constructed({"level": "HIGH", "at": "not a date"})
+    assert a.level is Level.LOW

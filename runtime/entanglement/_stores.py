@@ -1,0 +1,196 @@
+"""Stores and the in-memory SyncOwner, the data half of :mod:`entanglement.memory` (§13).
+
+See :mod:`entanglement.memory` for the choices made; this module holds the mapping-like
+stores keyed by primary key, the receive context and the owner record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+from ._errors import SyncBadEncodingError, SyncBadOwner
+from ._hashes import DestHash
+from ._model import Synchronizable, Unique
+from ._properties import sync_property
+from .types import uuid_decoder
+
+__all__ = [
+    "AbstractSyncStore",
+    "StoreContext",
+    "SyncOwner",
+    "SyncStore",
+    "owner_id_from_msg",
+]
+
+
+def _key_names(cls: type[Synchronizable]) -> tuple[str, ...]:
+    keys = cls.sync_primary_keys
+    if keys == Unique:
+        raise TypeError(
+            f"{cls.__name__} has sync_primary_keys = Unique: it cannot be stored"
+        )
+    return tuple(keys)
+
+
+class AbstractSyncStore(Mapping[Any, Any]):
+    """Objects of one class family keyed by primary key; subclasses give the storage."""
+
+    def __init__(self) -> None:
+        self._objects: MutableMapping[Any, Any] = self.store_factory()
+
+    def store_factory(self) -> MutableMapping[Any, Any]:
+        """Return the empty mapping that holds the objects."""
+        raise NotImplementedError
+
+    @staticmethod
+    def key_for(obj: Synchronizable) -> Any:
+        """The key of an object: its single key value, or a tuple of them."""
+        values = tuple(getattr(obj, name) for name in _key_names(type(obj)))
+        return values[0] if len(values) == 1 else values
+
+    def key_from_msg(self, cls: type[Synchronizable], msg: Mapping[str, Any]) -> Any:
+        """Decode the key of ``cls`` from a message; None if any key is missing.
+
+        Raises:
+            SyncBadEncodingError: if a key value cannot be decoded.
+        """
+        names = _key_names(cls)
+        if any(name not in msg for name in names):
+            return None
+        values = []
+        for name in names:
+            try:
+                values.append(cls._sync_properties[name].decode(msg[name]))
+            except (TypeError, ValueError) as exc:
+                raise SyncBadEncodingError(
+                    f"bad primary key {name!r}: {exc}", network_msg=dict(msg)
+                ) from exc
+        return values[0] if len(values) == 1 else tuple(values)
+
+    def _key(self, key_or_obj: Any) -> Any:
+        if isinstance(key_or_obj, Synchronizable):
+            return self.key_for(key_or_obj)
+        return key_or_obj
+
+    def __getitem__(self, key_or_obj: Any) -> Any:
+        return self._objects[self._key(key_or_obj)]
+
+    def __contains__(self, key_or_obj: object) -> bool:
+        return self._key(key_or_obj) in self._objects
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._objects)
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    def __delitem__(self, key_or_obj: Any) -> None:
+        del self._objects[self._key(key_or_obj)]
+
+    def add(self, obj: Synchronizable) -> None:
+        """Store ``obj`` under its key (replacing any object with that key)."""
+        self._objects[self.key_for(obj)] = obj
+
+    def remove(self, key_or_obj: Any) -> None:
+        """Remove an object (by key or object); missing keys are ignored."""
+        self._objects.pop(self._key(key_or_obj), None)
+
+
+class SyncStore(AbstractSyncStore):
+    """A store backed by a dict."""
+
+    def store_factory(self) -> MutableMapping[Any, Any]:
+        """A plain dict."""
+        return {}
+
+
+@dataclass
+class StoreContext:
+    """What ``SyncStoreRegistry.sync_context`` yields: the owner resolved on receipt."""
+
+    owner: SyncOwner | None = None
+
+
+class SyncOwner(Synchronizable):
+    """An in-memory owner: its ``_sync_owner`` UUID is both its id and its key.
+
+    Args:
+        _sync_owner: the id (random by default).
+        dest_hash: the neighbour this owner was learned from; None means local.
+    """
+
+    sync_primary_keys = ("_sync_owner",)
+    sync_priority = 2
+    _sync_owner: uuid.UUID = sync_property()
+
+    def __init__(
+        self, _sync_owner: uuid.UUID | None = None, dest_hash: DestHash | None = None
+    ) -> None:
+        self._sync_owner = _sync_owner if _sync_owner is not None else uuid.uuid4()
+        self.dest_hash = dest_hash
+        self.destination: Any = None
+
+    @property
+    def id(self) -> uuid.UUID:
+        """The owner's UUID."""
+        return self._sync_owner
+
+    @property
+    def sync_is_local(self) -> bool:
+        """True when the owner was created here (not learned from a neighbour)."""
+        return self.dest_hash is None
+
+    def sync_encode_value(self) -> str:
+        """The owner's id text (how objects refer to it)."""
+        return str(self._sync_owner)
+
+    def __repr__(self) -> str:
+        return f"SyncOwner({self._sync_owner}, dest_hash={self.dest_hash})"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SyncOwner):
+            return self._sync_owner == other._sync_owner
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._sync_owner)
+
+    @classmethod
+    def sync_construct(cls, msg: dict[str, Any], **info: Any) -> SyncOwner:
+        """Find the owner in the registry (it must come from its own neighbour) or make it.
+
+        Raises:
+            SyncBadEncodingError: no valid ``_sync_owner`` in the message.
+            SyncBadOwner: we know this owner from another neighbour (or own it).
+        """
+        owner_id = owner_id_from_msg(msg)
+        sender_hash = getattr(info.get("sender"), "dest_hash", None)
+        owners = getattr(info.get("registry"), "owners", None)
+        existing = owners.get(owner_id) if owners is not None else None
+        if not isinstance(existing, SyncOwner):
+            return cls(owner_id, dest_hash=sender_hash)
+        if existing.dest_hash is None or existing.dest_hash != sender_hash:
+            raise SyncBadOwner(
+                f"owner {owner_id} is known from {existing.dest_hash or 'here'}, "
+                "not from the sender",
+                network_msg=msg,
+            )
+        return existing
+
+
+def owner_id_from_msg(msg: Mapping[str, Any]) -> uuid.UUID:
+    raw = msg.get("_sync_owner")
+    if raw is None:
+        raise SyncBadEncodingError("_sync_owner is required", network_msg=dict(msg))
+    try:
+        owner_id = uuid_decoder(raw)
+    except (TypeError, ValueError) as exc:
+        raise SyncBadEncodingError(
+            f"bad _sync_owner {raw!r}: {exc}", network_msg=dict(msg)
+        ) from exc
+    if owner_id is None:
+        raise SyncBadEncodingError("_sync_owner is empty", network_msg=dict(msg))
+    return owner_id
