@@ -299,6 +299,7 @@ class ConnectMixin:
         )
         if not ours_out:
             return False
+        protocol.watch_for_close()
         try:
             async with asyncio.timeout(TIE_BREAK_WAIT):
                 await protocol.wait_closed()

@@ -101,12 +101,13 @@ class SyncServer(SyncManager):
 
     def _start_listener(self, coro: Any) -> asyncio.Future[Any]:
         if self.loop.is_running():
-            future: asyncio.Future[Any] = self.create_task(coro, name="listen")
-        else:
-            server = self.loop.run_until_complete(coro)
-            future = self.loop.create_future()
-            future.set_result(server)
-        future.add_done_callback(self._listener_started)
+            task: asyncio.Future[Any] = self.create_task(coro, name="listen")
+            task.add_done_callback(self._listener_started)
+            return task
+        server = self.loop.run_until_complete(coro)
+        self._servers.append(server)
+        future = self.loop.create_future()
+        future.set_result(server)
         return future
 
     def _listener_started(self, future: asyncio.Future[Any]) -> None:

@@ -128,6 +128,11 @@ class SyncProtocol:
             _set_reading(self.transport, True)
         self._process()
 
+    def watch_for_close(self) -> None:
+        """Read (and buffer, unprocessed) so that the peer closing is noticed."""
+        if self.transport is not None and not self.closed:
+            _set_reading(self.transport, True)
+
     def data_received(self, data: bytes) -> None:
         """Feed received bytes and run the receive pipeline for each complete frame."""
         self.conn.receive_data(data)
@@ -283,6 +288,11 @@ class BandwidthProtocol(asyncio.Protocol):
         """Hand the transport to the SyncProtocol."""
         self.transport = transport
         self.protocol.connection_made(transport, self)
+
+    def watch_for_close(self) -> None:
+        """Read (and buffer, unprocessed) so that the peer closing is noticed."""
+        if self.transport is not None and not self.closed:
+            _set_reading(self.transport, True)
 
     def data_received(self, data: bytes) -> None:
         """Forward received bytes."""
