@@ -105,6 +105,7 @@ class RegistryIR:
     disabled_operations: tuple[str, ...]
     has_init: bool
     models_imports: tuple[str, ...]
+    models_pragmas: tuple[str, ...]
     is_sql: bool
     base_docstring: str
     enums: tuple[EnumIR, ...]
@@ -182,6 +183,14 @@ def _enum(spec: EnumSpec) -> EnumIR:
     return EnumIR(naming.class_name(spec.name), docstring(doc), members)
 
 
+def _pragmas(types: tuple[TypeIR, ...]) -> tuple[str, ...]:
+    if any(a.name == "__mapper_args__" for t in types for a in t.class_attrs):
+        # ruff's RUF012 wants ClassVar on mutable class attributes, but SQLAlchemy
+        # declares __mapper_args__ as an instance attribute (mypy rejects ClassVar).
+        return ("# ruff: noqa: RUF012",)
+    return ()
+
+
 def build_ir(reg: RegistrySpec, source: str, project: list[RegistrySpec]) -> RegistryIR:
     """The render IR of one registry; ``source`` is the schema path shown in headers."""
     from .ir_types import build_types
@@ -219,6 +228,7 @@ def build_ir(reg: RegistrySpec, source: str, project: list[RegistrySpec]) -> Reg
         enums=enums,
         types=types,
         models_imports=model_imports.block(),
+        models_pragmas=_pragmas(types),
         init_imports=import_block(init_imports, FIRST_PARTY),
         all_names=tuple(
             py_literal(n) for n in sort_all([registry_class, "registry", *model_names])

@@ -68,8 +68,9 @@ def _property(b: TypeBuilder, prop: PropertySpec, is_key: bool) -> PropertyIR:
     default = b.default(prop, kind)
     required = not default.literal and not default.factory
     if default.factory:
-        param = f"{attr}: {kind.py} | None = None"
-        assign = f"self.{attr} = {default.call} if {attr} is None else {attr}"
+        optional = kind.py if kind.py == "Any" else f"{kind.py} | None"
+        param = f"{attr}: {optional} = None"
+        assign = f"self.{attr} = {b.use(default.call)} if {attr} is None else {attr}"
     else:
         param = f"{attr}: {annotation}" + (
             f" = {default.literal}" if default.literal else ""

@@ -91,7 +91,10 @@ _SPECIAL = ("uuid", "datetime", "date")
 
 @dataclass(frozen=True, slots=True)
 class Default:
-    """A default: a literal, or a factory (callable for SQL, call for ``__init__``)."""
+    """A default: a literal, or a factory (callable for SQL, call for ``__init__``).
+
+    Callers pass what they print through :meth:`TypeBuilder.use` (imports).
+    """
 
     literal: str
     factory: str = ""
@@ -209,7 +212,7 @@ class TypeBuilder:
         scalar = prop.resolved.scalar if prop.resolved else ""
         if isinstance(value, str) and value in _FACTORIES and scalar in _SPECIAL:
             factory = _FACTORIES[value]
-            return Default("", self.use(factory), self.use(f"{factory}()"))
+            return Default("", factory, f"{factory}()")
         if (
             prop.resolved is not None
             and prop.resolved.kind == "enum"
@@ -219,11 +222,9 @@ class TypeBuilder:
         if isinstance(value, list | dict):
             literal = py_literal(value)
             return Default(
-                "",
-                self.use(f"_support.fresh({literal})"),
-                self.use(f"copy.deepcopy({literal})"),
+                "", f"_support.fresh({literal})", f"copy.deepcopy({literal})"
             )
-        return Default(self.use(py_literal(value)))
+        return Default(py_literal(value))
 
 
 def table_name(spec: TypeSpec) -> str:

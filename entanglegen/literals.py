@@ -97,9 +97,13 @@ def import_block(lines: set[str], first_party: frozenset[str]) -> tuple[str, ...
             (0, module, line)
         )
     for module, names in froms.items():
-        joined = ", ".join(sorted(names, key=_isort_name_key))
-        entry = (1, module, f"from {module} import {joined}")
-        grouped.setdefault(_import_group(module, first_party), []).append(entry)
+        group = grouped.setdefault(_import_group(module, first_party), [])
+        # ruff's isort keeps "import a as b" members in statements of their own.
+        combined = sorted((n for n in names if " as " not in n), key=_isort_name_key)
+        if combined:
+            group.append((1, module, f"from {module} import {', '.join(combined)}"))
+        for name in sorted((n for n in names if " as " in n), key=_isort_name_key):
+            group.append((1, f"{module} {name}", f"from {module} import {name}"))
     out: list[str] = []
     for group in sorted(grouped):
         if out:

@@ -54,6 +54,7 @@ GENERATED_NAMES = frozenset(
         "no_sync_property",
         "registry",
         "sa",
+        "self",
         "support",
         "sync_property",
         "typing",

@@ -272,7 +272,8 @@ class _Resolver:
                 )
             return
         if spec.primary_key is None:
-            if not spec.unique:
+            # A primary_key that was written but invalid has been reported already.
+            if not spec.unique and spec.primary_key_loc is None:
                 self.d.error(
                     spec.loc,
                     f"type {spec.name!r} needs a primary_key",
@@ -283,6 +284,8 @@ class _Resolver:
         props = {p.name: p for p in effective_properties(reg, spec)}
         for key in spec.primary_key:
             prop = props.get(key.value)
+            if key.value in spec.invalid_properties:
+                continue
             if prop is None:
                 hint = did_you_mean(key.value, list(props))
                 self.d.error(
@@ -352,9 +355,12 @@ class _Resolver:
                 prop.key_path,
             )
         if prop.default is not MISSING:
-            for message in _default_problems(self, reg, prop, res):
+            for message, hint in _default_problems(self, prop, res):
                 self.d.error(
-                    prop.default_loc or prop.loc, message, f"{prop.key_path}.default"
+                    prop.default_loc or prop.loc,
+                    message,
+                    f"{prop.key_path}.default",
+                    hint,
                 )
 
     def enum(self, res: Resolved) -> EnumSpec | None:
@@ -363,28 +369,26 @@ class _Resolver:
 
 
 def _default_problems(
-    r: _Resolver, reg: RegistrySpec, prop: PropertySpec, res: Resolved
-) -> Iterator[str]:
+    r: _Resolver, prop: PropertySpec, res: Resolved
+) -> Iterator[tuple[str, str]]:
     value = prop.default
     if value is None:
         if not prop.nullable:
-            yield f"default null needs nullable: true on property {prop.name!r}"
+            yield f"default null needs nullable: true on property {prop.name!r}", ""
         return
     if res.kind == "enum":
         enum = r.enum(res)
         if enum is not None and value not in enum.values:
             hint = did_you_mean(str(value), list(enum.values))
-            yield f"default {value!r} is not one of the enum values" + (
-                f" ({hint})" if hint else ""
-            )
+            yield f"default {value!r} is not one of the enum values", hint
         return
     if res.kind == "ref":
-        yield "a reference can only default to null"
+        yield "a reference can only default to null", ""
         return
     if not _default_fits(res.scalar, value):
         special = _SPECIAL_DEFAULTS.get(res.scalar)
-        extra = f" (or {special!r})" if special else ""
-        yield f"default {value!r} is not a valid {res.scalar}{extra}"
+        hint = f"the special default of {res.scalar} is {special!r}" if special else ""
+        yield f"default {value!r} is not a valid {res.scalar}", hint
 
 
 def _default_fits(scalar: str, value: object) -> bool:

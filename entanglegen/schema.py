@@ -442,6 +442,8 @@ class _TypeValidator:
             prop = self.property(key, value, f"{kp}.{key.value}")
             if prop is not None:
                 self.spec.properties.append(prop)
+            else:
+                self.spec.invalid_properties.add(str(key.value))
 
     def property(self, key: YScalar, node: YNode, kp: str) -> PropertySpec | None:
         name = str(key.value)

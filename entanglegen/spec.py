@@ -96,6 +96,8 @@ class TypeSpec:
     parent: Located | None = None
     doc: str = ""
     properties: list[PropertySpec] = field(default_factory=list)
+    invalid_properties: set[str] = field(default_factory=set)
+    """Names of properties that were declared but rejected (to avoid follow-on errors)."""
 
 
 @dataclass(slots=True)
