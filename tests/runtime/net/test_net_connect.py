@@ -56,7 +56,7 @@ def test_wrong_dest_hash_gives_up_for_good(pki, caplog) -> None:
 
 def test_untrusted_certificate_is_refused(pki, caplog) -> None:
     async def scenario() -> None:
-        ra, rb, _ = fresh_registries()
+        ra, _rb, _ = fresh_registries()
         a, rogue = pki.nodes["a"], pki.rogue
         async with server(a, ra) as srv:
             await srv.listen_ssl(0, "127.0.0.1")
