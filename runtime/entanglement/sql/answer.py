@@ -19,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, with_polymorphic
+from sqlalchemy.orm.attributes import set_committed_value
 
 from entanglement.sql.bookkeeping import SyncDeleted, SyncOwner
 from entanglement.sql.capture import snapshot
@@ -128,8 +129,6 @@ def _registered(manager: Any, sync_type: str) -> Any:
 
 
 def _deleted_instance(cls: Any, tomb: SyncDeleted, owner_snap: Any) -> Any:
-    from sqlalchemy.orm.attributes import set_committed_value
-
     mapper = sa.inspect(cls)
     obj = mapper.class_manager.new_instance()
     for name, value in tomb.keys().items():
@@ -161,6 +160,9 @@ async def _send_rows(
     result = session.scalars(stmt)
     for batch in result.partitions():
         for row in batch:
+            if row.sync_owner is None:
+                # legacy row without owner, sent as the first local owner's (quirk 42)
+                set_committed_value(row, "sync_owner", owner_snap)
             manager.synchronize(row, destinations=[dest])
         top = max(top, int(batch[-1].sync_serial))
         await protocol.sync_drain()

@@ -97,7 +97,9 @@ def owner_of(session: Session, obj: SqlSynchronizable) -> SyncOwner | None:
         return session.get(SyncOwner, owner_id)
 
 
-def _local_owner(session: Session) -> SyncOwner | None:
+def _local_owner(session: Session, serial: _SerialOnce) -> SyncOwner:
+    # The first local owner; one is created in this flush when there is none, so that
+    # no row is ever written without an owner (quirk 42: such rows could not be sent).
     from entanglement.sql.bookkeeping import SyncOwner
 
     cached = session.info.get("entanglement_local_owner")
@@ -107,6 +109,9 @@ def _local_owner(session: Session) -> SyncOwner | None:
         owner = session.scalars(
             sa.select(SyncOwner).where(SyncOwner.dest_hash.is_(None)).limit(1)
         ).first()
+    if owner is None:
+        owner = SyncOwner(sync_serial=serial())
+        session.add(owner)
     session.info["entanglement_local_owner"] = owner
     return owner
 
@@ -159,7 +164,7 @@ def _prepare_changed(
         and obj.sync_owner_id is None
         and sa.inspect(obj).dict.get("sync_owner") is None
     ):
-        obj.sync_owner = _local_owner(session)
+        obj.sync_owner = _local_owner(session, serial)
     owner = owner_of(session, obj)
     if owner is None or owner.dest_hash is None:
         obj.sync_serial = serial()

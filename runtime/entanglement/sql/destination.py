@@ -37,6 +37,7 @@ class SqlSyncDestination(SyncDestination, _Bookkeeping):
         dest_hash: the peer's CertHash.
         name: a name for logs (defaults to the host).
         host: where to connect (None: only accept its connections).
+        port: the port to connect to (None: the manager's port).
         bw_per_sec: bandwidth budget in bytes per second.
         server_hostname: name checked against the peer's certificate (default: host).
     """
@@ -56,6 +57,25 @@ class SqlSyncDestination(SyncDestination, _Bookkeeping):
     port: Mapped[int | None]
 
     you_have_timeout: ClassVar[float] = 0.5
+
+    def __init__(
+        self,
+        dest_hash: DestHash | str | bytes | None = None,
+        name: str | None = None,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        bw_per_sec: int = 10_000_000,
+        server_hostname: str | None = None,
+    ) -> None:
+        super().__init__(
+            dest_hash,
+            name if name is not None else host or "incoming",
+            host=host,
+            bw_per_sec=bw_per_sec,
+            server_hostname=server_hostname,
+        )
+        self.port = port
 
     def init_runtime_state(self) -> None:
         """Reset the in-memory state (also run when a row is loaded)."""

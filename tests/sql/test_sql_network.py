@@ -1,0 +1,30 @@
+"""Two SQL nodes over real TLS: initial exchange, catch-up, requests toward the owner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sql_helpers import SqlNode, add_teams, connected, run, wait_until
+
+
+def test_rows_committed_before_connecting_reach_the_other_side(
+    pki: dict, db_factory: Callable[[str], str]
+) -> None:
+    async def scenario() -> None:
+        a = await SqlNode("a", db_factory("a"), pki["a"]).start()
+        b = await SqlNode("b", db_factory("b"), pki["b"]).start()
+        try:
+            add_teams(a, "a1", "a2", "a3")
+            add_teams(b, "b1", "b2")
+            await connected(a, b)
+            everything = {"a1", "a2", "a3", "b1", "b2"}
+            await wait_until(lambda: set(a.teams()) == set(b.teams()) == everything)
+            assert b.registry.count("sync") == 3
+            assert a.registry.count("sync") == 2
+        finally:
+            await a.stop()
+            await b.stop()
+            a.dispose()
+            b.dispose()
+
+    run(scenario())
