@@ -19,6 +19,8 @@ Choices and fixed quirks:
   ``__cause__``; on a received error they are the received texts.
 * Keyword arguments of the constructor set sync properties of that name (e.g. an
   application subclass's own properties); unknown keywords are a TypeError.
+* Received errors are built without calling ``__init__`` (``sync_construct``), so
+  application subclasses may give their constructors any signature.
 """
 
 from __future__ import annotations
@@ -129,6 +131,18 @@ class SyncError(EntanglementError, Synchronizable):
                     f"{type(self).__name__}() got an unexpected keyword {key!r}"
                 )
             setattr(self, key, value)
+
+    @classmethod
+    def sync_construct(cls, msg: dict[str, Any], **info: Any) -> SyncError:
+        """Make an empty instance without calling ``__init__``.
+
+        Application subclasses may have constructors with required arguments; the
+        received ``args`` and properties are filled in afterwards.
+        """
+        obj = cls.__new__(cls)
+        EntanglementError.__init__(obj)
+        obj.network_msg = None
+        return obj
 
     def to_sync(self, attributes: Any = None) -> dict[str, Any]:
         """Encode the error; adds ``_sync_is_error: true``."""

@@ -124,6 +124,22 @@ def test_application_subclasses_register_and_carry_their_properties():
         del error_registry.registry["QuotaExceeded"]
 
 
+def test_subclass_with_required_constructor_arguments_is_received():
+    class LimitReached(SyncError):
+        limit = sync_property()
+
+        def __init__(self, limit: int) -> None:
+            super().__init__(f"limit {limit} reached", limit=limit)
+
+    try:
+        got = receive(frame(LimitReached(3)))
+        assert type(got) is LimitReached
+        assert got.args == ("limit 3 reached",)
+        assert got.limit == 3
+    finally:
+        del error_registry.registry["LimitReached"]
+
+
 def test_network_msg_with_internal_objects_is_sendable():
     # quirk 7 fixed: a should_listen hook's error carries the message dict as the
     # manager saw it, possibly with internal non-JSON objects in it
