@@ -64,7 +64,7 @@ def render_registry(
         try:
             text = env.get_template(file.template).render(r=ir)
         except jinja2.TemplateError as exc:
-            where = f"{exc.filename or file.template}"
+            where = getattr(exc, "filename", None) or file.template
             line = getattr(exc, "lineno", None)
             where += f":{line}" if line else ""
             raise RenderError(f"template {where}: {type(exc).__name__}: {exc}") from exc

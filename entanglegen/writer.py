@@ -65,7 +65,9 @@ def _read(path: Path) -> bytes | None:
 def _previous_files(out_dir: Path, packages: set[str]) -> set[str]:
     listed = read_manifest(out_dir).get("files", {})
     previous = set(listed) if isinstance(listed, dict) else set()
-    for package in packages:
+    # Packages we generate now or generated last time may hold files of ours that the
+    # manifest does not list (a lost manifest, an older generator).
+    for package in packages | {p.split("/")[0] for p in previous}:
         for path in (
             (out_dir / package).rglob("*.py") if (out_dir / package).is_dir() else ()
         ):

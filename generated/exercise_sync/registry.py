@@ -28,7 +28,7 @@ class ExerciseRegistry(SqlSyncRegistry):
         super().__init__(*args, **kwargs)
         self.register_operation("escalate", self.incoming_escalate)
 
-    def should_send(self, obj: Any, destination: Any, **info: Any) -> bool:
+    def should_send(self, obj: Any, destination: Any = None, **info: Any) -> bool:
         if not super().should_send(obj, destination, **info):
             return False
         return bool(

@@ -33,7 +33,9 @@ def _chdir(path: Path) -> Iterator[None]:
 
 
 def cases(*prefixes: str) -> list[Path]:
-    return sorted(p for p in CASES.iterdir() if p.is_dir() and p.name.startswith(prefixes))
+    return sorted(
+        p for p in CASES.iterdir() if p.is_dir() and p.name.startswith(prefixes)
+    )
 
 
 def read_tree(directory: Path) -> dict[str, bytes]:

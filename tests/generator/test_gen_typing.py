@@ -1,0 +1,47 @@
+"""Gate 2 of the generated code: ``mypy --strict`` over generated/ and the typing probe.
+
+Other packages' modules are followed silently: their owners type-check them; here only
+errors in the generated packages and the probe count.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from gen_helpers import ROOT
+
+
+def _mypy(*targets: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", *targets],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_generated_packages_pass_mypy_strict() -> None:
+    result = _mypy("generated/")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_typing_probe() -> None:
+    result = _mypy("tests/generator/typing_probe.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_catches_a_wrong_type(tmp_path) -> None:
+    # The gate must be able to fail: a wrong assert_type is reported.
+    probe = tmp_path / "wrong_probe.py"
+    probe.write_text(
+        "from typing import assert_type\n"
+        "from exercise_sync import Team\n"
+        "def f(team: Team) -> None:\n"
+        "    assert_type(team.name, int)\n"
+    )
+    result = _mypy(str(probe))
+    assert result.returncode == 1
+    assert "assert_type" in result.stdout or "Expression is of type" in result.stdout

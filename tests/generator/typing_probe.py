@@ -1,0 +1,83 @@
+"""Typing probe of the generated packages: checked by mypy --strict in test_gen_typing.
+
+Never executed by pytest (no test functions); each ``assert_type`` pins what a user of
+the generated code sees in an editor.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any, assert_type
+
+from exercise_sync import (
+    ExerciseRegistry,
+    HelpRequest,
+    HelpRequestStatus,
+    Machine,
+    Participant,
+    Side,
+    Team,
+    VirtualMachine,
+    registry,
+)
+from presence_sync import Beacon, Cursor, Ping, Position, PresenceRegistry
+from presence_sync import registry as presence_registry
+from sqlalchemy.orm import InstrumentedAttribute
+
+from entanglement.memory import SyncStoreRegistry
+from entanglement.sql.base import SqlSyncRegistry
+
+
+def sql_models(
+    team: Team, person: Participant, vm: VirtualMachine, req: HelpRequest
+) -> None:
+    assert_type(team.id, uuid.UUID)
+    assert_type(team.name, str)
+    assert_type(team.motto, str | None)
+    assert_type(team.side, Side)
+    assert_type(person.team, uuid.UUID)
+    assert_type(person.joined_on, datetime.date)
+    assert_type(person.avatar, bytes | None)
+    assert_type(person.password_hash, str | None)
+    assert_type(vm.hostname, str)
+    assert_type(vm.hypervisor, str)
+    assert_type(vm.snapshot_taken_at, datetime.datetime | None)
+    assert_type(vm.specs, Any)
+    assert_type(req.status, HelpRequestStatus)
+    assert_type(req.score_penalty, float)
+    assert_type(req.machine, uuid.UUID | None)
+    assert_type(Team.name, InstrumentedAttribute[str])
+    assert_type(Machine.compromised, InstrumentedAttribute[bool])
+    assert_type(registry, ExerciseRegistry)
+    reg: SqlSyncRegistry = registry
+    del reg
+
+
+def memory_types() -> None:
+    who = uuid.uuid4()
+    cursor = Cursor(participant=who, board="map", side=Side.BLUE)
+    assert_type(cursor.x, float)
+    assert_type(cursor.color, int)
+    assert_type(cursor.participant, uuid.UUID)
+    assert_type(cursor.side, Side)
+    beacon = Beacon(participant=who, room="hall", x=1.0, y=2.0, label="door")
+    assert_type(beacon.label, str)
+    assert_type(beacon.heading, float | None)
+    assert_type(beacon.icon, bytes | None)
+    assert_type(beacon.updated_at, datetime.datetime)
+    position: Position = beacon
+    del position
+    ping = Ping(participant=who, board="map", x=0.5, y=0.5)
+    assert_type(ping.payload, Any)
+    assert_type(ping.local_note, str)
+    assert_type(presence_registry, PresenceRegistry)
+    base: SyncStoreRegistry = presence_registry
+    del base
+
+
+def rejected_calls() -> None:
+    who = uuid.uuid4()
+    Cursor(participant=who, board="map")  # type: ignore[call-arg]
+    Cursor(who, "map", side=Side.RED)  # type: ignore[call-arg]
+    Cursor(participant=who, board=3, side=Side.RED)  # type: ignore[arg-type]
