@@ -22,8 +22,14 @@ __all__ = [
     "StoreContext",
     "SyncOwner",
     "SyncStore",
+    "is_storable",
     "owner_id_from_msg",
 ]
+
+
+def is_storable(cls: type[Synchronizable]) -> bool:
+    """False for classes with ``sync_primary_keys = Unique`` (events: no key to store)."""
+    return cls.sync_primary_keys != Unique
 
 
 def _key_names(cls: type[Synchronizable]) -> tuple[str, ...]:
@@ -52,11 +58,14 @@ class AbstractSyncStore(Mapping[Any, Any]):
         return values[0] if len(values) == 1 else values
 
     def key_from_msg(self, cls: type[Synchronizable], msg: Mapping[str, Any]) -> Any:
-        """Decode the key of ``cls`` from a message; None if any key is missing.
+        """Decode the key of ``cls`` from a message; None if any key is missing (or
+        the class is Unique).
 
         Raises:
             SyncBadEncodingError: if a key value cannot be decoded.
         """
+        if not is_storable(cls):
+            return None
         names = _key_names(cls)
         if any(name not in msg for name in names):
             return None

@@ -24,6 +24,8 @@ Choices and fixed quirks:
   delete comes from the owner's direction.  ``incoming_forward`` at the owner refuses an
   unknown object (``SyncNotFound``: forward cannot create); ``incoming_create`` at the
   owner refuses a key that is already taken (``SyncUnauthorized``).
+* Objects of classes with ``sync_primary_keys = Unique`` are events: they go through the
+  operations and hooks but are never stored (they have no key).
 * As in the original a received owner is not flooded further.  ``store_synchronize``
   sends the local owner before each object it sends (coalesced while queued, and sent
   first thanks to its priority 2), so that peers connecting later can accept the objects.
@@ -46,6 +48,7 @@ from ._stores import (
     StoreContext,
     SyncOwner,
     SyncStore,
+    is_storable,
     owner_id_from_msg,
 )
 from .operations import create, delete, forward, sync
@@ -98,12 +101,14 @@ class SyncStoreRegistry(SyncRegistry):
         return self.store_for_class(SyncOwner)
 
     def add_to_store(self, obj: Synchronizable) -> None:
-        """Store ``obj`` in the store of its class."""
-        self.store_for_class(type(obj)).add(obj)
+        """Store ``obj`` in the store of its class (``Unique`` events are not stored)."""
+        if is_storable(type(obj)):
+            self.store_for_class(type(obj)).add(obj)
 
     def remove_from_store(self, obj: Synchronizable) -> None:
         """Remove ``obj`` (by its key) from the store of its class."""
-        self.store_for_class(type(obj)).remove(obj)
+        if is_storable(type(obj)):
+            self.store_for_class(type(obj)).remove(obj)
 
     def get_or_create(self, cls: type[Synchronizable], *keys: Any) -> Any:
         """Return the stored object with these key values, else construct and store one.
@@ -170,6 +175,8 @@ class SyncStoreRegistry(SyncRegistry):
 
     def incoming_forward(self, obj: Synchronizable, **info: Any) -> None:
         """At the owner, a forward must name an existing object."""
+        if not is_storable(type(obj)):
+            return
         if obj.sync_is_local and self.store_for_class(type(obj)).get(obj) is not obj:
             raise SyncNotFound(
                 f"forward: no such {obj.sync_type} here (forward cannot create)"
@@ -177,7 +184,7 @@ class SyncStoreRegistry(SyncRegistry):
 
     def incoming_create(self, obj: Synchronizable, **info: Any) -> None:
         """At the owner, store the new object (its key must be free)."""
-        if not obj.sync_is_local:
+        if not obj.sync_is_local or not is_storable(type(obj)):
             return
         store = self.store_for_class(type(obj))
         try:

@@ -19,6 +19,7 @@ from entanglement.interface import (
     Synchronizable,
     SyncNotFound,
     SyncUnauthorized,
+    Unique,
     sync_property,
 )
 from entanglement.memory import (
@@ -398,3 +399,26 @@ def test_incoming_delete_rules():
     obj, info = receive_steps(reg, wire(ours, "delete"), PEER)
     reg.incoming_delete(obj, **info)
     assert ours.id not in reg.store_for_class(Cursor)
+
+
+class Ping(StoreInSyncStoreMixin):
+    sync_primary_keys = Unique
+    text: str = sync_property()
+
+
+def test_unique_events_pass_through_without_being_stored():
+    reg = remote_world()
+    reg.register_syncable("Ping", Ping)
+    theirs = SyncOwner(dest_hash=PEER)
+    reg.owners.add(theirs)
+    p = Ping()
+    p.text, p.sync_owner = "look", theirs
+    obj, info = receive_steps(reg, wire(p), PEER)
+    assert obj.text == "look"
+    reg.incoming_sync(obj, **info)
+    assert len(reg.store_for_class(Ping)) == 0
+    reg.remove_from_store(obj)
+    mine = Ping()
+    mine.text = "local"
+    assert reg.store_synchronize(mine) is None
+    assert mine.sync_owner is reg.local_owner
