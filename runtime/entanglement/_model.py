@@ -387,28 +387,32 @@ def _constructor_arguments(
 
 
 def _decode(prop: SyncProperty, key: str, value: Any, msg: dict[str, Any]) -> Any:
-    from ._errors import SyncError
-
     try:
         return prop.decode(value)
-    except SyncError:
-        raise
     except Exception as exc:
-        raise _bad_encoding(f"cannot decode {key!r}: {exc}", msg) from exc
+        error = _bad_encoding(f"cannot decode {key!r}: {exc}", msg, exc)
+        if error is exc:
+            raise
+        raise error from exc
 
 
 def _assign(obj: Synchronizable, key: str, value: Any, msg: dict[str, Any]) -> None:
-    from ._errors import SyncError
-
     try:
         setattr(obj, key, value)
-    except SyncError:
-        raise
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise _bad_encoding(f"cannot set {key!r}: {exc}", msg) from exc
+    except Exception as exc:
+        error = _bad_encoding(f"cannot set {key!r}: {exc}", msg, exc)
+        if error is exc or not isinstance(exc, AttributeError | TypeError | ValueError):
+            raise
+        raise error from exc
 
 
-def _bad_encoding(text: str, msg: Mapping[str, Any]) -> Exception:
-    from ._errors import SyncBadEncodingError
+def _bad_encoding(
+    text: str, msg: Mapping[str, Any], cause: Exception | None = None
+) -> Exception:
+    # Imported here (errors only): _errors depends on this module.  A SyncError raised
+    # by a decoder or setter is the application's own verdict and passes unchanged.
+    from ._errors import SyncBadEncodingError, SyncError
 
+    if isinstance(cause, SyncError):
+        return cause
     return SyncBadEncodingError(text, network_msg=dict(msg))

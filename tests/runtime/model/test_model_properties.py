@@ -366,3 +366,20 @@ def test_bad_value_leaves_the_object_untouched():
     with pytest.raises(SyncBadEncodingError, match="cannot decode 'at'"):
         a.sync_receive_constructed({"level": "HIGH", "at": "not a date"})
     assert a.level is Level.LOW
+
+
+def test_sync_errors_from_decoders_and_setters_pass_unchanged():
+    from entanglement.interface import SyncBadOwner
+
+    def refuse(value):
+        raise SyncBadOwner("not yours")
+
+    class Guarded(Synchronizable):
+        owner_ref = sync_property(decoder=refuse)
+        other = sync_property(property(lambda self: 1, lambda self, v: refuse(v)))
+
+    with pytest.raises(SyncBadOwner, match="not yours") as e:
+        Guarded().sync_receive_constructed({"owner_ref": 1})
+    assert e.value.__cause__ is None
+    with pytest.raises(SyncBadOwner, match="not yours"):
+        Guarded().sync_receive_constructed({"other": 1})
