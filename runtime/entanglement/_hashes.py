@@ -43,10 +43,10 @@ class DestHash:
     """The 32-byte identity of a peer (SHA-256 digest).
 
     Args:
-        digest: exactly 32 bytes.
+        digest: exactly 32 bytes, or a hash text (parsed as by :meth:`parse`).
 
     Raises:
-        ValueError: if ``digest`` is not exactly 32 bytes long.
+        ValueError: if ``digest`` is not exactly 32 bytes long, or not a hash text.
     """
 
     __slots__ = ("_digest", "_text")
@@ -54,8 +54,8 @@ class DestHash:
     _digest: bytes
     _text: str
 
-    def __init__(self, digest: bytes | bytearray | memoryview) -> None:
-        raw = bytes(digest)
+    def __init__(self, digest: bytes | bytearray | memoryview | str | DestHash) -> None:
+        raw = _parse_digest(digest) if isinstance(digest, str) else bytes(digest)
         if len(raw) != DIGEST_SIZE:
             raise ValueError(
                 f"a DestHash is exactly {DIGEST_SIZE} bytes, got {len(raw)} bytes"

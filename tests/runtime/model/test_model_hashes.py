@@ -94,6 +94,15 @@ def test_parse_rejects_bad_texts(text):
         DestHash.parse(text)
 
 
+def test_constructor_accepts_text_and_hashes():
+    h = DestHash.parse(EXAMPLE)
+    assert DestHash(EXAMPLE) == h
+    assert DestHash(h) == h
+    assert isinstance(CertHash(EXAMPLE), CertHash)
+    with pytest.raises(ValueError, match="not a DestHash text"):
+        DestHash("ni:///sha-256;+++")
+
+
 def test_equality_and_hash():
     h = DestHash.parse(EXAMPLE)
     same = DestHash(bytes(h))
