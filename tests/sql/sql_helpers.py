@@ -193,3 +193,49 @@ async def connected(a: SqlNode, b: SqlNode) -> None:
     b.add_destination(a, connect=False)
     a.add_destination(b, connect=True)
     await wait_until(lambda: a.live(b) and b.live(a))
+
+
+async def pair(
+    pki: dict[str, Any], db_factory: Callable[[str], str]
+) -> tuple[SqlNode, SqlNode]:
+    """Two started nodes, not yet connected."""
+    a = await SqlNode("a", db_factory("a"), pki["a"]).start()
+    b = await SqlNode("b", db_factory("b"), pki["b"]).start()
+    return a, b
+
+
+async def shutdown(*nodes: SqlNode) -> None:
+    for node in nodes:
+        await node.stop()
+        node.dispose()
+
+
+def owner_learned_from(node: SqlNode, other: SqlNode) -> SyncOwner:
+    """The (detached) owner row ``node`` learned from ``other``."""
+    with node.plain() as session:
+        owner = session.scalars(
+            sa.select(SyncOwner).where(SyncOwner.dest_hash == other.hash)
+        ).first()
+        assert owner is not None
+        session.expunge(owner)
+        return owner
+
+
+def team_row(node: SqlNode, name: str) -> Team:
+    with node.plain() as session:
+        team = session.scalars(sa.select(Team).where(Team.name == name)).one()
+        session.expunge(team)
+        return team
+
+
+def caught_up(node: SqlNode, other: SqlNode) -> bool:
+    """True when ``node`` recorded (YouHave) every serial ``other`` allocated."""
+    with other.plain() as session:
+        top = session.scalar(sa.select(sa.func.max(Team.sync_serial))) or 0
+    with node.plain() as session:
+        serials = session.scalars(
+            sa.select(SyncOwner.incoming_serial).where(
+                SyncOwner.dest_hash == other.hash
+            )
+        ).all()
+    return bool(serials) and max(serials) >= top

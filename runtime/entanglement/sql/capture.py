@@ -300,9 +300,18 @@ def send_remote_requests(session: SqlSyncSession, *, update_responses: bool) -> 
     """sync_commit: forward/create/delete requests toward the owners' next hops."""
     manager = session.manager
     for obj, changed in list(session.sync_dirty.values()):
-        new = "*new*" in changed
-        names = (changed - {"*new*"}) | set(_keys(obj))
-        _request(manager, obj, "create" if new else "forward", names, update_responses)
+        if "*new*" in changed:
+            # the owner assigns what is left unset (keys from its column defaults)
+            state = sa.inspect(obj)
+            names = {
+                n
+                for n in changed - {"*new*", "sync_serial"}
+                if state.dict.get(n) is not None
+            }
+            _request(manager, obj, "create", names, update_responses)
+        else:
+            names = changed | set(_keys(obj))
+            _request(manager, obj, "forward", names, update_responses)
     for obj in list(session.sync_deleted.values()):
         _request(manager, obj, "delete", set(_keys(obj)), update_responses)
 
