@@ -2,6 +2,8 @@
 
 Generated packages never contain hand-written logic; the schemas name these functions by
 dotted path instead (``policy:``, operation ``handler:``, property ``encoder``/``decoder``).
+Hooks take the same arguments as the registry method that calls them; the registry itself
+is ``info["registry"]``.
 
 Exercise policy: a node's *side* is the first dash-separated word of its destination name
 (``red``, ``blue`` or ``staff``; ``staff-control`` is staff).  Objects carry a ``side``
@@ -53,9 +55,7 @@ def _side_value(value: Any) -> str | None:
     return str(getattr(value, "value", value))
 
 
-def exercise_should_send(
-    registry: Any, obj: Any, destination: Any, **info: Any
-) -> bool:
+def exercise_should_send(obj: Any, destination: Any, **info: Any) -> bool:
     """Send an object to a peer only if the peer's side may see it."""
     side = _side_value(getattr(obj, "side", None))
     if side is None:
@@ -64,7 +64,7 @@ def exercise_should_send(
     return peer == "staff" or peer == side
 
 
-def exercise_should_listen(registry: Any, msg: Any, cls: Any, **info: Any) -> bool:
+def exercise_should_listen(msg: Any, cls: Any, **info: Any) -> bool:
     """Accept an object only from a peer whose side may have sent it."""
     side = _side_value(msg.get("side")) if isinstance(msg, dict) else None
     sender = destination_side(info.get("sender"))
@@ -73,13 +73,13 @@ def exercise_should_listen(registry: Any, msg: Any, cls: Any, **info: Any) -> bo
     raise SyncUnauthorized(f"a {sender or 'unknown'} node may not send {side} objects")
 
 
-def escalate_help_request(registry: Any, obj: Any, **info: Any) -> None:
+def escalate_help_request(obj: Any, **info: Any) -> None:
     """Record an escalated help request (custom operation ``escalate``)."""
     logger.warning("help request %s escalated", getattr(obj, "id", obj))
     ESCALATIONS.append(obj)
 
 
-def nudge_participant(registry: Any, obj: Any, **info: Any) -> None:
+def nudge_participant(obj: Any, **info: Any) -> None:
     """Record a nudged cursor (custom operation ``nudge``)."""
     NUDGES.append(obj)
 

@@ -200,7 +200,8 @@ def build_ir(reg: RegistrySpec, source: str, project: list[RegistrySpec]) -> Reg
     part = _registry_part(reg, reg_imports)
     enums = tuple(_enum(e) for e in reg.enums)
     types = build_types(reg, project, model_imports)
-    model_imports.add("from .registry import registry")
+    model_imports.add(f"from .registry import {registry_class}, registry")
+    model_imports.add("from typing import Any")
     if reg.storage == "sql":
         model_imports.add("from entanglement.sql.base import SqlSynchronizable")
         model_imports.add("from sqlalchemy.orm import DeclarativeBase")
@@ -209,8 +210,8 @@ def build_ir(reg: RegistrySpec, source: str, project: list[RegistrySpec]) -> Reg
     model_names = [e.class_name for e in enums] + [t.class_name for t in types]
     model_names += ["Base"] if reg.storage == "sql" else []
     init_imports = {f"from .registry import {registry_class}, registry"}
-    if model_names:
-        init_imports.add(f"from .models import {', '.join(sort_all(model_names))}")
+    model_names.append("new_registry")
+    init_imports.add(f"from .models import {', '.join(sort_all(model_names))}")
     package = reg.package.value
     title = reg.doc or f"Synchronised types of the {reg.registry.value} registry."
     return RegistryIR(

@@ -50,6 +50,7 @@ GENERATED_NAMES = frozenset(
         "datetime",
         "enum",
         "mapped_column",
+        "new_registry",
         "metadata",
         "no_sync_property",
         "registry",

@@ -14,6 +14,7 @@ from .models import (
     Side,
     Team,
     VirtualMachine,
+    new_registry,
 )
 from .registry import ExerciseRegistry, registry
 
@@ -29,5 +30,6 @@ __all__ = [
     "Side",
     "Team",
     "VirtualMachine",
+    "new_registry",
     "registry",
 ]

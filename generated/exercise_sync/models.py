@@ -20,7 +20,7 @@ from entanglement.sql.types import GUID
 from entanglement.types import binary_decoder, binary_encoder
 
 from . import _support
-from .registry import registry
+from .registry import ExerciseRegistry, registry
 
 
 class Side(enum.Enum):
@@ -298,3 +298,23 @@ class HelpRequest(Base):
     """What the participant needs."""
 
     score_penalty: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.0)
+
+
+def new_registry(*args: Any, **kwargs: Any) -> ExerciseRegistry:
+    """A fresh ExerciseRegistry holding every type of this package.
+
+    The module-level ``registry`` serves a process with one node; a process running
+    several nodes (tests, the demo) gives each manager a registry of its own.  Arguments
+    go to the registry's constructor.
+    """
+    fresh = ExerciseRegistry(*args, **kwargs)
+    for cls in (
+        Team,
+        Participant,
+        Machine,
+        VirtualMachine,
+        Handoff,
+        HelpRequest,
+    ):
+        fresh.register_syncable(cls.sync_type, cls)
+    return fresh

@@ -32,20 +32,16 @@ class ExerciseRegistry(SqlSyncRegistry):
         if not super().should_send(obj, destination, **info):
             return False
         return bool(
-            _entanglegen_example_hooks_exercise_should_send(
-                self, obj, destination, **info
-            )
+            _entanglegen_example_hooks_exercise_should_send(obj, destination, **info)
         )
 
     def should_listen(self, msg: Any, cls: Any, **info: Any) -> bool:
         super().should_listen(msg, cls, **info)
-        return bool(
-            _entanglegen_example_hooks_exercise_should_listen(self, msg, cls, **info)
-        )
+        return bool(_entanglegen_example_hooks_exercise_should_listen(msg, cls, **info))
 
     def incoming_escalate(self, obj: Any, **info: Any) -> None:
         """A participant asks staff to look at a help request now (not flooded)."""
-        _entanglegen_example_hooks_escalate_help_request(self, obj, **info)
+        _entanglegen_example_hooks_escalate_help_request(obj, **info)
 
 
 registry = ExerciseRegistry()

@@ -27,7 +27,7 @@ from entanglement.types import (
 )
 
 from . import _support
-from .registry import registry
+from .registry import PresenceRegistry, registry
 
 
 class Cursor(StoreInSyncStoreMixin, Synchronizable):
@@ -203,3 +203,21 @@ class Ping(StoreInSyncStoreMixin, Synchronizable):
         self.y = y
         self.payload = payload
         self.local_note = local_note
+
+
+def new_registry(*args: Any, **kwargs: Any) -> PresenceRegistry:
+    """A fresh PresenceRegistry holding every type of this package.
+
+    The module-level ``registry`` serves a process with one node; a process running
+    several nodes (tests, the demo) gives each manager a registry of its own.  Arguments
+    go to the registry's constructor.
+    """
+    fresh = PresenceRegistry(*args, **kwargs)
+    for cls in (
+        Cursor,
+        Position,
+        Beacon,
+        Ping,
+    ):
+        fresh.register_syncable(cls.sync_type, cls)
+    return fresh

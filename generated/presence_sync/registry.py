@@ -22,7 +22,7 @@ class PresenceRegistry(SyncStoreRegistry):
 
     def incoming_nudge(self, obj: Any, **info: Any) -> None:
         """Ask a participant's client to flash its cursor (not flooded)."""
-        _entanglegen_example_hooks_nudge_participant(self, obj, **info)
+        _entanglegen_example_hooks_nudge_participant(obj, **info)
 
 
 registry = PresenceRegistry()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import enum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -12,7 +13,7 @@ from entanglement.interface import sync_property
 from entanglement.sql.base import SqlSynchronizable
 
 from . import _support
-from .registry import registry
+from .registry import CatalogRegistry, registry
 
 
 class Region(enum.Enum):
@@ -50,3 +51,16 @@ class Product(Base):
         encoder=_support.enum_encoder,
         decoder=_support.enum_decoder(Region),
     )
+
+
+def new_registry(*args: Any, **kwargs: Any) -> CatalogRegistry:
+    """A fresh CatalogRegistry holding every type of this package.
+
+    The module-level ``registry`` serves a process with one node; a process running
+    several nodes (tests, the demo) gives each manager a registry of its own.  Arguments
+    go to the registry's constructor.
+    """
+    fresh = CatalogRegistry(*args, **kwargs)
+    for cls in (Product,):
+        fresh.register_syncable(cls.sync_type, cls)
+    return fresh

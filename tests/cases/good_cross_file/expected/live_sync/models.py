@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from entanglement.interface import Synchronizable, sync_property
 from entanglement.memory import StoreInSyncStoreMixin
 from entanglement.types import uuid_decoder, uuid_encoder
 
-from .registry import registry
+from .registry import LiveRegistry, registry
 
 
 class Viewer(StoreInSyncStoreMixin, Synchronizable):
@@ -36,3 +37,16 @@ class Viewer(StoreInSyncStoreMixin, Synchronizable):
         self.product = product
         self.session = session
         self.order = order
+
+
+def new_registry(*args: Any, **kwargs: Any) -> LiveRegistry:
+    """A fresh LiveRegistry holding every type of this package.
+
+    The module-level ``registry`` serves a process with one node; a process running
+    several nodes (tests, the demo) gives each manager a registry of its own.  Arguments
+    go to the registry's constructor.
+    """
+    fresh = LiveRegistry(*args, **kwargs)
+    for cls in (Viewer,):
+        fresh.register_syncable(cls.sync_type, cls)
+    return fresh

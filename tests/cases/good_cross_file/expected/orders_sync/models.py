@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from catalog_sync.models import Region as _catalog_sync_Region
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -11,7 +13,7 @@ from entanglement.interface import sync_property
 from entanglement.sql.base import SqlSynchronizable
 
 from . import _support
-from .registry import registry
+from .registry import OrdersRegistry, registry
 
 
 class Base(SqlSynchronizable, DeclarativeBase):
@@ -44,3 +46,16 @@ class Order(Base):
         encoder=_support.enum_encoder,
         decoder=_support.enum_decoder(_catalog_sync_Region),
     )
+
+
+def new_registry(*args: Any, **kwargs: Any) -> OrdersRegistry:
+    """A fresh OrdersRegistry holding every type of this package.
+
+    The module-level ``registry`` serves a process with one node; a process running
+    several nodes (tests, the demo) gives each manager a registry of its own.  Arguments
+    go to the registry's constructor.
+    """
+    fresh = OrdersRegistry(*args, **kwargs)
+    for cls in (Order,):
+        fresh.register_syncable(cls.sync_type, cls)
+    return fresh

@@ -3,7 +3,7 @@
 'PWNED', 1) + \"\"\" \\ end\\
 """
 
-from .models import Exception_, Import, ImportMode, Print
+from .models import Exception_, Import, ImportMode, Print, new_registry
 from .registry import ClassRegistry, registry
 
 __all__ = [
@@ -12,5 +12,6 @@ __all__ = [
     "Import",
     "ImportMode",
     "Print",
+    "new_registry",
     "registry",
 ]

@@ -21,7 +21,7 @@ from entanglement.types import (
 )
 
 from . import _support
-from .registry import registry
+from .registry import ClassRegistry, registry
 
 
 class ImportMode(enum.Enum):
@@ -129,3 +129,20 @@ class Exception_(StoreInSyncStoreMixin, Synchronizable):
     def __init__(self, *, sa_: str | None = None) -> None:
         super().__init__()
         self.sa_ = sa_
+
+
+def new_registry(*args: Any, **kwargs: Any) -> ClassRegistry:
+    """A fresh ClassRegistry holding every type of this package.
+
+    The module-level ``registry`` serves a process with one node; a process running
+    several nodes (tests, the demo) gives each manager a registry of its own.  Arguments
+    go to the registry's constructor.
+    """
+    fresh = ClassRegistry(*args, **kwargs)
+    for cls in (
+        Import,
+        Print,
+        Exception_,
+    ):
+        fresh.register_syncable(cls.sync_type, cls)
+    return fresh

@@ -11,7 +11,7 @@ from entanglement.interface import Synchronizable, Unique, sync_property
 from entanglement.memory import StoreInSyncStoreMixin
 
 from . import _support
-from .registry import registry
+from .registry import BoardRegistry, registry
 
 
 class Stroke(StoreInSyncStoreMixin, Synchronizable):
@@ -67,3 +67,19 @@ class Note(StoreInSyncStoreMixin, Synchronizable):
         super().__init__()
         self.text = text
         self.pinned_until = pinned_until
+
+
+def new_registry(*args: Any, **kwargs: Any) -> BoardRegistry:
+    """A fresh BoardRegistry holding every type of this package.
+
+    The module-level ``registry`` serves a process with one node; a process running
+    several nodes (tests, the demo) gives each manager a registry of its own.  Arguments
+    go to the registry's constructor.
+    """
+    fresh = BoardRegistry(*args, **kwargs)
+    for cls in (
+        Stroke,
+        Note,
+    ):
+        fresh.register_syncable(cls.sync_type, cls)
+    return fresh

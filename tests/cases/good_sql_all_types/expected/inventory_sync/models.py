@@ -20,7 +20,7 @@ from entanglement.sql.types import GUID
 from entanglement.types import binary_decoder, binary_encoder
 
 from . import _support
-from .registry import registry
+from .registry import InventoryRegistry, registry
 
 
 class Condition(enum.Enum):
@@ -136,3 +136,20 @@ class Perishable(Item):
         encoder=_support.date_encoder,
         decoder=_support.date_decoder,
     )
+
+
+def new_registry(*args: Any, **kwargs: Any) -> InventoryRegistry:
+    """A fresh InventoryRegistry holding every type of this package.
+
+    The module-level ``registry`` serves a process with one node; a process running
+    several nodes (tests, the demo) gives each manager a registry of its own.  Arguments
+    go to the registry's constructor.
+    """
+    fresh = InventoryRegistry(*args, **kwargs)
+    for cls in (
+        Warehouse,
+        Item,
+        Perishable,
+    ):
+        fresh.register_syncable(cls.sync_type, cls)
+    return fresh

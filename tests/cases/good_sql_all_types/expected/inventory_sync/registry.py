@@ -21,11 +21,11 @@ class InventoryRegistry(SqlSyncRegistry):
 
     def should_listen_constructed(self, obj: Any, msg: Any, **info: Any) -> bool:
         super().should_listen_constructed(obj, msg, **info)
-        return bool(_inventory_hooks_check_row(self, obj, msg, **info))
+        return bool(_inventory_hooks_check_row(obj, msg, **info))
 
     def incoming_recount(self, obj: Any, **info: Any) -> None:
         """Handle an incoming ``recount`` operation (custom, not flooded)."""
-        _inventory_hooks_recount(self, obj, **info)
+        _inventory_hooks_recount(obj, **info)
 
 
 registry = InventoryRegistry()
