@@ -7,6 +7,7 @@ check the hooks order, lookups and every ownership rule with small owner objects
 from __future__ import annotations
 
 import gc
+import json
 import uuid
 from typing import ClassVar
 
@@ -20,6 +21,7 @@ from entanglement.interface import (
     SyncError,
     Synchronizable,
     SyncInvalidOperation,
+    SyncNotConnected,
     SyncRegistry,
     SyncUnauthorized,
     UnregisteredSyncClass,
@@ -269,3 +271,28 @@ def test_create_checks():
     assert create.should_listen_constructed(
         new, {}, **info(PEER, context=Context(Owner(OTHER)))
     )
+
+
+def test_relay_without_a_route_to_the_owner_is_sync_not_connected(pki):
+    # A real manager with no destinations: the next hop toward the owner is unknown.
+    import asyncio
+
+    from entanglement.network import SyncManager
+
+    async def scenario():
+        node = pki.nodes["a"]
+        async with SyncManager(
+            node.cert, 0, key=node.key, cafile=node.cafile, registries=[]
+        ) as manager:
+            far = thing(Owner(OTHER))
+            with pytest.raises(SyncNotConnected, match=str(OTHER)) as e:
+                forward.flood(
+                    far, manager=manager, attributes=frozenset({"id"}), **info(PEER)
+                )
+            assert json.loads(json.dumps(e.value.to_sync()))["dest"] == str(OTHER)
+            with pytest.raises(SyncNotConnected):
+                create.flood(far, manager=manager, attributes=frozenset(), **info(PEER))
+            with pytest.raises(SyncNotConnected):
+                delete.flood(far, manager=manager, **info(PEER))
+
+    asyncio.run(asyncio.wait_for(scenario(), 20))
