@@ -82,6 +82,7 @@ class SyncManager(ConnectMixin, ReceiveMixin):
         self._destinations: dict[DestHash, SyncDestinationBase] = {}
         self._connections: dict[DestHash, SyncProtocol] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._class_registry: dict[type, Any] = {}
         self._client_ctx: ssl.SSLContext | None = None
         self._server_ctx: ssl.SSLContext | None = None
         self._closing = False
@@ -214,10 +215,7 @@ class SyncManager(ConnectMixin, ReceiveMixin):
         """
         if response is not False and response_for is not None:
             raise ValueError("response and response_for are mutually exclusive")
-        cls = type(obj)
-        if overrides_sync_receive(cls):
-            raise SyntaxError(f"{cls.__name__} overrides sync_receive; it must not")
-        _, registry = self.find_syncable(obj.sync_type)
+        registry = self._registry_of(obj)
         op = registry.get_operation(operation)
         future: asyncio.Future[Any] | None = None
         context = response_for
@@ -233,6 +231,19 @@ class SyncManager(ConnectMixin, ReceiveMixin):
             if future is not None and context is not None:
                 context.release()  # our own hold: queued elements keep theirs
         return future
+
+    def _registry_of(self, obj: Any) -> Any:
+        # Cached per class: the sync_receive override check walks the MRO statically
+        # and costs more than everything else synchronize() does for one object.
+        cls, sync_type = type(obj), obj.sync_type
+        registry = self._class_registry.get(cls)
+        if registry is not None and sync_type in registry.registry:
+            return registry
+        if overrides_sync_receive(cls):
+            raise SyntaxError(f"{cls.__name__} overrides sync_receive; it must not")
+        _, registry = self.find_syncable(sync_type)
+        self._class_registry[cls] = registry
+        return registry
 
     def _enqueue_all(
         self,

@@ -118,7 +118,7 @@ class ReceiveMixin:
         cls, registry = self.find_syncable(msg["_sync_type"])
         info["operation"] = registry.get_operation(msg["_sync_operation"])
         info["registry"] = registry
-        info["attributes"] = frozenset(k for k in msg if not k.startswith("_"))
+        info["attributes"] = frozenset([k for k in msg if k[:1] != "_"])
         self._listen_base_ran = False
         _require_true(self.should_listen(msg, cls, **info), "manager.should_listen")
         if not self._listen_base_ran:
@@ -228,7 +228,7 @@ def validate_message(msg: dict[str, Any]) -> None:
     msg.pop("_flags", None)
     operation = msg.setdefault("_sync_operation", "sync")
     for key in msg:
-        if key.startswith("_") and key not in RESERVED_KEYS:
+        if key[:1] == "_" and key not in RESERVED_KEYS:
             raise SyncBadEncodingError(f"unknown reserved key {key!r}", network_msg=msg)
     if not isinstance(msg.get("_sync_type"), str):
         raise SyncBadEncodingError("_sync_type must be a string", network_msg=msg)

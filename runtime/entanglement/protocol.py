@@ -289,11 +289,6 @@ class BandwidthProtocol(asyncio.Protocol):
         self.transport = transport
         self.protocol.connection_made(transport, self)
 
-    def watch_for_close(self) -> None:
-        """Read (and buffer, unprocessed) so that the peer closing is noticed."""
-        if self.transport is not None and not self.closed:
-            _set_reading(self.transport, True)
-
     def data_received(self, data: bytes) -> None:
         """Forward received bytes."""
         self.protocol.data_received(data)

@@ -165,14 +165,19 @@ class SyncConnection:
                 number, flags, str(exc), None, self._request(flags, number)
             )
         try:
-            no_resp = _numbers(msg.pop("_no_resp_for", None), "_no_resp_for")
-            resp_for = _numbers(msg.pop("_resp_for", None), "_resp_for")
+            no_resp = msg.pop("_no_resp_for", None)
+            if no_resp is not None:
+                no_resp = _numbers(no_resp, "_no_resp_for")
+            resp_for = msg.pop("_resp_for", None)
+            if resp_for is not None:
+                resp_for = _numbers(resp_for, "_resp_for")
         except BadPayloadError as exc:
             return InvalidMessage(
                 number, flags, str(exc), msg, self._request(flags, number)
             )
-        for n in no_resp:
-            self._release_awaited(n)
+        if no_resp:
+            for n in no_resp:
+                self._release_awaited(n)
         if "_sync_type" not in msg:
             return None  # metadata-only frame (§4.4)
         if flags & RESPONSE_NEEDED:
@@ -181,6 +186,8 @@ class SyncConnection:
                 reason = "a frame may not both set RESPONSE_NEEDED and carry _resp_for"
                 return InvalidMessage(number, flags, reason, msg, context)
             return MessageReceived(number, flags, msg, context, False)
+        if not resp_for:
+            return MessageReceived(number, flags, msg, None, False)
         recovered = self._recover(resp_for)
         return MessageReceived(number, flags, msg, recovered, recovered is not None)
 
@@ -290,7 +297,7 @@ class SyncConnection:
         msg = build_payload(element)
         obj = element.obj
         msg["_sync_type"] = obj.sync_type
-        op_name = str(element.operation)
+        op_name = getattr(element.operation, "name", None) or str(element.operation)
         if op_name != "sync":
             msg["_sync_operation"] = op_name
         needing: list[ResponseContext] = []
@@ -354,8 +361,6 @@ def build_payload(element: QueueElement) -> dict[str, Any]:
 
 
 def _numbers(value: Any, key: str) -> list[int]:
-    if value is None:
-        return []
     if not isinstance(value, list):
         raise BadPayloadError(f"{key} must be a JSON array, got {value!r}")
     try:
