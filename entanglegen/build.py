@@ -13,9 +13,8 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from importlib import resources
+from importlib.metadata import version
 from pathlib import Path
-
-import black
 
 from . import __version__
 from .diagnostics import Diagnostic, Diagnostics
@@ -154,7 +153,7 @@ def fingerprint(
 ) -> str:
     """A hash of everything the output of :func:`build` depends on."""
     digest = hashlib.sha256()
-    digest.update(f"entanglegen {__version__} black {black.__version__}\0".encode())
+    digest.update(f"entanglegen {__version__} black {version("black")}\0".encode())
     for name, data in _generator_sources(templates):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     for file in discover(schemas):

@@ -11,10 +11,11 @@ from __future__ import annotations
 import tempfile
 
 import black
+from black.mode import Mode, TargetVersion
 
 __all__ = ["MODE", "FormatError", "format_module"]
 
-MODE = black.Mode(target_versions={black.TargetVersion.PY311}, line_length=88)
+MODE = Mode(target_versions={TargetVersion.PY311}, line_length=88)
 
 
 class FormatError(Exception):

@@ -96,21 +96,20 @@ def import_block(lines: set[str], first_party: frozenset[str]) -> tuple[str, ...
         grouped.setdefault(_import_group(module, first_party), []).append(
             (0, module, line)
         )
-    for module, names in froms.items():
-        group = grouped.setdefault(_import_group(module, first_party), [])
+    for module, members in froms.items():
+        entries = grouped.setdefault(_import_group(module, first_party), [])
         # ruff's isort keeps "import a as b" members in statements of their own.
-        combined = sorted((n for n in names if " as " not in n), key=_isort_name_key)
+        combined = sorted((n for n in members if " as " not in n), key=_isort_name_key)
         if combined:
-            group.append((1, module, f"from {module} import {', '.join(combined)}"))
-        for name in sorted((n for n in names if " as " in n), key=_isort_name_key):
-            group.append((1, f"{module} {name}", f"from {module} import {name}"))
+            entries.append((1, module, f"from {module} import {', '.join(combined)}"))
+        for name in sorted((n for n in members if " as " in n), key=_isort_name_key):
+            entries.append((1, f"{module} {name}", f"from {module} import {name}"))
     out: list[str] = []
-    for group in sorted(grouped):
+    for key in sorted(grouped):
         if out:
             out.append("")
-        entries = grouped[group]
-        entries.sort(key=lambda e: (e[0], e[1].lower()))
-        out.extend(line for _, _, line in entries)
+        section = sorted(grouped[key], key=lambda e: (e[0], e[1].lower()))
+        out.extend(line for _, _, line in section)
     return tuple(out)
 
 

@@ -15,7 +15,7 @@ Choices:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 
 from . import naming
@@ -102,7 +102,8 @@ class _Resolver:
         classes: dict[str, str] = {}
         wire: dict[str, str] = {}
         tables: dict[str, str] = {}
-        for item in [*reg.enums, *reg.types]:
+        items: list[EnumSpec | TypeSpec] = [*reg.enums, *reg.types]
+        for item in items:
             cls = naming.class_name(item.name)
             if cls in classes:
                 self.d.error(
@@ -394,7 +395,7 @@ def _default_problems(
 def _default_fits(scalar: str, value: object) -> bool:
     if value == _SPECIAL_DEFAULTS.get(scalar):
         return True
-    checks = {
+    checks: dict[str, Callable[[object], bool]] = {
         "str": lambda v: isinstance(v, str),
         "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
         "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),

@@ -104,7 +104,8 @@ def test_noop_rebuild_skips_work_but_check_still_verifies(tmp_path: Path) -> Non
     assert run_cli("build", "schemas", "--check", "-o", str(out))[0] == 1
     # ...and a plain build notices the tampered file and rewrites it.
     code, stdout, _ = run_cli("build", "schemas", "-o", str(out))
-    assert code == 0 and "wrote 1," in stdout
+    assert code == 0
+    assert "wrote 1," in stdout
     assert run_cli("build", "schemas", "--check", "-o", str(out))[0] == 0
 
 
@@ -168,7 +169,8 @@ def test_broken_template_is_named_and_nothing_written(tmp_path: Path) -> None:
         "build", "schemas", "-o", str(out), "--templates", str(templates)
     )
     assert code == 2
-    assert "template registry.py.jinja" in err and "no_such_field" in err
+    assert "template registry.py.jinja" in err
+    assert "no_such_field" in err
     assert "Traceback" not in err
     assert not out.exists()
 

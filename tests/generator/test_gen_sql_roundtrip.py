@@ -1,0 +1,234 @@
+"""Gate 3, in SQL: the generated exercise package between two nodes over TLS, on SQLite
+files and on PostgreSQL.  Node ``staff-a`` runs the exercise; node ``blue-b`` plays blue:
+the schema's policy hooks must keep red objects away from it, in both directions."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from exercise_sync import (
+    Base,
+    Handoff,
+    HelpRequest,
+    HelpRequestStatus,
+    Machine,
+    MachineOs,
+    Participant,
+    Side,
+    Team,
+    VirtualMachine,
+    new_registry,
+)
+
+from entanglegen import example_hooks
+from entanglement.network import SyncServer
+from entanglement.sql import (
+    SqlSyncDestination,
+    SqlSyncRegistry,
+    sync_manager_destinations,
+)
+
+SqlSyncDestination.you_have_timeout = 0.0
+
+
+def run(coro: Coroutine[Any, Any, Any], timeout: float = 40.0) -> Any:
+    async def bounded() -> Any:
+        async with asyncio.timeout(timeout):
+            return await coro
+
+    return asyncio.run(bounded())
+
+
+async def wait_until(predicate: Callable[[], bool]) -> None:
+    # The database signals nothing; the scenario timeout bounds the polling.
+    while not predicate():  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+
+
+@dataclass
+class ExerciseNode:
+    name: str
+    url: str
+    pki_node: Any
+    engine: sa.Engine = field(init=False)
+    registry: Any = field(init=False)
+    manager: Any = None
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        self.engine = sa.create_engine(self.url)
+        SqlSyncRegistry.create_bookkeeping(self.engine)
+        Base.metadata.create_all(self.engine)
+        self.registry = new_registry(bind=self.engine)
+
+    async def start(self) -> ExerciseNode:
+        node = self.pki_node
+        self.manager = SyncServer(
+            node.cert, 0, key=node.key, cafile=node.cafile, registries=[self.registry]
+        )
+        listener = await self.manager.listen_ssl(0, "127.0.0.1")
+        self.port = int(listener.sockets[0].getsockname()[1])
+        sync_manager_destinations(self.manager)
+        return self
+
+    async def stop(self) -> None:
+        self.manager.session.close()
+        await self.manager.aclose()
+        self.engine.dispose()
+
+    def know(self, other: ExerciseNode, *, connect: bool) -> None:
+        with sa.orm.Session(self.engine) as session:
+            host, port = ("127.0.0.1", other.port) if connect else (None, None)
+            session.add(
+                SqlSyncDestination(
+                    other.pki_node.hash, other.name, host=host, port=port
+                )
+            )
+            session.commit()
+        sync_manager_destinations(self.manager)
+
+    def session(self) -> Any:
+        return self.registry.sessionmaker(manager=self.manager)
+
+    def get(self, cls: type[Any], key: Any) -> Any:
+        with sa.orm.Session(self.engine) as session:
+            obj = session.get(cls, key)
+            if obj is not None:
+                for attr in sa.inspect(obj).mapper.column_attrs:
+                    getattr(obj, attr.key)  # load a subclass's columns before detaching
+                session.expunge(obj)
+            return obj
+
+    def names(self) -> set[str]:
+        with sa.orm.Session(self.engine) as session:
+            return set(session.scalars(sa.select(Team.name)))
+
+
+def _world(session: Any) -> dict[str, Any]:
+    red = Team(name="red team", side=Side.RED)
+    blue = Team(name="blue team", side=Side.BLUE, motto="hold the line")
+    session.add_all([red, blue])
+    session.flush()
+    alice = Participant(
+        team=blue.id,
+        side=Side.BLUE,
+        callsign="alice",
+        avatar=b"\x89PNG\x00",
+        password_hash="never-sent",
+        joined_on=datetime.date(2026, 11, 23),
+    )
+    mallory = Participant(team=red.id, side=Side.RED, callsign="mallory")
+    vm = VirtualMachine(
+        hostname="web01",
+        address="10.0.0.5",
+        team=blue.id,
+        side=Side.BLUE,
+        os=MachineOs.WINDOWS,
+        hypervisor="hv1",
+        snapshot_taken_at=datetime.datetime(2026, 11, 23, 8, 0, tzinfo=datetime.UTC),
+    )
+    session.add_all([alice, mallory, vm])
+    session.flush()
+    handoff = Handoff(
+        machine=vm.id, sequence=1, side=Side.BLUE, to_participant=alice.id
+    )
+    request = HelpRequest(
+        participant=alice.id,
+        side=Side.BLUE,
+        machine=vm.id,
+        body="web01 is slow",
+        score_penalty=0.5,
+    )
+    red_box = Machine(hostname="c2", address="10.6.6.6", team=red.id, side=Side.RED)
+    session.add_all([handoff, request, red_box])
+    session.commit()
+    return {
+        "blue": blue.id,
+        "red": red.id,
+        "alice": alice.id,
+        "mallory": mallory.id,
+        "vm": vm.id,
+        "request": request.id,
+        "red_box": red_box.id,
+    }
+
+
+def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -> None:
+    async def scenario() -> None:
+        staff = await ExerciseNode("staff-a", db_factory("a"), pki["a"]).start()
+        blue = await ExerciseNode("blue-b", db_factory("b"), pki["b"]).start()
+        try:
+            with staff.session() as session:
+                ids = _world(session)
+            staff.know(blue, connect=False)
+            blue.know(staff, connect=True)
+            await wait_until(lambda: blue.get(HelpRequest, ids["request"]) is not None)
+            await wait_until(lambda: blue.get(Handoff, (ids["vm"], 1)) is not None)
+
+            # What blue sees: every blue object, with every type intact...
+            assert blue.names() == {"blue team"}
+            alice = blue.get(Participant, ids["alice"])
+            assert (alice.callsign, alice.team, alice.side) == (
+                "alice",
+                ids["blue"],
+                Side.BLUE,
+            )
+            assert alice.joined_on == datetime.date(2026, 11, 23)
+            assert alice.avatar == b"\x89PNG\x00"
+            assert alice.password_hash is None  # sync: false never leaves its node
+            vm = blue.get(Machine, ids["vm"])
+            assert type(vm) is VirtualMachine
+            assert (vm.hypervisor, vm.os, vm.specs) == (
+                "hv1",
+                MachineOs.WINDOWS,
+                {"cpus": 2, "memory_mb": 4096},
+            )
+            assert vm.snapshot_taken_at.replace(
+                tzinfo=datetime.UTC
+            ) == datetime.datetime(2026, 11, 23, 8, 0, tzinfo=datetime.UTC)
+            request = blue.get(HelpRequest, ids["request"])
+            assert (request.status, request.score_penalty) == (
+                HelpRequestStatus.OPEN,
+                0.5,
+            )
+            # ...and nothing red.
+            assert blue.get(Participant, ids["mallory"]) is None
+            assert blue.get(Machine, ids["red_box"]) is None
+
+            # Blue proposes a change to a staff-owned row: forward, applied by the owner.
+            with blue.session() as session:
+                row = session.get(HelpRequest, ids["request"])
+                row.status = HelpRequestStatus.CLAIMED
+                session.sync_commit()
+            await wait_until(
+                lambda: staff.get(HelpRequest, ids["request"]).status
+                is HelpRequestStatus.CLAIMED
+            )
+
+            # Blue's own objects reach staff; a red object from blue is refused there.
+            with blue.session() as session:
+                session.add(Team(name="forged red", side=Side.RED))
+                session.commit()
+                session.add(Team(name="blue reserve", side=Side.BLUE))
+                session.commit()
+            await wait_until(lambda: "blue reserve" in staff.names())
+            assert "forged red" not in staff.names()
+
+            # The custom operation reaches the handler the schema names.
+            example_hooks.ESCALATIONS.clear()
+            with blue.session() as session:
+                row = session.get(HelpRequest, ids["request"])
+                session.expunge(row)
+            blue.manager.synchronize(row, operation="escalate")
+            await wait_until(lambda: len(example_hooks.ESCALATIONS) == 1)
+            assert example_hooks.ESCALATIONS[0].id == ids["request"]
+        finally:
+            await blue.stop()
+            await staff.stop()
+
+    run(scenario())
