@@ -179,3 +179,12 @@ def test_certhash_from_file_without_certificate_names_the_file(tmp_path: Path):
     path.write_text("nothing here\n")
     with pytest.raises(ValueError, match=r"empty\.pem"):
         certhash_from_file(path)
+
+
+@given(st.text())
+def test_parse_arbitrary_text_gives_a_hash_or_value_error(text):
+    try:
+        h = DestHash.parse(text)
+    except ValueError:
+        return
+    assert len(bytes(h)) == 32

@@ -383,3 +383,22 @@ def test_sync_errors_from_decoders_and_setters_pass_unchanged():
     assert e.value.__cause__ is None
     with pytest.raises(SyncBadOwner, match="not yours"):
         Guarded().sync_receive_constructed({"other": 1})
+
+
+def test_dataclass_fields_can_be_wrapped():
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Point(Synchronizable):
+        sync_primary_keys = ("name",)
+        name: str = sync_property()
+        # the metaclass unwraps these before @dataclass sees the class
+        tags: list[str] = sync_property(  # noqa: RUF009
+            dataclasses.field(default_factory=list)
+        )
+        z: int = sync_property(0)
+
+    p = Point("a")
+    assert p.to_sync() == {"name": "a", "tags": [], "z": 0}
+    assert Point("b", ["t"], 2).to_sync() == {"name": "b", "tags": ["t"], "z": 2}
+    assert list(Point._sync_properties) == ["name", "tags", "z", "_sync_owner"]
