@@ -153,7 +153,7 @@ def fingerprint(
 ) -> str:
     """A hash of everything the output of :func:`build` depends on."""
     digest = hashlib.sha256()
-    digest.update(f"entanglegen {__version__} black {version("black")}\0".encode())
+    digest.update(f"entanglegen {__version__} black {version('black')}\0".encode())
     for name, data in _generator_sources(templates):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     for file in discover(schemas):
