@@ -39,10 +39,12 @@ from pathlib import Path
 from typing import Any
 
 from entanglement._hashes import certhash_from_file
-from entanglement.interface import SyncRegistry, Synchronizable, sync_property
+from entanglement._sansio import NEED_DATA
+from entanglement.interface import Synchronizable, SyncRegistry, sync_property
 from entanglement.network import SyncDestination, SyncManager, SyncServer
 from entanglement.operations import forward, sync
 from entanglement.pki import gen_site_ca, host_cert
+from entanglement.protocol import SyncProtocol
 
 HEADER = struct.Struct(">II")
 RESULTS = Path(__file__).parent / "results" / "throughput.json"
@@ -68,11 +70,11 @@ class Store(SyncRegistry):
     def incoming_sync(self, obj: Item, **info: Any) -> None:
         self.items[obj.id] = obj
         self.count += 1
-        if self.done is not None and not self.done.done():
-            if self.count >= self.target or (
-                self.watch is not None and (obj.id, obj.size) == self.watch
-            ):
-                self.done.set_result(None)
+        finished = self.count >= self.target or (
+            self.watch is not None and (obj.id, obj.size) == self.watch
+        )
+        if finished and self.done is not None and not self.done.done():
+            self.done.set_result(None)
 
     def incoming_forward(self, obj: Item, **info: Any) -> None:
         self.items[obj.id] = obj
@@ -128,13 +130,13 @@ async def library_pair(nodes: Any) -> tuple[SyncServer, SyncManager, Store, Stor
         SyncDestination(certhash_from_file(ccert), "client", bw_per_sec=10**10)
     )
     await cli.add_destination(PortDest(certhash_from_file(scert), "server", port))
-    while not srv.connections:
+    while not srv.connections:  # noqa: ASYNC110 - no event for "connected" here
         await asyncio.sleep(0.001)
     return srv, cli, rs, rc
 
 
 async def bench_library(nodes: Any, n: int) -> dict[str, float]:
-    srv, cli, rs, rc = await library_pair(nodes)
+    srv, cli, _, rc = await library_pair(nodes)
     async with srv, cli:
         owner = Owner(uuid.uuid4())
         items = []
@@ -184,7 +186,7 @@ async def bench_latency(nodes: Any, rounds: int) -> dict[str, float]:
 
 
 async def bench_coalescing(nodes: Any, updates: int) -> dict[str, float]:
-    srv, cli, rs, rc = await library_pair(nodes)
+    srv, cli, _, rc = await library_pair(nodes)
     async with srv, cli:
         owner = Owner(uuid.uuid4())
         protocol = srv.connections[0]
@@ -268,6 +270,82 @@ async def bench_floor(nodes: Any, n: int, with_json: bool) -> dict[str, float]:
     return {"objects": n, "seconds": elapsed, "objects_per_s": n / elapsed}
 
 
+async def bench_breakdown(nodes: Any, n: int) -> dict[str, float]:
+    """CPU microseconds per object of each stage, without sockets, in this process."""
+    (ccert, ckey, ca), scert = nodes["c"], nodes["s"][0]
+    store = Store()
+    store.register_syncable("Item", Item)
+    mgr = SyncManager(ccert, 0, key=ckey, cafile=ca, registries=[store])
+    peer = SyncDestination(certhash_from_file(scert), "peer")
+    protocol = SyncProtocol(mgr, dest=peer)  # no transport: frames are only built
+    mgr._connections[peer.dest_hash] = protocol
+    owner = str(uuid.uuid4())
+    msgs = [{"id": i, "color": "red", "size": i, "_sync_owner": owner,
+             "_sync_type": "Item"} for i in range(n)]  # fmt: skip
+    clock = time.perf_counter
+    start = clock()
+    for msg in msgs:
+        json.loads(json.dumps(msg))
+    json_us = clock() - start
+    items = []
+    for i in range(n):
+        item = Item(i, Owner(uuid.UUID(owner)))
+        item.color, item.size = "red", i
+        items.append(item)
+    start = clock()
+    for item in items:
+        mgr.synchronize(item)
+    enqueue_us = clock() - start
+    start = clock()
+    frames = protocol.conn.frames_to_send(1 << 40)
+    build_us = clock() - start
+    events = []
+    start = clock()
+    protocol.conn.receive_data(b"".join(frames))
+    while (event := protocol.conn.next_event()) is not NEED_DATA:
+        events.append(event)
+    parse_us = clock() - start
+    del mgr._connections[peer.dest_hash]  # the receiver's flood goes nowhere
+    start = clock()
+    for event in events:
+        mgr._sync_receive(event.message, protocol, None)
+    pipeline_us = clock() - start
+    model_us = _model_share(store, peer, mgr, protocol, owner, n)
+    await mgr.aclose()
+    per = 1e6 / n
+    return {
+        "json_encode_decode_us": json_us * per,
+        "synchronize_us": enqueue_us * per,
+        "frame_build_us": build_us * per,
+        "frame_parse_us": parse_us * per,
+        "receive_pipeline_us": pipeline_us * per,
+        "of_which_model_and_hooks_us": model_us * per,
+    }
+
+
+def _model_share(
+    store: Store, peer: Any, mgr: Any, protocol: Any, owner: str, n: int
+) -> float:
+    # The application/model part of the pipeline: construct, fill, registry hooks.
+    info: dict[str, Any] = {"protocol": protocol, "manager": mgr,
+        "response_for": None, "sender": peer, "registry": store,
+        "operation": store.get_operation("sync"), "context": None}  # fmt: skip
+    msgs = [{"id": i, "color": "red", "size": i, "_sync_owner": owner}
+            for i in range(n)]  # fmt: skip
+    start = time.perf_counter()
+    for msg in msgs:
+        info["attributes"] = frozenset(("id", "color", "size"))
+        Item.sync_should_listen(msg, **info)
+        store.should_listen(msg, Item, **info)
+        peer.should_listen(msg, Item, **info)
+        obj = Item.sync_construct(msg, **info)
+        store.should_listen_constructed(obj, msg, **info)
+        obj.sync_should_listen_constructed(msg, **info)
+        obj.sync_receive_constructed(msg, **info)
+        store.sync_receive(obj, **info)
+    return time.perf_counter() - start
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
@@ -284,6 +362,7 @@ def main() -> int:
                   key=lambda r: r["objects_per_s"])  # fmt: skip
         latency = asyncio.run(bench_latency(nodes, args.rounds))
         coalescing = asyncio.run(bench_coalescing(nodes, 20_000))
+        breakdown = asyncio.run(bench_breakdown(nodes, args.n))
     ratio = lib["objects_per_s"] / floor["objects_per_s"]
     ratio_raw = lib["objects_per_s"] / raw["objects_per_s"]
     rows = [
@@ -301,6 +380,8 @@ def main() -> int:
         ("coalescing: frames for 20,000 updates", f"{coalescing['frames_sent']}",
          f"{coalescing['seconds_to_final']:.3f} s to final value"),
     ]  # fmt: skip
+    rows += [(f"  cpu per object: {k.removesuffix('_us').replace('_', ' ')}",
+              f"{v:.1f} us", "") for k, v in breakdown.items()]  # fmt: skip
     width = max(len(r[0]) for r in rows)
     print(f"throughput of {args.n:,} objects, best of {args.repeat}")
     for name, value, note in rows:
@@ -316,6 +397,7 @@ def main() -> int:
         "ratio_to_floor_bytes_only": ratio_raw,
         "latency": latency,
         "coalescing": coalescing,
+        "cpu_breakdown_us_per_object": breakdown,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
