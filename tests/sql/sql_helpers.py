@@ -229,13 +229,21 @@ def team_row(node: SqlNode, name: str) -> Team:
 
 
 def caught_up(node: SqlNode, other: SqlNode) -> bool:
-    """True when ``node`` recorded (YouHave) every serial ``other`` allocated."""
+    """True when ``node`` recorded (YouHave) every serial ``other``'s owners allocated."""
     with other.plain() as session:
-        top = session.scalar(sa.select(sa.func.max(Team.sync_serial))) or 0
+        owners = set(
+            session.scalars(
+                sa.select(SyncOwner.id).where(SyncOwner.dest_hash.is_(None))
+            )
+        )
+        top = session.scalar(
+            sa.select(sa.func.max(Team.sync_serial)).where(
+                Team.sync_owner_id.in_(owners)
+            )
+        )
+        top = top or 0
     with node.plain() as session:
         serials = session.scalars(
-            sa.select(SyncOwner.incoming_serial).where(
-                SyncOwner.dest_hash == other.hash
-            )
+            sa.select(SyncOwner.incoming_serial).where(SyncOwner.id.in_(owners))
         ).all()
     return bool(serials) and max(serials) >= top
