@@ -107,7 +107,10 @@ def _local_owner(session: Session, serial: _SerialOnce) -> SyncOwner:
         return cached  # type: ignore[no-any-return]
     with session.no_autoflush:
         owner = session.scalars(
-            sa.select(SyncOwner).where(SyncOwner.dest_hash.is_(None)).limit(1)
+            sa.select(SyncOwner)
+            .where(SyncOwner.dest_hash.is_(None))
+            .order_by(SyncOwner.sync_serial, SyncOwner.id)
+            .limit(1)
         ).first()
     if owner is None:
         owner = SyncOwner(sync_serial=serial())

@@ -195,7 +195,10 @@ def _may_send(manager: Any, owner: SyncOwner, dest: Any) -> bool:
 def ensure_local_owner(session: Any) -> SyncOwner:
     """Return the first local owner, creating (and committing) one if there is none."""
     owner: SyncOwner | None = session.scalars(
-        sa.select(SyncOwner).where(SyncOwner.dest_hash.is_(None)).limit(1)
+        sa.select(SyncOwner)
+        .where(SyncOwner.dest_hash.is_(None))
+        .order_by(SyncOwner.sync_serial, SyncOwner.id)
+        .limit(1)
     ).first()
     if owner is None:
         owner = SyncOwner()
