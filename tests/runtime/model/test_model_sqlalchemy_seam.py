@@ -23,7 +23,7 @@ from entanglement.interface import (
     no_sync_property,
     sync_property,
 )
-from entanglement.types import lookup_codec
+from entanglement.types import lookup_codec, register_type
 
 DeclarativeMeta = type(DeclarativeBase)
 
@@ -100,6 +100,16 @@ def test_columns_reach_sqlalchemy_and_become_sync_properties(tmp_path: Path):
 
 
 def test_codec_lookup_serves_sql_column_types():
-    # The SQL layer registers its column types itself; lookup walks the MRO (quirk 28).
-    assert lookup_codec(sa.DateTime) is None
-    assert lookup_codec(datetime.datetime) is not None
+    # The SQL layer looks codecs up by column type class; subclasses match (quirk 28).
+    class Shouting(sa.types.TypeDecorator[str]):
+        impl = sa.String
+        cache_ok = True
+
+    class Louder(Shouting):
+        cache_ok = True
+
+    register_type(Shouting, str.upper, str.lower)
+    codec = lookup_codec(Louder)
+    assert codec is not None
+    assert codec.encoder("hey") == "HEY"
+    assert codec.decoder("HEY") == "hey"
