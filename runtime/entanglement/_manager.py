@@ -220,7 +220,9 @@ class SyncManager(ConnectMixin, ReceiveMixin):
         future: asyncio.Future[Any] | None = None
         context = response_for
         if response is not False:
-            future = self.loop.create_future() if response is True else response
+            future = (
+                self.loop.create_future() if isinstance(response, bool) else response
+            )
             context = ResponseContext(future=future)
         try:
             self._enqueue_all(

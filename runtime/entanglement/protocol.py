@@ -193,7 +193,7 @@ class SyncProtocol:
     def _flush(self) -> None:
         self._flush_handle = None
         bw = self.bwprotocol
-        if self.closed or bw is None:
+        if self.closed or bw is None or bw.closing:
             return
         conn = self.conn
         written = 0
@@ -278,6 +278,11 @@ class BandwidthProtocol(asyncio.Protocol):
         self._limited = False
         self._transport_paused = False
         self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def closing(self) -> bool:
+        """True once the transport is closing (nothing more may be written)."""
+        return self.transport is None or self.transport.is_closing()
 
     @property
     def paused(self) -> bool:

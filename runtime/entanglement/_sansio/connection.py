@@ -153,6 +153,8 @@ class SyncConnection:
                 return NEED_DATA
             number = self.in_count
             self.in_count += 1
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("%s: received #%d %r", self.name, number, frame.payload[:200])
             event = self._event_for(number, frame.flags, frame.payload)
             if event is not None:
                 return event

@@ -191,3 +191,66 @@ def test_connect_pair_helper_sees_both_sides(pki) -> None:
             assert p_srv.der_cert is not None
 
     run(scenario())
+
+
+def test_should_listen_overrides_must_call_the_base(pki, caplog) -> None:
+    from entanglement.network import SyncServer
+
+    class Careless(SyncServer):
+        def should_listen(self, msg: Any, cls: type, **info: Any) -> bool:
+            return True  # forgets super().should_listen
+
+    async def scenario() -> None:
+        ra, rb, _ = fresh_registries()
+        a, b = pki.nodes["a"], pki.nodes["b"]
+        srv = Careless(a.cert, 0, key=a.key, cafile=a.cafile, registries=[ra])
+        async with srv, manager(b, rb) as cli:
+            await connect_pair(srv, cli, a, b)
+            assert await cli.synchronize(rb.add_local(Thing(1)), response=True) is None
+            assert 1 not in ra.things
+
+    with caplog.at_level(logging.ERROR, logger="entanglement"):
+        run(scenario())
+    assert "should_listen did not call the base method" in caplog.text
+
+
+def test_hooks_must_return_exactly_true(pki, caplog) -> None:
+    class Sloppy(SyncDestination):
+        def should_listen(self, msg: Any, cls: type, **info: Any) -> bool:
+            return 1  # type: ignore[return-value]
+
+    async def scenario() -> None:
+        ra, rb, _ = fresh_registries()
+        a, b = pki.nodes["a"], pki.nodes["b"]
+        async with server(a, ra) as srv, manager(b, rb) as cli:
+            await srv.listen_ssl(0, "127.0.0.1")
+            srv.add_destination(Sloppy(b.hash, "client"))
+            await cli.add_destination(PortDestination(a.hash, "srv", port_of(srv)))
+            assert await cli.synchronize(rb.add_local(Thing(1)), response=True) is None
+            assert 1 not in ra.things
+
+    with caplog.at_level(logging.ERROR, logger="entanglement"):
+        run(scenario())
+    assert "dest.should_listen returned 1; it must return True or raise" in caplog.text
+
+
+def test_classes_overriding_sync_receive_are_refused(pki) -> None:
+    from entanglement.interface import Synchronizable, SyncRegistry, sync_property
+
+    reg = SyncRegistry()
+
+    class Bad(Synchronizable):
+        sync_primary_keys = ("k",)
+        sync_registry = reg
+        k: int = sync_property()
+
+        @classmethod
+        def sync_receive(cls, msg: Any, **info: Any) -> Any:
+            return None
+
+    async def scenario() -> None:
+        async with manager(pki.nodes["a"], reg) as mgr:
+            with pytest.raises(SyntaxError, match="Bad overrides sync_receive"):
+                mgr.synchronize(Bad())
+
+    run(scenario())
