@@ -75,7 +75,7 @@ class Vehicle(Base):
     __tablename__ = "vehicle"
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
-    __mapper_args__ = {
+    __mapper_args__ = {  # noqa: RUF012 - read by SQLAlchemy
         "polymorphic_on": "kind",
         "polymorphic_identity": "vehicle",
     }
@@ -129,7 +129,8 @@ def test_every_column_is_a_sync_property_unless_hidden() -> None:
 def test_bookkeeping_columns_only_on_the_base_most_table() -> None:
     assert {"sync_serial", "sync_owner_id"} <= set(Vehicle.__table__.c.keys())
     assert not {"sync_serial", "sync_owner_id"} & set(Car.__table__.c.keys())
-    assert "doors" in Car._sync_properties and "sync_serial" in Car._sync_properties
+    assert "doors" in Car._sync_properties
+    assert "sync_serial" in Car._sync_properties
 
 
 def test_bases_are_not_sync_types_and_classes_are_registered() -> None:
@@ -186,7 +187,8 @@ def test_one_serial_per_flush_and_tombstones(maker) -> None:
         first, second = session.scalars(sa.select(League).order_by(League.id)).all()
         assert first.sync_serial == second.sync_serial
         owner = session.scalars(sa.select(SyncOwner)).one()
-        assert owner.dest_hash is None and first.sync_owner is owner
+        assert owner.dest_hash is None
+        assert first.sync_owner is owner
         second.name = "renamed"
         session.commit()
         assert second.sync_serial == first.sync_serial + 1
@@ -238,11 +240,10 @@ def test_primary_keys_are_decoded_before_lookup(maker) -> None:
 
 
 def test_missing_primary_key_is_a_bad_encoding(maker) -> None:
-    with maker() as session:
-        with pytest.raises(SyncBadEncodingError, match="primary key"):
-            Blob.sync_construct(
-                {"label": "x"}, context=SyncContext(session), operation=sync
-            )
+    with maker() as session, pytest.raises(SyncBadEncodingError, match="primary key"):
+        Blob.sync_construct(
+            {"label": "x"}, context=SyncContext(session), operation=sync
+        )
 
 
 def test_clear_all_objects_and_get_or_create(maker) -> None:
@@ -261,4 +262,5 @@ def test_clear_all_objects_and_get_or_create(maker) -> None:
         same = get_or_create(session, League, {"id": 2})
         assert same.name == "ours"
         new = get_or_create(session, League, {"name": "fresh"}, {"id": 3, "rank": 9})
-        assert new in session.new and new.rank == 9
+        assert new in session.new
+        assert new.rank == 9
