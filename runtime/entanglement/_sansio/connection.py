@@ -39,8 +39,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from entanglement._exceptions import (
     BadPayloadError,
@@ -77,13 +76,13 @@ class _NeedData:
 NEED_DATA: Final = _NeedData()
 
 
-@dataclass(frozen=True, slots=True)
-class MessageReceived:
+class MessageReceived(NamedTuple):
     """A decoded message ready for the receive pipeline (§9 step 4).
 
     ``message`` no longer holds ``_resp_for``/``_no_resp_for``; ``context`` is a new
     context (RESPONSE_NEEDED), the recovered one (``is_response``) or None.  The caller
     owns one hold on ``context`` and must release it when the pipeline is done.
+    Events are NamedTuples (immutable, and cheap to build once per frame).
     """
 
     number: int
@@ -93,8 +92,7 @@ class MessageReceived:
     is_response: bool
 
 
-@dataclass(frozen=True, slots=True)
-class InvalidMessage:
+class InvalidMessage(NamedTuple):
     """A frame that cannot be processed; the sender gets ``SyncBadEncodingError``.
 
     ``context`` (held once, like in :class:`MessageReceived`) lets the error answer the

@@ -116,7 +116,10 @@ class _Generation:
         self.live = 0
 
     def find(self, obj: Any, key: int) -> QueueElement | None:
-        for element in self.index.get(key, ()):
+        bucket = self.index.get(key)
+        if bucket is None:
+            return None
+        for element in bucket:
             if element.obj is obj or obj.sync_compatible(element.obj):
                 return element
         return None
@@ -181,17 +184,22 @@ class DirtyQueue:
     ) -> QueueElement:
         """Queue (or merge) a transmission of ``obj``; return the element holding it."""
         key = obj.sync_hash()
-        for generation in self._generations():
-            existing = generation.find(obj, key)
+        generation = self._main
+        existing = None
+        if self._drained is not None:
+            existing = self._drained.find(obj, key)
             if existing is not None:
-                self._merge(existing, obj, operation, attributes)
-                if context is not None:
-                    existing.add_context(context)
-                if priority < existing.priority:
-                    existing.priority = priority
-                    entry = (priority, existing.seq, existing)
-                    heapq.heappush(generation.heap, entry)
-                return existing
+                generation = self._drained
+        if existing is None:
+            existing = generation.find(obj, key)
+        if existing is not None:
+            self._merge(existing, obj, operation, attributes)
+            if context is not None:
+                existing.add_context(context)
+            if priority < existing.priority:
+                existing.priority = priority
+                heapq.heappush(generation.heap, (priority, existing.seq, existing))
+            return existing
         element = QueueElement(obj, operation, attributes, context, priority)
         element.seq = next(self._seq)
         element.key = key
