@@ -20,6 +20,23 @@ library runs and the floor, so the two are comparable on any machine):
   the owner, answered by its ``sync`` flood; p50/p99 over sequential requests.
 * ``coalescing``: 20,000 updates of one object, the producer yielding to the event loop
   every 100 updates: frames actually sent and time until the peer holds the final value.
+* ``cpu per object``: the same work split into stages, run without sockets, so that the
+  ratio to the floor can be explained stage by stage.
+
+Why the library stays below half of the JSON floor (the target): the floor does one
+``json.dumps`` and one ``json.loads`` per object.  The library must in addition, per
+object and by the protocol's contract, run the send policy chain (destination, registry,
+object hooks), queue the element for coalescing, encode the object's properties through
+their codecs (``to_sync``), and on receipt run the §9 pipeline: message validation, the
+three ``should_listen`` hooks, ``sync_context``, ``sync_construct``, the ownership checks
+of the operation, ``sync_receive_constructed`` (one decoder per property), the registry
+hook and the operation's flood (another ``synchronize``).  The breakdown printed below
+the table measures these stages; the model and application hooks alone
+(``of which model and hooks``) cost more than twice the whole JSON floor, so half of the
+floor is out of reach for any implementation that keeps these hooks in pure Python.
+What we do control is kept off the per-object path: frames are joined into 256 KiB
+writes, the per-class registry lookup and the ``sync_receive`` override check are cached,
+events and frames are tuples, and no task or future is created per object.
 """
 
 from __future__ import annotations
@@ -39,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from entanglement._hashes import certhash_from_file
-from entanglement._sansio import NEED_DATA
+from entanglement._sansio import NEED_DATA, MessageReceived
 from entanglement.interface import Synchronizable, SyncRegistry, sync_property
 from entanglement.network import SyncDestination, SyncManager, SyncServer
 from entanglement.operations import forward, sync
@@ -129,7 +146,11 @@ async def library_pair(nodes: Any) -> tuple[SyncServer, SyncManager, Store, Stor
     srv.add_destination(
         SyncDestination(certhash_from_file(ccert), "client", bw_per_sec=10**10)
     )
-    await cli.add_destination(PortDest(certhash_from_file(scert), "server", port))
+    connecting = cli.add_destination(
+        PortDest(certhash_from_file(scert), "server", port)
+    )
+    assert connecting is not None
+    await connecting
     while not srv.connections:  # noqa: ASYNC110 - no event for "connected" here
         await asyncio.sleep(0.001)
     return srv, cli, rs, rc
@@ -258,10 +279,10 @@ async def bench_floor(nodes: Any, n: int, with_json: bool) -> dict[str, float]:
         chunk.append(frame)
         size += len(frame)
         if size >= 256 * 1024:
-            transport.write(b"".join(chunk))  # type: ignore[attr-defined]
+            transport.write(b"".join(chunk))
             chunk, size = [], 0
             await asyncio.sleep(0)  # let the receiver run, as the library does
-    transport.write(b"".join(chunk))  # type: ignore[attr-defined]
+    transport.write(b"".join(chunk))
     end = await done
     transport.close()
     server.close()
@@ -278,6 +299,7 @@ async def bench_breakdown(nodes: Any, n: int) -> dict[str, float]:
     mgr = SyncManager(ccert, 0, key=ckey, cafile=ca, registries=[store])
     peer = SyncDestination(certhash_from_file(scert), "peer")
     protocol = SyncProtocol(mgr, dest=peer)  # no transport: frames are only built
+    assert peer.dest_hash is not None
     mgr._connections[peer.dest_hash] = protocol
     owner = str(uuid.uuid4())
     msgs = [{"id": i, "color": "red", "size": i, "_sync_owner": owner,
@@ -308,6 +330,7 @@ async def bench_breakdown(nodes: Any, n: int) -> dict[str, float]:
     del mgr._connections[peer.dest_hash]  # the receiver's flood goes nowhere
     start = clock()
     for event in events:
+        assert isinstance(event, MessageReceived)
         mgr._sync_receive(event.message, protocol, None)
     pipeline_us = clock() - start
     model_us = _model_share(store, peer, mgr, protocol, owner, n)
@@ -350,16 +373,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=3, help="best of R runs")
+    parser.add_argument("--repeat", type=int, default=5, help="best of R runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         nodes = make_pki(Path(tmp))
-        lib = max((asyncio.run(bench_library(nodes, args.n)) for _ in range(args.repeat)),
-                  key=lambda r: r["objects_per_s"])  # fmt: skip
-        floor = max((asyncio.run(bench_floor(nodes, args.n, True)) for _ in range(args.repeat)),
-                    key=lambda r: r["objects_per_s"])  # fmt: skip
-        raw = max((asyncio.run(bench_floor(nodes, args.n, False)) for _ in range(args.repeat)),
-                  key=lambda r: r["objects_per_s"])  # fmt: skip
+        # Interleaved, best of R: the machine may be shared, and slow phases of it
+        # should not fall on one side of the comparison only.
+        runs: dict[str, list[dict[str, float]]] = {"lib": [], "floor": [], "raw": []}
+        for _ in range(args.repeat):
+            runs["lib"].append(asyncio.run(bench_library(nodes, args.n)))
+            runs["floor"].append(asyncio.run(bench_floor(nodes, args.n, True)))
+            runs["raw"].append(asyncio.run(bench_floor(nodes, args.n, False)))
+        lib, floor, raw = (
+            max(runs[k], key=lambda r: r["objects_per_s"])
+            for k in ("lib", "floor", "raw")
+        )
         latency = asyncio.run(bench_latency(nodes, args.rounds))
         coalescing = asyncio.run(bench_coalescing(nodes, 20_000))
         breakdown = asyncio.run(bench_breakdown(nodes, args.n))
@@ -395,6 +423,8 @@ def main() -> int:
         "floor_bytes_only": raw,
         "ratio_to_floor_json": ratio,
         "ratio_to_floor_bytes_only": ratio_raw,
+        "target_ratio": 0.5,
+        "target_met": ratio >= 0.5,
         "latency": latency,
         "coalescing": coalescing,
         "cpu_breakdown_us_per_object": breakdown,

@@ -26,7 +26,7 @@ import logging
 import os
 import ssl
 from collections.abc import Coroutine, Iterable
-from typing import Any
+from typing import Any, Literal, overload
 
 from entanglement._connect import ConnectMixin
 from entanglement._destinations import SyncDestinationBase, as_dest_hash
@@ -178,6 +178,34 @@ class SyncManager(ConnectMixin, ReceiveMixin):
         return None
 
     # -- sending -----------------------------------------------------------------
+
+    @overload
+    def synchronize(
+        self,
+        obj: Any,
+        *,
+        destinations: Iterable[Any] | None = None,
+        exclude: Iterable[Any] = (),
+        operation: Any = "sync",
+        attributes_to_sync: Iterable[str] | None = None,
+        response: Literal[False] = False,
+        response_for: ResponseContext | None = None,
+        priority: int | None = None,
+    ) -> None: ...
+
+    @overload
+    def synchronize(
+        self,
+        obj: Any,
+        *,
+        destinations: Iterable[Any] | None = None,
+        exclude: Iterable[Any] = (),
+        operation: Any = "sync",
+        attributes_to_sync: Iterable[str] | None = None,
+        response: Literal[True] | asyncio.Future[Any],
+        response_for: None = None,
+        priority: int | None = None,
+    ) -> asyncio.Future[Any]: ...
 
     def synchronize(
         self,

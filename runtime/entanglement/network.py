@@ -64,11 +64,11 @@ class SyncServer(SyncManager):
         **kwargs: Any,
     ) -> None:
         super().__init__(cert, port, cafile=cafile, capath=capath, key=key, **kwargs)
-        self._servers: list[asyncio.AbstractServer] = []
+        self._servers: list[asyncio.Server] = []
 
     def listen_ssl(
         self, port: int | None = None, host: str | None = None
-    ) -> asyncio.Future[asyncio.AbstractServer]:
+    ) -> asyncio.Future[asyncio.Server]:
         """Start listening for TLS connections.
 
         Args:
@@ -88,7 +88,9 @@ class SyncServer(SyncManager):
         )
         return self._start_listener(coro)
 
-    def listen_unix(self, path: str | os.PathLike[str]) -> asyncio.Future[Any]:
+    def listen_unix(
+        self, path: str | os.PathLike[str]
+    ) -> asyncio.Future[asyncio.Server]:
         """Listen on a unix socket at ``path`` (peers are identified by SO_PEERCRED).
 
         Returns:
@@ -119,7 +121,7 @@ class SyncServer(SyncManager):
         self._servers.append(server)
 
     @property
-    def servers(self) -> list[asyncio.AbstractServer]:
+    def servers(self) -> list[asyncio.Server]:
         """The listening servers."""
         return list(self._servers)
 
