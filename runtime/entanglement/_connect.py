@@ -95,6 +95,9 @@ class ConnectMixin:
         raise NotImplementedError  # provided by SyncManager
 
     def _init_connect_state(self) -> None:
+        # Every protocol with a transport, live or not (self-connections, connections
+        # waiting on a tie-break): shutdown closes them all.
+        self._protocols: set[SyncProtocol] = set()
         self._attempts: dict[DestHash, _Attempt] = {}
         self._backoff: dict[DestHash, float] = {}
         self._connected_since: dict[DestHash, float] = {}
@@ -106,11 +109,17 @@ class ConnectMixin:
         return attempt.protocol if attempt is not None else None
 
     def _all_protocols(self) -> list[SyncProtocol]:
-        protocols = list(self._connections.values())
+        protocols = set(self._protocols) | set(self._connections.values())
         for attempt in self._attempts.values():
-            if attempt.protocol is not None and attempt.protocol not in protocols:
-                protocols.append(attempt.protocol)
-        return protocols
+            if attempt.protocol is not None:
+                protocols.add(attempt.protocol)
+        return list(protocols)
+
+    def _connection_made(self, protocol: SyncProtocol) -> None:
+        if self._closing:
+            protocol.abort()
+            return
+        self._protocols.add(protocol)
 
     def _stop_connecting(self, dest_hash: DestHash) -> None:
         attempt = self._attempts.pop(dest_hash, None)
@@ -334,6 +343,7 @@ class ConnectMixin:
     def _connection_lost(
         self, protocol: SyncProtocol, exc: BaseException | None
     ) -> None:
+        self._protocols.discard(protocol)
         dest: SyncDestinationBase | None = protocol.dest
         if dest is None or dest.dest_hash is None:
             return
@@ -370,6 +380,9 @@ class _AcceptingTLS(asyncio.Protocol):
         self.manager, self.ctx = manager, ctx
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.manager._closing:
+            transport.abort()  # type: ignore[attr-defined]
+            return
         # Not a byte may be read before start_tls owns the stream.
         transport.pause_reading()  # type: ignore[attr-defined]
         peer = transport.get_extra_info("peername")

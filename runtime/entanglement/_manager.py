@@ -354,21 +354,29 @@ class SyncManager(ConnectMixin, ReceiveMixin):
         self._connections.clear()
         for protocol in protocols:
             protocol.close()
-        if self._tasks:
+        while self._tasks:  # tasks may start others while being cancelled
+            for task in list(self._tasks):
+                task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._wait_protocols(protocols)
+        await self._wait_protocols(protocols + self._all_protocols())
         await self._wait_listeners()
 
     async def _wait_protocols(self, protocols: list[SyncProtocol]) -> None:
+        # A graceful TLS close waits for the peer's close_notify; give it a moment,
+        # then abort whatever is left.
+        protocols = list(set(protocols))
         for protocol in protocols:
-            try:
-                async with asyncio.timeout(2.0):
-                    await protocol.wait_closed()
-            except TimeoutError:
+            protocol.close()
+        waits = [p.wait_closed() for p in protocols]
+        try:
+            async with asyncio.timeout(2.0):
+                await asyncio.gather(*waits)
+        except TimeoutError:
+            for protocol in protocols:
                 protocol.abort()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(1.0):
-                        await protocol.wait_closed()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):
+                    await asyncio.gather(*(p.wait_closed() for p in protocols))
 
     def close(self) -> None:
         """Close everything; a private event loop is spun down and closed too.

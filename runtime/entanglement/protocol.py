@@ -114,6 +114,7 @@ class SyncProtocol:
             self.peer_address = transport.get_extra_info("peername")
         self.conn.name = self.peer_name
         self.conn.on_wakeup = self._schedule_flush
+        self.manager._connection_made(self)
         if not self._reading:
             _set_reading(transport, False)
         if self.conn.has_output:

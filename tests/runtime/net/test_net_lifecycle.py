@@ -254,3 +254,21 @@ def test_classes_overriding_sync_receive_are_refused(pki) -> None:
                 mgr.synchronize(Bad())
 
     run(scenario())
+
+
+def test_self_connection_is_read_but_never_registered(pki) -> None:
+    async def scenario() -> None:
+        ra, _, _ = fresh_registries()
+        a = pki.nodes["a"]
+        async with server(a, ra) as srv:
+            await srv.listen_ssl(0, "127.0.0.1")
+            me = PortDestination(a.hash, "myself", port_of(srv))
+            await srv.add_destination(me)
+            await wait_until(lambda: len(srv._protocols) == 2)
+            [live] = srv.connections
+            assert not live.incoming  # only the outgoing end counts as live
+            [incoming] = [p for p in srv._protocols if p.incoming]
+            assert incoming.dest is me
+        assert not srv._protocols  # both ends closed on shutdown
+
+    run(scenario())
