@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Mapping, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import SyncBadEncodingError, SyncBadOwner
@@ -116,11 +116,36 @@ class SyncStore(AbstractSyncStore):
         return {}
 
 
+_ABSENT: Any = object()
+
+
 @dataclass
 class StoreContext:
-    """What ``SyncStoreRegistry.sync_context`` yields: the owner resolved on receipt."""
+    """What ``SyncStoreRegistry.sync_context`` yields for one received message.
+
+    ``owner`` is the owner resolved on receipt.  ``saved`` keeps, for each stored object
+    the message is received into, the values the message is about to overwrite, so that
+    :meth:`roll_back` can undo the fill when processing fails afterwards.
+    """
 
     owner: SyncOwner | None = None
+    saved: list[tuple[Synchronizable, dict[str, Any]]] = field(default_factory=list)
+
+    def remember(self, obj: Synchronizable, msg: Mapping[str, Any]) -> None:
+        """Save the attributes of stored ``obj`` that ``msg`` would change."""
+        properties = type(obj)._sync_properties
+        names = [k for k in msg if not k.startswith("_") and k in properties]
+        self.saved.append((obj, {k: getattr(obj, k, _ABSENT) for k in names}))
+
+    def roll_back(self) -> None:
+        """Put the saved values back (processing of the message failed)."""
+        for obj, values in reversed(self.saved):
+            for name, value in values.items():
+                if value is _ABSENT:
+                    obj.__dict__.pop(name, None)
+                else:
+                    setattr(obj, name, value)
+        self.saved.clear()
 
 
 class SyncOwner(Synchronizable):

@@ -15,6 +15,9 @@ Choices and fixed quirks:
 * Quirk 52 fixed: ``sync_context`` yields a :class:`StoreContext` whose ``owner`` the mixin
   sets while constructing, so ``create`` works in memory; ``associate_with_manager`` sets
   ``manager`` (weakly).
+* Receiving never leaves stored data changed by a message that fails: the values a
+  message overwrites in a stored object are saved and put back when processing raises
+  after the fill (an ``incoming_<op>`` hook refusing it, a relay failing).
 * Receiving never touches stored data before the checks pass: new objects are stored by
   ``incoming_sync`` / ``incoming_create`` only, and a ``forward`` or ``delete`` passing
   through a node that does not own the object is received into a detached copy, so an
@@ -35,7 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -166,8 +169,12 @@ class SyncStoreRegistry(SyncRegistry):
         return manager.synchronize(obj, **kwargs)
 
     def sync_context(self, **info: Any) -> AbstractContextManager[Any]:
-        """Yield a fresh :class:`StoreContext` (its ``owner`` is set on construction)."""
-        return contextlib.nullcontext(StoreContext())
+        """Yield a fresh :class:`StoreContext` (its ``owner`` is set on construction).
+
+        If processing fails after a stored object was filled from the message (e.g. an
+        ``incoming_<op>`` hook refuses it), the object's previous values are restored.
+        """
+        return _store_context()
 
     def incoming_sync(self, obj: Synchronizable, **info: Any) -> None:
         """Store the accepted object (owners included)."""
@@ -207,6 +214,16 @@ class SyncStoreRegistry(SyncRegistry):
             # By key: at a replica the message was received into a detached copy (the
             # construction already refused an owner different from the stored one).
             self.remove_from_store(obj)
+
+
+@contextlib.contextmanager
+def _store_context() -> Iterator[StoreContext]:
+    context = StoreContext()
+    try:
+        yield context
+    except BaseException:
+        context.roll_back()
+        raise
 
 
 def _get_owner_id(self: StoreInSyncStoreMixin) -> uuid.UUID:
@@ -300,5 +317,8 @@ def _reusable(
         )
     # At a relay, forward/delete proposals go into a detached copy.
     if operation in (None, "sync") or existing.sync_is_local:
+        context = info.get("context")
+        if isinstance(context, StoreContext):
+            context.remember(existing, msg)
         return existing
     return None
