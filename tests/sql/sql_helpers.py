@@ -130,8 +130,8 @@ class SqlNode:
     async def stop(self) -> None:
         """Close the manager (the database stays)."""
         if self.manager is not None:
-            self.manager.session.close()
             await self.manager.aclose()
+            self.manager.session.close()
             self.manager = None
 
     def dispose(self) -> None:

@@ -75,8 +75,12 @@ async def answer_i_have(
             announce = top
         else:
             announce = int(owner.incoming_serial)
-    log.debug(
-        "%s: answered IHave %d for %s up to %d", dest.name, serial, owner_id, announce
+    log.info(
+        "%s: sent owner %s from serial %d up to %d",
+        dest.name,
+        owner_id,
+        serial,
+        announce,
     )
     if announce > serial:
         manager.synchronize(YouHave(announce, owner_snap), destinations=[dest])

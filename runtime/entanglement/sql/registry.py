@@ -103,7 +103,8 @@ class SqlSyncRegistry(SyncRegistry):
             state.sessionmaker = self.sessionmaker
         session = getattr(manager, "session", None)
         if session is None:
-            session = self.sessionmaker()
+            # no expiry: destinations loaded here stay readable between commits
+            session = self.sessionmaker(expire_on_commit=False)
             manager.session = session
         return session
 

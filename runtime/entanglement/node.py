@@ -1,0 +1,320 @@
+"""``entanglegen node``: a synchronising node over an SQL database (PROTOCOL.md §17.3).
+
+Usage::
+
+    entanglegen node [--db URL] [--base module.Name ...] [-v] COMMAND ...
+      add    --hash TEXT [--host HOST] [--port PORT] [--name NAME]
+      remove --hash TEXT
+      list
+      serve  --cert PEM --key PEM --ca PEM --listen HOST:PORT [--port PORT] [--poll S]
+
+``--db`` defaults to ``sqlite:///entanglement.db`` (a file in the current directory).
+``--base`` names a registry or a declarative base by dotted path (``pkg.models.Base``);
+its tables are created, and ``serve`` synchronises its classes.  The bookkeeping tables
+are always created or upgraded.
+
+``serve`` listens with TLS, connects to the stored destinations, re-reads the
+destination table every ``--poll`` seconds (1 s) to pick up added or removed ones, and
+pushes rows that other processes committed to the database (see
+:mod:`entanglement.sql.watch`).  SIGINT/SIGTERM close every connection and exit 0.
+
+Choices where the original's CLI differs (§17.3, quirk 49): sub-commands instead of
+mode flags; ``--port`` on ``add`` is stored per destination (quirk 20); a missing hash
+is an argument error; the monitor loop works.  Errors (bad URL, unknown module, bad hash,
+unreadable certificate) are one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import sys
+from collections.abc import Iterable
+from typing import Any
+
+import sqlalchemy as sa
+
+from entanglement._hashes import DestHash
+
+__all__ = ["main"]
+
+log = logging.getLogger("entanglement.node")
+DEFAULT_DB = "sqlite:///entanglement.db"
+DEFAULT_PORT = 9120
+
+
+class NodeError(Exception):
+    """A user error: printed as one line, exit status 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``entanglegen node``.
+
+    Args:
+        argv: the arguments after ``node`` (default: ``sys.argv[1:]``).
+
+    Returns:
+        The exit status: 0 on success, 2 on a user error.
+    """
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    engine = None
+    try:
+        engine = _engine(args.db)
+        registries = _load_bases(args.base, engine)
+        return int(args.run(args, engine, registries))
+    except NodeError as exc:
+        print(f"entanglegen node: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if engine is not None:
+            engine.dispose()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="entanglegen node", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})"
+    )
+    parser.add_argument(
+        "--base",
+        action="append",
+        default=[],
+        metavar="module.Name",
+        help="registry or declarative base to load (repeatable)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add = sub.add_parser("add", help="store a destination")
+    add.add_argument(
+        "--hash", required=True, type=_hash, help="the peer's CertHash text"
+    )
+    add.add_argument(
+        "--host", help="where to connect (omit: accept its connections only)"
+    )
+    add.add_argument("--port", type=int)
+    add.add_argument("--name")
+    add.set_defaults(run=_cmd_add)
+    remove = sub.add_parser("remove", help="delete a stored destination")
+    remove.add_argument("--hash", required=True, type=_hash)
+    remove.set_defaults(run=_cmd_remove)
+    sub.add_parser("list", help="print the stored destinations").set_defaults(
+        run=_cmd_list
+    )
+    serve = sub.add_parser("serve", help="run the node")
+    serve.add_argument("--cert", required=True)
+    serve.add_argument("--key", required=True)
+    serve.add_argument("--ca", required=True)
+    serve.add_argument("--listen", required=True, type=_address, metavar="HOST:PORT")
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"default port of destinations without one ({DEFAULT_PORT})",
+    )
+    serve.add_argument("--poll", type=float, default=1.0, help="seconds between checks")
+    serve.set_defaults(run=_cmd_serve)
+    return parser
+
+
+def _hash(text: str) -> DestHash:
+    try:
+        return DestHash.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _address(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
+    return host or "0.0.0.0", int(port)
+
+
+def _engine(url: str) -> sa.Engine:
+    try:
+        engine = sa.create_engine(url)
+        with engine.connect():
+            pass
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
+        raise NodeError(f"bad database URL {url!r}: {exc}") from None
+    except sa.exc.SQLAlchemyError as exc:
+        raise NodeError(
+            f"cannot open database {url!r}: {exc.__class__.__name__}: "
+            f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}"
+        ) from None
+    return engine
+
+
+def _load_bases(names: Iterable[str], engine: sa.Engine) -> list[Any]:
+    from entanglement.sql import SqlSyncRegistry
+
+    try:
+        SqlSyncRegistry.create_bookkeeping(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        raise NodeError(f"cannot create the bookkeeping tables: {exc}") from None
+    registries: list[Any] = []
+    for name in names:
+        target = _import(name)
+        registry = (
+            target
+            if isinstance(target, SqlSyncRegistry)
+            else getattr(target, "sync_registry", None)
+        )
+        if not isinstance(registry, SqlSyncRegistry):
+            raise NodeError(
+                f"--base {name}: not a SqlSyncRegistry nor a sync declarative base"
+            )
+        for metadata in _metadatas(target, registry):
+            metadata.create_all(engine)
+        registry.sessionmaker.configure(bind=engine)
+        if registry not in registries:
+            registries.append(registry)
+    return registries
+
+
+def _import(dotted: str) -> Any:
+    module_name, _, attr = dotted.rpartition(".")
+    if not module_name:
+        raise NodeError(f"--base {dotted!r}: expected module.Name")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise NodeError(
+            f"--base {dotted}: cannot import {module_name}: {exc}"
+        ) from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise NodeError(f"--base {dotted}: {module_name} has no {attr!r}") from None
+
+
+def _metadatas(target: Any, registry: Any) -> list[sa.MetaData]:
+    found: list[sa.MetaData] = []
+    candidates = [target, *registry.registry.values()]
+    for obj in candidates:
+        metadata = getattr(obj, "metadata", None)
+        if isinstance(metadata, sa.MetaData) and metadata not in found:
+            found.append(metadata)
+    return found
+
+
+# -- destinations ------------------------------------------------------------------------
+
+
+def _cmd_add(args: argparse.Namespace, engine: sa.Engine, registries: list[Any]) -> int:
+    from entanglement.sql import SqlSyncDestination
+
+    with sa.orm.Session(engine) as session:
+        if _find(session, args.hash) is not None:
+            raise NodeError(f"destination {args.hash} already exists")
+        name = args.name or args.host or "incoming"
+        session.add(SqlSyncDestination(args.hash, name, host=args.host, port=args.port))
+        session.commit()
+    print(f"added {args.hash}")
+    return 0
+
+
+def _cmd_remove(
+    args: argparse.Namespace, engine: sa.Engine, registries: list[Any]
+) -> int:
+    with sa.orm.Session(engine) as session:
+        dest = _find(session, args.hash)
+        if dest is None:
+            raise NodeError(f"no destination {args.hash}")
+        session.delete(dest)
+        session.commit()
+    print(f"removed {args.hash}")
+    return 0
+
+
+def _cmd_list(
+    args: argparse.Namespace, engine: sa.Engine, registries: list[Any]
+) -> int:
+    from entanglement.sql import SqlSyncDestination
+
+    with sa.orm.Session(engine) as session:
+        for dest in session.scalars(
+            sa.select(SqlSyncDestination).order_by(SqlSyncDestination.id)
+        ):
+            where = (
+                f"{dest.host}:{dest.port or '-'}" if dest.host else "(incoming only)"
+            )
+            print(f"{dest.dest_hash}  {dest.name}  {where}")
+    return 0
+
+
+def _find(session: sa.orm.Session, dest_hash: DestHash) -> Any:
+    from entanglement.sql import SqlSyncDestination
+
+    return session.scalars(
+        sa.select(SqlSyncDestination).where(SqlSyncDestination.dest_hash == dest_hash)
+    ).first()
+
+
+# -- serve -------------------------------------------------------------------------------
+
+
+def _cmd_serve(
+    args: argparse.Namespace, engine: sa.Engine, registries: list[Any]
+) -> int:
+    from entanglement.sql import SqlSyncRegistry
+
+    for path in (args.cert, args.key, args.ca):
+        try:
+            with open(path, "rb"):
+                pass
+        except OSError as exc:
+            raise NodeError(f"cannot read {path}: {exc.strerror}") from None
+    if not registries:
+        registries = [SqlSyncRegistry(bind=engine)]
+    return asyncio.run(_serve(args, registries))
+
+
+async def _serve(args: argparse.Namespace, registries: list[Any]) -> int:
+    from entanglement.network import SyncServer
+    from entanglement.sql import sync_manager_destinations
+    from entanglement.sql.watch import CommitWatcher
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        manager = SyncServer(
+            args.cert, args.port, key=args.key, cafile=args.ca, registries=registries
+        )
+    except (OSError, ValueError) as exc:
+        raise NodeError(f"cannot load the certificate: {exc}") from None
+    host, port = args.listen
+    try:
+        await manager.listen_ssl(port, host)
+    except OSError as exc:
+        await manager.aclose()
+        raise NodeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    log.info("node %s listening on %s:%d", manager.cert_hash, host, port)
+    watcher = CommitWatcher(manager)
+    session: Any = getattr(manager, "session")  # noqa: B009 - set by the SQL registry
+    try:
+        while not stop.is_set():
+            sync_manager_destinations(manager)
+            watcher.poll()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(args.poll):
+                    await stop.wait()
+    finally:
+        log.info("stopping: closing %d connection(s)", len(manager.connections))
+        await manager.aclose()
+        session.close()
+    log.info("stopped")
+    return 0
