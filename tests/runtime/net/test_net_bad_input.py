@@ -92,8 +92,10 @@ async def serving(pki: Any, case: Any) -> None:
         await rb.wait_for(lambda: 77 in rb.things)
 
 
-def run_case(pki: Any, caplog: pytest.LogCaptureFixture, case: Any) -> str:
-    with caplog.at_level(logging.WARNING, logger="entanglement"):
+def run_case(
+    pki: Any, caplog: pytest.LogCaptureFixture, case: Any, level: int = logging.WARNING
+) -> str:
+    with caplog.at_level(level, logger="entanglement"):
         run(serving(pki, case))
     return caplog.text
 
@@ -210,7 +212,9 @@ def test_response_number_never_sent_is_ignored(pki, caplog) -> None:
         await wait_until(lambda: 5 in reg.things)
         await still_answers(raw, 1)
 
-    run_case(pki, caplog, case)
+    log = run_case(pki, caplog, case, logging.DEBUG)
+    assert f"'{RAW_NAME}' {pki.nodes['d'].hash} at 127.0.0.1:" in log
+    assert "ignoring _resp_for 12345, not awaited" in log
 
 
 def test_response_needed_with_resp_for(pki, caplog) -> None:
