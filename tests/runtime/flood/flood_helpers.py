@@ -28,6 +28,7 @@ Application choices of the test registry (the spec leaves them to applications):
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from entanglement.memory import StoreInSyncStoreMixin, SyncOwner, SyncStoreRegis
 from entanglement.network import SyncDestination, SyncServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "net"))
-from net_helpers import port_of, run, wait_until  # noqa: E402
+from net_helpers import port_of, run, wait_until
 
 __all__ = [
     "Arrival",
@@ -81,6 +82,10 @@ class Arrival:
     msg: dict[str, Any]
     request: bool  # the frame set RESPONSE_NEEDED
     response: bool  # the frame answered one of our (possibly relayed) requests
+    seq: int = field(default_factory=lambda: next(_arrival_order), compare=False)
+
+
+_arrival_order = itertools.count()
 
 
 class FloodRegistry(SyncStoreRegistry):
@@ -157,7 +162,8 @@ class RecordingDestination(SyncDestination):
         host = "127.0.0.1" if connect else None
         super().__init__(peer.hash, peer.name, host=host, **kwargs)
         self.owner_node = node
-        self.refuse_labels: set[str] = set()
+        self.refuse_labels: set[str] = set()  # should_send refuses these labels
+        self.refuse_on_receive: str | None = None  # should_listen refuses this label
         self.received: list[Arrival] = []
         if connect:
             self.port = peer.port
@@ -170,6 +176,13 @@ class RecordingDestination(SyncDestination):
             dict(msg), context is not None and not response, response,
         )  # fmt: skip
         self.received.append(arrival)
+        if (
+            self.refuse_on_receive is not None
+            and msg.get("label") == self.refuse_on_receive
+        ):
+            raise SyncUnauthorized(
+                f"{self.owner_node.name} does not listen to {msg['label']!r}"
+            )
         return True
 
     def should_send(self, obj: Any, **info: Any) -> bool:
@@ -189,7 +202,9 @@ class Node:
 
     def arrivals(self, sync_type: str = "Item") -> list[Arrival]:
         """Messages of ``sync_type`` received, from all peers, in arrival order."""
-        out = [a for d in self.dests.values() for a in d.received]
+        out = sorted(
+            (a for d in self.dests.values() for a in d.received), key=lambda a: a.seq
+        )
         return [a for a in out if a.sync_type == sync_type]
 
     def count(self, sync_type: str = "Item") -> Counter[tuple[str, str]]:

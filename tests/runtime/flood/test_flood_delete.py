@@ -74,7 +74,8 @@ def test_delete_request_without_response_is_echoed_to_the_sender_too(pki) -> Non
                     {("sync", "S"): 1, ("delete", "S"): 1}
                 )
             [echo] = [a for a in s.arrivals() if a.operation == "delete"]
-            assert not echo.request and not echo.response
+            assert not echo.request
+            assert not echo.response
             assert all(1 not in n.reg.items for n in net.nodes.values())
         finally:
             await net.aclose()
@@ -136,9 +137,12 @@ def test_delete_requested_by_a_non_owner_through_a_gateway(pki) -> None:
             ]
             [echo_at_c] = [a for a in c.arrivals() if a.operation == "delete"]
             [echo_at_d] = [a for a in d.arrivals() if a.operation == "delete"]
-            assert request_at_s.request and relayed.request
-            assert echo_at_s.response and echo_at_c.response
-            assert not echo_at_d.request and not echo_at_d.response
+            assert request_at_s.request
+            assert relayed.request
+            assert echo_at_s.response
+            assert echo_at_c.response
+            assert not echo_at_d.request
+            assert not echo_at_d.response
             # The relay kept its copy until the owner's echo arrived.
             assert [op for op, _, _ in s.reg.accepted] == ["sync", "delete", "delete"]
             assert all(1 not in n.reg.items for n in net.nodes.values())

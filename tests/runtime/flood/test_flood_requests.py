@@ -45,15 +45,19 @@ def test_create_through_a_gateway_answers_with_owner_assigned_keys(pki) -> None:
             assert c.count() == Counter({("sync", "S"): 1})
             assert d.count() == Counter({("sync", "S"): 1})
             [relayed] = m.arrivals()
-            assert relayed.request and "id" not in relayed.msg
+            assert relayed.request
+            assert "id" not in relayed.msg
             assert set(relayed.msg) == {
                 "value", "label", "_sync_owner", "_sync_type", "_sync_operation"
             }  # fmt: skip
             [answer] = c.arrivals()
-            assert answer.response and answer.msg["id"] == 1000
+            assert answer.response
+            assert answer.msg["id"] == 1000
             [at_d] = d.arrivals()
-            assert not at_d.request and not at_d.response
-            assert 1000 in s.reg.items and 1000 in d.reg.items
+            assert not at_d.request
+            assert not at_d.response
+            assert 1000 in s.reg.items
+            assert 1000 in d.reg.items
         finally:
             await net.aclose()
 
