@@ -57,6 +57,10 @@ class TypeIR:
     init_params: tuple[str, ...]
     super_args: str
     init_assigns: tuple[str, ...]
+    module: str = ""
+    imports: tuple[str, ...] = ()
+    pragmas: tuple[str, ...] = ()
+    module_doc: str = ""
 
     MEMORY: ClassVar[str] = "types/memory.py.jinja"
     SQL: ClassVar[str] = "types/sql.py.jinja"
@@ -86,6 +90,7 @@ class OperationIR:
 class FileIR:
     path: str
     template: str
+    type: TypeIR | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +110,7 @@ class RegistryIR:
     disabled_operations: tuple[str, ...]
     has_init: bool
     models_imports: tuple[str, ...]
-    models_pragmas: tuple[str, ...]
+    models_all: tuple[str, ...]
     is_sql: bool
     base_docstring: str
     enums: tuple[EnumIR, ...]
@@ -132,6 +137,20 @@ class Imports:
 
     def block(self) -> tuple[str, ...]:
         return import_block(self.lines, FIRST_PARTY)
+
+    def take(self, other: Imports, code: str) -> None:
+        """Copy from ``other`` the imports of the names ``code`` uses."""
+        from .ir_types import free_names
+
+        used = free_names(code)
+        for line in other.lines:
+            if line.startswith("from "):
+                module, _, names = line[5:].partition(" import ")
+                for name in names.split(", "):
+                    if name.split(" as ")[-1] in used:
+                        self.add(f"from {module} import {name}")
+            elif line.split(" as ")[-1].split(" ")[-1] in used:
+                self.add(line)
 
 
 def _registry_part(reg: RegistrySpec, imports: Imports) -> dict[str, object]:
@@ -183,35 +202,33 @@ def _enum(spec: EnumSpec) -> EnumIR:
     return EnumIR(naming.class_name(spec.name), docstring(doc), members)
 
 
-def _pragmas(types: tuple[TypeIR, ...]) -> tuple[str, ...]:
-    if any(a.name == "__mapper_args__" for t in types for a in t.class_attrs):
-        # ruff's RUF012 wants ClassVar on mutable class attributes, but SQLAlchemy
-        # declares __mapper_args__ as an instance attribute (mypy rejects ClassVar).
-        return ("# ruff: noqa: RUF012",)
-    return ()
-
-
 def build_ir(reg: RegistrySpec, source: str, project: list[RegistrySpec]) -> RegistryIR:
     """The render IR of one registry; ``source`` is the schema path shown in headers."""
     from .ir_types import build_types
 
-    reg_imports, model_imports = Imports(), Imports()
+    reg_imports = Imports()
     registry_class = naming.class_name(reg.registry.value) + "Registry"
     part = _registry_part(reg, reg_imports)
     enums = tuple(_enum(e) for e in reg.enums)
-    types = build_types(reg, project, model_imports)
-    model_imports.add(f"from .registry import {registry_class}, registry")
+    types = build_types(reg, project)
+    model_imports = Imports()
+    model_imports.add(f"from ..registry import {registry_class}")
     model_imports.add("from typing import Any")
-    if reg.storage == "sql":
-        model_imports.add("from entanglement.sql.base import SqlSynchronizable")
-        model_imports.add("from sqlalchemy.orm import DeclarativeBase")
     if enums:
-        model_imports.add("import enum")
+        model_imports.add(
+            f"from ._enums import {', '.join(e.class_name for e in enums)}"
+        )
+    if reg.storage == "sql":
+        model_imports.add("from ._base import Base")
+    for t in types:
+        model_imports.add(f"from .{t.module} import {t.class_name}")
     model_names = [e.class_name for e in enums] + [t.class_name for t in types]
     model_names += ["Base"] if reg.storage == "sql" else []
-    init_imports = {f"from .registry import {registry_class}, registry"}
     model_names.append("new_registry")
-    init_imports.add(f"from .models import {', '.join(sort_all(model_names))}")
+    init_imports = {
+        f"from .registry import {registry_class}, registry",
+        f"from .models import {', '.join(sort_all(model_names))}",
+    }
     package = reg.package.value
     title = reg.doc or f"Synchronised types of the {reg.registry.value} registry."
     return RegistryIR(
@@ -229,19 +246,31 @@ def build_ir(reg: RegistrySpec, source: str, project: list[RegistrySpec]) -> Reg
         enums=enums,
         types=types,
         models_imports=model_imports.block(),
-        models_pragmas=_pragmas(types),
+        models_all=tuple(py_literal(n) for n in sort_all(model_names)),
         init_imports=import_block(init_imports, FIRST_PARTY),
         all_names=tuple(
             py_literal(n) for n in sort_all([registry_class, "registry", *model_names])
         ),
-        files=tuple(
-            FileIR(f"{package}/{name}", template)
-            for name, template in (
-                ("__init__.py", "package_init.py.jinja"),
-                ("_support.py", "support.py.jinja"),
-                ("models.py", "models.py.jinja"),
-                ("registry.py", "registry.py.jinja"),
-            )
-        ),
+        files=_files(package, reg, types, bool(enums)),
         **part,  # type: ignore[arg-type]
     )
+
+
+def _files(
+    package: str, reg: RegistrySpec, types: tuple[TypeIR, ...], has_enums: bool
+) -> tuple[FileIR, ...]:
+    files = [
+        FileIR(f"{package}/__init__.py", "package_init.py.jinja"),
+        FileIR(f"{package}/_support.py", "support.py.jinja"),
+        FileIR(f"{package}/registry.py", "registry.py.jinja"),
+        FileIR(f"{package}/models/__init__.py", "models_init.py.jinja"),
+    ]
+    if has_enums:
+        files.append(FileIR(f"{package}/models/_enums.py", "enums.py.jinja"))
+    if reg.storage == "sql":
+        files.append(FileIR(f"{package}/models/_base.py", "base.py.jinja"))
+    files += [
+        FileIR(f"{package}/models/{t.module}.py", "type_module.py.jinja", t)
+        for t in types
+    ]
+    return tuple(files)

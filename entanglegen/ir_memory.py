@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from . import naming
-from .ir import ClassAttrIR, PropertyIR, TypeIR
+from .ir import ClassAttrIR, Imports, PropertyIR, TypeIR
 from .ir_types import Kind, TypeBuilder
 from .literals import docstring, py_literal
 from .resolve import ancestry, effective_properties
@@ -18,14 +18,19 @@ def memory_type(b: TypeBuilder, spec: TypeSpec) -> TypeIR:
     keys = {k.value for k in root.primary_key or ()}
     attrs = _class_attrs(b, spec, root)
     inherited = effective_properties(b.reg, spec)[: -len(spec.properties) or None]
-    parent_props = [_property(b, p, p.name in keys) for p in inherited]
+    # Inherited properties only appear as __init__ parameters here: build them with a
+    # scratch import set and keep just the imports their parameters need.
+    scratch = TypeBuilder(b.reg, b.by_name.values(), Imports(), b.modules)
+    parent_props = [_property(scratch, p, p.name in keys) for p in inherited]
+    for prop in parent_props:
+        b.imports.take(scratch.imports, prop.init_param)
     own_props = [_property(b, p, p.name in keys) for p in spec.properties]
     props = parent_props + own_props
     doc = spec.doc or f"The {spec.name} type (in memory)."
     return TypeIR(
         template=TypeIR.MEMORY,
         class_name=naming.class_name(spec.name),
-        bases=naming.class_name(spec.parent.value) if spec.parent else _root_bases(b),
+        bases=b.sibling(spec.parent.value) if spec.parent else _root_bases(b),
         docstring=docstring(doc),
         class_attrs=tuple(attrs),
         properties=tuple(own_props),
@@ -44,6 +49,7 @@ def _root_bases(b: TypeBuilder) -> str:
 def _class_attrs(b: TypeBuilder, spec: TypeSpec, root: TypeSpec) -> list[ClassAttrIR]:
     attrs = []
     if spec.parent is None:
+        b.imports.add("from ..registry import registry")
         attrs.append(ClassAttrIR("sync_registry", "registry"))
     attrs.append(ClassAttrIR("sync_type", py_literal(spec.sync_type)))
     if spec.parent is None and root.unique:
@@ -53,7 +59,7 @@ def _class_attrs(b: TypeBuilder, spec: TypeSpec, root: TypeSpec) -> list[ClassAt
         names = tuple(naming.attribute_name(k.value) for k in root.primary_key or ())
         attrs.append(ClassAttrIR("sync_primary_keys", repr(names)))
     else:
-        attrs.append(ClassAttrIR("sync_store_with", naming.class_name(root.name)))
+        attrs.append(ClassAttrIR("sync_store_with", b.sibling(root.name)))
     if spec.priority is not None:
         attrs.append(ClassAttrIR("sync_priority", str(spec.priority)))
     return attrs

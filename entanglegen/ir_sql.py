@@ -34,7 +34,7 @@ def sql_type(b: TypeBuilder, spec: TypeSpec) -> TypeIR:
     return TypeIR(
         template=TypeIR.SQL,
         class_name=naming.class_name(spec.name),
-        bases=naming.class_name(spec.parent.value) if spec.parent else "Base",
+        bases=b.sibling(spec.parent.value) if spec.parent else _base(b),
         docstring=docstring(doc),
         class_attrs=tuple(_class_attrs(b, spec)),
         properties=tuple(props),
@@ -42,6 +42,11 @@ def sql_type(b: TypeBuilder, spec: TypeSpec) -> TypeIR:
         super_args="",
         init_assigns=(),
     )
+
+
+def _base(b: TypeBuilder) -> str:
+    b.imports.add("from ._base import Base")
+    return "Base"
 
 
 def _has_children(b: TypeBuilder, spec: TypeSpec) -> bool:

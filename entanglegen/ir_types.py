@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import io
 import tokenize
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from . import naming
 from .ir import Imports, TypeIR
@@ -68,14 +69,14 @@ _MODULE_IMPORTS = {
     "Any": "from typing import Any",
     "sa": "import sqlalchemy as sa",
     "GUID": "from entanglement.sql.types import GUID",
-    "_support": "from . import _support",
+    "_support": "from .. import _support",
     "copy": "import copy",
     "Mapped": "from sqlalchemy.orm import Mapped",
     "mapped_column": "from sqlalchemy.orm import mapped_column",
 }
 
 
-def _names(code: str) -> set[str]:
+def free_names(code: str) -> set[str]:
     """Free names in an expression (not attributes, not inside string literals)."""
     names: set[str] = set()
     previous = ""
@@ -114,14 +115,18 @@ class Kind:
 
 class TypeBuilder:
     def __init__(
-        self, reg: RegistrySpec, project: list[RegistrySpec], imports: Imports
+        self,
+        reg: RegistrySpec,
+        project: Iterable[RegistrySpec],
+        imports: Imports,
+        modules: dict[str, str],
     ):
-        self.reg, self.imports = reg, imports
+        self.reg, self.imports, self.modules = reg, imports, modules
         self.is_sql = reg.storage == "sql"
         self.by_name = {r.registry.value: r for r in project}
 
     def use(self, code: str) -> str:
-        for name in _names(code) & _MODULE_IMPORTS.keys():
+        for name in free_names(code) & _MODULE_IMPORTS.keys():
             self.imports.add(_MODULE_IMPORTS[name])
         return code
 
@@ -143,6 +148,12 @@ class TypeBuilder:
     def hook(self, dotted: str) -> str:
         return self.imports.hook(dotted)
 
+    def sibling(self, type_name: str) -> str:
+        """The class of another type of this registry, imported from its module."""
+        cls = naming.class_name(type_name)
+        self.imports.add(f"from .{self.modules[type_name]} import {cls}")
+        return cls
+
     def scalar_kind(self, scalar: str, length: int | None) -> Kind:
         sa_type = _SA[scalar] + (f"({length})" if length else "")
         encoder = decoder = ""
@@ -156,7 +167,9 @@ class TypeBuilder:
 
     def enum_kind(self, res: Resolved) -> Kind:
         cls = naming.class_name(res.target)
-        if res.registry != self.reg.registry.value:
+        if res.registry == self.reg.registry.value:
+            self.imports.add(f"from ._enums import {cls}")
+        else:
             other = self.by_name[res.registry]
             alias = f"_{other.package.value}_{cls}"
             self.imports.add(
@@ -231,18 +244,48 @@ def table_name(spec: TypeSpec) -> str:
     return spec.table.value if spec.table else naming.snake_case(spec.name)
 
 
-def build_types(
-    reg: RegistrySpec, project: list[RegistrySpec], imports: Imports
-) -> tuple[TypeIR, ...]:
-    """The IR of every type of ``reg``, parents before children."""
+def build_types(reg: RegistrySpec, project: list[RegistrySpec]) -> tuple[TypeIR, ...]:
+    """The IR of every type of ``reg`` (one module each), parents before children."""
     from .ir_memory import memory_type
     from .ir_sql import sql_type
 
-    builder = TypeBuilder(reg, project, imports)
     ordered: list[TypeSpec] = []
     for spec in reg.types:
         for ancestor in reversed(ancestry(reg, spec)):
             if ancestor not in ordered:
                 ordered.append(ancestor)
-    make = sql_type if builder.is_sql else memory_type
-    return tuple(make(builder, spec) for spec in ordered)
+    modules = module_names(reg)
+    make = sql_type if reg.storage == "sql" else memory_type
+    result = []
+    for spec in ordered:
+        builder = TypeBuilder(reg, project, Imports(), modules)
+        made = make(builder, spec)
+        pragmas: tuple[str, ...] = ()
+        if any(a.name == "__mapper_args__" for a in made.class_attrs):
+            # ruff's RUF012 wants ClassVar on mutable class attributes, but SQLAlchemy
+            # declares __mapper_args__ as an instance attribute (mypy rejects ClassVar).
+            pragmas = ("# ruff: noqa: RUF012",)
+        result.append(
+            replace(
+                made,
+                module=modules[spec.name],
+                imports=builder.imports.block(),
+                pragmas=pragmas,
+                module_doc=docstring(f"The {spec.name} type.", 0),
+            )
+        )
+    return tuple(result)
+
+
+def module_names(reg: RegistrySpec) -> dict[str, str]:
+    """Type name → module name in the ``models`` package (unique, never a keyword)."""
+    taken: set[str] = {"_base", "_enums"}
+    names: dict[str, str] = {}
+    for spec in reg.types:
+        base = naming.attribute_name(naming.snake_case(naming.class_name(spec.name)))
+        name, n = base, 2
+        while name in taken:
+            name, n = f"{base}_{n}", n + 1
+        taken.add(name)
+        names[spec.name] = name
+    return names

@@ -62,7 +62,7 @@ def render_registry(
     out: dict[str, tuple[str, str]] = {}
     for file in ir.files:
         try:
-            text = env.get_template(file.template).render(r=ir)
+            text = env.get_template(file.template).render(r=ir, t=file.type)
         except jinja2.TemplateError as exc:
             where = getattr(exc, "filename", None) or file.template
             line = getattr(exc, "lineno", None)

@@ -1,0 +1,233 @@
+"""Generator speed on a large synthetic project, beside black alone (the floor).
+
+Run: ``.venv/bin/python bench/generate.py [--types 1000] [--props 10] [--repeat 3]``.
+Prints a table and writes ``bench/results/generate.json``.
+
+The project: ``--types`` types of ``--props`` properties each, spread over 10 schema files
+(half in memory, half SQL), with every scalar kind, enums, references, nullable values and
+defaults, so every code path of the generator is exercised.  Measured (best of
+``--repeat``, in one process so imports are paid once, black warmed up first):
+
+* ``cold build``: an empty output directory; the whole pipeline in process: load,
+  validate, resolve, IR, render, black, write, manifest (``entanglegen build``'s code).
+* ``floor``: ``black.format_str`` alone over exactly the unformatted modules the cold
+  build rendered.  Black is the one stage we cannot speed up, so the target is a cold
+  build within 2x of it.
+* ``no-op rebuild (in process)`` / ``(CLI process)``: a second build over unchanged inputs
+  (the manifest's fingerprint matches, nothing is rendered); the CLI figure is a fresh
+  ``python -m entanglegen build`` including interpreter start-up, the user's experience.
+  Target: under one second.
+* ``check``: ``build --check`` over unchanged output (renders and formats for real).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import black  # noqa: E402
+
+from entanglegen.build import build, fingerprint  # noqa: E402
+from entanglegen.cli import main as cli_main  # noqa: E402
+from entanglegen.formatting import MODE  # noqa: E402
+from entanglegen.ir import build_ir  # noqa: E402
+from entanglegen.render import make_environment, render_registry  # noqa: E402
+from entanglegen import writer  # noqa: E402
+from entanglegen.build import discover, validate  # noqa: E402
+from entanglegen.diagnostics import Diagnostics  # noqa: E402
+
+FILES = 10
+KINDS = ["str", "int", "float", "bool", "bytes", "uuid", "datetime", "date", "json"]
+
+
+def _property(t: int, p: int, names: list[str]) -> str:
+    kind = KINDS[(t + p) % len(KINDS)]
+    if p == 0:
+        return "      id: {type: uuid, default: random}"
+    if p == 1 and t > 0:
+        return f"      parent_ref: {{type: {names[t - 1]}, nullable: true}}"
+    if p == 2:
+        return "      level: {type: Level, default: low}"
+    if p == 3:
+        return f'      label: {{type: str, length: 64, default: "type {t}", doc: Label of {t}.}}'
+    extra = ", nullable: true" if p % 3 == 0 else ""
+    return (
+        f"      p{p}_{kind}: {{type: {kind}{extra}}}"
+        if extra
+        else f"      p{p}_{kind}: {kind}"
+    )
+
+
+def synthetic_project(directory: Path, types: int, props: int) -> None:
+    per_file = types // FILES
+    for f in range(FILES):
+        storage = "sql" if f % 2 else "memory"
+        names = [f"Type{f}x{t}" for t in range(per_file)]
+        lines = [
+            f"registry: reg{f}",
+            f"package: bench_reg{f}",
+            f"storage: {storage}",
+            "enums:",
+            "  Level: {values: [low, mid, high]}",
+            "types:",
+        ]
+        for t, name in enumerate(names):
+            lines += [
+                f"  {name}:",
+                "    primary_key: id",
+                f"    doc: Synthetic type {t}.",
+                "    properties:",
+            ]
+            lines += [_property(t, p, names) for p in range(props)]
+        (directory / f"reg{f}.yaml").write_text("\n".join(lines) + "\n")
+
+
+def best(fn: Any, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def quiet_cli(*args: str) -> int:
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
+        return cli_main(list(args))
+
+
+def rendered_sources(schemas: Path, root: Path) -> list[str]:
+    """The unformatted modules a build renders (input of the floor)."""
+    diags = Diagnostics()
+    specs = validate(discover([schemas]), root, diags)
+    assert not diags.has_errors
+    env = make_environment()
+    out = []
+    for spec in specs:
+        ir = build_ir(spec, spec.path, specs)
+        out += [text for _, text in render_registry(env, ir).values()]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--types", type=int, default=1000)
+    parser.add_argument("--props", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--json", type=Path, default=ROOT / "bench" / "results" / "generate.json"
+    )
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="entanglegen-bench-") as tmp:
+        root = Path(tmp)
+        schemas, out = root / "schemas", root / "out"
+        schemas.mkdir()
+        synthetic_project(schemas, args.types, args.props)
+        black.format_str("x = 1\n", mode=MODE)  # warm black's grammar caches
+
+        sources = rendered_sources(schemas, root)
+        floor = best(
+            lambda: [black.format_str(s, mode=MODE) for s in sources], args.repeat
+        )
+
+        def cold() -> None:
+            for path in sorted(out.rglob("*"), reverse=True) if out.exists() else ():
+                path.unlink() if path.is_file() else path.rmdir()
+            result = build([schemas], root=root)
+            assert result.ok
+            plan = writer.plan(result.files, out)
+            writer.apply(plan, out)
+            writer.write_manifest(out, result.files, fingerprint([schemas], root=root))
+
+        cold_s = best(cold, args.repeat)
+        noop_s = best(
+            lambda: quiet_cli("build", str(schemas), "-o", str(out)), args.repeat
+        )
+        check_s = best(
+            lambda: quiet_cli("build", str(schemas), "-o", str(out), "--check"), 1
+        )
+        assert quiet_cli("build", str(schemas), "-o", str(out), "--check") == 0
+
+        def noop_process() -> None:
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "entanglegen",
+                    "build",
+                    str(schemas),
+                    "-o",
+                    str(out),
+                ],
+                check=True,
+                capture_output=True,
+                cwd=root,
+            )
+
+        noop_cli_s = best(noop_process, args.repeat)
+        files = sum(1 for p in out.rglob("*") if p.is_file())
+        lines = sum(len(p.read_text().splitlines()) for p in out.rglob("*.py"))
+
+    rows = [
+        ("floor: black alone on the same modules", floor, ""),
+        (
+            "cold build (whole pipeline)",
+            cold_s,
+            f"{cold_s / floor:.2f}x floor (target <= 2x)",
+        ),
+        ("no-op rebuild (in process)", noop_s, "target < 1 s"),
+        (
+            "no-op rebuild (CLI process)",
+            noop_cli_s,
+            "incl. interpreter start-up; target < 1 s",
+        ),
+        ("build --check (renders for real)", check_s, f"{check_s / floor:.2f}x floor"),
+    ]
+    print(
+        f"synthetic project: {args.types} types x {args.props} properties in {FILES} files "
+        f"-> {files} files, {lines} lines of Python"
+    )
+    print(f"{'measurement':<42} {'seconds':>9}  note")
+    for name, seconds, note in rows:
+        print(f"{name:<42} {seconds:>9.3f}  {note}")
+    result = {
+        "benchmark": "generate",
+        "types": args.types,
+        "properties_per_type": args.props,
+        "schema_files": FILES,
+        "output_files": files,
+        "output_python_lines": lines,
+        "repeat": args.repeat,
+        "floor_black_s": round(floor, 4),
+        "cold_build_s": round(cold_s, 4),
+        "cold_over_floor": round(cold_s / floor, 3),
+        "noop_rebuild_in_process_s": round(noop_s, 4),
+        "noop_rebuild_cli_process_s": round(noop_cli_s, 4),
+        "check_s": round(check_s, 4),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "black": black.__version__,  # type: ignore[attr-defined]
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.json.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
