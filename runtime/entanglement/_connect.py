@@ -52,7 +52,7 @@ from entanglement.protocol import BandwidthProtocol, SyncProtocol
 if TYPE_CHECKING:
     from entanglement._destinations import SyncDestinationBase
 
-__all__ = ["ConnectMixin", "accepting_tls_protocol", "accepting_unix_protocol"]
+__all__ = ["ConnectMixin"]
 
 log = logging.getLogger("entanglement")
 
@@ -153,21 +153,25 @@ class ConnectMixin:
         self, dest: SyncDestinationBase
     ) -> tuple[asyncio.BaseTransport, SyncProtocol]:
         assert dest.dest_hash is not None
-        while True:
-            delay = dest.connect_at - self.loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            try:
-                return await self._connect_once(dest)
-            except PERMANENT_ERRORS as exc:
-                log.error("%s: giving up connecting: %s", _describe(dest), exc)
-                self._attempts.pop(dest.dest_hash, None)
-                raise
-            except (OSError, ConnectError, ssl.SSLError, TimeoutError) as exc:
-                self._schedule_retry(dest, f"{type(exc).__name__}: {exc}")
-            except Exception as exc:  # errors from connected() hooks
-                log.exception("%s: connection setup failed", _describe(dest))
-                self._schedule_retry(dest, repr(exc))
+        try:
+            while True:
+                delay = dest.connect_at - self.loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                try:
+                    return await self._connect_once(dest)
+                except PERMANENT_ERRORS as exc:
+                    log.error("%s: giving up connecting: %s", _describe(dest), exc)
+                    raise
+                except (OSError, ConnectError, ssl.SSLError, TimeoutError) as exc:
+                    self._schedule_retry(dest, f"{type(exc).__name__}: {exc}")
+                except Exception as exc:  # errors from connected() hooks
+                    log.exception("%s: connection setup failed", _describe(dest))
+                    self._schedule_retry(dest, repr(exc))
+        finally:
+            attempt = self._attempts.get(dest.dest_hash)
+            if attempt is not None and attempt.task is asyncio.current_task():
+                del self._attempts[dest.dest_hash]
 
     def _schedule_retry(self, dest: SyncDestinationBase, reason: str) -> None:
         assert dest.dest_hash is not None
@@ -185,9 +189,9 @@ class ConnectMixin:
         self, dest: SyncDestinationBase
     ) -> tuple[asyncio.BaseTransport, SyncProtocol]:
         assert dest.dest_hash is not None
-        attempt = self._attempts.setdefault(
-            dest.dest_hash, _Attempt(asyncio.current_task())
-        )
+        attempt = self._attempts.get(dest.dest_hash)
+        if attempt is None or attempt.task is not asyncio.current_task():
+            attempt = self._attempts[dest.dest_hash] = _Attempt(asyncio.current_task())
         protocol = SyncProtocol(self, incoming=False, dest=dest)
         attempt.protocol, attempt.in_flight = protocol, True
         try:
@@ -202,10 +206,10 @@ class ConnectMixin:
                 raise ConnectError(f"{protocol.peer_name}: lost during connected()")
         except BaseException:
             protocol.abort()
+            attempt.protocol, attempt.in_flight = None, False  # back to waiting
             raise
-        finally:
-            if self._attempts.get(dest.dest_hash) is attempt:
-                del self._attempts[dest.dest_hash]
+        if self._attempts.get(dest.dest_hash) is attempt:
+            del self._attempts[dest.dest_hash]
         self._register_live(dest, protocol)
         return transport, protocol
 
@@ -371,41 +375,6 @@ class ConnectMixin:
         else:
             dest.connect_at = since + delay
             self._backoff[dest.dest_hash] = min(2 * delay, self.max_backoff)
-
-
-class _AcceptingTLS(asyncio.Protocol):
-    """Holds a fresh TCP connection until the manager's TLS handshake takes over."""
-
-    def __init__(self, manager: Any, ctx: ssl.SSLContext) -> None:
-        self.manager, self.ctx = manager, ctx
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self.manager._closing:
-            transport.abort()  # type: ignore[attr-defined]
-            return
-        # Not a byte may be read before start_tls owns the stream.
-        transport.pause_reading()  # type: ignore[attr-defined]
-        peer = transport.get_extra_info("peername")
-        coro = self.manager._accept_tls(transport, self.ctx, peer)
-        self.manager.create_task(coro, name=f"accept {peer}")
-
-
-class _AcceptingUnix(BandwidthProtocol):
-    """An accepted unix connection: identify the peer, then the incoming procedure."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        super().connection_made(transport)
-        self.protocol.manager._accept_unix(self.protocol, self)
-
-
-def accepting_tls_protocol(manager: Any, ctx: ssl.SSLContext) -> asyncio.Protocol:
-    """Protocol factory result for a TLS listener."""
-    return _AcceptingTLS(manager, ctx)
-
-
-def accepting_unix_protocol(manager: Any) -> asyncio.Protocol:
-    """Protocol factory result for a unix listener."""
-    return _AcceptingUnix(SyncProtocol(manager, incoming=True))
 
 
 def _describe(dest: Any) -> str:

@@ -8,6 +8,7 @@ The implementation is split into private modules, re-exported here:
   ``should_listen`` chains, errors sent back);
 * :mod:`entanglement._connect`: outgoing attempts with backoff, incoming connections,
   mutual-open tie-break, connection loss;
+* :mod:`entanglement._listeners`: what TLS and unix listeners hand each connection;
 * :mod:`entanglement._destinations`: :class:`SyncDestinationBase`,
   :class:`SyncDestination`, :class:`OutgoingUnixDestination`.
 
@@ -24,12 +25,12 @@ import contextlib
 import os
 from typing import Any
 
-from entanglement._connect import accepting_tls_protocol, accepting_unix_protocol
 from entanglement._destinations import (
     OutgoingUnixDestination,
     SyncDestination,
     SyncDestinationBase,
 )
+from entanglement._listeners import accepting_tls_protocol, accepting_unix_protocol
 from entanglement._manager import SyncManager
 
 __all__ = [

@@ -272,3 +272,24 @@ def test_self_connection_is_read_but_never_registered(pki) -> None:
         assert not srv._protocols  # both ends closed on shutdown
 
     run(scenario())
+
+
+def test_removing_a_retrying_destination_stops_its_attempts(pki, caplog) -> None:
+    async def scenario() -> None:
+        ra, _, _ = fresh_registries()
+        async with manager(pki.nodes["a"], ra) as mgr:
+            mgr.initial_backoff = 0.02
+            dest = PortDestination(pki.nodes["b"].hash, "nobody home", 9)
+            task = mgr.add_destination(dest)
+            await wait_until(lambda: "retrying in" in caplog.text)
+            assert dest.dest_hash in mgr._attempts  # still trying while backing off
+            with pytest.raises(SyncNotConnected):
+                mgr.synchronize(Thing(1), destinations=[dest])
+            mgr.remove_destination(dest)
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert not mgr._attempts
+
+    with caplog.at_level(logging.WARNING, logger="entanglement"):
+        run(scenario())
+    assert "'nobody home'" in caplog.text
