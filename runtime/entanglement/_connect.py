@@ -293,7 +293,11 @@ class ConnectMixin:
             log.exception("%s: unknown_destination failed", protocol.peer_name)
             dest = None
         if dest is not None and dest.dest_hash not in self._destinations:
-            self.add_destination(dest)
+            try:
+                self.add_destination(dest)
+            except (ValueError, KeyError) as exc:
+                log.error("%s: cannot add %r: %s", protocol.peer_name, dest, exc)
+                dest = None
         if dest is None:
             log.warning("%s: unknown peer; closing", protocol.peer_name)
             protocol.abort()

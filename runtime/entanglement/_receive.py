@@ -74,6 +74,8 @@ class ReceiveMixin:
                 self._invalid_message(protocol, event)
             elif isinstance(event, MessageReceived):
                 self._sync_receive(event.message, protocol, context)
+        except Exception:  # never let one frame take the connection down
+            log.exception("%s: error handling frame #%d", protocol.peer_name, event[0])
         finally:
             if context is not None:
                 context.release()
