@@ -47,7 +47,7 @@ def _ensure_generated() -> Path:
     from .cli import find_config
 
     config = find_config(Path.cwd())
-    if not (config.output / "exercise_sync").is_dir() or config.schemas[0].is_dir():
+    if any(path.exists() for path in config.schemas):
         stamp = fingerprint(config.schemas, root=config.root)
         if not writer.is_up_to_date(config.output, stamp):
             result = build(config.schemas, root=config.root)

@@ -18,16 +18,15 @@ from typing import Any
 
 from . import naming
 from .diagnostics import Diagnostics, Loc
-from .loader import YMap, YNode, YScalar, YSeq, plain
+from .loader import YMap, YNode, YScalar, YSeq
+from .schema_types import TypeValidator
 from .spec import (
     BUILTIN_OPERATIONS,
     POLICY_HOOKS,
     STORAGES,
-    UNIQUE,
     EnumSpec,
     Located,
     OperationSpec,
-    PropertySpec,
     RegistrySpec,
     TypeSpec,
 )
@@ -353,160 +352,10 @@ class _FileValidator:
                     key.loc, f"type name {name!r} must be a non-empty string", kp
                 )
                 continue
-            spec = _TypeValidator(self, name, key.loc, kp, storage).run(value)
+            spec = TypeValidator(self, name, key.loc, kp, storage).run(value)
             if spec is not None:
                 result.append(spec)
         return result
-
-
-class _TypeValidator:
-    def __init__(
-        self, f: _FileValidator, name: str, loc: Loc, kp: str, storage: str
-    ) -> None:
-        self.f, self.d = f, f.d
-        self.spec = TypeSpec(name, loc, kp, storage, sync_type=name)
-
-    def run(self, node: YNode) -> TypeSpec | None:
-        f, spec, kp = self.f, self.spec, self.spec.key_path
-        body = f.mapping(node, kp, f"type {spec.name!r}")
-        if body is None:
-            return None
-        f.keys(body, "type", kp, f"type {spec.name!r}")
-        own = f.storage(body.get("storage"), f"{kp}.storage")
-        if own is not None and own != spec.storage:
-            self.d.error(
-                body.get("storage").loc,  # type: ignore[union-attr]
-                f"type {spec.name!r} uses storage {own} but the registry stores {spec.storage};"
-                " one registry holds one storage kind",
-                f"{kp}.storage",
-                "move the type to a schema file of its own",
-            )
-        if (
-            st := f.string(body.get("sync_type"), f"{kp}.sync_type", "sync_type")
-        ) is not None:
-            spec.sync_type = st.value
-        self.table(body.get("table"))
-        self.primary_key(body.get("primary_key"))
-        if (prio := body.get("priority")) is not None:
-            spec.priority = f.integer(prio, f"{kp}.priority", "priority", 0, 1_000_000)
-        spec.parent = f.string(body.get("parent"), f"{kp}.parent", "parent")
-        spec.doc = f.doc(body, kp)
-        if (props := body.get("properties")) is not None:
-            self.properties(props)
-        return spec
-
-    def table(self, node: YNode | None) -> None:
-        kp = f"{self.spec.key_path}.table"
-        value = self.f.identifier(node, kp, "table name")
-        if value is not None and self.spec.storage != "sql":
-            self.d.error(value.loc, "table applies to sql types only", kp, "remove it")
-            return
-        self.spec.table = value
-
-    def primary_key(self, node: YNode | None) -> None:
-        if node is None:
-            return
-        kp = f"{self.spec.key_path}.primary_key"
-        self.spec.primary_key_loc = node.loc
-        names: tuple[Located, ...] | None
-        if isinstance(node, YScalar) and isinstance(node.value, str) and node.value:
-            names = (Located(node.value, node.loc),)
-        elif (isinstance(node, YSeq) and not node.items) or (
-            isinstance(node, YScalar) and node.value in ("", None)
-        ):
-            self.d.error(node.loc, "primary_key must not be empty", kp)
-            return
-        else:
-            names = self.f.strings(node, kp, "primary_key")
-        if names is None:
-            return
-        if any(n.value == UNIQUE for n in names):
-            if len(names) > 1:
-                self.d.error(
-                    node.loc, "'unique' cannot be combined with key properties", kp
-                )
-                return
-            if self.spec.storage == "sql":
-                self.d.error(
-                    node.loc, "sql types need a real primary key, not 'unique'", kp
-                )
-                return
-            self.spec.unique = True
-            return
-        self.spec.primary_key = names
-
-    def properties(self, node: YNode) -> None:
-        kp = f"{self.spec.key_path}.properties"
-        props = self.f.mapping(node, kp, "properties")
-        for key, value in props.items if props else ():
-            prop = self.property(key, value, f"{kp}.{key.value}")
-            if prop is not None:
-                self.spec.properties.append(prop)
-            else:
-                self.spec.invalid_properties.add(str(key.value))
-
-    def property(self, key: YScalar, node: YNode, kp: str) -> PropertySpec | None:
-        name = str(key.value)
-        if not self._property_name(key, kp):
-            return None
-        if isinstance(node, YScalar) and isinstance(node.value, str):
-            return PropertySpec(name, key.loc, kp, Located(node.value, node.loc))
-        body = self.f.mapping(node, kp, f"property {name!r}")
-        if body is None:
-            return None
-        self.f.keys(body, "property", kp, f"property {name!r}")
-        type_ = self.f.string(body.get("type"), f"{kp}.type", "type")
-        if type_ is None:
-            return None
-        prop = PropertySpec(name, key.loc, kp, type_, doc=self.f.doc(body, kp))
-        self._options(prop, body, kp)
-        return prop
-
-    def _property_name(self, key: YScalar, kp: str) -> bool:
-        name = key.value
-        if not isinstance(name, str) or not name:
-            self.d.error(
-                key.loc, f"property name {name!r} must be a non-empty string", kp
-            )
-            return False
-        if name.startswith("_"):
-            self.d.error(
-                key.loc,
-                f"property name {name!r} starts with '_'; such keys are ignored on the wire",
-                kp,
-            )
-            return False
-        if name.startswith("sync_"):
-            self.d.error(
-                key.loc, f"property name {name!r} is reserved by the runtime", kp
-            )
-            return False
-        attr = naming.attribute_name(name)
-        if attr != name:
-            self.d.warning(
-                key.loc,
-                f"property {name!r} is generated as attribute (and wire name) {attr!r}",
-                kp,
-            )
-        return True
-
-    def _options(self, prop: PropertySpec, body: YMap, kp: str) -> None:
-        f = self.f
-        if (values := body.get("values")) is not None:
-            prop.values = f.enum_values(values, f"{kp}.values")
-            prop.values_loc = values.loc
-        prop.nullable = bool(
-            f.boolean(body.get("nullable"), f"{kp}.nullable", "nullable")
-        )
-        if (default := body.get("default")) is not None:
-            prop.default, prop.default_loc = plain(default), default.loc
-        if (length := body.get("length")) is not None:
-            prop.length = f.integer(length, f"{kp}.length", "length", 1, 1_048_576)
-            prop.length_loc = length.loc
-        if (sync := f.boolean(body.get("sync"), f"{kp}.sync", "sync")) is not None:
-            prop.sync, prop.sync_loc = sync, body.get("sync").loc  # type: ignore[union-attr]
-        prop.encoder = f.dotted(body.get("encoder"), f"{kp}.encoder", "encoder")
-        prop.decoder = f.dotted(body.get("decoder"), f"{kp}.decoder", "decoder")
 
 
 def _kp(base: str, key: object) -> str:
