@@ -1,0 +1,184 @@
+"""§12.8.9 typical first connection, from a foreign peer toward a real SQL node.
+
+The SQL node (``entanglement.sql`` over a SQLite file) is a SyncServer holding one row
+of its own.  The foreign peer (:mod:`raw_peer`, no entanglement imports) plays A of
+§12.8.9: it sends its SyncOwner with all five fields and MyOwners, answers the node's
+IHave with its rows and a YouHave, asks for the node's rows with an IHave, and checks
+that they arrive as ``sync`` frames followed by YouHave.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from conformance_helpers import run, wait_until
+from raw_peer import Frame, RawPeer
+from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from entanglement.network import SyncServer
+from entanglement.sql import (
+    GUID,
+    SqlSyncDestination,
+    SqlSynchronizable,
+    SqlSyncRegistry,
+    SyncOwner,
+    sync_manager_destinations,
+)
+
+A_OWNER = "a0000000-0000-4000-8000-00000000000a"
+A_ROWS = [
+    {"id": "a0000000-0000-4000-8000-000000000001", "text": "first", "sync_serial": 3},
+    {"id": "a0000000-0000-4000-8000-000000000002", "text": "second", "sync_serial": 4},
+]
+
+memo_registry = SqlSyncRegistry()
+
+
+class Base(SqlSynchronizable, DeclarativeBase):
+    sync_registry = memo_registry
+
+
+class Memo(Base):
+    __tablename__ = "conformance_memo"
+    id: Mapped[uuid.UUID] = mapped_column(GUID, primary_key=True, default=uuid.uuid4)
+    text: Mapped[str] = mapped_column(String(64))
+
+
+async def start_sql_node(pki: Any, url: str) -> tuple[SyncServer, sa.Engine, int]:
+    engine = sa.create_engine(url)
+    SqlSyncRegistry.create_bookkeeping(engine)
+    Base.metadata.create_all(engine)
+    registry = SqlSyncRegistry(bind=engine)
+    registry.register_syncable("Memo", Memo)
+    b, d = pki.nodes["b"], pki.nodes["d"]
+    manager = SyncServer(b.cert, 0, key=b.key, cafile=b.cafile, registries=[registry])
+    server = await manager.listen_ssl(0, "127.0.0.1")
+    with Session(engine) as session:
+        session.add(SqlSyncDestination(d.hash, "foreign"))
+        session.commit()
+    sync_manager_destinations(manager)
+    with registry.sessionmaker(manager=manager) as session:
+        session.add(Memo(text="b's row"))
+        session.commit()
+    return manager, engine, int(server.sockets[0].getsockname()[1])
+
+
+class ForeignA:
+    """The foreign side of §12.8.9, driven by what it reads."""
+
+    def __init__(self, peer: RawPeer) -> None:
+        self.peer = peer
+        self.b_owner: dict[str, Any] | None = None
+        self.b_my_owners: list[str] | None = None
+        self.b_rows: list[Frame] = []
+        self.b_you_have: Frame | None = None
+        self.sent_you_have = False
+        self.i_have_from_b: Frame | None = None
+
+    def open(self) -> None:
+        self.peer.send({
+            "id": A_OWNER, "type": "SyncOwner", "epoch": "2024-01-01T00:00:00+00:00",
+            "sync_serial": 4, "_sync_owner": A_OWNER, "_sync_type": "SyncOwner",
+        })  # fmt: skip
+        self.peer.send({"owners": [A_OWNER], "_sync_type": "MyOwners"})
+
+    async def run(self) -> None:
+        while self.b_you_have is None or not self.sent_you_have:
+            self.handle(await self.peer.receive())
+
+    def handle(self, frame: Frame) -> None:
+        msg = frame.msg
+        assert not msg.get("_sync_is_error"), msg
+        kind = msg.get("_sync_type")
+        if kind == "SyncOwner":
+            self.b_owner = msg
+            self.peer.send({
+                "serial": 0, "_sync_owner": msg["id"], "_sync_type": "IHave",
+                "_sync_operation": "forward",
+            })  # fmt: skip
+        elif kind == "MyOwners":
+            self.b_my_owners = msg["owners"]
+        elif kind == "IHave":
+            self.i_have_from_b = frame
+            for row in A_ROWS:
+                self.peer.send({**row, "_sync_owner": A_OWNER, "_sync_type": "Memo"})
+            self.peer.send(
+                {"serial": 4, "_sync_owner": A_OWNER, "_sync_type": "YouHave"}
+            )
+            self.sent_you_have = True
+        elif kind == "Memo":
+            assert self.b_you_have is None, "rows must come before YouHave"
+            self.b_rows.append(frame)
+        elif kind == "YouHave":
+            self.b_you_have = frame
+
+
+def test_first_connection_from_a_foreign_peer(pki, tmp_path) -> None:
+    async def scenario() -> None:
+        manager, engine, port = await start_sql_node(
+            pki, f"sqlite:///{tmp_path / 'b.db'}"
+        )
+        d = pki.nodes["d"]
+        try:
+            async with manager:
+                peer = await RawPeer.connect(port, d.cert, d.key, d.cafile)
+                a = ForeignA(peer)
+                a.open()
+                await a.run()
+
+                # B's SyncOwner (all five fields) and MyOwners naming it.
+                assert a.b_owner is not None
+                b_owner = a.b_owner["id"]
+                assert set(a.b_owner) == {
+                    "id", "type", "epoch", "sync_serial", "_sync_owner", "_sync_type"
+                }  # fmt: skip
+                assert a.b_owner["_sync_owner"] == b_owner
+                assert a.b_my_owners == [b_owner]
+                # B asked for A's rows from serial 0, as a forward.
+                assert a.i_have_from_b is not None
+                assert a.i_have_from_b.msg == {
+                    "serial": 0, "_sync_owner": A_OWNER, "_sync_type": "IHave",
+                    "_sync_operation": "forward",
+                }  # fmt: skip
+                # B's row arrived as a plain sync, then YouHave with its serial.
+                [row] = a.b_rows
+                assert "_sync_operation" not in row.msg
+                assert row.flags == 0
+                assert (row.msg["text"], row.msg["_sync_owner"]) == ("b's row", b_owner)
+                assert a.b_you_have is not None
+                assert "_sync_operation" not in a.b_you_have.msg
+                assert a.b_you_have.msg == {
+                    "serial": row.msg["sync_serial"], "_sync_owner": b_owner,
+                    "_sync_type": "YouHave",
+                }  # fmt: skip
+                assert a.b_you_have.number > row.number
+
+                # B stored A's rows under A's owner and remembers serial 4 for it.
+                def caught_up() -> bool:
+                    with Session(engine) as session:
+                        owner = session.get(SyncOwner, uuid.UUID(A_OWNER))
+                        return owner is not None and owner.incoming_serial == 4
+
+                await wait_until(caught_up)
+                with Session(engine) as session:
+                    memos = session.scalars(sa.select(Memo)).all()
+                    theirs = {
+                        (str(m.id), m.text, m.sync_serial)
+                        for m in memos
+                        if m.sync_owner_id == uuid.UUID(A_OWNER)
+                    }
+                    owner = session.get(SyncOwner, uuid.UUID(A_OWNER))
+                    assert owner is not None
+                    assert owner.dest_hash == d.hash
+                assert theirs == {
+                    (r["id"], r["text"], r["sync_serial"]) for r in A_ROWS
+                }
+                await peer.close()
+        finally:
+            manager.session.close()
+            engine.dispose()
+
+    run(scenario())
