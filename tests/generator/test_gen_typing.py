@@ -6,6 +6,7 @@ errors in the generated packages and the probe count.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -45,3 +46,21 @@ def test_mypy_catches_a_wrong_type(tmp_path) -> None:
     result = _mypy(str(probe))
     assert result.returncode == 1
     assert "assert_type" in result.stdout or "Expression is of type" in result.stdout
+
+
+def test_generated_packages_are_lint_and_format_clean() -> None:
+    bin_dir = ROOT / ".venv" / "bin"
+    ruff = shutil.which("ruff", path=str(bin_dir)) or shutil.which("ruff")
+    assert ruff is not None, "ruff is a dev dependency"
+    lint = subprocess.run(
+        [ruff, "check", "generated/"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    fmt = subprocess.run(
+        [sys.executable, "-m", "black", "--check", "--quiet", "generated/"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
