@@ -43,6 +43,10 @@ class TableInherits(StoreInSyncStoreMixin):
     info2: str = sync_property()
     sync_serial: int = sync_property()
 
+    def __init__(self) -> None:
+        # The owner's node assigns the key of a row created on request (``create``).
+        self.id = uuid.uuid4()
+
 
 class Record(StoreInSyncStoreMixin):
     """One attribute per value codec."""
@@ -53,6 +57,7 @@ class Record(StoreInSyncStoreMixin):
     blob: bytes = sync_property()
     peer: DestHash = sync_property()
     text: str = sync_property()
+    ratio: float = sync_property()
 
 
 class ConfRegistry(SyncStoreRegistry):
