@@ -85,14 +85,15 @@ class ConnectMixin:
     _connections: dict[DestHash, SyncProtocol]
     _closing: bool
 
-    def create_task(self, coro: Any, *, name: str | None = None) -> asyncio.Task[Any]:
-        raise NotImplementedError  # provided by SyncManager
+    if TYPE_CHECKING:  # provided by SyncManager
 
-    async def unknown_destination(self, protocol: SyncProtocol) -> Any:
-        raise NotImplementedError  # provided by SyncManager
+        def create_task(
+            self, coro: Any, *, name: str | None = None
+        ) -> asyncio.Task[Any]: ...
 
-    def add_destination(self, dest: Any) -> Any:
-        raise NotImplementedError  # provided by SyncManager
+        async def unknown_destination(self, protocol: SyncProtocol) -> Any: ...
+
+        def add_destination(self, dest: Any) -> Any: ...
 
     def _init_connect_state(self) -> None:
         # Every protocol with a transport, live or not (self-connections, connections

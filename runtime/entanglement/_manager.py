@@ -13,9 +13,8 @@ Choices where the spec is silent or where we fixed a quirk:
   callbacks returning coroutines) is created through :meth:`SyncManager.create_task`,
   tracked, and cancelled and awaited on close.  Other layers (the SQL resync) use the
   same method for their background work.
-* ``synchronize`` raises ``SyncNotConnected`` for a target that is neither live nor
-  connecting, including one that is "connecting" before its transport exists (quirk 18).
-* Elements are queued per connection; the policy chain runs at enqueue time (§7.1).
+* Sending lives in :mod:`entanglement._send`, receiving in
+  :mod:`entanglement._receive`, connections in :mod:`entanglement._connect`.
 """
 
 from __future__ import annotations
@@ -26,15 +25,14 @@ import logging
 import os
 import ssl
 from collections.abc import Coroutine, Iterable
-from typing import Any, Literal, overload
+from typing import Any
 
 from entanglement._connect import ConnectMixin
 from entanglement._destinations import SyncDestinationBase, as_dest_hash
 from entanglement._hashes import CertHash, DestHash, certhash_from_file
 from entanglement._receive import ReceiveMixin, default_registries
-from entanglement._sansio import ResponseContext
+from entanglement._send import SendMixin
 from entanglement._tls import client_context, server_context
-from entanglement.interface import SyncNotConnected, overrides_sync_receive
 from entanglement.protocol import SyncProtocol
 
 __all__ = ["SyncManager"]
@@ -44,7 +42,7 @@ log = logging.getLogger("entanglement")
 PathLike = str | os.PathLike[str]
 
 
-class SyncManager(ConnectMixin, ReceiveMixin):
+class SyncManager(SendMixin, ConnectMixin, ReceiveMixin):
     """Manages the connections of one identity (certificate) to its destinations.
 
     Args:
@@ -176,157 +174,6 @@ class SyncManager(ConnectMixin, ReceiveMixin):
     async def unknown_destination(self, protocol: SyncProtocol) -> Any:
         """Extension point: a destination for an unknown peer, or None to refuse it."""
         return None
-
-    # -- sending -----------------------------------------------------------------
-
-    @overload
-    def synchronize(
-        self,
-        obj: Any,
-        *,
-        destinations: Iterable[Any] | None = None,
-        exclude: Iterable[Any] = (),
-        operation: Any = "sync",
-        attributes_to_sync: Iterable[str] | None = None,
-        response: Literal[False] = False,
-        response_for: ResponseContext | None = None,
-        priority: int | None = None,
-    ) -> None: ...
-
-    @overload
-    def synchronize(
-        self,
-        obj: Any,
-        *,
-        destinations: Iterable[Any] | None = None,
-        exclude: Iterable[Any] = (),
-        operation: Any = "sync",
-        attributes_to_sync: Iterable[str] | None = None,
-        response: Literal[True] | asyncio.Future[Any],
-        response_for: None = None,
-        priority: int | None = None,
-    ) -> asyncio.Future[Any]: ...
-
-    def synchronize(
-        self,
-        obj: Any,
-        *,
-        destinations: Iterable[Any] | None = None,
-        exclude: Iterable[Any] = (),
-        operation: Any = "sync",
-        attributes_to_sync: Iterable[str] | None = None,
-        response: bool | asyncio.Future[Any] = False,
-        response_for: ResponseContext | None = None,
-        priority: int | None = None,
-    ) -> asyncio.Future[Any] | None:
-        """Queue ``obj`` for the destinations (default: every live connection).
-
-        Args:
-            obj: the Synchronizable to send.
-            destinations: target destinations; None means all live connections.
-            exclude: destinations to skip (compared with ``==``).
-            operation: operation name or object (default ``sync``).
-            attributes_to_sync: only these attributes (None: all).
-            response: True (or a future to use) to get a future for the answer.
-            response_for: the response context when answering/relaying a request.
-            priority: queue priority (default ``obj.sync_priority``; lower first).
-
-        Returns:
-            The response future, or None.
-
-        Raises:
-            ValueError: both ``response`` and ``response_for`` were given.
-            SyntaxError: the class overrides ``sync_receive``.
-            UnregisteredSyncClass: no registry knows the class.
-            SyncInvalidOperation: its registry does not accept ``operation``.
-            SyncNotConnected: a target is neither live nor connecting.
-        """
-        if response is not False and response_for is not None:
-            raise ValueError("response and response_for are mutually exclusive")
-        registry = self._registry_of(obj)
-        op = registry.get_operation(operation)
-        future: asyncio.Future[Any] | None = None
-        context = response_for
-        if response is not False:
-            future = (
-                self.loop.create_future() if isinstance(response, bool) else response
-            )
-            context = ResponseContext(future=future)
-        try:
-            self._enqueue_all(
-                obj, op, registry, destinations, exclude, attributes_to_sync,
-                context, obj.sync_priority if priority is None else priority,
-            )  # fmt: skip
-        finally:
-            if future is not None and context is not None:
-                context.release()  # our own hold: queued elements keep theirs
-        return future
-
-    def _registry_of(self, obj: Any) -> Any:
-        # Cached per class: the sync_receive override check walks the MRO statically
-        # and costs more than everything else synchronize() does for one object.
-        cls, sync_type = type(obj), obj.sync_type
-        registry = self._class_registry.get(cls)
-        if registry is not None and sync_type in registry.registry:
-            return registry
-        if overrides_sync_receive(cls):
-            raise SyntaxError(f"{cls.__name__} overrides sync_receive; it must not")
-        _, registry = self.find_syncable(sync_type)
-        self._class_registry[cls] = registry
-        return registry
-
-    def _enqueue_all(
-        self,
-        obj: Any,
-        op: Any,
-        registry: Any,
-        destinations: Iterable[Any] | None,
-        exclude: Iterable[Any],
-        attributes: Iterable[str] | None,
-        context: ResponseContext | None,
-        priority: int,
-    ) -> None:
-        if destinations is None:
-            targets = [p.dest for p in self._connections.values()]
-        else:
-            targets = list(destinations)
-        excluded = list(exclude)
-        if excluded:
-            targets = [d for d in targets if d not in excluded]
-        if context is not None:
-            context.mark_targets(targets)
-        subset = frozenset(attributes) if attributes else None
-        info = {"manager": self, "response_for": context, "operation": op}
-        for dest in targets:
-            if not self.should_send(obj, dest, registry, type(obj), **info):
-                continue
-            protocol = self._sending_protocol(dest)
-            protocol.conn.enqueue(obj, op, subset, context, priority)
-
-    def _sending_protocol(self, dest: Any) -> SyncProtocol:
-        dest_hash = getattr(dest, "dest_hash", None)
-        protocol = self._connections.get(dest_hash) if dest_hash else None
-        if protocol is None:
-            protocol = self._connecting_protocol(dest_hash)
-        if protocol is None or protocol.closed:
-            raise SyncNotConnected(dest=dest)
-        return protocol
-
-    def should_send(
-        self, obj: Any, destination: Any, registry: Any, sync_type: type, **info: Any
-    ) -> bool:
-        """Send policy chain (§7.2): destination, registry, object.
-
-        Each may return False (skip ``destination``) or raise (abort the call).
-        """
-        info["destination"] = destination
-        info["registry"] = registry
-        info["sync_type"] = sync_type
-        if not destination.should_send(obj, **info):
-            return False
-        if not registry.should_send(obj, **info):
-            return False
-        return bool(obj.sync_should_send(**info))
 
     # -- tasks and shutdown ------------------------------------------------------
 

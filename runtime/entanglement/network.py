@@ -2,8 +2,9 @@
 
 The implementation is split into private modules, re-exported here:
 
-* :mod:`entanglement._manager`: :class:`SyncManager` (registries, destinations,
-  ``synchronize``, tasks, shutdown);
+* :mod:`entanglement._manager`: :class:`SyncManager` (registries, destinations, tasks,
+  shutdown);
+* :mod:`entanglement._send`: ``synchronize`` and the send policy chain;
 * :mod:`entanglement._receive`: the receive pipeline (``_sync_receive``, the
   ``should_listen`` chains, errors sent back);
 * :mod:`entanglement._connect`: outgoing attempts with backoff, incoming connections,
