@@ -16,7 +16,8 @@ The implementation is split into private modules, re-exported here:
 :class:`SyncServer` (here) adds listeners.  ``listen_ssl``/``listen_unix`` work in both
 styles: before the loop runs they start listening at once (running the loop just long
 enough), inside a running loop they return a future to await.  Either way the return
-value is a future whose result is the ``asyncio.Server``.
+value is a future whose result is the ``asyncio.Server``.  Closing the server removes
+the unix socket files it created.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ class SyncServer(SyncManager):
     ) -> None:
         super().__init__(cert, port, cafile=cafile, capath=capath, key=key, **kwargs)
         self._servers: list[asyncio.Server] = []
+        self._unix_paths: list[str] = []
 
     def listen_ssl(
         self, port: int | None = None, host: str | None = None
@@ -98,6 +100,7 @@ class SyncServer(SyncManager):
         Returns:
             A future of the ``asyncio.Server`` (already done when the loop was idle).
         """
+        self._unix_paths.append(os.fspath(path))
         coro = self.loop.create_unix_server(
             lambda: accepting_unix_protocol(self), os.fspath(path)
         )
@@ -136,3 +139,7 @@ class SyncServer(SyncManager):
         for server in servers:
             with contextlib.suppress(Exception):
                 await server.wait_closed()
+        paths, self._unix_paths = self._unix_paths, []
+        for path in paths:  # asyncio (3.11) leaves the socket file behind
+            with contextlib.suppress(OSError):
+                os.unlink(path)

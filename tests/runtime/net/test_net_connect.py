@@ -166,7 +166,9 @@ def test_unix_sockets(pki) -> None:
                 await ra.wait_for(lambda: 2 in ra.things)
 
     with tempfile.TemporaryDirectory() as tmp:
-        run(scenario(os.path.join(tmp, "sync.sock")))
+        path = os.path.join(tmp, "sync.sock")
+        run(scenario(path))
+        assert not os.path.exists(path)  # removed on close
 
 
 def test_original_style_with_run_until_complete(pki) -> None:
