@@ -121,3 +121,81 @@ def test_our_manager_against_a_foreign_server(pki) -> None:
             await foreign.close()
 
     run(scenario())
+
+
+def test_requests_queued_together_coalesce_into_one_frame(pki) -> None:
+    # §7.3: two forwards of one object queued before the writer runs become one frame
+    # (union of the attributes, contexts merged): one answer resolves both futures.
+    # A delete queued after a forward replaces it.
+    async def scenario() -> None:
+        a, d = pki.nodes["a"], pki.nodes["d"]
+        foreign = RawServer(d.cert, d.key, d.cafile)
+        port = await foreign.start()
+        mgr, reg = our_manager(a)
+        try:
+            async with mgr:
+                dest = PortDestination(d.hash, "F", port)
+                await mgr.add_destination(dest)
+                peer = await foreign.peers.get()
+                peer.send(F_OWNER_MSG)
+                peer.send({"id": REC_ID, "text": "t0", "ratio": 0.5,
+                           "_sync_owner": F_OWNER, "_sync_type": "Record"})  # fmt: skip
+                records = reg.store(Record)
+                await wait_until(lambda: uuid.UUID(REC_ID) in records)
+                replica = records[uuid.UUID(REC_ID)]
+
+                def proposal(**attrs: object) -> Record:
+                    obj = Record()
+                    obj.id, obj.sync_owner = replica.id, replica.sync_owner
+                    for name, value in attrs.items():
+                        setattr(obj, name, value)
+                    return obj
+
+                futures = [
+                    mgr.synchronize(
+                        proposal(text="t1"), destinations=[dest], operation="forward",
+                        attributes_to_sync=["id", "text"], response=True,
+                    ),
+                    mgr.synchronize(
+                        proposal(ratio=1.5), destinations=[dest], operation="forward",
+                        attributes_to_sync=["id", "ratio"], response=True,
+                    ),
+                ]  # fmt: skip
+                [request] = await peer.receive_requests(1)
+                assert request.msg == {
+                    "id": REC_ID, "text": "t1", "ratio": 1.5, "_sync_owner": F_OWNER,
+                    "_sync_type": "Record", "_sync_operation": "forward",
+                }  # fmt: skip
+                peer.send({"id": REC_ID, "text": "t1", "ratio": 1.5,
+                           "_sync_owner": F_OWNER, "_sync_type": "Record",
+                           "_resp_for": [request.number]})  # fmt: skip
+                first, second = [await f for f in futures]
+                assert first is second is replica
+                assert (replica.text, replica.ratio) == ("t1", 1.5)
+
+                futures = [
+                    mgr.synchronize(
+                        proposal(text="t2"), destinations=[dest], operation="forward",
+                        attributes_to_sync=["id", "text"], response=True,
+                    ),
+                    mgr.synchronize(
+                        proposal(), destinations=[dest], operation="delete",
+                        attributes_to_sync=["id"], response=True,
+                    ),
+                ]  # fmt: skip
+                [request] = await peer.receive_requests(1)
+                assert request.msg["_sync_operation"] == "delete"
+                assert request.msg["id"] == REC_ID
+                peer.send({"id": REC_ID, "_sync_owner": F_OWNER, "_sync_type": "Record",
+                           "_sync_operation": "delete",
+                           "_resp_for": [request.number]})  # fmt: skip
+                results = [await f for f in futures]
+                assert all(
+                    isinstance(r, Record) and r.id == replica.id for r in results
+                )
+                assert replica.id not in records
+                await peer.close()
+        finally:
+            await foreign.close()
+
+    run(scenario())
