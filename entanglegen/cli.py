@@ -90,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
         if name == "build":
             cmd.add_argument("-o", "--output", type=Path, help="output directory")
             cmd.add_argument(
+                "-j", "--jobs", type=int, help="black processes (default: one per CPU)"
+            )
+            cmd.add_argument(
                 "--check",
                 action="store_true",
                 help="write nothing; print a diff and exit 1 if anything would change",
@@ -136,7 +139,7 @@ def cmd_build(args: argparse.Namespace, config: Config) -> int:
     if not args.check and writer.is_up_to_date(out_dir, stamp):
         print_(f"entanglegen: {_relative(out_dir)} is up to date\n")
         return 0
-    result = build(schemas, root=config.root, templates=args.templates)
+    result = build(schemas, root=config.root, templates=args.templates, jobs=args.jobs)
     sys.stderr.write(render(result.diagnostics, args.format))
     if not result.ok or _failed(result.diagnostics, args.fail_on_warning):
         return 1

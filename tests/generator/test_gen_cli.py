@@ -222,3 +222,21 @@ def test_no_schema_files(tmp_path: Path) -> None:
     code, _, err = run_cli("check", str(tmp_path))
     assert code == 1
     assert "no schema files found" in err
+
+
+def test_parallel_formatting_gives_the_same_bytes(tmp_path: Path) -> None:
+    from entanglegen.build import build
+
+    types = "\n".join(
+        f"  T{i}:\n    primary_key: id\n    properties:\n      id: int\n"
+        f"      ref: {{type: T{max(i - 1, 0)}, nullable: true}}\n      x: {{type: float, default: {i}.5}}"
+        for i in range(70)
+    )
+    (tmp_path / "many.yaml").write_text(
+        f"registry: many\npackage: many_sync\ntypes:\n{types}\n"
+    )
+    serial = build([tmp_path], root=tmp_path, jobs=1)
+    parallel = build([tmp_path], root=tmp_path, jobs=2)
+    assert serial.ok
+    assert len(serial.files) > 70
+    assert serial.files == parallel.files

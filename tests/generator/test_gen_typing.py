@@ -53,7 +53,11 @@ def test_generated_packages_are_lint_and_format_clean() -> None:
     ruff = shutil.which("ruff", path=str(bin_dir)) or shutil.which("ruff")
     assert ruff is not None, "ruff is a dev dependency"
     lint = subprocess.run(
-        [ruff, "check", "generated/"], cwd=ROOT, capture_output=True, text=True, check=False
+        [ruff, "check", "generated/"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert lint.returncode == 0, lint.stdout + lint.stderr
     fmt = subprocess.run(
