@@ -1,0 +1,135 @@
+"""Edge cases of answering: a policy refusing the requester, an answer the gateway
+refuses, an owner with other neighbours, relays toward an owner that is gone (§4.2,
+§6.2, §10.4-§10.6)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from flood_helpers import Item, build, item, run, settle
+
+from entanglement.interface import SyncNotConnected
+
+NAMES = {"M": "a", "S": "b", "C": "c", "D": "d"}
+HUB = [("M", "S"), ("C", "S"), ("D", "S")]
+
+
+def test_policy_refusing_the_requester_gives_it_no_response(pki) -> None:
+    # §4.2: the owner's flood targets C (so the context counts as answered) but M's
+    # send policy refuses C: nothing is queued for C, which gets "no response".
+    async def scenario() -> None:
+        net = await build(pki, {"M": "a", "C": "c", "D": "d"}, [("C", "M"), ("D", "M")])
+        try:
+            m, c, d = net["M"], net["C"], net["D"]
+            m.publish(item(1, 10))
+            await settle(net)
+            m.dests["C"].refuse_labels.add("hush")
+            proposal = item(1, 11, "hush")
+            proposal.sync_owner = c.owner_of(m)
+            future = c.mgr.synchronize(
+                proposal, destinations=[c.dests["M"]], operation="forward",
+                response=True,
+            )  # fmt: skip
+            assert await future is None
+            await settle(net)
+            assert m.reg.items[1].label == "hush"
+            assert c.count() == Counter({("sync", "M"): 1})
+            assert d.count() == Counter({("sync", "M"): 2})
+            assert c.reg.items[1].value == 10
+        finally:
+            await net.aclose()
+
+    run(scenario())
+
+
+def test_owner_answer_also_reaches_its_other_neighbours(pki) -> None:
+    # C -- S -- M -- D: the owner's sync answers S (which answers C) and goes to D
+    # as a plain sync.
+    async def scenario() -> None:
+        net = await build(pki, NAMES, [("S", "M"), ("C", "S"), ("D", "M")])
+        try:
+            m, s, c, d = (net[n] for n in "MSCD")
+            m.publish(item(1, 10))
+            await settle(net)
+            proposal = item(1, 12)
+            proposal.sync_owner = c.owner_of(m)
+            answer = await c.mgr.synchronize(
+                proposal, destinations=[c.dests["S"]], operation="forward",
+                attributes_to_sync=["id", "value"], response=True,
+            )  # fmt: skip
+            assert answer.value == 12
+            await settle(net)
+            assert m.count() == Counter({("forward", "S"): 1})
+            assert s.count() == Counter({("sync", "M"): 2, ("forward", "C"): 1})
+            assert c.count() == Counter({("sync", "S"): 2})
+            assert d.count() == Counter({("sync", "M"): 2})
+            assert [a.response for a in s.arrivals() if a.operation == "sync"] == [
+                False, True,
+            ]  # fmt: skip
+            assert [(a.request, a.response) for a in d.arrivals()] == [
+                (False, False)
+            ] * 2
+            assert all(n.reg.items[1].value == 12 for n in net.nodes.values())
+        finally:
+            await net.aclose()
+
+    run(scenario())
+
+
+def test_answer_refused_by_the_gateway_resolves_the_requester_none(pki) -> None:
+    # S refuses the owner's answer (its destination for M raises SyncUnauthorized):
+    # the error goes to M unsolicited and C's future resolves with None.
+    async def scenario() -> None:
+        net = await build(pki, NAMES, HUB)
+        try:
+            m, s, c = net["M"], net["S"], net["C"]
+            m.publish(item(1, 10))
+            await settle(net)
+            s.dests["M"].refuse_on_receive = "odd"
+            proposal = item(1, 13, "odd")
+            proposal.sync_owner = c.owner_of(m)
+            future = c.mgr.synchronize(
+                proposal, destinations=[c.dests["S"]], operation="forward",
+                response=True,
+            )  # fmt: skip
+            assert await future is None
+            await settle(net)
+            [error] = m.arrivals("SyncUnauthorized")
+            assert (error.sender, error.request, error.response) == ("S", False, False)
+            assert m.reg.items[1].label == "odd"
+            assert s.reg.items[1].label == c.reg.items[1].label == ""
+            assert c.count("SyncUnauthorized") == Counter()
+        finally:
+            await net.aclose()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("operation", ["forward", "delete", "create"])
+def test_relay_toward_a_gone_owner_answers_not_connected(pki, operation) -> None:
+    async def scenario() -> None:
+        net = await build(pki, NAMES, HUB)
+        try:
+            m, s, c = net["M"], net["S"], net["C"]
+            m.publish(item(1, 10))
+            await settle(net)
+            await m.mgr.aclose()
+            request = item(1, 11) if operation != "create" else Item()
+            if operation == "create":
+                request.value = 11
+            request.sync_owner = c.owner_of(m)
+            future = c.mgr.synchronize(
+                request, destinations=[c.dests["S"]], operation=operation,
+                response=True,
+            )  # fmt: skip
+            with pytest.raises(SyncNotConnected, match="'M'"):
+                await future
+            await settle(net)
+            assert c.count("SyncNotConnected") == Counter({("error", "S"): 1})
+            assert s.count() == Counter({("sync", "M"): 1, (operation, "C"): 1})
+            assert s.reg.items[1].value == c.reg.items[1].value == 10
+        finally:
+            await net.aclose()
+
+    run(scenario())
