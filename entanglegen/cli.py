@@ -84,11 +84,11 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument(
             "--fail-on-warning", action="store_true", help="treat warnings as errors"
         )
-        cmd.add_argument(
-            "--templates", type=Path, help="directory overriding templates"
-        )
         if name == "build":
             cmd.add_argument("-o", "--output", type=Path, help="output directory")
+            cmd.add_argument(
+                "--templates", type=Path, help="directory overriding templates"
+            )
             cmd.add_argument(
                 "-j", "--jobs", type=int, help="black processes (default: one per CPU)"
             )

@@ -153,13 +153,21 @@ class Imports:
                 self.add(line)
 
 
-def _registry_part(reg: RegistrySpec, imports: Imports) -> dict[str, object]:
+@dataclass(frozen=True, slots=True)
+class _RegistryPart:
+    base: str
+    hooks: dict[str, HookIR | None]
+    customs: tuple[OperationIR, ...]
+    disabled: tuple[str, ...]
+
+
+def _registry_part(reg: RegistrySpec, imports: Imports) -> _RegistryPart:
     is_sql = reg.storage == "sql"
     if is_sql:
         imports.add("from entanglement.sql.base import SqlSyncRegistry")
     else:
         imports.add("from entanglement.memory import SyncStoreRegistry")
-    hooks: dict[str, object] = {}
+    hooks: dict[str, HookIR | None] = {}
     for name in ("should_send", "should_listen", "should_listen_constructed"):
         located = reg.policy.get(name)
         hooks[name] = HookIR(imports.hook(located.value)) if located else None
@@ -174,13 +182,8 @@ def _registry_part(reg: RegistrySpec, imports: Imports) -> dict[str, object]:
     )
     if any(h is not None for h in hooks.values()) or customs or disabled:
         imports.add("from typing import Any")
-    return {
-        "registry_base": "SqlSyncRegistry" if is_sql else "SyncStoreRegistry",
-        "custom_operations": customs,
-        "disabled_operations": disabled,
-        "has_init": bool(customs or disabled),
-        **hooks,
-    }
+    base = "SqlSyncRegistry" if is_sql else "SyncStoreRegistry"
+    return _RegistryPart(base, hooks, customs, disabled)
 
 
 def _operation(op: OperationSpec, imports: Imports) -> OperationIR:
@@ -252,7 +255,13 @@ def build_ir(reg: RegistrySpec, source: str, project: list[RegistrySpec]) -> Reg
             py_literal(n) for n in sort_all([registry_class, "registry", *model_names])
         ),
         files=_files(package, reg, types, bool(enums)),
-        **part,  # type: ignore[arg-type]
+        registry_base=part.base,
+        should_send=part.hooks["should_send"],
+        should_listen=part.hooks["should_listen"],
+        should_listen_constructed=part.hooks["should_listen_constructed"],
+        custom_operations=part.customs,
+        disabled_operations=part.disabled,
+        has_init=bool(part.customs or part.disabled),
     )
 
 
