@@ -24,7 +24,9 @@ Choices and fixed quirks:
   unaccepted proposal never changes the relay's replica.  An existing object whose owner
   differs from the message's is refused (``SyncBadOwner``): ownership cannot change.
 * ``incoming_delete`` removes the object when we own it (a granted request) or when the
-  delete comes from the owner's direction.  ``incoming_forward`` at the owner refuses an
+  delete comes from the owner's direction; a delete of an object that is not here is
+  refused with ``SyncNotFound`` (as the SQL layer does), which is what stops a delete
+  flood from circling forever around a cycle of nodes.  ``incoming_forward`` at the owner refuses an
   unknown object (``SyncNotFound``: forward cannot create); ``incoming_create`` at the
   owner refuses a key that is already taken (``SyncUnauthorized``).
 * Objects of classes with ``sync_primary_keys = Unique`` are events: they go through the
@@ -193,21 +195,29 @@ class SyncStoreRegistry(SyncRegistry):
         """At the owner, store the new object (its key must be free)."""
         if not obj.sync_is_local or not is_storable(type(obj)):
             return
-        store = self.store_for_class(type(obj))
-        try:
-            taken = obj in store
-        except AttributeError as exc:
-            raise SyncBadEncodingError(
-                f"create of {obj.sync_type}: no primary key assigned ({exc})"
-            ) from exc
-        if taken:
+        if self._stored(obj, "create"):
             raise SyncUnauthorized(
                 f"create of {obj.sync_type}: that key already exists"
             )
-        store.add(obj)
+        self.store_for_class(type(obj)).add(obj)
+
+    def _stored(self, obj: Synchronizable, what: str) -> bool:
+        try:
+            return obj in self.store_for_class(type(obj))
+        except AttributeError as exc:
+            raise SyncBadEncodingError(
+                f"{what} of {obj.sync_type}: no primary key assigned ({exc})"
+            ) from exc
 
     def incoming_delete(self, obj: Synchronizable, **info: Any) -> None:
-        """Remove the object when we own it or the delete comes from the owner's side."""
+        """Remove the object when we own it or the delete comes from the owner's side.
+
+        Raises:
+            SyncNotFound: the object is not (or no longer) here; this is what ends a
+                delete flood going around a cycle of nodes.
+        """
+        if is_storable(type(obj)) and not self._stored(obj, "delete"):
+            raise SyncNotFound(f"delete: no such {obj.sync_type} here")
         owner_hash = getattr(obj.sync_owner, "dest_hash", None)
         sender_hash = getattr(info.get("sender"), "dest_hash", None)
         if obj.sync_is_local or (owner_hash is not None and owner_hash == sender_hash):
