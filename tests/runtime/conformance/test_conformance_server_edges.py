@@ -171,3 +171,51 @@ def test_a_frame_too_large_is_refused_without_using_a_number(pki, caplog) -> Non
             await peer.close()
 
     run(scenario())
+
+
+def refusal_cases(row_id: str, our_owner: str) -> list[tuple[dict, str | None]]:
+    """(message sent with RESPONSE_NEEDED, wire name of the error answering it)."""
+    row = {"id": row_id, "_sync_owner": our_owner, "_sync_type": "TableInherits"}
+    return [
+        ({"_sync_type": "Nope"}, "UnregisteredSyncClass"),
+        ({**row, "_sync_operation": "transition"}, "SyncInvalidOperation"),
+        ({**row, "_sync_operation": "forward", "_bogus": 1}, "SyncBadEncodingError"),
+        ({**row, "_sync_operation": "forward", "_no_resp": [1]}, "SyncBadEncodingError"),
+        ({**row, "_sync_operation": "forward", "colour": "red"}, "SyncBadEncodingError"),
+        ({**row, "id": str(uuid.uuid4()), "_sync_operation": "forward"}, "SyncNotFound"),
+        ({**row, "id": "not-a-uuid", "_sync_operation": "forward"}, "SyncBadEncodingError"),
+        (row, "SyncBadOwner"),  # a sync of an object we own
+        ({**row, "_sync_owner": str(uuid.uuid4())}, "SyncBadOwner"),  # unknown owner
+        ({"id": row_id, "_sync_type": "TableInherits"}, "SyncBadEncodingError"),
+        ({"text": "x", "_sync_type": "Record", "_sync_operation": "delete",
+          "_sync_owner": our_owner}, "SyncBadEncodingError"),  # no key to delete
+        # Errors are never answered with errors, even malformed ones (§6.3).
+        ({"args": ["x"], "colour": 1, "_sync_is_error": True,
+          "_sync_type": "SyncError", "_sync_operation": "error"}, None),
+    ]  # fmt: skip
+
+
+def test_refusals_are_answered_with_the_right_error(pki) -> None:
+    async def scenario() -> None:
+        srv, reg, peer = await connect(pki)
+        async with srv:
+            row = await publish_row(reg, peer, info="unchanged")
+            cases = refusal_cases(str(row.id), str(reg.local_owner.id))
+            for msg, expected in cases:
+                n = peer.request(msg)
+                if expected is None:
+                    [answer] = await peer.receive_until(lambda f, n=n: n in answers(f))
+                    assert answer.payload == json.dumps({"_no_resp_for": [n]}).encode()
+                    continue
+                [error] = await peer.receive_until(lambda f, n=n: n in answers(f))
+                assert (error.msg["_sync_type"], error.msg["_resp_for"]) == (
+                    expected,
+                    [n],
+                )
+                assert error.msg["_sync_operation"] == "error"
+                assert error.msg["network_msg"]["_sync_type"] == msg["_sync_type"]
+            assert row.info == "unchanged"
+            assert (row.type, row.sync_serial) == ("t", 1)
+            await peer.close()
+
+    run(scenario())
