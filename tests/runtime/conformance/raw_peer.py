@@ -33,6 +33,13 @@ def hash_text_of_der(der: bytes) -> str:
     return "ni:///sha-256;" + base64.urlsafe_b64encode(digest).decode("ascii")
 
 
+def unix_identity_text(path: str, pid: int, uid: int, gid: int) -> str:
+    """§1.3: SHA-256 of "{path}:{pid}:{uid}:{gid}", ':' in the path replaced by '_'."""
+    text = f"{path.replace(':', '_')}:{pid}:{uid}:{gid}"
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return "ni:///sha-256;" + base64.urlsafe_b64encode(digest).decode("ascii")
+
+
 def hash_text_of_pem(path: Path) -> str:
     """Identity text of the first certificate of a PEM file (§1.2)."""
     return hash_text_of_der(ssl.PEM_cert_to_DER_cert(Path(path).read_text()))
@@ -69,6 +76,12 @@ class RawPeer:
         reader, writer = await asyncio.open_connection(
             "127.0.0.1", port, ssl=ctx, server_hostname="127.0.0.1"
         )
+        return cls(reader, writer)
+
+    @classmethod
+    async def connect_unix(cls, path: str) -> RawPeer:
+        """Open a unix-socket connection (same framing, no TLS)."""
+        reader, writer = await asyncio.open_unix_connection(path)
         return cls(reader, writer)
 
     @property
