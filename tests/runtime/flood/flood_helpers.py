@@ -72,6 +72,9 @@ def item(id: int, value: int = 0, label: str = "") -> Item:
     return obj
 
 
+_ARRIVAL_ORDER = itertools.count()
+
+
 @dataclass(frozen=True)
 class Arrival:
     """One message as it entered a node's receive pipeline."""
@@ -82,10 +85,7 @@ class Arrival:
     msg: dict[str, Any]
     request: bool  # the frame set RESPONSE_NEEDED
     response: bool  # the frame answered one of our (possibly relayed) requests
-    seq: int = field(default_factory=lambda: next(_arrival_order), compare=False)
-
-
-_arrival_order = itertools.count()
+    seq: int = field(default_factory=lambda: next(_ARRIVAL_ORDER), compare=False)
 
 
 class FloodRegistry(SyncStoreRegistry):
@@ -266,7 +266,7 @@ async def build(
         )
         await mgr.listen_ssl(0, "127.0.0.1")
         nodes[name] = Node(name, cert.hash, mgr, reg, port_of(mgr))
-    tasks = []
+    tasks: list[asyncio.Task[Any]] = []
     for x, y in links:
         nx, ny = nodes[x], nodes[y]
         at_y = RecordingDestination(
@@ -278,7 +278,9 @@ async def build(
             nx, ny, connect=True, **per_link.get(f"{x}>{y}", {})
         )
         nx.dests[y] = at_x
-        tasks.append(nx.mgr.add_destination(at_x))
+        task = nx.mgr.add_destination(at_x)
+        assert task is not None
+        tasks.append(task)
     await asyncio.gather(*tasks)
     await wait_until(lambda: all(_fully_connected(n) for n in nodes.values()))
     return Net(nodes)
@@ -301,7 +303,7 @@ def _link_state(net: Net) -> tuple[Any, ...] | None:
                 (n for n in net.nodes.values() if n.hash == protocol.dest.dest_hash),
                 None,
             )
-            back = peer and peer.mgr._connections.get(node.hash)
+            back = peer.mgr._connections.get(node.hash) if peer else None
             if back is not None and back.conn.in_count != conn.out_count:
                 return None
             state.append((node.name, str(protocol.dest.name), conn.out_count))
