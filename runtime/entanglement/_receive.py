@@ -121,19 +121,28 @@ class ReceiveMixin:
         info["operation"] = registry.get_operation(msg["_sync_operation"])
         info["registry"] = registry
         info["attributes"] = frozenset([k for k in msg if k[:1] != "_"])
-        self._listen_base_ran = False
-        _require_true(self.should_listen(msg, cls, **info), "manager.should_listen")
-        if not self._listen_base_ran:
-            raise RuntimeError(
-                f"{type(self).__name__}.should_listen did not call the base method"
-            )
+        # The manager's own chains are called directly (one kwargs expansion less per
+        # hook) unless a subclass overrides them.
+        overridden = type(self).should_listen is not ReceiveMixin.should_listen
+        if overridden:
+            self._listen_base_ran = False
+            _require_true(self.should_listen(msg, cls, **info), "manager.should_listen")
+            if not self._listen_base_ran:
+                raise RuntimeError(
+                    f"{type(self).__name__}.should_listen did not call the base method"
+                )
+        else:
+            self._listen_chain(msg, cls, info)
         with registry.sync_context(sync_type=cls, **info) as context:
             info["context"] = context
             obj = cls.sync_construct(msg, **info)
-            _require_true(
-                self.should_listen_constructed(obj, msg, **info),
-                "manager.should_listen_constructed",
-            )
+            if type(self).should_listen_constructed is _BASE_CONSTRUCTED:
+                self._constructed_chain(obj, msg, info)
+            else:
+                _require_true(
+                    self.should_listen_constructed(obj, msg, **info),
+                    "manager.should_listen_constructed",
+                )
             obj.sync_receive_constructed(msg, **info)
             registry.sync_receive(obj, **info)
         return obj
@@ -158,32 +167,40 @@ class ReceiveMixin:
         Subclasses overriding this must call the base method.
         """
         self._listen_base_ran = True
+        self._listen_chain(msg, cls, info)
+        return True
+
+    def _listen_chain(
+        self, msg: dict[str, Any], cls: Any, info: dict[str, Any]
+    ) -> None:
         sender = info["sender"]
         if sender is not None:
-            _require_true(sender.should_listen(msg, cls, **info), "dest.should_listen")
-        registry = info["registry"]
-        _require_true(
-            registry.should_listen(msg, cls, **info), "registry.should_listen"
-        )
-        _require_true(
-            cls.sync_should_listen(msg, **info),  # type: ignore[attr-defined]
-            f"{cls.__name__}.sync_should_listen",
-        )
-        return True
+            result = sender.should_listen(msg, cls, **info)
+            if result is not True:
+                _not_true(result, "dest.should_listen")
+        result = info["registry"].should_listen(msg, cls, **info)
+        if result is not True:
+            _not_true(result, "registry.should_listen")
+        result = cls.sync_should_listen(msg, **info)
+        if result is not True:
+            _not_true(result, f"{cls.__name__}.sync_should_listen")
 
     def should_listen_constructed(
         self, obj: Any, msg: dict[str, Any], **info: Any
     ) -> bool:
         """Registry (ownership checks) then object: each must return True or raise."""
-        _require_true(
-            info["registry"].should_listen_constructed(obj, msg, **info),
-            "registry.should_listen_constructed",
-        )
-        _require_true(
-            obj.sync_should_listen_constructed(msg, **info),
-            f"{type(obj).__name__}.sync_should_listen_constructed",
-        )
+        self._constructed_chain(obj, msg, info)
         return True
+
+    def _constructed_chain(
+        self, obj: Any, msg: dict[str, Any], info: dict[str, Any]
+    ) -> None:
+        result = info["registry"].should_listen_constructed(obj, msg, **info)
+        if result is not True:
+            _not_true(result, "registry.should_listen_constructed")
+        result = obj.sync_should_listen_constructed(msg, **info)
+        if result is not True:
+            _not_true(result, f"{type(obj).__name__}.sync_should_listen_constructed")
 
     # -- errors ------------------------------------------------------------------
 
@@ -240,7 +257,11 @@ def validate_message(msg: dict[str, Any]) -> None:
 
 def _require_true(result: Any, hook: str) -> None:
     if result is not True:
-        raise TypeError(f"{hook} returned {result!r}; it must return True or raise")
+        _not_true(result, hook)
+
+
+def _not_true(result: Any, hook: str) -> None:
+    raise TypeError(f"{hook} returned {result!r}; it must return True or raise")
 
 
 def default_registries(given: list[SyncRegistry]) -> list[SyncRegistry]:
@@ -256,3 +277,6 @@ def default_registries(given: list[SyncRegistry]) -> list[SyncRegistry]:
     if not any(error_registry is r for r in ordered):
         ordered.append(error_registry)
     return ordered
+
+
+_BASE_CONSTRUCTED: Final = ReceiveMixin.should_listen_constructed
