@@ -51,10 +51,10 @@ def test_should_send_refuses_one_destination_among_several(pki) -> None:
 
 
 def test_coalescing_on_a_throttled_link(pki) -> None:
-    # S -> C is throttled to 500 B/s: while S's writer waits, the updates of the one
+    # S -> C is throttled to 300 B/s: while S's writer waits, the updates of the one
     # object coalesce in S's queue for C.  S -> D is not throttled and sees them all.
     async def scenario() -> None:
-        net = await build(pki, NAMES, HUB, {"S>C": {"bw_per_sec": 500}})
+        net = await build(pki, NAMES, HUB, {"S>C": {"bw_per_sec": 300}})
         try:
             m, s, c, d = (net[n] for n in "MSCD")
             obj = item(1, 0, "x" * 60)

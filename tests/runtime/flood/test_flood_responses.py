@@ -182,7 +182,7 @@ def test_connection_lost_with_a_relayed_request_outstanding(pki) -> None:
     # queue; M goes down before sending it.  S drops its awaited entry and C's future
     # resolves with None.
     async def scenario() -> None:
-        net = await build(pki, NAMES, HUB, {"M>S": {"bw_per_sec": 200}})
+        net = await build(pki, NAMES, HUB, {"M>S": {"bw_per_sec": 100}})
         try:
             m, s, c = net["M"], net["S"], net["C"]
             m.publish(item(1, 10))
