@@ -162,8 +162,17 @@ class SendMixin:
             context.mark_targets(targets)
         subset = frozenset(attributes) if attributes else None
         info = {"manager": self, "response_for": context, "operation": op}
+        # The base chain is called directly (one kwargs expansion less per target)
+        # unless a subclass overrides should_send.
+        plain = type(self).should_send is SendMixin.should_send
+        if plain:
+            info.update(registry=registry, sync_type=type(obj))
         for dest in targets:
-            if not self.should_send(obj, dest, registry, type(obj), **info):
+            if plain:
+                info["destination"] = dest
+                if not _send_chain(obj, dest, registry, info):
+                    continue
+            elif not self.should_send(obj, dest, registry, type(obj), **info):
                 continue
             protocol = self._sending_protocol(dest)
             protocol.conn.enqueue(obj, op, subset, context, priority)
@@ -187,8 +196,14 @@ class SendMixin:
         info["destination"] = destination
         info["registry"] = registry
         info["sync_type"] = sync_type
-        if not destination.should_send(obj, **info):
-            return False
-        if not registry.should_send(obj, **info):
-            return False
-        return bool(obj.sync_should_send(**info))
+        return _send_chain(obj, destination, registry, info)
+
+
+def _send_chain(
+    obj: Any, destination: Any, registry: Any, info: dict[str, Any]
+) -> bool:
+    if not destination.should_send(obj, **info):
+        return False
+    if not registry.should_send(obj, **info):
+        return False
+    return bool(obj.sync_should_send(**info))

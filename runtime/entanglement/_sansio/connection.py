@@ -274,8 +274,9 @@ class SyncConnection:
 
     def _frame_for(self, element: QueueElement) -> bytes | None:
         resp_for: list[int] = []
-        for context in element.contexts:
-            resp_for.extend(context.take_requesters(self))
+        if element.contexts:
+            for context in element.contexts:
+                resp_for.extend(context.take_requesters(self))
         try:
             frame, needing = self._encode(element, resp_for)
         except (LocalProtocolError, ValueError, TypeError, AttributeError) as exc:
@@ -287,8 +288,11 @@ class SyncConnection:
             for context in needing:
                 context.hold()
             self.awaited[self.out_count] = needing
-        element.release_contexts()
-        self._count_sent(frame)
+        if element.contexts:
+            element.release_contexts()
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s: sent #%d %r", self.name, self.out_count, frame[8:200])
+        self.out_count += 1
         return frame
 
     def _encode(
