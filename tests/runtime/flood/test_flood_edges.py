@@ -133,3 +133,50 @@ def test_relay_toward_a_gone_owner_answers_not_connected(pki, operation) -> None
             await net.aclose()
 
     run(scenario())
+
+
+def test_two_requesters_coalesced_at_the_gateway_are_both_answered(pki) -> None:
+    # S -> M is busy (throttled after a large frame), so the forwards of C and D for
+    # the same object merge in S's queue: one relayed forward (attributes united),
+    # one answer from M, and S answers both requesters from the merged context.
+    async def scenario() -> None:
+        net = await build(pki, NAMES, HUB, {"S>M": {"bw_per_sec": 2000}})
+        try:
+            m, s, c, d = (net[n] for n in "MSCD")
+            m.publish(item(1, 10, "old"))
+            await settle(net)
+            s.publish(item(2, 0, "x" * 1000))  # fills S's budget toward M
+            from_c = item(1, 11)
+            from_c.sync_owner = c.owner_of(m)
+            from_d = item(1, 0, "new")
+            from_d.sync_owner = d.owner_of(m)
+            futures = [
+                c.mgr.synchronize(
+                    from_c, destinations=[c.dests["S"]], operation="forward",
+                    attributes_to_sync=["id", "value"], response=True,
+                ),
+                d.mgr.synchronize(
+                    from_d, destinations=[d.dests["S"]], operation="forward",
+                    attributes_to_sync=["id", "label"], response=True,
+                ),
+            ]  # fmt: skip
+            answers = [await f for f in futures]
+            assert [(a.value, a.label) for a in answers] == [(11, "new")] * 2
+            await settle(net)
+            [relayed] = [a for a in m.arrivals() if a.operation == "forward"]
+            assert relayed.request
+            assert {k: relayed.msg[k] for k in ("id", "value", "label")} == {
+                "id": 1, "value": 11, "label": "new"
+            }  # fmt: skip
+            assert s.count() == Counter(
+                {("sync", "M"): 2, ("forward", "C"): 1, ("forward", "D"): 1}
+            )
+            for leaf in (c, d):
+                syncs = [a for a in leaf.arrivals() if a.msg["id"] == 1]
+                assert [(a.operation, a.response) for a in syncs] == [
+                    ("sync", False), ("sync", True),
+                ]  # fmt: skip
+        finally:
+            await net.aclose()
+
+    run(scenario())
