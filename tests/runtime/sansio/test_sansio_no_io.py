@@ -40,3 +40,26 @@ def test_exception_module_imports_no_io() -> None:
 
     names = _imports(Path(exc_module.__file__))
     assert not {n.split(".")[0] for n in names} & FORBIDDEN
+
+
+def test_importing_the_core_loads_no_io_module() -> None:
+    # h11-style: import the core in a fresh interpreter and look at sys.modules.  The
+    # package's __init__ (which re-exports the networking layer) is bypassed with a bare
+    # package object, so only the core and what it imports get loaded.
+    import subprocess
+    import sys
+
+    package_dir = Path(entanglement._sansio.__file__).parent.parent
+    code = f"""
+import sys, types
+pkg = types.ModuleType("entanglement")
+pkg.__path__ = [{str(package_dir)!r}]
+sys.modules["entanglement"] = pkg
+import entanglement._sansio
+loaded = sorted({{m.split(".")[0] for m in sys.modules}} & set({sorted(FORBIDDEN)!r}))
+print(",".join(loaded))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
