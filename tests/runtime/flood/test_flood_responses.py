@@ -204,3 +204,33 @@ def test_connection_lost_with_a_relayed_request_outstanding(pki) -> None:
             await net.aclose()
 
     run(scenario())
+
+
+def test_connection_lost_with_the_relay_still_queued(pki) -> None:
+    # This time the relayed forward itself waits in S's queue toward M (S's budget is
+    # spent on a large frame); M goes down, the queued element is dropped and C's
+    # future resolves with None.
+    async def scenario() -> None:
+        net = await build(pki, NAMES, HUB, {"S>M": {"bw_per_sec": 100}})
+        try:
+            m, s, c = net["M"], net["S"], net["C"]
+            m.publish(item(1, 10))
+            await wait_until(lambda: 1 in c.reg.items)
+            s.publish(item(2, 0, "x" * 500))  # S -> M now waits for seconds
+            proposal = item(1, 11)
+            proposal.sync_owner = c.owner_of(m)
+            future = c.mgr.synchronize(
+                proposal, destinations=[c.dests["S"]], operation="forward",
+                attributes_to_sync=["id", "value"], response=True,
+            )  # fmt: skip
+            await wait_until(lambda: ("forward", "C") in s.count())
+            assert not future.done()
+            await m.mgr.aclose()
+            assert await future is None
+            await settle(net)
+            assert ("forward", 1, 11) not in m.reg.accepted
+            assert s.reg.items[1].value == c.reg.items[1].value == 10
+        finally:
+            await net.aclose()
+
+    run(scenario())
