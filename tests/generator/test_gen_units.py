@@ -40,11 +40,9 @@ def test_py_literal_round_trips(value: object) -> None:
 
 
 def test_py_literal_of_non_finite_floats() -> None:
-    assert (
-        eval(py_literal(math.inf)) == math.inf
-    )  # noqa: S307 - checking our own output
-    assert eval(py_literal(-math.inf)) == -math.inf  # noqa: S307
-    assert math.isnan(eval(py_literal(math.nan)))  # noqa: S307
+    assert eval(py_literal(math.inf)) == math.inf
+    assert eval(py_literal(-math.inf)) == -math.inf
+    assert math.isnan(eval(py_literal(math.nan)))
 
 
 @given(st.text())
