@@ -348,6 +348,13 @@ class _Resolver:
                 "length applies to str and bytes only",
                 f"{prop.key_path}.length",
             )
+        if not prop.sync and not prop.nullable and prop.default is MISSING:
+            self.d.error(
+                prop.sync_loc or prop.loc,
+                f"property {prop.name!r} is not synchronised, so a receiving node cannot "
+                "fill it: give it a default or make it nullable",
+                f"{prop.key_path}.sync",
+            )
         if not prop.sync and (prop.encoder or prop.decoder):
             self.d.warning(
                 prop.loc,
