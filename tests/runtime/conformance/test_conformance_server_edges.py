@@ -219,3 +219,26 @@ def test_refusals_are_answered_with_the_right_error(pki) -> None:
             await peer.close()
 
     run(scenario())
+
+
+def test_payload_size_limit_is_inclusive(pki) -> None:
+    async def scenario() -> None:
+        srv, reg, peer = await connect(pki)
+        async with srv:
+            peer.send(F_OWNER_MSG)
+            row_id = str(uuid.uuid4())
+            msg = {"id": row_id, "info": "", "_sync_owner": F_OWNER,
+                   "_sync_type": "TableInherits"}  # fmt: skip
+            msg["info"] = "z" * (65536 - len(json.dumps(msg)))
+            payload = json.dumps(msg).encode()
+            assert len(payload) == 65536
+            peer.send_payload(payload)
+            assert [f.msg for f in await peer.barrier()] == []
+            assert len(reg.store(TableInherits)[uuid.UUID(row_id)].info) > 65000
+            # One byte more is a fatal framing error: the server closes the link.
+            peer.send_payload(payload + b" ")
+            assert await peer.reader.read() == b""
+            await wait_until(lambda: not srv.connections)
+            await peer.close()
+
+    run(scenario())
