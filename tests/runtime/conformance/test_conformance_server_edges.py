@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import ssl
 import uuid
 
 from conformance_helpers import Record, TableInherits, our_server, run, wait_until
@@ -237,7 +238,11 @@ def test_payload_size_limit_is_inclusive(pki) -> None:
             assert len(reg.store(TableInherits)[uuid.UUID(row_id)].info) > 65000
             # One byte more is a fatal framing error: the server closes the link.
             peer.send_payload(payload + b" ")
-            assert await peer.reader.read() == b""
+            try:
+                rest = await peer.reader.read()
+            except (ConnectionError, ssl.SSLError):
+                rest = b""  # an abort may reset the TCP connection instead of EOF
+            assert rest == b""
             await wait_until(lambda: not srv.connections)
             await peer.close()
 
