@@ -4,7 +4,8 @@ The SQL node (``entanglement.sql`` over a SQLite file) is a SyncServer holding o
 of its own.  The foreign peer (:mod:`raw_peer`, no entanglement imports) plays A of
 §12.8.9: it sends its SyncOwner with all five fields and MyOwners, answers the node's
 IHave with its rows and a YouHave, asks for the node's rows with an IHave, and checks
-that they arrive as ``sync`` frames followed by YouHave.
+that they arrive as ``sync`` frames followed by YouHave; then a later commit on the node
+arrives as the changed row followed by a YouHave with the new serial.
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ class Memo(Base):
     text: Mapped[str] = mapped_column(String(64))
 
 
-async def start_sql_node(pki: Any, url: str) -> tuple[SyncServer, sa.Engine, int]:
+async def start_sql_node(
+    pki: Any, url: str
+) -> tuple[SyncServer, SqlSyncRegistry, sa.Engine, int]:
     engine = sa.create_engine(url)
     SqlSyncRegistry.create_bookkeeping(engine)
     Base.metadata.create_all(engine)
@@ -63,7 +66,7 @@ async def start_sql_node(pki: Any, url: str) -> tuple[SyncServer, sa.Engine, int
     with registry.sessionmaker(manager=manager) as session:
         session.add(Memo(text="b's row"))
         session.commit()
-    return manager, engine, int(server.sockets[0].getsockname()[1])
+    return manager, registry, engine, int(server.sockets[0].getsockname()[1])
 
 
 class ForeignA:
@@ -118,7 +121,7 @@ class ForeignA:
 
 def test_first_connection_from_a_foreign_peer(pki, tmp_path) -> None:
     async def scenario() -> None:
-        manager, engine, port = await start_sql_node(
+        manager, registry, engine, port = await start_sql_node(
             pki, f"sqlite:///{tmp_path / 'b.db'}"
         )
         d = pki.nodes["d"]
@@ -176,6 +179,22 @@ def test_first_connection_from_a_foreign_peer(pki, tmp_path) -> None:
                 assert theirs == {
                     (r["id"], r["text"], r["sync_serial"]) for r in A_ROWS
                 }
+
+                # Later, a local commit on B: the changed row, then (after B's
+                # you_have_timeout) a YouHave with its new serial.
+                with registry.sessionmaker(manager=manager) as session:
+                    memo = session.get(Memo, uuid.UUID(row.msg["id"]))
+                    assert memo is not None
+                    memo.text = "b's row, edited"
+                    session.commit()
+                frames = await peer.receive_until(lambda f: f.sync_type == "YouHave")
+                [changed] = [f for f in frames if f.sync_type == "Memo"]
+                assert changed.msg["text"] == "b's row, edited"
+                assert changed.msg["sync_serial"] > row.msg["sync_serial"]
+                assert frames[-1].msg == {
+                    "serial": changed.msg["sync_serial"], "_sync_owner": b_owner,
+                    "_sync_type": "YouHave",
+                }  # fmt: skip
                 await peer.close()
         finally:
             manager.session.close()
