@@ -99,12 +99,15 @@ class FloodRegistry(SyncStoreRegistry):
         self.stored_when_relayed: list[Any] = []  # our copy's value at a relay
         self.next_id = 1000
         self.reply_with: Any = None  # answer sync requests with this object
+        self.veto: str | None = None  # incoming_sync refuses objects with this label
 
     @property
     def items(self) -> Any:
         return self.store_for_class(Item)
 
     def incoming_sync(self, obj: Any, **info: Any) -> None:
+        if self.veto is not None and getattr(obj, "label", None) == self.veto:
+            raise SyncUnauthorized(f"{self.name} vetoes label {self.veto!r}")
         super().incoming_sync(obj, **info)
         if isinstance(obj, SyncOwner) and not obj.sync_is_local:
             self.manager.synchronize(obj, exclude=[info["sender"]])

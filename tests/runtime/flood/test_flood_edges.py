@@ -180,3 +180,29 @@ def test_two_requesters_coalesced_at_the_gateway_are_both_answered(pki) -> None:
             await net.aclose()
 
     run(scenario())
+
+
+def test_update_vetoed_by_a_relay_leaves_its_copy_and_goes_no_further(pki) -> None:
+    # S's application refuses an update in incoming_sync, after the message was
+    # received into S's stored copy: the copy is put back as it was, nothing is
+    # flooded on, and the owner hears about the refusal.
+    async def scenario() -> None:
+        net = await build(pki, NAMES, HUB)
+        try:
+            m, s, c, d = (net[n] for n in "MSCD")
+            m.publish(item(1, 10, "fine"))
+            await settle(net)
+            kept = s.reg.items[1]
+            s.reg.veto = "vetoed"
+            mine = m.reg.items[1]
+            mine.value, mine.label = 99, "vetoed"
+            m.mgr.synchronize(mine)
+            await settle(net)
+            assert s.reg.items[1] is kept
+            assert (kept.value, kept.label) == (10, "fine")
+            assert c.count() == d.count() == Counter({("sync", "S"): 1})
+            assert m.count("SyncUnauthorized") == Counter({("error", "S"): 1})
+        finally:
+            await net.aclose()
+
+    run(scenario())
