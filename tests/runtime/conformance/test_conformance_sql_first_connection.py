@@ -15,11 +15,11 @@ from typing import Any
 
 import sqlalchemy as sa
 from conformance_helpers import run, wait_until
-from raw_peer import Frame, RawPeer
+from raw_peer import Frame, RawPeer, RawServer
 from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from entanglement.network import SyncServer
+from entanglement.network import SyncManager, SyncServer
 from entanglement.sql import (
     GUID,
     SqlSyncDestination,
@@ -199,5 +199,62 @@ def test_first_connection_from_a_foreign_peer(pki, tmp_path) -> None:
         finally:
             manager.session.close()
             engine.dispose()
+
+    run(scenario())
+
+
+def test_first_connection_of_a_sql_node_to_a_foreign_server(pki, tmp_path) -> None:
+    # The same exchange with the roles of the transport swapped: our SQL node opens
+    # the TLS connection to the foreign peer, which listens.
+    async def scenario() -> None:
+        b, d = pki.nodes["b"], pki.nodes["d"]
+        foreign = RawServer(d.cert, d.key, d.cafile)
+        port = await foreign.start()
+        engine = sa.create_engine(f"sqlite:///{tmp_path / 'client.db'}")
+        SqlSyncRegistry.create_bookkeeping(engine)
+        Base.metadata.create_all(engine)
+        registry = SqlSyncRegistry(bind=engine)
+        registry.register_syncable("Memo", Memo)
+        manager = SyncManager(
+            b.cert, 0, key=b.key, cafile=b.cafile, registries=[registry]
+        )
+        try:
+            async with manager:
+                with registry.sessionmaker(manager=manager) as session:
+                    session.add(Memo(text="client row"))
+                    session.commit()
+                with Session(engine) as session:
+                    session.add(
+                        SqlSyncDestination(
+                            d.hash, "foreign", host="127.0.0.1", port=port
+                        )
+                    )
+                    session.commit()
+                sync_manager_destinations(manager)
+                peer = await foreign.peers.get()
+                a = ForeignA(peer)
+                a.open()
+                await a.run()
+                assert a.b_owner is not None
+                assert a.b_my_owners == [a.b_owner["id"]]
+                [row] = a.b_rows
+                assert row.msg["text"] == "client row"
+                assert a.b_you_have is not None
+                assert a.b_you_have.msg["serial"] == row.msg["sync_serial"]
+
+                def caught_up() -> bool:
+                    with Session(engine) as session:
+                        owner = session.get(SyncOwner, uuid.UUID(A_OWNER))
+                        return owner is not None and owner.incoming_serial == 4
+
+                await wait_until(caught_up)
+                with Session(engine) as session:
+                    texts = set(session.scalars(sa.select(Memo.text)))
+                assert texts == {"client row", "first", "second"}
+                await peer.close()
+        finally:
+            manager.session.close()
+            engine.dispose()
+            await foreign.close()
 
     run(scenario())
