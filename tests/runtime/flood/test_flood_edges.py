@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from flood_helpers import Item, build, item, run, settle
 
-from entanglement.interface import SyncNotConnected
+from entanglement.interface import SyncNotConnected, SyncUnauthorized
 
 NAMES = {"M": "a", "S": "b", "C": "c", "D": "d"}
 HUB = [("M", "S"), ("C", "S"), ("D", "S")]
@@ -202,6 +202,46 @@ def test_update_vetoed_by_a_relay_leaves_its_copy_and_goes_no_further(pki) -> No
             assert (kept.value, kept.label) == (10, "fine")
             assert c.count() == d.count() == Counter({("sync", "S"): 1})
             assert m.count("SyncUnauthorized") == Counter({("error", "S"): 1})
+        finally:
+            await net.aclose()
+
+    run(scenario())
+
+
+def test_error_for_two_coalesced_requesters_reaches_both(pki) -> None:
+    # As above, but the owner refuses the merged forward: S relays the one error to
+    # both requesters, each with its own _resp_for.
+    async def scenario() -> None:
+        net = await build(pki, NAMES, HUB, {"S>M": {"bw_per_sec": 2000}})
+        try:
+            m, s, c, d = (net[n] for n in "MSCD")
+            m.publish(item(1, 10, "old"))
+            await settle(net)
+            s.publish(item(2, 0, "x" * 1000))  # fills S's budget toward M
+            futures = []
+            for node, attrs in ((c, {"value": 11}), (d, {"label": "refused"})):
+                proposal = item(1, **attrs)
+                proposal.sync_owner = node.owner_of(m)
+                futures.append(
+                    node.mgr.synchronize(
+                        proposal, destinations=[node.dests["S"]], operation="forward",
+                        attributes_to_sync=["id", *attrs], response=True,
+                    )
+                )  # fmt: skip
+            for future in futures:
+                with pytest.raises(SyncUnauthorized, match="refuses label"):
+                    await future
+            await settle(net)
+            # (M also got S's own large item.)
+            assert m.count() == Counter({("forward", "S"): 1, ("sync", "S"): 1})
+            assert s.count("SyncUnauthorized") == Counter({("error", "M"): 1})
+            for leaf in (c, d):
+                [error] = leaf.arrivals("SyncUnauthorized")
+                assert error.response
+            assert all(
+                (n.reg.items[1].value, n.reg.items[1].label) == (10, "old")
+                for n in net.nodes.values()
+            )
         finally:
             await net.aclose()
 
