@@ -247,3 +247,27 @@ def test_payload_size_limit_is_inclusive(pki) -> None:
             await peer.close()
 
     run(scenario())
+
+
+def test_answer_with_an_error_class_unknown_here(pki) -> None:
+    # §6.1: an error class from an optional module the server never imported is an
+    # unregistered class; §6.3: failing to process an error is never answered.  The
+    # request then ends as "no response".
+    async def scenario() -> None:
+        srv, reg, peer = await connect(pki)
+        async with srv:
+            row = await publish_row(reg, peer)
+            [dest] = srv.destinations
+            future = srv.synchronize(row, destinations=[dest], response=True)
+            [request] = await peer.receive_requests(1)
+            peer.send({
+                "args": ["transition broken"], "network_msg": None, "context": None,
+                "cause": None, "transition_id": str(uuid.uuid4()),
+                "_sync_is_error": True, "_sync_type": "BrokenTransition",
+                "_sync_operation": "error", "_resp_for": [request.number],
+            })  # fmt: skip
+            assert await future is None
+            assert [f.msg for f in await peer.barrier()] == []
+            await peer.close()
+
+    run(scenario())
