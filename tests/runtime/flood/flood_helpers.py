@@ -22,7 +22,11 @@ Application choices of the test registry (the spec leaves them to applications):
   flooded by the protocol, §13), so nodes two hops away can accept the owner's objects;
 * the owner assigns keys to objects created without one (``next_id``);
 * ``label`` values steer failures at the owner: ``"boom"`` raises a RuntimeError (a
-  programming error: nothing is sent back), ``"refused"`` raises SyncUnauthorized.
+  programming error: nothing is sent back), ``"refused"`` raises SyncUnauthorized;
+  ``veto`` makes ``incoming_sync`` refuse a label, ``reply_with`` makes it answer sync
+  requests with an object of the node's own;
+* a destination can refuse labels when sending (``refuse_labels``) or receiving
+  (``refuse_on_receive``).
 """
 
 from __future__ import annotations
