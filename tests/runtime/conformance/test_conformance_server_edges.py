@@ -13,6 +13,7 @@ import math
 import ssl
 import uuid
 
+import pytest
 from conformance_helpers import Record, TableInherits, our_server, run, wait_until
 from raw_peer import RawPeer, answers
 
@@ -268,6 +269,28 @@ def test_answer_with_an_error_class_unknown_here(pki) -> None:
             })  # fmt: skip
             assert await future is None
             assert [f.msg for f in await peer.barrier()] == []
+            await peer.close()
+
+    run(scenario())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "SyncConnection._event_for returns before creating a response context for a "
+        "metadata-only frame (no _sync_type), so a RESPONSE_NEEDED flag on it is never "
+        "answered with _no_resp_for and the sender's request waits until the "
+        "connection drops (§19.3 asks that every RESPONSE_NEEDED request be answered "
+        "or no-responded; §4.4 only says such frames are otherwise ignored)"
+    ),
+)
+def test_metadata_only_request_is_no_responded(pki) -> None:
+    async def scenario() -> None:
+        srv, _, peer = await connect(pki)
+        async with srv:
+            n = peer.request({"_no_resp_for": []})
+            frames = await peer.barrier()
+            assert any(n in answers(f) for f in [*frames, *peer.frames])
             await peer.close()
 
     run(scenario())
