@@ -15,7 +15,7 @@ from typing import Any
 
 from entanglement import DestHash
 from entanglement.interface import sync_property
-from entanglement.memory import StoreInSyncStoreMixin, SyncStoreRegistry
+from entanglement.memory import StoreInSyncStoreMixin, SyncOwner, SyncStoreRegistry
 from entanglement.network import SyncDestination, SyncManager, SyncServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "net"))
@@ -61,12 +61,21 @@ class Record(StoreInSyncStoreMixin):
 
 
 class ConfRegistry(SyncStoreRegistry):
-    """The standard operations over in-memory stores of the two classes."""
+    """The standard operations over in-memory stores of the two classes.
+
+    As an application choice, a SyncOwner received from one neighbour is passed on to
+    the others, so that a node behind a gateway can accept the owner's objects.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.register_syncable("TableInherits", TableInherits)
         self.register_syncable("Record", Record)
+
+    def incoming_sync(self, obj: Any, **info: Any) -> None:
+        super().incoming_sync(obj, **info)
+        if isinstance(obj, SyncOwner) and not obj.sync_is_local:
+            self.manager.synchronize(obj, exclude=[info["sender"]])
 
     def store(self, cls: type) -> Any:
         return self.store_for_class(cls)
