@@ -30,7 +30,7 @@ def test_generated_packages_pass_mypy_strict() -> None:
 
 
 def test_typing_probe() -> None:
-    result = _mypy("tests/generator/typing_probe.py")
+    result = _mypy("tests/generator/generated_typing_probe.py")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
