@@ -188,6 +188,11 @@ def run(argv: Sequence[str] | None = None) -> int:
     # Hand the rest of the line to the dispatched tool untouched (argparse would try to
     # interpret its options).
     if argv and argv[0] in _DISPATCH:
+        # The project's generated packages are importable by the dispatched tools, so
+        # that e.g. ``entanglegen node --base exercise_sync.Base`` works in a project.
+        output = find_config(Path.cwd()).output
+        if output.is_dir() and str(output) not in sys.path:
+            sys.path.insert(0, str(output))
         return _dispatch(_DISPATCH[argv[0]], argv[1:])
     args = _parser().parse_args(argv)
     config = find_config(Path.cwd())

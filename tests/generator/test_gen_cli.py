@@ -240,3 +240,30 @@ def test_parallel_formatting_gives_the_same_bytes(tmp_path: Path) -> None:
     assert serial.ok
     assert len(serial.files) > 70
     assert serial.files == parallel.files
+
+
+def test_node_sees_the_generated_packages(tmp_path: Path) -> None:
+    # A fresh process: only the CLI can have put generated/ on the import path.
+    db = f"sqlite:///{tmp_path / 'node.sqlite'}"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "entanglegen",
+            "node",
+            "--db",
+            db,
+            "--base",
+            "exercise_sync.Base",
+            "list",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "node.sqlite").exists()
