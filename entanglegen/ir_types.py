@@ -170,10 +170,12 @@ class TypeBuilder:
         if res.registry == self.reg.registry.value:
             self.imports.add(f"from ._enums import {cls}")
         else:
+            # Straight from the enums module: importing the other package's models would
+            # import all its types, and could cycle back to this package.
             other = self.by_name[res.registry]
             alias = f"_{other.package.value}_{cls}"
             self.imports.add(
-                f"from {other.package.value}.models import {cls} as {alias}"
+                f"from {other.package.value}.models._enums import {cls} as {alias}"
             )
             cls = alias
         enum = self.by_name[res.registry].enum_named(res.target)

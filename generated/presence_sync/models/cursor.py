@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from exercise_sync.models import Side as _exercise_sync_Side
+from exercise_sync.models._enums import Side as _exercise_sync_Side
 
 from entanglegen.example_hooks import (
     decode_rgb as _entanglegen_example_hooks_decode_rgb,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from catalog_sync.models import Region as _catalog_sync_Region
+from catalog_sync.models._enums import Region as _catalog_sync_Region
 from sqlalchemy.orm import Mapped, mapped_column
 
 from entanglement.interface import sync_property
