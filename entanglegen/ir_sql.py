@@ -125,7 +125,7 @@ def _wrap(b: TypeBuilder, prop: PropertySpec, kind: Kind, code: str) -> str:
         args.append(f"encoder={kind.encoder}")
     if kind.decoder:
         args.append(f"decoder={kind.decoder}")
-    return f"sync_property({', '.join(args)})"
+    return b.use(f"sync_property({', '.join(args)})")
 
 
 def _column(attr: str, annotation: str, code: str, doc: str) -> PropertyIR:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from entanglement.interface import sync_property
 from entanglement.sql.types import GUID
 
+from .. import _support
 from .item import Item
 
 

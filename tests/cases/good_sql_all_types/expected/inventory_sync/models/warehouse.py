@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from entanglement.interface import sync_property
 
+from .. import _support
 from ._base import Base
 
 
