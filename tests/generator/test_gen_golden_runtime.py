@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import importlib
+import os
 import subprocess
 import sys
 import uuid
@@ -153,5 +154,33 @@ def test_every_good_golden_is_lint_clean(tmp_path: Path) -> None:
         text=True,
         check=False,
         timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_good_golden_passes_mypy_strict(tmp_path: Path) -> None:
+    packages = []
+    for case in sorted(CASES.glob("good_*")):
+        for rel, data in read_tree(case / "expected").items():
+            path = tmp_path / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            packages.append(rel.split("/")[0])
+    (tmp_path / "inventory_hooks.py").write_text(INVENTORY_HOOKS)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--follow-imports=silent",
+            *sorted(set(packages)),
+        ],
+        cwd=tmp_path,
+        env={**os.environ, "MYPYPATH": str(ROOT / "runtime")},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
