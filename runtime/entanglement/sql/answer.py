@@ -164,9 +164,9 @@ async def _send_rows(
     result = session.scalars(stmt)
     for batch in result.partitions():
         for row in batch:
-            if row.sync_owner is None:
-                # legacy row without owner, sent as the first local owner's (quirk 42)
-                set_committed_value(row, "sync_owner", owner_snap)
+            # every row here is X's (or, legacy, ownerless and sent as X's: quirk 42);
+            # setting the owner also keeps the expunged row encodable without a session
+            set_committed_value(row, "sync_owner", owner_snap)
             manager.synchronize(row, destinations=[dest])
         top = max(top, int(batch[-1].sync_serial))
         await protocol.sync_drain()

@@ -145,10 +145,11 @@ class _SerialOnce:
 def prepare_flush(session: SqlSyncSession) -> None:
     """before_flush: owners, serials and tombstones; refuse remote rows when managed."""
     serial = _SerialOnce(session)
+    pending = set(map(id, session.new))  # session.new is rebuilt on every access
     for obj in [*session.new, *session.dirty]:
         if not _sync_instance(obj):
             continue
-        new = obj in session.new
+        new = id(obj) in pending
         if not new and not session.is_modified(obj, include_collections=False):
             continue
         _prepare_changed(session, obj, new, serial)
@@ -199,16 +200,18 @@ def _prepare_deleted(session: SqlSyncSession, obj: Any, serial: _SerialOnce) -> 
 
 def prepare_remote(session: SqlSyncSession, *, expunge_nonlocal: bool) -> None:
     """sync_commit step 1: record changes of rows owned elsewhere (and expunge them)."""
+    pending = set(map(id, session.new))
+    deleted = set(map(id, session.deleted))
     for obj in [*session.new, *session.dirty, *session.deleted]:
         if not _sync_instance(obj):
             continue
         owner = owner_of(session, obj)
         if owner is None or owner.dest_hash is None:
             continue
-        if obj in session.deleted:
+        if id(obj) in deleted:
             session.sync_deleted[id(obj)] = obj
         else:
-            new = obj in session.new
+            new = id(obj) in pending
             if not new and not session.is_modified(obj, include_collections=False):
                 continue
             changed = _changed_names(obj, new) - {"sync_serial"}

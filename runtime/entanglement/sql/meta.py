@@ -50,9 +50,13 @@ class SqlMetaRegistry(SyncRegistry):
 
     def sync_context(self, **info: Any) -> Any:
         """A fresh session of the manager's SQL database (see SqlSyncRegistry)."""
+        from entanglement.sql.batch import flush_batch
         from entanglement.sql.registry import receive_context
         from entanglement.sql.state import sql_state
 
+        flush_batch(
+            info["manager"]
+        )  # owners and serials come after the rows they cover
         maker = sql_state(info["manager"]).sessionmaker
         if maker is None:
             raise SyncUnauthorized("this manager has no SQL registry")

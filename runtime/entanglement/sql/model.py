@@ -120,7 +120,9 @@ def _add_bookkeeping_columns(ns: dict[str, Any]) -> None:
             nullable=True,
         ),
     )
-    ns.setdefault("sync_owner", relationship(SyncOwner, lazy="joined"))
+    # many-to-one by primary key: loading it hits the identity map, where the few
+    # owners live, so a join on every row load would only cost
+    ns.setdefault("sync_owner", relationship(SyncOwner, lazy="select"))
 
 
 def _bind_column_properties(cls: SqlSyncMeta, mapper: Mapper[Any]) -> None:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from entanglement.interface import SyncError, SyncNotFound, SyncRegistry
 from entanglement.operations import create, delete, forward, sync
+from entanglement.sql.batch import batch_context, flush_batch
 from entanglement.sql.state import sql_state
 
 __all__ = ["SqlSyncError", "SqlSyncRegistry", "SyncContext"]
@@ -49,6 +50,8 @@ class SyncContext:
     session: Session
     owner: Any = None
     existing: bool | None = None
+    batch: Any = None
+    row: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -109,16 +112,24 @@ class SqlSyncRegistry(SyncRegistry):
         return session
 
     def sync_context(self, **info: Any) -> Any:
-        """A fresh session for one received object, rolled back on error."""
+        """A fresh session for one received object, rolled back on error.
+
+        Plain ``sync`` floods (no response awaited) are stored in batches instead, see
+        :mod:`entanglement.sql.batch`.
+        """
         manager = info.get("manager")
-        maker = self.sessionmaker
-        if manager is not None:
-            maker = sql_state(manager).sessionmaker or maker
+        if manager is None:
+            return receive_context(self.sessionmaker)
+        maker = sql_state(manager).sessionmaker or self.sessionmaker
+        if info.get("operation") == "sync" and info.get("response_for") is None:
+            return batch_context(manager, maker)
+        flush_batch(manager)
         return receive_context(maker)
 
     def incoming_sync(self, obj: Any, context: SyncContext, **info: Any) -> None:
-        """Store a row from its owner's direction."""
-        commit(context.session, info)
+        """Store a row from its owner's direction (batched rows commit later)."""
+        if context.batch is None:
+            commit(context.session, info)
 
     def incoming_forward(
         self, obj: Any, context: SyncContext, operation: Any = None, **info: Any

@@ -83,10 +83,18 @@ def _incoming_you_have(
     you_have: YouHave, context: SyncContext, manager: Any, sender: Any, **info: Any
 ) -> None:
     from entanglement.sql.announce import schedule_you_have
+    from entanglement.sql.batch import take_failure
 
     owner = you_have.sync_owner
     serial = int(you_have.serial)
-    if serial < owner.incoming_serial:
+    if take_failure(manager):
+        log.error(
+            "%s: not recording YouHave %d for %s: received rows were lost",
+            _name(sender),
+            serial,
+            owner.id,
+        )
+    elif serial < owner.incoming_serial:
         log.warning(
             "%s: YouHave %d for %s is below our %d",
             _name(sender),

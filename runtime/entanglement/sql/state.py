@@ -4,7 +4,7 @@
   database per manager);
 * ``outgoing_serial`` per local owner: the highest serial committed and announced.  It is
   kept here, not on whichever SyncOwner instance happens to be loaded (quirk 45);
-* ``you_have_timeout``: delay before YouHave announcements (0.5 s; tests use 0).
+* ``batch``: the received rows waiting for their commit (:mod:`entanglement.sql.batch`).
 
 A ``WeakKeyDictionary`` ties the state's lifetime to the manager's.
 """
@@ -20,8 +20,6 @@ from sqlalchemy.orm import sessionmaker
 
 __all__ = ["SqlManagerState", "sql_state"]
 
-DEFAULT_YOU_HAVE_TIMEOUT = 0.5
-
 
 @dataclass
 class SqlManagerState:
@@ -29,7 +27,7 @@ class SqlManagerState:
 
     sessionmaker: sessionmaker[Any] | None = None
     outgoing_serial: dict[uuid.UUID, int] = field(default_factory=dict)
-    you_have_timeout: float = DEFAULT_YOU_HAVE_TIMEOUT
+    batch: Any = None
 
 
 _states: weakref.WeakKeyDictionary[Any, SqlManagerState] = weakref.WeakKeyDictionary()
