@@ -192,88 +192,96 @@ def _blue_part(rows: set[tuple[str, ...]]) -> set[tuple[str, ...]]:
     return {r for r in rows if r[3] == "blue"}
 
 
-async def _scenario(directory: Path, started: float) -> None:
-    import exercise_sync as m
-    import sqlalchemy as sa
+class PolicyBroken(Exception):
+    """A node holds an object its side may not see."""
 
-    from entanglement.sql import SqlSyncDestination
 
-    SqlSyncDestination.you_have_timeout = 0.1
-    staff, blue = Node(STAFF, directory, m), Node(BLUE, directory, m)
-    for node in (staff, blue):
-        node.setup()
-        await node.start()
-    nodes = [staff, blue]
-    try:
-        with staff.session() as s:
-            red_team = m.Team(name="red team", side=m.Side.RED, motto="we get in")
-            blue_team = m.Team(
-                name="blue team", side=m.Side.BLUE, motto="hold the line"
-            )
-            s.add_all([red_team, blue_team])
+@dataclass
+class _Demo:
+    """The scenario, one method per step; each step ends by printing both views."""
+
+    staff: Node
+    blue: Node
+    started: float
+    ids: dict[str, Any] = field(default_factory=dict)
+
+    def show(self, title: str) -> None:
+        _show([self.staff, self.blue], title, self.started)
+
+    def converged(self) -> bool:
+        return _blue_part(self.staff.view()) == self.blue.view()
+
+    def seed(self) -> None:
+        m = self.staff.models
+        with self.staff.session() as s:
+            red = m.Team(name="red team", side=m.Side.RED, motto="we get in")
+            blue = m.Team(name="blue team", side=m.Side.BLUE, motto="hold the line")
+            s.add_all([red, blue])
             s.flush()
-            alice = m.Participant(team=blue_team.id, side=m.Side.BLUE, callsign="alice")
-            bob = m.Participant(team=blue_team.id, side=m.Side.BLUE, callsign="bob")
-            mallory = m.Participant(
-                team=red_team.id, side=m.Side.RED, callsign="mallory"
-            )
+            people = {
+                name: m.Participant(team=team.id, side=team.side, callsign=name)
+                for name, team in (("alice", blue), ("bob", blue), ("mallory", red))
+            }
             web = m.VirtualMachine(
                 hostname="web01",
                 address="10.0.0.5",
-                team=blue_team.id,
+                team=blue.id,
                 side=m.Side.BLUE,
                 hypervisor="hv1",
             )
             c2 = m.Machine(
-                hostname="c2", address="10.6.6.6", team=red_team.id, side=m.Side.RED
+                hostname="c2", address="10.6.6.6", team=red.id, side=m.Side.RED
             )
-            s.add_all([alice, bob, mallory, web, c2])
+            s.add_all([*people.values(), web, c2])
             s.commit()
-            ids = {
-                "alice": alice.id,
-                "bob": bob.id,
+            self.ids = {
+                "alice": people["alice"].id,
+                "bob": people["bob"].id,
                 "web": web.id,
-                "blue": blue_team.id,
+                "blue": blue.id,
             }
-        _show(
-            nodes,
-            "staff-hq set up the exercise; the nodes are not connected yet",
-            started,
-        )
+        self.show("staff-hq set up the exercise; the nodes are not connected yet")
 
-        staff.know(blue, connect=False)
-        blue.know(staff, connect=True)
-        await _until(lambda: _blue_part(staff.view()) == blue.view())
-        _show(nodes, "blue-field connected: it received the blue side only", started)
+    async def connect(self) -> None:
+        self.staff.know(self.blue, connect=False)
+        self.blue.know(self.staff, connect=True)
+        await _until(self.converged)
+        self.show("blue-field connected: it received the blue side only")
 
-        with blue.session() as s:
+    async def open_help_request(self) -> None:
+        m = self.blue.models
+        with self.blue.session() as s:
             s.add(
                 m.HelpRequest(
-                    participant=ids["alice"],
+                    participant=self.ids["alice"],
                     side=m.Side.BLUE,
-                    machine=ids["web"],
+                    machine=self.ids["web"],
                     body="web01 is slow",
                 )
             )
             s.commit()
-        await _until(lambda: any(r[0] == "help" for r in staff.view()))
-        _show(nodes, "alice (on blue-field) opened a help request", started)
+        await _until(lambda: any(r[0] == "help" for r in self.staff.view()))
+        self.show("alice (on blue-field) opened a help request")
 
-        with staff.session() as s:
+    async def claim_help_request(self) -> None:
+        import sqlalchemy as sa
+
+        m = self.staff.models
+        with self.staff.session() as s:
             request = s.scalars(sa.select(m.HelpRequest)).one()
             request.status = m.HelpRequestStatus.CLAIMED
             s.sync_commit()  # blue-field owns the request: a forward to its owner
         await _until(
-            lambda: ("help", "web01 is slow", "claimed", "blue") in blue.view()
+            lambda: ("help", "web01 is slow", "claimed", "blue") in self.blue.view()
         )
-        _show(
-            nodes,
-            "staff claimed it: a forward to the owner, blue-field, applied there",
-            started,
-        )
+        self.show("staff claimed it: a forward to the owner, blue-field, applied there")
 
-        await blue.stop()
-        with staff.session() as s:
+    async def change_while_offline(self) -> None:
+        import sqlalchemy as sa
+
+        m, ids = self.staff.models, self.ids
+        await self.blue.stop()
+        with self.staff.session() as s:
             s.add(
                 m.Handoff(
                     machine=ids["web"],
@@ -293,37 +301,59 @@ async def _scenario(directory: Path, started: float) -> None:
                 )
             )
             s.commit()
-        with blue.session() as s:
-            request = s.scalars(sa.select(m.HelpRequest)).one()
-            request.status = m.HelpRequestStatus.RESOLVED
+        with self.blue.session() as s:  # no manager: stored now, sent on reconnect
+            s.scalars(sa.select(m.HelpRequest)).one().status = (
+                m.HelpRequestStatus.RESOLVED
+            )
             s.add(
                 m.HelpRequest(
                     participant=ids["bob"], side=m.Side.BLUE, body="need VPN creds"
                 )
             )
             s.commit()
-        _show(
-            nodes, "blue-field went offline; both sides changed data meanwhile", started
+        self.show("blue-field went offline; both sides changed data meanwhile")
+
+    async def reconnect(self) -> None:
+        await self.blue.start()
+        await _until(self.converged)
+        self.show("blue-field reconnected; catch-up (IHave/YouHave) ran both ways")
+        leaked = {r for r in self.blue.view() if r[3] != "blue"}
+        if leaked:
+            raise PolicyBroken(
+                f"blue-field holds objects of another side: {sorted(leaked)}"
+            )
+        print(
+            f"\nconverged after {time.monotonic() - self.started:.2f}s: blue-field holds "
+            f"exactly the blue part of staff-hq's state ({len(self.blue.view())} objects);"
+            " red objects never reached it."
         )
 
-        await blue.start()
-        await _until(lambda: _blue_part(staff.view()) == blue.view())
-        _show(
-            nodes,
-            "blue-field reconnected; catch-up (IHave/YouHave) ran both ways",
-            started,
-        )
-        leaked = {r for r in blue.view() if r[3] != "blue"}
-        assert not leaked, f"policy broken: blue-field holds {leaked}"
-        print(
-            f"\nconverged after {time.monotonic() - started:.2f}s: blue-field holds exactly "
-            f"the blue part of staff-hq's state ({len(blue.view())} objects); "
-            f"red objects never reached it."
-        )
+
+async def _scenario(directory: Path, started: float) -> None:
+    import exercise_sync
+
+    from entanglement.sql import SqlSyncDestination
+
+    # Announce new serials quickly (the runtime's default batches them for 0.5 s).
+    SqlSyncDestination.you_have_timeout = 0.1
+    staff = Node(STAFF, directory, exercise_sync)
+    blue = Node(BLUE, directory, exercise_sync)
+    try:
+        for node in (staff, blue):
+            node.setup()
+            await node.start()
+        demo = _Demo(staff, blue, started)
+        demo.seed()
+        await demo.connect()
+        await demo.open_help_request()
+        await demo.claim_help_request()
+        await demo.change_while_offline()
+        await demo.reconnect()
     finally:
-        for node in nodes:
+        for node in (staff, blue):
             await node.stop()
-            node.engine.dispose()
+            if node.engine is not None:
+                node.engine.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -351,5 +381,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"entanglegen demo: the nodes did not converge within {args.timeout:.0f}s",
                 file=sys.stderr,
             )
+            return 1
+        except PolicyBroken as exc:
+            print(f"entanglegen demo: {exc}", file=sys.stderr)
             return 1
     return 0
