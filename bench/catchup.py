@@ -244,8 +244,8 @@ def _incoming(engine: sa.Engine) -> int:
         return int(conn.scalar(sa.select(sa.func.max(SyncOwner.incoming_serial))) or 0)
 
 
-async def _poll(predicate: Any, timeout: float = 900.0) -> None:
-    deadline = time.monotonic() + timeout
+async def _poll(predicate: Any, limit: float = 900.0) -> None:
+    deadline = time.monotonic() + limit
     while not predicate():
         if time.monotonic() > deadline:
             raise TimeoutError("benchmark condition not reached")

@@ -216,6 +216,8 @@ def prepare_remote(session: SqlSyncSession, *, expunge_nonlocal: bool) -> None:
                 continue
             changed = _changed_names(obj, new) - {"sync_serial"}
             session.sync_dirty[id(obj)] = (obj, changed | ({"*new*"} if new else set()))
+        if sa.inspect(obj).dict.get("sync_owner") is None:
+            set_committed_value(obj, "sync_owner", owner)  # still known once expunged
         if expunge_nonlocal:
             session.expunge(obj)
 
