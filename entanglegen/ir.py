@@ -214,17 +214,7 @@ def build_ir(reg: RegistrySpec, source: str, project: list[RegistrySpec]) -> Reg
     part = _registry_part(reg, reg_imports)
     enums = tuple(_enum(e) for e in reg.enums)
     types = build_types(reg, project)
-    model_imports = Imports()
-    model_imports.add(f"from ..registry import {registry_class}")
-    model_imports.add("from typing import Any")
-    if enums:
-        model_imports.add(
-            f"from ._enums import {', '.join(e.class_name for e in enums)}"
-        )
-    if reg.storage == "sql":
-        model_imports.add("from ._base import Base")
-    for t in types:
-        model_imports.add(f"from .{t.module} import {t.class_name}")
+    model_imports = _models_imports(reg, registry_class, enums, types)
     model_names = [e.class_name for e in enums] + [t.class_name for t in types]
     model_names += ["Base"] if reg.storage == "sql" else []
     model_names.append("new_registry")
@@ -263,6 +253,24 @@ def build_ir(reg: RegistrySpec, source: str, project: list[RegistrySpec]) -> Reg
         disabled_operations=part.disabled,
         has_init=bool(part.customs or part.disabled),
     )
+
+
+def _models_imports(
+    reg: RegistrySpec,
+    registry_class: str,
+    enums: tuple[EnumIR, ...],
+    types: tuple[TypeIR, ...],
+) -> Imports:
+    imports = Imports()
+    imports.add(f"from ..registry import {registry_class}")
+    imports.add("from typing import Any")
+    if enums:
+        imports.add(f"from ._enums import {', '.join(e.class_name for e in enums)}")
+    if reg.storage == "sql":
+        imports.add("from ._base import Base")
+    for t in types:
+        imports.add(f"from .{t.module} import {t.class_name}")
+    return imports
 
 
 def _files(

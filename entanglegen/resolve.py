@@ -15,10 +15,8 @@ Choices:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import date, datetime
-
 from . import naming
+from .defaults import default_problems
 from .diagnostics import Diagnostics
 from .schema import did_you_mean
 from .spec import (
@@ -34,7 +32,6 @@ from .spec import (
 __all__ = ["ancestry", "effective_properties", "primary_key", "resolve_project"]
 
 _KEY_SCALARS = ("uuid", "int", "str")
-_SPECIAL_DEFAULTS = {"uuid": "random", "datetime": "now", "date": "today"}
 
 
 def ancestry(reg: RegistrySpec, spec: TypeSpec) -> list[TypeSpec]:
@@ -363,7 +360,7 @@ class _Resolver:
                 prop.key_path,
             )
         if prop.default is not MISSING:
-            for message, hint in _default_problems(self, prop, res):
+            for message, hint in default_problems(prop, res, self.enum(res)):
                 self.d.error(
                     prop.default_loc or prop.loc,
                     message,
@@ -374,54 +371,6 @@ class _Resolver:
     def enum(self, res: Resolved) -> EnumSpec | None:
         reg = self.by_name.get(res.registry)
         return reg.enum_named(res.target) if reg else None
-
-
-def _default_problems(
-    r: _Resolver, prop: PropertySpec, res: Resolved
-) -> Iterator[tuple[str, str]]:
-    value = prop.default
-    if value is None:
-        if not prop.nullable:
-            yield f"default null needs nullable: true on property {prop.name!r}", ""
-        return
-    if res.kind == "enum":
-        enum = r.enum(res)
-        if enum is not None and value not in enum.values:
-            hint = did_you_mean(str(value), list(enum.values))
-            yield f"default {value!r} is not one of the enum values", hint
-        return
-    if res.kind == "ref":
-        yield "a reference can only default to null", ""
-        return
-    if not _default_fits(res.scalar, value):
-        special = _SPECIAL_DEFAULTS.get(res.scalar)
-        hint = f"the special default of {res.scalar} is {special!r}" if special else ""
-        yield f"default {value!r} is not a valid {res.scalar}", hint
-
-
-def _default_fits(scalar: str, value: object) -> bool:
-    if value == _SPECIAL_DEFAULTS.get(scalar):
-        return True
-    checks: dict[str, Callable[[object], bool]] = {
-        "str": lambda v: isinstance(v, str),
-        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-        "bool": lambda v: isinstance(v, bool),
-        "json": _is_json,
-        "date": lambda v: isinstance(v, date) and not isinstance(v, datetime),
-    }
-    check = checks.get(scalar)
-    return bool(check and check(value))
-
-
-def _is_json(value: object) -> bool:
-    if value is None or isinstance(value, str | int | float | bool):
-        return True
-    if isinstance(value, list):
-        return all(_is_json(v) for v in value)
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
-    return False
 
 
 def resolve_project(regs: list[RegistrySpec], diags: Diagnostics) -> None:

@@ -1,0 +1,70 @@
+"""Stage 2b (continued): does a property's default fit its resolved type?
+
+Defaults are plain YAML values; each type accepts its own kind (``bool`` is not an
+``int``, a YAML date is a ``date``, ``json`` takes finite JSON values only), enums take one
+of their values, references only null, and three words are special: ``random`` (uuid),
+``now`` (datetime) and ``today`` (date), computed per object by the generated code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+
+from .schema import did_you_mean
+from .spec import EnumSpec, PropertySpec, Resolved
+
+__all__ = ["SPECIAL_DEFAULTS", "default_problems"]
+
+SPECIAL_DEFAULTS = {"uuid": "random", "datetime": "now", "date": "today"}
+
+
+def default_problems(
+    prop: PropertySpec, res: Resolved, enum: EnumSpec | None
+) -> Iterator[tuple[str, str]]:
+    """(message, hint) for each way ``prop``'s default does not fit its type."""
+    value = prop.default
+    if value is None:
+        if not prop.nullable:
+            yield f"default null needs nullable: true on property {prop.name!r}", ""
+        return
+    if res.kind == "enum":
+        if enum is not None and value not in enum.values:
+            hint = did_you_mean(str(value), list(enum.values))
+            yield f"default {value!r} is not one of the enum values", hint
+        return
+    if res.kind == "ref":
+        yield "a reference can only default to null", ""
+        return
+    if not _default_fits(res.scalar, value):
+        special = SPECIAL_DEFAULTS.get(res.scalar)
+        hint = f"the special default of {res.scalar} is {special!r}" if special else ""
+        yield f"default {value!r} is not a valid {res.scalar}", hint
+
+
+def _default_fits(scalar: str, value: object) -> bool:
+    if value == SPECIAL_DEFAULTS.get(scalar):
+        return True
+    checks: dict[str, Callable[[object], bool]] = {
+        "str": lambda v: isinstance(v, str),
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "bool": lambda v: isinstance(v, bool),
+        "json": _is_json,
+        "date": lambda v: isinstance(v, date) and not isinstance(v, datetime),
+    }
+    check = checks.get(scalar)
+    return bool(check and check(value))
+
+
+def _is_json(value: object) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)  # JSON has no NaN or Infinity
+    if value is None or isinstance(value, str | int | bool):
+        return True
+    if isinstance(value, list):
+        return all(_is_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+    return False
