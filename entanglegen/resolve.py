@@ -64,8 +64,8 @@ class _Resolver:
     def run(self) -> None:
         self.registries()
         for reg in self.regs:
-            self.names(reg)
             self.inline_enums(reg)
+            self.names(reg)
             for spec in reg.types:
                 self.parent(reg, spec)
         for reg in self.regs:
@@ -105,15 +105,30 @@ class _Resolver:
             if cls in classes:
                 self.d.error(
                     item.loc,
-                    f"{item.name!r} and {classes[cls]!r} both become class {cls}",
+                    f"{_describe(item)} and {classes[cls]} both become class {cls}",
                     item.key_path,
                 )
-            classes.setdefault(cls, item.name)
+            classes.setdefault(cls, _describe(item))
         for spec in reg.types:
+            self._shadowing(spec, classes)
             self._unique(wire, spec.sync_type, spec, "sync_type")
             table = spec.table.value if spec.table else naming.snake_case(spec.name)
             if spec.storage == "sql":
                 self._unique(tables, table, spec, "table")
+
+    def _shadowing(self, spec: TypeSpec, classes: dict[str, str]) -> None:
+        # A class attribute named like a class of the module would hide that class from
+        # the annotations after it.
+        for prop in spec.properties:
+            attr = naming.attribute_name(prop.name)
+            if attr in classes:
+                self.d.error(
+                    prop.loc,
+                    f"property {prop.name!r} has the name of the generated class of "
+                    f"{classes[attr]}",
+                    prop.key_path,
+                    "rename the property (names are usually lower_case)",
+                )
 
     def _unique(
         self, seen: dict[str, str], value: str, spec: TypeSpec, what: str
@@ -371,6 +386,15 @@ class _Resolver:
     def enum(self, res: Resolved) -> EnumSpec | None:
         reg = self.by_name.get(res.registry)
         return reg.enum_named(res.target) if reg else None
+
+
+def _describe(item: EnumSpec | TypeSpec) -> str:
+    if isinstance(item, TypeSpec):
+        return f"type {item.name!r}"
+    if item.key_path.startswith("types."):  # an inline enum: types.T.properties.p
+        parts = item.key_path.split(".")
+        return f"the inline enum of {parts[1]}.{parts[-1]}"
+    return f"enum {item.name!r}"
 
 
 def resolve_project(regs: list[RegistrySpec], diags: Diagnostics) -> None:
