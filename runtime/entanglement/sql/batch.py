@@ -1,20 +1,26 @@
-"""Batched storage of received rows: one transaction per burst instead of per row.
+"""Batched storage of received rows: one transaction and one lookup per burst.
 
 A ``sync`` flood (and an IHave answer) is a stream of independent rows; committing each
-one costs a disk flush.  Rows received by a plain ``sync`` without a response context go
-into the manager's :class:`ReceiveBatch`, whose session is committed
+one costs a disk flush, and looking each one up a query.  Rows received by a plain
+``sync`` without a response context are collected by the manager's
+:class:`ReceiveBatch` as detached objects holding the message's values.  The batch is
+stored
 
 * right after the current burst of frames has been processed (``loop.call_soon`` runs
   once ``data_received`` returns), or when ``MAX_ROWS`` rows are pending;
 * before any other received message is processed (a ``delete``, ``forward``, ``YouHave``
   ... reads the database through a fresh session and must see the rows before it).
 
-Flooding is not delayed: the rows go on to other neighbours as before.
+Storing loads the rows that already exist with one ``IN`` query per class and chunk,
+copies the received attributes onto them (only those the message carried) and adds the
+others; the same row received twice in a burst keeps the later message.  Flooding is
+not delayed: the rows go on to other neighbours as before.
 
-Failures: a message refused during processing drops only its own row from the batch (a
-new row is expunged, an existing one expired).  A commit that fails (a database
-constraint) rolls the batch back and marks it *failed*: the next YouHave is then not
-recorded, so the lost rows are asked for again on the next connection.
+Failures: a refused message leaves nothing in the batch.  A row whose stored owner
+differs from the message's is skipped with an error in the log (rows never change owner
+through messages).  A commit that fails (a database constraint) rolls the batch back and
+marks it *failed*: the next YouHave is then not recorded, so the rows are asked for again
+on the next connection.
 """
 
 from __future__ import annotations
@@ -25,8 +31,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import sqlalchemy as sa
 import sqlalchemy.exc
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Mapper, sessionmaker
 
 from entanglement.sql.state import sql_state
 
@@ -34,6 +41,7 @@ __all__ = ["MAX_ROWS", "ReceiveBatch", "batch_context", "flush_batch", "take_fai
 
 log = logging.getLogger("entanglement")
 MAX_ROWS = 2000
+_IN_CHUNK = 500
 
 
 class ReceiveBatch:
@@ -41,48 +49,89 @@ class ReceiveBatch:
 
     def __init__(self, maker: sessionmaker[Any]) -> None:
         self.session = maker(expire_on_commit=False)
-        self.pending = 0
-        self.new: dict[tuple[Any, ...], Any] = {}
+        self.rows: dict[tuple[Any, ...], tuple[Any, frozenset[str]]] = {}
         self.scheduled = False
         self.failed = False
 
+    @property
+    def pending(self) -> int:
+        return len(self.rows)
+
+    def add(self, row: Any, attributes: frozenset[str]) -> None:
+        mapper: Mapper[Any] = sa.inspect(row).mapper
+        key = (mapper.base_mapper, *mapper.primary_key_from_instance(row))
+        self.rows[key] = (row, attributes)
+
     def commit(self) -> None:
-        """Commit the pending rows (rolled back and marked failed on error)."""
+        """Store the pending rows (rolled back and marked failed on error)."""
         self.scheduled = False
-        if not self.pending:
-            self.session.rollback()  # end the reading transaction: it holds locks
-            return
+        rows, self.rows = self.rows, {}
+        session = self.session
         try:
-            self.session.commit()
+            with session.no_autoflush:
+                for group in _by_class(rows.values()).items():
+                    _store(session, *group)
+            session.commit()
         except sqlalchemy.exc.SQLAlchemyError as exc:
-            self.session.rollback()
+            session.rollback()
             self.failed = True
             log.error(
                 "could not store %d received rows (asked again on the next "
                 "connection): %s",
-                self.pending,
+                len(rows),
                 exc,
             )
-        self.session.expunge_all()
-        self.pending = 0
-        self.new.clear()
+        session.expunge_all()
 
-    def forget(self, obj: Any, created: bool) -> None:
-        """Undo what a refused message did to its row (rows of earlier messages stay)."""
-        if obj is None:
-            return
-        if created and obj in self.session.new:
-            self.session.expunge(obj)
-            for key, value in list(self.new.items()):
-                if value is obj:
-                    del self.new[key]
-        elif obj in self.session and obj not in self.session.new:
-            self.session.expire(obj)
+
+def _by_class(entries: Any) -> dict[type[Any], list[tuple[Any, frozenset[str]]]]:
+    groups: dict[type[Any], list[tuple[Any, frozenset[str]]]] = {}
+    for row, attributes in entries:
+        groups.setdefault(type(row), []).append((row, attributes))
+    return groups
+
+
+def _store(
+    session: Any, cls: type[Any], entries: list[tuple[Any, frozenset[str]]]
+) -> None:
+    mapper: Mapper[Any] = sa.inspect(cls)
+    pk = mapper.primary_key
+    existing: dict[tuple[Any, ...], Any] = {}
+    idents = [tuple(mapper.primary_key_from_instance(row)) for row, _ in entries]
+    for i in range(0, len(idents), _IN_CHUNK):
+        chunk = idents[i : i + _IN_CHUNK]
+        condition = (
+            pk[0].in_([ident[0] for ident in chunk])
+            if len(pk) == 1
+            else sa.tuple_(*pk).in_(chunk)
+        )
+        for found in session.scalars(sa.select(cls).where(condition)):
+            existing[tuple(mapper.primary_key_from_instance(found))] = found
+    columns = {p.key for p in mapper.column_attrs}
+    for (row, attributes), ident in zip(entries, idents, strict=True):
+        stored = existing.get(ident)
+        if stored is None:
+            session.add(row)
+            continue
+        if (
+            stored.sync_owner_id is not None
+            and stored.sync_owner_id != row.sync_owner.id
+        ):
+            log.error(
+                "ignoring %s %s: it is owned by %s, the message says %s",
+                cls.__name__,
+                ident,
+                stored.sync_owner_id,
+                row.sync_owner.id,
+            )
+            continue
+        for name in attributes & columns:
+            setattr(stored, name, getattr(row, name))
 
 
 @contextmanager
 def batch_context(manager: Any, maker: sessionmaker[Any]) -> Iterator[Any]:
-    """A SyncContext on the manager's batch session (see the module docstring)."""
+    """A SyncContext whose rows are stored by the manager's batch (module docstring)."""
     from entanglement.sql.registry import SyncContext
 
     state = sql_state(manager)
@@ -92,11 +141,6 @@ def batch_context(manager: Any, maker: sessionmaker[Any]) -> Iterator[Any]:
     context = SyncContext(batch.session, batch=batch)
     try:
         yield context
-    except BaseException:
-        batch.forget(context.row, created=context.existing is False)
-        raise
-    else:
-        batch.pending += 1
     finally:
         if batch.pending >= MAX_ROWS:
             batch.commit()
@@ -106,9 +150,9 @@ def batch_context(manager: Any, maker: sessionmaker[Any]) -> Iterator[Any]:
 
 
 def flush_batch(manager: Any) -> None:
-    """Commit the manager's pending received rows now."""
+    """Store the manager's pending received rows now."""
     batch = sql_state(manager).batch
-    if batch is not None and batch.pending:
+    if batch is not None and (batch.pending or batch.scheduled):
         batch.commit()
 
 

@@ -95,39 +95,61 @@ def construct_row(
     operation = info.get("operation")
     required = getattr(operation, "primary_keys_required", True)
     keys = decode_keys(cls, msg, required=required)
-    batch = context.batch
-    batch_key = (sa.inspect(cls).base_mapper, *keys.values()) if keys else None
     with session.no_autoflush:
         owner = SyncOwner.find_from_msg(session, info.get("sender"), msg)
         context.owner = owner
-        row = batch.new.get(batch_key) if batch is not None else None
-        if row is None and keys is not None:
-            row = _lookup(session, cls, keys)
+        if context.batch is not None:
+            # batched sync: the row is matched with the database when the batch
+            # commits (one query per burst), see entanglement.sql.batch
+            return _new_row(cls, msg, keys, owner, context, info, add=False)
+        row = _lookup(session, cls, keys) if keys is not None else None
     context.row = row
-    if row is not None:
-        if not isinstance(row, cls):
-            raise SyncBadEncodingError(
-                f"{cls.sync_type} keys name a {type(row).sync_type}",
-                network_msg=dict(msg),
-            )
-        if row.sync_owner_id is not None and row.sync_owner_id != owner.id:
-            raise SyncBadEncodingError(
-                f"{cls.sync_type} {keys} is owned by {row.sync_owner_id}; a message"
-                f" cannot change its owner to {owner.id}",
-                network_msg=dict(msg),
-            )
-        context.existing = True
-        for name in keys or {}:
-            msg.pop(name, None)
-        return row
-    context.existing = False
+    if row is None:
+        context.existing = False
+        return _new_row(cls, msg, keys, owner, context, info, add=True)
+    check_row(cls, row, owner, keys, msg)
+    context.existing = True
+    for name in keys or {}:
+        msg.pop(name, None)
+    return row
+
+
+def check_row(
+    cls: type[Any], row: Any, owner: Any, keys: Any, msg: dict[str, Any]
+) -> None:
+    """Refuse a message that names another class or another owner than the row's.
+
+    Raises:
+        SyncBadEncodingError: with the reason.
+    """
+    if not isinstance(row, cls):
+        raise SyncBadEncodingError(
+            f"{cls.sync_type} keys name a {type(row).sync_type}", network_msg=dict(msg)
+        )
+    if row.sync_owner_id is not None and row.sync_owner_id != owner.id:
+        raise SyncBadEncodingError(
+            f"{cls.sync_type} {keys} is owned by {row.sync_owner_id}; a message"
+            f" cannot change its owner to {owner.id}",
+            network_msg=dict(msg),
+        )
+
+
+def _new_row(
+    cls: type[Any],
+    msg: dict[str, Any],
+    keys: dict[str, Any] | None,
+    owner: Any,
+    context: Any,
+    info: dict[str, Any],
+    *,
+    add: bool,
+) -> Any:
     row = Synchronizable.sync_construct.__func__(cls, msg, **info)  # type: ignore[attr-defined]
     for name, value in (keys or {}).items():
         msg.pop(name, None)
         setattr(row, name, value)
     row.sync_owner = owner
-    session.add(row)
     context.row = row
-    if batch is not None and batch_key is not None:
-        batch.new[batch_key] = row
+    if add:
+        context.session.add(row)
     return row

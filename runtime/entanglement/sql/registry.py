@@ -128,7 +128,9 @@ class SqlSyncRegistry(SyncRegistry):
 
     def incoming_sync(self, obj: Any, context: SyncContext, **info: Any) -> None:
         """Store a row from its owner's direction (batched rows commit later)."""
-        if context.batch is None:
+        if context.batch is not None:
+            context.batch.add(obj, info.get("attributes", frozenset()))
+        else:
             commit(context.session, info)
 
     def incoming_forward(
