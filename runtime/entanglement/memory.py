@@ -26,9 +26,10 @@ Choices and fixed quirks:
 * ``incoming_delete`` removes the object when we own it (a granted request) or when the
   delete comes from the owner's direction; a delete of an object that is not here is
   refused with ``SyncNotFound`` (as the SQL layer does), which is what stops a delete
-  flood from circling forever around a cycle of nodes.  ``incoming_forward`` at the owner refuses an
-  unknown object (``SyncNotFound``: forward cannot create); ``incoming_create`` at the
-  owner refuses a key that is already taken (``SyncUnauthorized``).
+  flood from circling forever around a cycle of nodes.  ``incoming_forward`` at the
+  owner refuses an unknown object (``SyncNotFound``: forward cannot create);
+  ``incoming_create`` at the owner refuses a key that is already taken
+  (``SyncUnauthorized``).
 * Objects of classes with ``sync_primary_keys = Unique`` are events: they go through the
   operations and hooks but are never stored (they have no key).
 * As in the original a received owner is not flooded further.  ``store_synchronize``
