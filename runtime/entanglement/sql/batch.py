@@ -48,7 +48,13 @@ class ReceiveBatch:
     """The pending received rows of one manager."""
 
     def __init__(self, maker: sessionmaker[Any]) -> None:
+        from entanglement.sql.clearing import BYPASS_KEY
+
         self.session = maker(expire_on_commit=False)
+        # every batched row is owned elsewhere (``sync`` refuses our own rows), so the
+        # change capture (serials, tombstones) has nothing to do for this session
+        self.session.info[BYPASS_KEY] = True
+        self.owners: dict[Any, Any] = {}
         self.rows: dict[tuple[Any, ...], tuple[Any, frozenset[str]]] = {}
         self.scheduled = False
         self.failed = False
@@ -82,6 +88,7 @@ class ReceiveBatch:
                 exc,
             )
         session.expunge_all()
+        self.owners.clear()
 
 
 def _by_class(entries: Any) -> dict[type[Any], list[tuple[Any, frozenset[str]]]]:

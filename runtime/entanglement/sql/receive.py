@@ -96,7 +96,7 @@ def construct_row(
     required = getattr(operation, "primary_keys_required", True)
     keys = decode_keys(cls, msg, required=required)
     with session.no_autoflush:
-        owner = SyncOwner.find_from_msg(session, info.get("sender"), msg)
+        owner = _owner(SyncOwner, session, context, info.get("sender"), msg)
         context.owner = owner
         if context.batch is not None:
             # batched sync: the row is matched with the database when the batch
@@ -112,6 +112,20 @@ def construct_row(
     for name in keys or {}:
         msg.pop(name, None)
     return row
+
+
+def _owner(
+    owner_cls: Any, session: Session, context: Any, sender: Any, msg: Any
+) -> Any:
+    batch = context.batch
+    if batch is None:
+        return owner_cls.find_from_msg(session, sender, msg)
+    text = msg.get("_sync_owner")
+    owner = batch.owners.get(text)
+    if owner is None:
+        owner = owner_cls.find_from_msg(session, sender, msg)
+        batch.owners[text] = owner
+    return owner
 
 
 def check_row(
