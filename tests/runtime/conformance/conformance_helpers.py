@@ -40,7 +40,7 @@ class TableInherits(StoreInSyncStoreMixin):
     id: uuid.UUID = sync_property()
     type: str = sync_property()
     info: str = sync_property()
-    info2: str = sync_property()
+    info2: str | None = sync_property()
     sync_serial: int = sync_property()
 
     def __init__(self) -> None:

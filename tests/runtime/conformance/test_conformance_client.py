@@ -35,7 +35,9 @@ def test_our_manager_against_a_foreign_server(pki) -> None:
         try:
             async with mgr:
                 dest = PortDestination(d.hash, "F", port)
-                await mgr.add_destination(dest)
+                connecting = mgr.add_destination(dest)
+                assert connecting is not None
+                await connecting
                 peer = await foreign.peers.get()
                 assert peer.peer_hash_text == hash_text_of_pem(a.cert)
                 await wait_until(lambda: mgr.connections)
@@ -135,7 +137,9 @@ def test_requests_queued_together_coalesce_into_one_frame(pki) -> None:
         try:
             async with mgr:
                 dest = PortDestination(d.hash, "F", port)
-                await mgr.add_destination(dest)
+                connecting = mgr.add_destination(dest)
+                assert connecting is not None
+                await connecting
                 peer = await foreign.peers.get()
                 peer.send(F_OWNER_MSG)
                 peer.send({"id": REC_ID, "text": "t0", "ratio": 0.5,

@@ -41,7 +41,9 @@ def test_foreign_owner_behind_our_gateway(pki) -> None:
         async with gw, cli:
             gw.add_destination(SyncDestination(b.hash, "C"))
             to_gw = PortDestination(a.hash, "S", port)
-            await cli.add_destination(to_gw)
+            connecting = cli.add_destination(to_gw)
+            assert connecting is not None
+            await connecting
             peer = await RawPeer.connect(port, d.cert, d.key, d.cafile)
             await wait_until(lambda: len(gw.connections) == 2)
             peer.send({"_sync_owner": F_OWNER, "_sync_type": "SyncOwner"})

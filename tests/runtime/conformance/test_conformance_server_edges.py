@@ -12,6 +12,7 @@ import json
 import math
 import ssl
 import uuid
+from typing import Any
 
 import pytest
 from conformance_helpers import Record, TableInherits, our_server, run, wait_until
@@ -175,7 +176,9 @@ def test_a_frame_too_large_is_refused_without_using_a_number(pki, caplog) -> Non
     run(scenario())
 
 
-def refusal_cases(row_id: str, our_owner: str) -> list[tuple[dict, str | None]]:
+def refusal_cases(
+    row_id: str, our_owner: str
+) -> list[tuple[dict[str, Any], str | None]]:
     """(message sent with RESPONSE_NEEDED, wire name of the error answering it)."""
     row = {"id": row_id, "_sync_owner": our_owner, "_sync_type": "TableInherits"}
     return [

@@ -197,7 +197,7 @@ def test_first_connection_from_a_foreign_peer(pki, tmp_path) -> None:
                 }  # fmt: skip
                 await peer.close()
         finally:
-            manager.session.close()
+            manager.session.close()  # type: ignore[attr-defined]
             engine.dispose()
 
     run(scenario())
@@ -253,7 +253,7 @@ def test_first_connection_of_a_sql_node_to_a_foreign_server(pki, tmp_path) -> No
                 assert texts == {"client row", "first", "second"}
                 await peer.close()
         finally:
-            manager.session.close()
+            manager.session.close()  # type: ignore[attr-defined]
             engine.dispose()
             await foreign.close()
 

@@ -25,9 +25,8 @@ def test_foreign_peer_over_a_unix_socket(pki, tmp_path) -> None:
         identity = unix_identity_text(path, os.getpid(), os.getuid(), os.getgid())
         reg = ConfRegistry()
         a = pki.nodes["a"]
-        async with SyncServer(
-            a.cert, 0, key=a.key, cafile=a.cafile, registries=[reg]
-        ) as srv:
+        srv = SyncServer(a.cert, 0, key=a.key, cafile=a.cafile, registries=[reg])
+        async with srv:
             await srv.listen_unix(path)
             srv.add_destination(SyncDestination(identity, "F over unix"))
             peer = await RawPeer.connect_unix(path)

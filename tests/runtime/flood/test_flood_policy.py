@@ -77,6 +77,8 @@ def test_coalescing_on_a_throttled_link(pki) -> None:
             assert c.reg.items[1].value == d.reg.items[1].value == 50
             to_c = s.dests["C"].protocol
             to_d = s.dests["D"].protocol
+            assert to_c is not None
+            assert to_d is not None
             assert to_d.conn.out_count - to_c.conn.out_count == len(at_d) - len(
                 received
             )
