@@ -115,10 +115,11 @@ def _store(
         for found in session.scalars(sa.select(cls).where(condition)):
             existing[tuple(mapper.primary_key_from_instance(found))] = found
     columns = {p.key for p in mapper.column_attrs}
+    new_rows: list[dict[str, Any]] = []
     for (row, attributes), ident in zip(entries, idents, strict=True):
         stored = existing.get(ident)
         if stored is None:
-            session.add(row)
+            new_rows.append(_values(row, columns))
             continue
         if (
             stored.sync_owner_id is not None
@@ -134,6 +135,16 @@ def _store(
             continue
         for name in attributes & columns:
             setattr(stored, name, getattr(row, name))
+    if new_rows:
+        # ORM bulk INSERT: executemany per table, joined inheritance included
+        session.execute(sa.insert(cls), new_rows)
+
+
+def _values(row: Any, columns: set[str]) -> dict[str, Any]:
+    state = sa.inspect(row).dict
+    values = {key: state[key] for key in columns if key in state}
+    values["sync_owner_id"] = state["sync_owner"].id
+    return values
 
 
 @contextmanager

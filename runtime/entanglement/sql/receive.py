@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from entanglement.interface import SyncBadEncodingError, Synchronizable
 
@@ -162,8 +163,10 @@ def _new_row(
     for name, value in (keys or {}).items():
         msg.pop(name, None)
         setattr(row, name, value)
-    row.sync_owner = owner
     context.row = row
     if add:
+        row.sync_owner = owner
         context.session.add(row)
+    else:  # a batched row never joins a session: skip the relationship events
+        set_committed_value(row, "sync_owner", owner)
     return row
