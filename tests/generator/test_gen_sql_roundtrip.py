@@ -223,6 +223,7 @@ def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -
             example_hooks.ESCALATIONS.clear()
             with blue.session() as session:
                 row = session.get(HelpRequest, ids["request"])
+                assert row.sync_owner is not None  # loaded before detaching: sent as id
                 session.expunge(row)
             blue.manager.synchronize(row, operation="escalate")
             await wait_until(lambda: len(example_hooks.ESCALATIONS) == 1)
