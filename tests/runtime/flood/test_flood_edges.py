@@ -246,3 +246,30 @@ def test_error_for_two_coalesced_requesters_reaches_both(pki) -> None:
             await net.aclose()
 
     run(scenario())
+
+
+def test_relay_refused_by_the_gateway_policy_resolves_none(pki) -> None:
+    # S's send policy keeps the proposal from M: nothing is queued or awaited for the
+    # request, so C hears "no response" at once.
+    async def scenario() -> None:
+        net = await build(pki, NAMES, HUB)
+        try:
+            m, s, c = net["M"], net["S"], net["C"]
+            m.publish(item(1, 10))
+            await settle(net)
+            s.dests["M"].refuse_labels.add("nope")
+            proposal = item(1, 11, "nope")
+            proposal.sync_owner = c.owner_of(m)
+            future = c.mgr.synchronize(
+                proposal, destinations=[c.dests["S"]], operation="forward",
+                response=True,
+            )  # fmt: skip
+            assert await future is None
+            await settle(net)
+            assert m.count() == Counter()
+            assert s.count() == Counter({("sync", "M"): 1, ("forward", "C"): 1})
+            assert m.reg.items[1].value == 10
+        finally:
+            await net.aclose()
+
+    run(scenario())
