@@ -179,7 +179,11 @@ class SyncConnection:
             for n in no_resp:
                 self._release_awaited(n)
         if "_sync_type" not in msg:
-            return None  # metadata-only frame (§4.4)
+            # Metadata-only (§4.4): nothing to process, but a request is still owed
+            # an answer (§19.3), and nothing here will ever answer it.
+            if flags & RESPONSE_NEEDED:
+                self.add_no_response(number)
+            return None
         if flags & RESPONSE_NEEDED:
             context = self._request(flags, number)
             if resp_for:

@@ -297,3 +297,11 @@ def test_oversized_payload_is_refused_without_burning_a_number(
     assert "65536" in caplog.text
     assert a.out_count == 2  # one request, one metadata frame; nothing burnt
     assert list(a.awaited) == [0]
+
+
+def test_metadata_only_request_gets_a_no_response() -> None:
+    a = SyncConnection("A")
+    a.receive_data(encode_frame(b'{"_no_resp_for": []}', 1) + encode_frame(b"{}", 1))
+    assert a.next_event() is NEED_DATA
+    assert a.pending_no_resp == [0, 1]
+    assert raw_frames(a) == [({"_no_resp_for": [0, 1]}, 0)]
