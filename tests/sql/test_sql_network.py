@@ -1,10 +1,13 @@
-"""Two SQL nodes over real TLS: initial exchange, catch-up, requests toward the owner."""
+"""Two SQL nodes over real TLS: the initial exchange when they first connect."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import sqlalchemy as sa
 from sql_helpers import SqlNode, add_teams, connected, run, wait_until
+
+from entanglement.sql import SqlSyncDestination
 
 
 def test_rows_committed_before_connecting_reach_the_other_side(
@@ -21,6 +24,14 @@ def test_rows_committed_before_connecting_reach_the_other_side(
             await wait_until(lambda: set(a.teams()) == set(b.teams()) == everything)
             assert b.registry.count("sync") == 3
             assert a.registry.count("sync") == 2
+            with b.plain() as session:
+                dest = session.scalars(
+                    sa.select(SqlSyncDestination).where(
+                        SqlSyncDestination.dest_hash == a.hash
+                    )
+                ).one()
+                assert [o.id for o in dest.owners] == [a.local_owner().id]
+                assert dest.owners[0].sql_destination is dest
         finally:
             await a.stop()
             await b.stop()

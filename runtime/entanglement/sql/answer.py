@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import uuid
 from typing import Any
@@ -183,6 +182,3 @@ def force_resync(manager: Any, session: Session, owner: SyncOwner) -> None:
     hop = manager.dest_by_hash(owner.dest_hash) if owner.dest_hash else None
     log.warning("forcing a full resynchronisation of owner %s", owner.id)
     manager.synchronize(snapshot(owner), exclude=[hop] if hop else [])
-
-
-_ = json

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, Session, reconstructor
+from sqlalchemy.orm import Mapped, Session, foreign, reconstructor, relationship
 
 from entanglement._hashes import DestHash
 from entanglement.network import SyncDestination
@@ -208,3 +208,19 @@ def _stamp_new_epoch(session: Session, dest_hash: DestHash) -> None:
         sa.select(SyncOwner).where(SyncOwner.dest_hash == dest_hash)
     ):
         owner.incoming_epoch = now
+
+
+# The owners learned from a destination, and the destination an owner was learned from
+# (read-only: the link is the hash text, not a foreign key, as in the original's schema).
+SqlSyncDestination.owners = relationship(
+    SyncOwner,
+    primaryjoin=lambda: foreign(SyncOwner.dest_hash) == SqlSyncDestination.dest_hash,
+    viewonly=True,
+    uselist=True,
+)
+SyncOwner.sql_destination = relationship(
+    SqlSyncDestination,
+    primaryjoin=lambda: foreign(SyncOwner.dest_hash) == SqlSyncDestination.dest_hash,
+    viewonly=True,
+    uselist=False,
+)

@@ -28,7 +28,6 @@ from entanglement.operations import delete, forward, sync
 from entanglement.sql.bookkeeping import SyncOwner
 from entanglement.sql.registry import SqlSyncRegistry
 from entanglement.sql.types import as_uuid
-from entanglement.types import uuid_decoder, uuid_encoder
 
 __all__ = ["IHave", "MyOwners", "SqlMetaRegistry", "YouHave", "sql_meta_registry"]
 
@@ -162,6 +161,3 @@ class MyOwners(Synchronizable):
             return {as_uuid(text) for text in self.owners or []}
         except (ValueError, TypeError) as exc:
             raise SyncBadEncodingError(f"MyOwners: {exc}") from exc
-
-
-_ = (uuid_decoder, uuid_encoder)

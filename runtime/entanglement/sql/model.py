@@ -26,6 +26,10 @@ than the row's is a ``SyncBadEncodingError`` (rows never change owner through me
 ``sync_priority`` puts a child strictly after its parents and SyncOwner first (40).
 Deletes carry ``sync_serial`` wherever they are sent or relayed (38): an instance marked
 ``sync_deleting`` adds it to any attribute subset it is asked for.
+
+Choice: the ``sync_owner`` relationship loads lazily (the original joins it eagerly).  It
+is a many-to-one by primary key, so loading it is an identity-map hit once the few owners
+are in the session; a join on every row load would only cost.
 """
 
 from __future__ import annotations
@@ -38,7 +42,6 @@ from sqlalchemy.orm import (
     Mapped,
     MappedColumn,
     Mapper,
-    Session,
     mapped_column,
     relationship,
 )
@@ -257,8 +260,3 @@ class SqlSynchronizable(Synchronizable, metaclass=SqlSyncMeta):
 
 type.__setattr__(SqlSynchronizable, "sync_primary_keys", _SqlPrimaryKeys())
 type.__setattr__(SqlSynchronizable, "sync_priority", SyncPriority())
-
-
-def object_session_of(obj: SqlSynchronizable) -> Session | None:
-    """The session an instance belongs to (None when detached)."""
-    return Session.object_session(obj)

@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import sqlalchemy as sa
 import sqlalchemy.exc
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -141,10 +140,7 @@ class SqlSyncRegistry(SyncRegistry):
             context.session.rollback()
             return
         if operation == "forward" and not context.existing:
-            raise SyncNotFound(
-                f"{obj.sync_type}: no such row to forward to",
-                network_msg=info.get("msg"),
-            )
+            raise SyncNotFound(f"{obj.sync_type}: no such row to forward to")
         commit(context.session, info)
 
     def incoming_create(self, obj: Any, context: SyncContext, **info: Any) -> None:
@@ -211,10 +207,8 @@ def commit(session: Session, info: dict[str, Any]) -> None:
         session.commit()
     except sqlalchemy.exc.SQLAlchemyError as exc:
         session.rollback()
+        cause = getattr(exc, "orig", None) or exc
+        first_line = (str(cause).splitlines() or [""])[0]
         raise SqlSyncError(
-            f"the database refused the change: {type(exc.orig if hasattr(exc, 'orig') else exc).__name__}: "
-            f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}"
+            f"the database refused the change: {type(cause).__name__}: {first_line}"
         ) from exc
-
-
-_ = sa

@@ -18,6 +18,8 @@ them awaits (house style rule 14):
 into ``forward`` (changed attributes + keys), ``create`` (new rows) or ``delete``
 requests toward the owner's next hop, each with a ``sync_future``, and expunged.
 
+Fixed quirk 42: a flush that writes a row without an owner while no local owner exists
+creates the local owner in that flush, so no row is ever stored ownerless.
 Fixed quirk 43: a *new* row given a remote owner is sent as a ``create`` request to the
 owner instead of being committed locally and forwarded (which the owner had to reject).
 Quirk 50: no stack capture per session, and no scratch session is left open.

@@ -1,0 +1,10 @@
+"""Internal names of the SQL layer kept at the original's module path.
+
+``_SqlMetaRegistry`` is the class of the registry every SqlSyncRegistry inherits
+(``inherited_registries``); the resync messages live there too.
+"""
+
+from entanglement.sql.meta import IHave, MyOwners, YouHave, sql_meta_registry
+from entanglement.sql.meta import SqlMetaRegistry as _SqlMetaRegistry
+
+__all__ = ["IHave", "MyOwners", "YouHave", "_SqlMetaRegistry", "sql_meta_registry"]
