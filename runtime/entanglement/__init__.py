@@ -1,7 +1,9 @@
 """entanglement: an interoperable runtime for the entanglement synchronisation protocol.
 
-This module re-exports the object model (the network and SQL names are added when those
-layers are wired in).  See ``docs/architecture.md`` for the module layout.
+This module re-exports the names of §18 of the protocol specification, so scripts written
+for the original library run unchanged: the object model, the networking API, and the SQL
+layer (importing the package imports the SQL layer, as the original does).  See
+``docs/architecture.md`` for the module layout.
 """
 
 from __future__ import annotations
@@ -25,19 +27,46 @@ from .interface import (
     no_sync_property,
     sync_property,
 )
+from .network import (
+    OutgoingUnixDestination,
+    SyncDestination,
+    SyncDestinationBase,
+    SyncManager,
+    SyncServer,
+)
+from .sql import (
+    SqlSyncDestination,
+    SqlSynchronizable,
+    SqlSyncRegistry,
+    SqlSyncSession,
+    SyncOwner,
+    sql_sync_declarative_base,
+    sync_manager_destinations,
+    sync_session_maker,
+)
 
 __all__ = [
     "CertHash",
     "DestHash",
     "EntanglementError",
     "EphemeralUnflooded",
+    "OutgoingUnixDestination",
+    "SqlSyncDestination",
+    "SqlSyncRegistry",
+    "SqlSyncSession",
+    "SqlSynchronizable",
     "SyncBadEncodingError",
     "SyncBadOwner",
+    "SyncDestination",
+    "SyncDestinationBase",
     "SyncError",
     "SyncInvalidOperation",
+    "SyncManager",
     "SyncNotConnected",
     "SyncNotFound",
+    "SyncOwner",
     "SyncRegistry",
+    "SyncServer",
     "SyncUnauthorized",
     "Synchronizable",
     "Unique",
@@ -45,5 +74,8 @@ __all__ = [
     "WrongSyncDestination",
     "certhash_from_file",
     "no_sync_property",
+    "sql_sync_declarative_base",
+    "sync_manager_destinations",
     "sync_property",
+    "sync_session_maker",
 ]

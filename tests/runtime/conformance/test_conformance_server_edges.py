@@ -277,17 +277,9 @@ def test_answer_with_an_error_class_unknown_here(pki) -> None:
     run(scenario())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "SyncConnection._event_for returns before creating a response context for a "
-        "metadata-only frame (no _sync_type), so a RESPONSE_NEEDED flag on it is never "
-        "answered with _no_resp_for and the sender's request waits until the "
-        "connection drops (§19.3 asks that every RESPONSE_NEEDED request be answered "
-        "or no-responded; §4.4 only says such frames are otherwise ignored)"
-    ),
-)
 def test_metadata_only_request_is_no_responded(pki) -> None:
+    # §19.3: every RESPONSE_NEEDED request is answered or no-responded, even a
+    # metadata-only one (§4.4 says such frames are otherwise ignored).
     async def scenario() -> None:
         srv, _, peer = await connect(pki)
         async with srv:
