@@ -6,8 +6,8 @@ one costs a disk flush, and looking each one up a query.  Rows received by a pla
 :class:`ReceiveBatch` as detached objects holding the message's values.  The batch is
 stored
 
-* right after the current burst of frames has been processed (``loop.call_soon`` runs
-  once ``data_received`` returns), or when ``MAX_ROWS`` rows are pending;
+* ``COMMIT_DELAY`` (50 ms) after the first row of a burst, or as soon as ``MAX_ROWS``
+  rows are pending;
 * before any other received message is processed (a ``delete``, ``forward``, ``YouHave``
   ... reads the database through a fresh session and must see the rows before it).
 
@@ -37,10 +37,20 @@ from sqlalchemy.orm import Mapper, sessionmaker
 
 from entanglement.sql.state import sql_state
 
-__all__ = ["MAX_ROWS", "ReceiveBatch", "batch_context", "flush_batch", "take_failure"]
+__all__ = [
+    "COMMIT_DELAY",
+    "MAX_ROWS",
+    "ReceiveBatch",
+    "batch_context",
+    "flush_batch",
+    "take_failure",
+]
 
 log = logging.getLogger("entanglement")
 MAX_ROWS = 2000
+# Frames arrive a TLS record at a time (some dozens of rows); waiting this long for more
+# turns hundreds of small transactions (each a disk flush) into a few large ones.
+COMMIT_DELAY = 0.05
 _IN_CHUNK = 500
 
 
@@ -164,7 +174,7 @@ def batch_context(manager: Any, maker: sessionmaker[Any]) -> Iterator[Any]:
             batch.commit()
         elif not batch.scheduled:
             batch.scheduled = True
-            asyncio.get_running_loop().call_soon(batch.commit)
+            asyncio.get_running_loop().call_later(COMMIT_DELAY, batch.commit)
 
 
 def flush_batch(manager: Any) -> None:
