@@ -7,7 +7,8 @@ stores keyed by primary key, the receive context and the owner record.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, MutableMapping
+import weakref
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from .types import uuid_decoder
 
 __all__ = [
     "AbstractSyncStore",
+    "OwnerAnnouncer",
     "StoreContext",
     "SyncOwner",
     "SyncStore",
@@ -213,6 +215,78 @@ class SyncOwner(Synchronizable):
                 network_msg=msg,
             )
         return existing
+
+
+class OwnerAnnouncer:
+    """Sends each local owner once per live connection, before the first object.
+
+    Peers accept an object only once they know its owner, so the owner must precede the
+    first object on every connection.  Sending it before *every* object doubled the
+    frames of high-rate updates; instead we remember, per connection object (weakly: a
+    closed connection is forgotten, a reconnect is a new object and starts fresh), the
+    owners it was given.  The owner's priority (2) makes it leave the connection's queue
+    before the objects (100) queued with it.
+    """
+
+    def __init__(self) -> None:
+        self._sent: weakref.WeakKeyDictionary[Any, set[uuid.UUID]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def announce(
+        self,
+        manager: Any,
+        owner: SyncOwner,
+        destinations: Iterable[Any] | None = None,
+        exclude: Iterable[Any] = (),
+    ) -> None:
+        """Queue ``owner`` on the target connections that have not had it yet.
+
+        Args:
+            manager: the SyncManager about to send an object of ``owner``.
+            owner: a local owner.
+            destinations: the object's targets (None: every live connection).
+            exclude: destinations the object skips (compared with ``==``).
+        """
+        targets = _target_protocols(manager, destinations, exclude)
+        if targets is None:  # not a SyncManager: no connections to remember
+            manager.synchronize(owner, destinations=destinations, exclude=exclude)
+            return
+        fresh = [
+            (protocol, dest)
+            for protocol, dest in targets
+            if owner.id not in self._sent.get(protocol, ())
+        ]
+        if not fresh:
+            return
+        manager.synchronize(owner, destinations=[dest for _, dest in fresh])
+        for protocol, _ in fresh:
+            self._sent.setdefault(protocol, set()).add(owner.id)
+
+
+def _target_protocols(
+    manager: Any, destinations: Iterable[Any] | None, exclude: Iterable[Any]
+) -> list[tuple[Any, Any]] | None:
+    # (connection, destination) pairs the object will be queued on; targets without a
+    # connection are left out (synchronize of the object reports them).
+    connections = getattr(manager, "_connections", None)
+    if connections is None:
+        return None
+    excluded = list(exclude)
+    if destinations is None:
+        pairs = [(p, p.dest) for p in list(connections.values())]
+    else:
+        pairs = []
+        for dest in destinations:
+            dest_hash = getattr(dest, "dest_hash", None)
+            protocol = connections.get(dest_hash) if dest_hash else None
+            if protocol is None and dest_hash:
+                protocol = manager._connecting_protocol(dest_hash)
+            if protocol is not None:
+                pairs.append((protocol, dest))
+    return [
+        (p, d) for p, d in pairs if not p.closed and not any(d == x for x in excluded)
+    ]
 
 
 def owner_id_from_msg(msg: Mapping[str, Any]) -> uuid.UUID:

@@ -32,9 +32,13 @@ Choices and fixed quirks:
   (``SyncUnauthorized``).
 * Objects of classes with ``sync_primary_keys = Unique`` are events: they go through the
   operations and hooks but are never stored (they have no key).
-* As in the original a received owner is not flooded further.  ``store_synchronize``
-  sends the local owner before each object it sends (coalesced while queued, and sent
-  first thanks to its priority 2), so that peers connecting later can accept the objects.
+* As in the original a received owner is not flooded further.  Peers accept an object
+  only once they know its owner, so ``store_synchronize`` sends the local owner to each
+  connection once, before the first object it sends there (priority 2 makes the owner
+  leave the queue before objects, priority 100).  Which connections had which owner is
+  remembered per connection object, weakly (:class:`~entanglement._stores.OwnerAnnouncer`):
+  a peer connecting later, or a reconnect (a new connection object), gets the owner
+  again, and high-rate updates (cursors) cost one frame per update, not two.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from ._properties import sync_property
 from ._registry import SyncRegistry
 from ._stores import (
     AbstractSyncStore,
+    OwnerAnnouncer,
     StoreContext,
     SyncOwner,
     SyncStore,
@@ -84,6 +89,7 @@ class SyncStoreRegistry(SyncRegistry):
         super().__init__()
         self.sync_store_factory = sync_store_factory or SyncStore
         self.stores: dict[type, AbstractSyncStore] = {}
+        self._owner_announcer = OwnerAnnouncer()
         for op in (sync, forward, create, delete):
             self.register_operation(op.name, op)
         self.register_syncable("SyncOwner", SyncOwner)
@@ -151,7 +157,7 @@ class SyncStoreRegistry(SyncRegistry):
         owner = SyncOwner()
         self.owners.add(owner)
         if self.manager is not None:
-            self.manager.synchronize(owner)
+            self._owner_announcer.announce(self.manager, owner)
         return owner
 
     def store_synchronize(self, obj: Synchronizable, **kwargs: Any) -> Any:
@@ -168,7 +174,13 @@ class SyncStoreRegistry(SyncRegistry):
             return None
         owner = obj.sync_owner
         if isinstance(owner, SyncOwner) and owner.dest_hash is None:
-            manager.synchronize(owner)
+            if "exclude" in kwargs:  # read twice below: an iterator would run dry
+                kwargs["exclude"] = list(kwargs["exclude"])
+            if kwargs.get("destinations") is not None:
+                kwargs["destinations"] = list(kwargs["destinations"])
+            self._owner_announcer.announce(
+                manager, owner, kwargs.get("destinations"), kwargs.get("exclude", ())
+            )
         return manager.synchronize(obj, **kwargs)
 
     def sync_context(self, **info: Any) -> AbstractContextManager[Any]:
