@@ -64,7 +64,12 @@ def test_reconnect_without_changes_sends_no_rows(
             await b.stop()
             b.registry.received.clear()
             await b.start()
-            await wait_until(lambda: b.live(a) and a.live(b))
+            owner_id = a.local_owner().id
+            # the resync is over once a has answered b's IHave for its owner
+            await wait_until(
+                lambda: a.live(b)
+                and owner_id in a.manager.dest_by_hash(b.hash).received_i_have
+            )
             add_teams(a, "z")  # a marker after the resync
             await wait_until(lambda: "z" in b.teams())
             assert b.registry.count("sync") == 1

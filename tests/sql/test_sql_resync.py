@@ -17,7 +17,12 @@ from sql_helpers import (
     wait_until,
 )
 
-from entanglement.sql import SqlSyncDestination, SyncOwner, sync_manager_destinations
+from entanglement.sql import (
+    SqlSyncDestination,
+    SyncDeleted,
+    SyncOwner,
+    sync_manager_destinations,
+)
 
 
 def test_epoch_change_discards_the_owners_rows_and_resends_all(pki, db_factory) -> None:
@@ -63,8 +68,10 @@ def test_force_resync_resends_everything(pki, db_factory) -> None:
             for dest in list(b.manager.destinations):
                 b.manager.remove_destination(dest)
             sync_manager_destinations(b.manager, force_resync=True)
-            await wait_until(lambda: b.registry.count("sync") == 2)
-            assert set(b.teams()) == {"one", "two"}
+            await wait_until(
+                lambda: b.registry.count("sync") == 2
+                and set(b.teams()) == {"one", "two"}
+            )
         finally:
             await shutdown(a, b)
 
@@ -132,6 +139,44 @@ def test_a_drop_during_the_resync_leads_to_a_normal_reconnect(pki, db_factory) -
             # quirk 17 fixed: the failed drain ends connected(), the attempt is retried
             await wait_until(lambda: "one" in b.teams() and b.live(a))
             assert DroppingDestination.drops == 1
+        finally:
+            await shutdown(a, b)
+
+    run(scenario())
+
+
+def test_tombstone_of_an_unknown_type_forces_a_persisted_resync(
+    pki, db_factory
+) -> None:
+    async def scenario() -> None:
+        a = await SqlNode("a", db_factory("a"), pki["a"]).start()
+        b = await SqlNode("b", db_factory("b"), pki["b"]).start()
+        try:
+            add_teams(a, "one", "two")
+            await connected(b, a)
+            await wait_until(lambda: len(b.teams()) == 2 and caught_up(b, a))
+            await b.stop()
+            owner = a.local_owner()
+            with a.plain() as session:  # a tombstone this node cannot replay
+                session.add(
+                    SyncDeleted(
+                        sync_type="Retired",
+                        primary_key="{}",
+                        sync_owner_id=owner.id,
+                        sync_serial=10_000,
+                    )
+                )
+                session.commit()
+            b.registry.received.clear()
+            await b.start()
+            # quirk 36 fixed: the new outgoing epoch is stored, and b starts over
+            await wait_until(
+                lambda: a.local_owner().outgoing_epoch != owner.outgoing_epoch
+            )
+            await wait_until(
+                lambda: b.registry.count("sync") == 2
+                and set(b.teams()) == {"one", "two"}
+            )
         finally:
             await shutdown(a, b)
 
