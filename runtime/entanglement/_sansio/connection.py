@@ -51,8 +51,7 @@ from entanglement._sansio.framing import (
     MAX_PAYLOAD,
     RESPONSE_NEEDED,
     FrameBuffer,
-    decode_message,
-    encode_message,
+    JsonCodec,
 )
 from entanglement._sansio.queue import DirtyQueue, QueueElement
 
@@ -129,6 +128,7 @@ class SyncConnection:
         # Called (synchronously) whenever there is something new to send.
         self.on_wakeup: Callable[[], None] | None = None
         self._frames = FrameBuffer()
+        self._json = JsonCodec()
 
     def __repr__(self) -> str:
         return f"<SyncConnection {self.name} out={self.out_count} in={self.in_count}>"
@@ -159,7 +159,7 @@ class SyncConnection:
 
     def _event_for(self, number: int, flags: int, payload: bytes) -> Event | None:
         try:
-            msg = decode_message(payload)
+            msg = self._json.decode(payload)
         except BadPayloadError as exc:
             return InvalidMessage(
                 number, flags, str(exc), None, self._request(flags, number)
@@ -318,7 +318,7 @@ class SyncConnection:
                 flags = RESPONSE_NEEDED
         if self.pending_no_resp:
             msg["_no_resp_for"] = self.pending_no_resp
-        payload = encode_message(msg)
+        payload = self._json.encode(msg)
         if len(payload) > MAX_PAYLOAD:
             raise LocalProtocolError(
                 f"payload of {len(payload)} bytes exceeds the {MAX_PAYLOAD}-byte limit"
@@ -328,7 +328,7 @@ class SyncConnection:
         return HEADER.pack(len(payload), flags) + payload, needing
 
     def _metadata_frame(self) -> bytes:
-        payload = encode_message({"_no_resp_for": self.pending_no_resp})
+        payload = self._json.encode({"_no_resp_for": self.pending_no_resp})
         self.pending_no_resp = []
         frame = HEADER.pack(len(payload), 0) + payload
         self._count_sent(frame)
