@@ -29,6 +29,10 @@ Choices where the spec is silent or where we fixed a quirk:
   number lists) is answered with ``SyncBadEncodingError`` and the connection stays up.
 * An error answering a request that is itself relayed from upstream (a recovered
   context) is sent unsolicited; the relayed requesters get "no response".
+* Fast paths with the same outcome: hooks that are still the base classes' "return
+  True" are not called; a registry whose ``sync_context``, ``should_listen_constructed``
+  or ``sync_receive`` is the base one has it inlined (no context manager, the
+  operation called directly), each saving a keyword-argument dict per object.
 """
 
 from __future__ import annotations
@@ -36,17 +40,21 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Final
 
+from entanglement._destinations import SyncDestinationBase
+from entanglement._opbase import SyncOperation
+from entanglement._registry import SyncRegistry
 from entanglement._sansio import InvalidMessage, MessageReceived, ResponseContext
+from entanglement._send import is_base_hook
 from entanglement.interface import (
     SyncBadEncodingError,
     SyncError,
+    Synchronizable,
     UnregisteredSyncClass,
     error_registry,
 )
 from entanglement.operations import error as error_operation
 
 if TYPE_CHECKING:
-    from entanglement.interface import SyncRegistry
     from entanglement.protocol import SyncProtocol
 
 __all__ = ["RESERVED_KEYS", "ReceiveMixin"]
@@ -70,10 +78,10 @@ class ReceiveMixin:
     def _dispatch(self, protocol: SyncProtocol, event: Any) -> None:
         context = event.context
         try:
-            if isinstance(event, InvalidMessage):
-                self._invalid_message(protocol, event)
-            elif isinstance(event, MessageReceived):
+            if type(event) is MessageReceived:  # the common case first
                 self._sync_receive(event.message, protocol, context)
+            elif isinstance(event, InvalidMessage):
+                self._invalid_message(protocol, event)
         except Exception:  # never let one frame take the connection down
             log.exception("%s: error handling frame #%d", protocol.peer_name, event[0])
         finally:
@@ -133,17 +141,31 @@ class ReceiveMixin:
                 )
         else:
             self._listen_chain(msg, cls, info)
+        if is_base_hook(registry.sync_context, _REGISTRY_CONTEXT):
+            info["context"] = None  # the base context is a nullcontext
+            return self._construct_and_fill(cls, registry, msg, info)
         with registry.sync_context(sync_type=cls, **info) as context:
             info["context"] = context
-            obj = cls.sync_construct(msg, **info)
-            if type(self).should_listen_constructed is _BASE_CONSTRUCTED:
-                self._constructed_chain(obj, msg, info)
-            else:
-                _require_true(
-                    self.should_listen_constructed(obj, msg, **info),
-                    "manager.should_listen_constructed",
-                )
-            obj.sync_receive_constructed(msg, **info)
+            return self._construct_and_fill(cls, registry, msg, info)
+
+    def _construct_and_fill(
+        self, cls: Any, registry: Any, msg: dict[str, Any], info: dict[str, Any]
+    ) -> Any:
+        obj = cls.sync_construct(msg, **info)
+        if type(self).should_listen_constructed is _BASE_CONSTRUCTED:
+            self._constructed_chain(obj, msg, info)
+        else:
+            _require_true(
+                self.should_listen_constructed(obj, msg, **info),
+                "manager.should_listen_constructed",
+            )
+        obj.sync_receive_constructed(msg, **info)
+        operation = info["operation"]
+        if is_base_hook(registry.sync_receive, _REGISTRY_RECEIVE) and isinstance(
+            operation, SyncOperation
+        ):
+            operation.incoming(obj, **info)  # what the base sync_receive does
+        else:
             registry.sync_receive(obj, **info)
         return obj
 
@@ -175,15 +197,21 @@ class ReceiveMixin:
     ) -> None:
         sender = info["sender"]
         if sender is not None:
-            result = sender.should_listen(msg, cls, **info)
+            hook = sender.should_listen
+            if not is_base_hook(hook, _DEST_LISTEN):
+                result = hook(msg, cls, **info)
+                if result is not True:
+                    _not_true(result, "dest.should_listen")
+        hook = info["registry"].should_listen
+        if not is_base_hook(hook, _REGISTRY_LISTEN):
+            result = hook(msg, cls, **info)
             if result is not True:
-                _not_true(result, "dest.should_listen")
-        result = info["registry"].should_listen(msg, cls, **info)
-        if result is not True:
-            _not_true(result, "registry.should_listen")
-        result = cls.sync_should_listen(msg, **info)
-        if result is not True:
-            _not_true(result, f"{cls.__name__}.sync_should_listen")
+                _not_true(result, "registry.should_listen")
+        hook = cls.sync_should_listen
+        if not is_base_hook(hook, _CLASS_LISTEN):
+            result = hook(msg, **info)
+            if result is not True:
+                _not_true(result, f"{cls.__name__}.sync_should_listen")
 
     def should_listen_constructed(
         self, obj: Any, msg: dict[str, Any], **info: Any
@@ -195,12 +223,22 @@ class ReceiveMixin:
     def _constructed_chain(
         self, obj: Any, msg: dict[str, Any], info: dict[str, Any]
     ) -> None:
-        result = info["registry"].should_listen_constructed(obj, msg, **info)
+        hook = info["registry"].should_listen_constructed
+        operation = info["operation"]
+        if is_base_hook(hook, _REGISTRY_CONSTRUCTED) and isinstance(
+            operation, SyncOperation
+        ):
+            hook = operation.should_listen_constructed  # what the base one calls
+        result = hook(obj, msg, **info)
         if result is not True:
             _not_true(result, "registry.should_listen_constructed")
-        result = obj.sync_should_listen_constructed(msg, **info)
-        if result is not True:
-            _not_true(result, f"{type(obj).__name__}.sync_should_listen_constructed")
+        hook = obj.sync_should_listen_constructed
+        if not is_base_hook(hook, _OBJECT_CONSTRUCTED):
+            result = hook(msg, **info)
+            if result is not True:
+                _not_true(
+                    result, f"{type(obj).__name__}.sync_should_listen_constructed"
+                )
 
     # -- errors ------------------------------------------------------------------
 
@@ -280,3 +318,11 @@ def default_registries(given: list[SyncRegistry]) -> list[SyncRegistry]:
 
 
 _BASE_CONSTRUCTED: Final = ReceiveMixin.should_listen_constructed
+# Base hooks that only return True (or only delegate), see is_base_hook.
+_DEST_LISTEN: Final = SyncDestinationBase.should_listen
+_REGISTRY_LISTEN: Final = SyncRegistry.should_listen
+_REGISTRY_CONSTRUCTED: Final = SyncRegistry.should_listen_constructed
+_REGISTRY_CONTEXT: Final = SyncRegistry.sync_context
+_REGISTRY_RECEIVE: Final = SyncRegistry.sync_receive
+_CLASS_LISTEN: Final = Synchronizable.sync_should_listen.__func__  # type: ignore[attr-defined]
+_OBJECT_CONSTRUCTED: Final = Synchronizable.sync_should_listen_constructed

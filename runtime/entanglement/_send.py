@@ -11,22 +11,32 @@ Choices where the spec is silent or where we fixed a quirk:
   one that is "connecting" before its transport exists (quirk 18).
 * The per-class registry and the "overrides sync_receive" check are cached: the check
   walks the MRO statically and would otherwise cost more than the rest of the call.
+* Fast paths (same outcome, less work per object): a policy hook that is still the
+  base class's "return True" is not called (:func:`is_base_hook`), and a call with no
+  target (a received object's flood on a node with one link) stops once the arguments
+  are validated and the response context has seen its (empty) target list.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Final, Literal, overload
 
+from entanglement._destinations import SyncDestinationBase
+from entanglement._registry import SyncRegistry
 from entanglement._sansio import ResponseContext
-from entanglement.interface import SyncNotConnected, overrides_sync_receive
+from entanglement.interface import (
+    Synchronizable,
+    SyncNotConnected,
+    overrides_sync_receive,
+)
 
 if TYPE_CHECKING:
     from entanglement._hashes import DestHash
     from entanglement.protocol import SyncProtocol
 
-__all__ = ["SendMixin"]
+__all__ = ["SendMixin", "is_base_hook"]
 
 
 class SendMixin:
@@ -160,6 +170,8 @@ class SendMixin:
             targets = [d for d in targets if d not in excluded]
         if context is not None:
             context.mark_targets(targets)
+        if not targets:
+            return
         subset = frozenset(attributes) if attributes else None
         info = {"manager": self, "response_for": context, "operation": op}
         # The base chain is called directly (one kwargs expansion less per target)
@@ -199,11 +211,29 @@ class SendMixin:
         return _send_chain(obj, destination, registry, info)
 
 
+def is_base_hook(bound: Any, base: Any) -> bool:
+    """True when the bound method ``bound`` is the base implementation ``base``.
+
+    Used to skip calling hooks whose base version only returns True: each skipped call
+    saves building a keyword-argument dict.  An override on the class or on the
+    instance (a plain function attribute has no ``__func__``) is always called.
+    """
+    return getattr(bound, "__func__", None) is base
+
+
+_DEST_SEND: Final = SyncDestinationBase.should_send
+_REGISTRY_SEND: Final = SyncRegistry.should_send
+_OBJECT_SEND: Final = Synchronizable.sync_should_send
+
+
 def _send_chain(
     obj: Any, destination: Any, registry: Any, info: dict[str, Any]
 ) -> bool:
-    if not destination.should_send(obj, **info):
+    hook = destination.should_send
+    if not is_base_hook(hook, _DEST_SEND) and not hook(obj, **info):
         return False
-    if not registry.should_send(obj, **info):
+    hook = registry.should_send
+    if not is_base_hook(hook, _REGISTRY_SEND) and not hook(obj, **info):
         return False
-    return bool(obj.sync_should_send(**info))
+    hook = obj.sync_should_send
+    return is_base_hook(hook, _OBJECT_SEND) or bool(hook(**info))

@@ -43,9 +43,8 @@ Choices and fixed quirks:
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -189,7 +188,7 @@ class SyncStoreRegistry(SyncRegistry):
         If processing fails after a stored object was filled from the message (e.g. an
         ``incoming_<op>`` hook refuses it), the object's previous values are restored.
         """
-        return _store_context()
+        return StoreContext()
 
     def incoming_sync(self, obj: Synchronizable, **info: Any) -> None:
         """Store the accepted object (owners included)."""
@@ -237,16 +236,6 @@ class SyncStoreRegistry(SyncRegistry):
             # By key: at a replica the message was received into a detached copy (the
             # construction already refused an owner different from the stored one).
             self.remove_from_store(obj)
-
-
-@contextlib.contextmanager
-def _store_context() -> Iterator[StoreContext]:
-    context = StoreContext()
-    try:
-        yield context
-    except BaseException:
-        context.roll_back()
-        raise
 
 
 def _get_owner_id(self: StoreInSyncStoreMixin) -> uuid.UUID:
