@@ -360,7 +360,7 @@ def _key_values(obj: Synchronizable) -> tuple[Any, ...] | None:
     if keys == Unique:
         return None
     try:
-        return tuple(getattr(obj, k) for k in keys)
+        return tuple([getattr(obj, k) for k in keys])  # no generator: called per send
     except AttributeError:
         return None
 

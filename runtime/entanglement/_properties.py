@@ -120,17 +120,26 @@ class SyncProperty:
             self._codec = self._resolve_codec()
         return self._codec
 
+    # encode/decode read the cached codec directly: they run once per property per
+    # object sent or received, and the ``codec`` property call doubled their cost.
+
     def encode(self, value: Any) -> Any:
         """Return the wire form of ``value`` (None stays None)."""
         if value is None:
             return None
-        return self.codec.encoder(value)
+        codec = self._codec
+        if codec is None:
+            codec = self.codec
+        return codec.encoder(value)
 
     def decode(self, value: Any) -> Any:
         """Return the Python value for a JSON value (null stays None)."""
         if value is None:
             return None
-        return self.codec.decoder(value)
+        codec = self._codec
+        if codec is None:
+            codec = self.codec
+        return codec.decoder(value)
 
     def _resolve_codec(self) -> Codec:
         mapped = lookup_codec(self.type) if self.type is not None else None

@@ -37,7 +37,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 from ._hashes import DestHash
 
@@ -136,8 +136,15 @@ def _enum_name(member: enum.Enum) -> str:
     return member.name
 
 
+# Exact types that never have sync_encode_value: skipping the getattr (a failed
+# attribute lookup raises and catches internally) matters on the per-object send path.
+_PLAIN_TYPES: Final = frozenset({str, int, float, bool})
+
+
 def default_encoder(value: Any) -> Any:
     """Encode a value that has no codec: ``sync_encode_value()`` if it has one, else as-is."""
+    if type(value) in _PLAIN_TYPES:
+        return value
     encode = getattr(value, "sync_encode_value", None)
     if encode is not None and callable(encode):
         return encode()
