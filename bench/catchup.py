@@ -49,7 +49,7 @@ from entanglement.sql import (
     SqlSyncRegistry,
     SyncOwner,
 )
-from entanglement.sql.tables import sync_serial
+from entanglement.sql.tables import sync_owners, sync_serial
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -120,15 +120,17 @@ def prepare_server(url: str, n: int) -> int:
     Base.metadata.create_all(engine)
     owner_id = uuid.uuid4()
     with engine.begin() as conn:
-        conn.execute(sa.insert(SyncOwner.__table__).values(
+        conn.execute(sa.insert(sync_owners).values(
             id=owner_id, type="SyncOwner", incoming_serial=0, sync_serial=0))  # fmt: skip
         top = 0
         for start in range(0, n, 1000):
-            top = conn.execute(sa.insert(sync_serial)).inserted_primary_key[0]
+            key = conn.execute(sa.insert(sync_serial)).inserted_primary_key
+            assert key is not None
+            top = int(key[0])
             chunk = _rows(min(1000, n - start), "s")
             for row in chunk:
                 row.update(sync_serial=top, sync_owner_id=owner_id)
-            conn.execute(sa.insert(Reading.__table__), chunk)
+            conn.execute(sa.insert(Reading), chunk)
     engine.dispose()
     return int(top)
 
@@ -234,9 +236,7 @@ def start_node(
 
 def _count(engine: sa.Engine) -> int:
     with engine.connect() as conn:
-        return int(
-            conn.scalar(sa.select(sa.func.count()).select_from(Reading.__table__))
-        )
+        return int(conn.scalar(sa.select(sa.func.count(Reading.id))) or 0)
 
 
 def _incoming(engine: sa.Engine) -> int:
@@ -291,7 +291,7 @@ async def run_peer(
         commit = time.perf_counter() - start
     finally:
         await manager.aclose()
-        manager.session.close()
+        manager.session.close()  # type: ignore[attr-defined]
         engine.dispose()
         server_engine.dispose()
     return catchup, commit
