@@ -247,7 +247,10 @@ class ConnectMixin:
             assert transport is not None
             dest_hash, der = peer_cert_hash(transport)
         except (OSError, TimeoutError, ConnectionError, NoPeerCertificate) as exc:
-            log.warning("refused TLS connection from %s: %s", protocol.peer_name, exc)
+            # A client that rejected *our* certificate just drops the link: the
+            # exception then has no text, so name its type instead.
+            reason = str(exc) or type(exc).__name__
+            log.warning("refused a TLS connection %s: %s", protocol.peer_name, reason)
             raw.abort()  # type: ignore[attr-defined]
             return
         protocol.dest_hash, protocol.der_cert = dest_hash, der

@@ -32,6 +32,7 @@ import datetime
 import ipaddress
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -104,6 +105,7 @@ def host_cert(
     *,
     force: bool = False,
     key_type: KeyType = "ec",
+    alt_names: Sequence[str] = (),
 ) -> tuple[Path, Path]:
     """Issue a node certificate signed by the site CA (created on demand).
 
@@ -114,6 +116,9 @@ def host_cert(
         prefix: file name prefix (``<prefix>_<hostname>.pem``).
         force: re-issue even if both files exist.
         key_type: ``"ec"`` (P-256, default) or ``"rsa"`` (2048 bits).
+        alt_names: further subject alternative names, DNS names or IP addresses, for
+            peers that reach this node by another name than ``hostname`` (outgoing
+            connections check the host name, §5.1).
 
     Returns:
         ``(cert_path, key_path)``.
@@ -134,7 +139,7 @@ def host_cert(
     ca_cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
     key = _new_key(key_type)
     builder = _base_builder(subject, ca_cert.subject, key.public_key())
-    for extension, critical in _host_extensions(hostname, key, ca_cert):
+    for extension, critical in _host_extensions(hostname, alt_names, key, ca_cert):
         builder = builder.add_extension(extension, critical=critical)
     _write_key(key_path, key)
     _write_cert(cert_path, builder.sign(ca_key, hashes.SHA256()))
@@ -188,6 +193,13 @@ def _parser() -> argparse.ArgumentParser:
     issue.add_argument("--subj", default="", help="extra subject, e.g. /O=site/OU=x")
     issue.add_argument("--prefix", default="", help="file name prefix")
     issue.add_argument("--force", action="store_true", help="re-issue existing ones")
+    issue.add_argument(
+        "--san",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="extra DNS name or IP address the node is reached by (repeatable)",
+    )
     issue.set_defaults(run=_cmd_issue)
     hash_ = sub.add_parser("hash", help="print the CertHash of PEM certificates")
     hash_.add_argument("files", nargs="+", metavar="FILE")
@@ -210,6 +222,7 @@ def _cmd_issue(args: argparse.Namespace) -> int:
             args.prefix,
             force=args.force,
             key_type=args.key_type,
+            alt_names=args.san,
         )
         print(f"{host}: {cert} {key} {cert_hash_text(cert)}")
     return 0
@@ -287,7 +300,10 @@ def _ca_key_usage() -> x509.KeyUsage:
 
 
 def _host_extensions(
-    hostname: str, key: PrivateKey, ca_cert: x509.Certificate
+    hostname: str,
+    alt_names: Sequence[str],
+    key: PrivateKey,
+    ca_cert: x509.Certificate,
 ) -> list[tuple[x509.ExtensionType, bool]]:
     ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
     return [
@@ -299,7 +315,7 @@ def _host_extensions(
             ),
             False,
         ),
-        (x509.SubjectAlternativeName(_alt_names(hostname)), False),
+        (x509.SubjectAlternativeName(_alt_names(hostname, alt_names)), False),
         (
             x509.ExtendedKeyUsage(
                 [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
@@ -309,15 +325,25 @@ def _host_extensions(
     ]
 
 
-def _alt_names(hostname: str) -> list[x509.GeneralName]:
-    names: list[x509.GeneralName] = [x509.DNSName(hostname)]
-    try:
-        names.append(x509.IPAddress(ipaddress.ip_address(hostname)))
-    except ValueError:
-        if hostname == "localhost":
-            names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
-            names.append(x509.IPAddress(ipaddress.ip_address("::1")))
+def _alt_names(hostname: str, extra: Sequence[str]) -> list[x509.GeneralName]:
+    names: list[x509.GeneralName] = []
+    for name in [hostname, *extra]:
+        for general in _general_names(name):
+            if general not in names:
+                names.append(general)
     return names
+
+
+def _general_names(name: str) -> list[x509.GeneralName]:
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        if name == "localhost":
+            loopback = [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")]
+            return [x509.DNSName(name), *map(x509.IPAddress, loopback)]
+        return [x509.DNSName(name)]
+    # Keep the DNS form too: the original puts the host name as DNS:<hostname>.
+    return [x509.DNSName(name), x509.IPAddress(address)]
 
 
 def _parse_subject(text: str) -> list[x509.NameAttribute[str]]:

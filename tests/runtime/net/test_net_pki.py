@@ -115,3 +115,39 @@ def test_cli_errors(tmp_path, capsys) -> None:
     assert "bad subject component" in capsys.readouterr().err
     assert main([]) == 2
     assert main(["frobnicate"]) == 2
+
+
+def test_extra_alternative_names_let_peers_verify_another_address(tmp_path) -> None:
+    # A node named "hq" reached at 127.0.0.1: hostname checking (§5.1) needs the address
+    # in the certificate, which `entanglegen pki issue hq --san 127.0.0.1` puts there.
+    import socket
+    import ssl
+    import threading
+
+    assert main(["issue", "-d", str(tmp_path), "hq", "--san", "127.0.0.1"]) == 0
+    cert = x509.load_pem_x509_certificate((tmp_path / "hq.pem").read_bytes())
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert san.get_values_for_type(x509.DNSName) == ["hq", "127.0.0.1"]
+    assert san.get_values_for_type(x509.IPAddress) == [
+        ipaddress.ip_address("127.0.0.1")
+    ]
+
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(tmp_path / "hq.pem", tmp_path / "hq.key")
+    client_ctx = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def serve() -> None:
+            conn, _ = listener.accept()
+            with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                tls.sendall(b"ok")
+
+        thread = threading.Thread(target=serve)
+        thread.start()
+        with (
+            socket.create_connection(("127.0.0.1", port)) as raw,
+            client_ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+        ):
+            assert tls.recv(2) == b"ok"
+        thread.join(timeout=10)
