@@ -54,14 +54,35 @@ class SyncPriority:
     A class that assigns ``sync_priority = n`` itself shadows the descriptor.
     """
 
+    def __init__(self) -> None:
+        # class -> (number of tables of its MetaData when computed, priority): read for
+        # every object sent, so it must be a dictionary lookup
+        self._cache: weakref.WeakKeyDictionary[type, tuple[int, int]] = (
+            weakref.WeakKeyDictionary()
+        )
+
     def __get__(self, obj: object, owner: type | None = None) -> int:
         cls = owner if owner is not None else type(obj)
-        mapper: Any = sa.inspect(cls, raiseerr=False)
-        if not isinstance(mapper, Mapper) or not isinstance(
-            mapper.local_table, sa.Table
-        ):
-            return BASE_PRIORITY
-        table = mapper.local_table
-        if table.metadata is None:
-            return BASE_PRIORITY
-        return table_priorities(table.metadata).get(table.key, BASE_PRIORITY)
+        cached = self._cache.get(cls)
+        table_count = _table_count(cls)
+        if cached is not None and cached[0] == table_count:
+            return cached[1]
+        priority = _priority(cls)
+        self._cache[cls] = (table_count, priority)
+        return priority
+
+
+def _table_count(cls: type) -> int:
+    table = getattr(cls, "__table__", None)
+    metadata = getattr(table, "metadata", None)
+    return len(metadata.tables) if metadata is not None else 0
+
+
+def _priority(cls: type) -> int:
+    mapper: Any = sa.inspect(cls, raiseerr=False)
+    if not isinstance(mapper, Mapper) or not isinstance(mapper.local_table, sa.Table):
+        return BASE_PRIORITY
+    table = mapper.local_table
+    if table.metadata is None:
+        return BASE_PRIORITY
+    return table_priorities(table.metadata).get(table.key, BASE_PRIORITY)

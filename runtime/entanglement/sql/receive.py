@@ -129,6 +129,22 @@ def _owner(
     return owner
 
 
+_plain: dict[type, bool] = {}
+
+
+def _plain_constructor(cls: type[Any]) -> bool:
+    plain = _plain.get(cls)
+    if plain is None:
+        original = sa.inspect(cls).class_manager.original_init
+        plain = getattr(
+            original, "__qualname__", ""
+        ) == "_declarative_constructor" and not any(
+            prop.constructor is not False for prop in cls._sync_properties.values()
+        )
+        _plain[cls] = plain
+    return plain
+
+
 def check_row(
     cls: type[Any], row: Any, owner: Any, keys: Any, msg: dict[str, Any]
 ) -> None:
@@ -159,7 +175,13 @@ def _new_row(
     *,
     add: bool,
 ) -> Any:
-    row = Synchronizable.sync_construct.__func__(cls, msg, **info)  # type: ignore[attr-defined]
+    if not add and _plain_constructor(cls):
+        # the declarative constructor with no arguments does nothing: skip it
+        row = sa.inspect(cls).class_manager.new_instance()
+    else:
+        row = Synchronizable.sync_construct.__func__(  # type: ignore[attr-defined]
+            cls, msg, **info
+        )
     for name, value in (keys or {}).items():
         msg.pop(name, None)
         setattr(row, name, value)
