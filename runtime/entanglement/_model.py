@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, NoReturn, Protocol
 
 from ._hashes import DestHash
 from ._properties import NOTHING, NoSyncProperty, SyncProperty, sync_property
@@ -282,22 +282,30 @@ class Synchronizable(metaclass=SynchronizableMeta):
         """
         # Decode everything before assigning anything, so that a bad value never leaves
         # a stored object half-updated.
+        # The helpers that build the error messages are only called on failure: this
+        # loop runs for every property of every received object.
         properties = type(self)._sync_properties
         decoded: list[tuple[str, Any]] = []
         for key, value in msg.items():
-            if key.startswith("_"):
+            if key[:1] == "_":
                 continue
             prop = properties.get(key)
             if prop is None:
                 raise _bad_encoding(
                     f"{type(self).sync_type} has no sync property {key!r}", msg
                 )
-            result = _decode(prop, key, value, msg)
+            try:
+                result = prop.decode(value)
+            except Exception as exc:
+                _decode_failed(key, msg, exc)
             # A decoder returning None for a non-null value has handled it itself.
             if result is not None or value is None:
                 decoded.append((key, result))
         for key, result in decoded:
-            _assign(self, key, result, msg)
+            try:
+                setattr(self, key, result)
+            except Exception as exc:
+                _assign_failed(key, msg, exc)
 
     def sync_should_send(self, destination: Any = None, **info: Any) -> bool:
         """Return True if this object may be sent to ``destination``."""
@@ -357,10 +365,12 @@ def overrides_sync_receive(cls: type) -> bool:
 
 def _key_values(obj: Synchronizable) -> tuple[Any, ...] | None:
     keys = type(obj).sync_primary_keys
-    if keys == Unique:
+    if type(keys) is not tuple and keys == Unique:
         return None
     try:
-        return tuple([getattr(obj, k) for k in keys])  # no generator: called per send
+        if len(keys) == 1:  # the common case, called for every object queued
+            return (getattr(obj, keys[0]),)
+        return tuple([getattr(obj, k) for k in keys])
     except AttributeError:
         return None
 
@@ -390,20 +400,21 @@ def _decode(prop: SyncProperty, key: str, value: Any, msg: dict[str, Any]) -> An
     try:
         return prop.decode(value)
     except Exception as exc:
-        error = _bad_encoding(f"cannot decode {key!r}: {exc}", msg, exc)
-        if error is exc:
-            raise
-        raise error from exc
+        _decode_failed(key, msg, exc)
 
 
-def _assign(obj: Synchronizable, key: str, value: Any, msg: dict[str, Any]) -> None:
-    try:
-        setattr(obj, key, value)
-    except Exception as exc:
-        error = _bad_encoding(f"cannot set {key!r}: {exc}", msg, exc)
-        if error is exc or not isinstance(exc, AttributeError | TypeError | ValueError):
-            raise
-        raise error from exc
+def _decode_failed(key: str, msg: dict[str, Any], exc: Exception) -> NoReturn:
+    error = _bad_encoding(f"cannot decode {key!r}: {exc}", msg, exc)
+    if error is exc:
+        raise exc
+    raise error from exc
+
+
+def _assign_failed(key: str, msg: dict[str, Any], exc: Exception) -> NoReturn:
+    error = _bad_encoding(f"cannot set {key!r}: {exc}", msg, exc)
+    if error is exc or not isinstance(exc, AttributeError | TypeError | ValueError):
+        raise exc
+    raise error from exc
 
 
 def _bad_encoding(

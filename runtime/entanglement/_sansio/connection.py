@@ -145,15 +145,17 @@ class SyncConnection:
         Raises:
             RemoteProtocolError: a fatal framing error; close the connection.
         """
+        next_raw = self._frames.next_raw
         while True:
-            frame = self._frames.next_frame()
-            if frame is None:
+            raw = next_raw()
+            if raw is None:
                 return NEED_DATA
+            payload, flags = raw
             number = self.in_count
             self.in_count += 1
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("%s: received #%d %r", self.name, number, frame.payload[:200])
-            event = self._event_for(number, frame.flags, frame.payload)
+                log.debug("%s: received #%d %r", self.name, number, payload[:200])
+            event = self._event_for(number, flags, payload)
             if event is not None:
                 return event
 
@@ -312,7 +314,7 @@ class SyncConnection:
         flags = 0
         if resp_for:
             msg["_resp_for"] = resp_for
-        else:
+        elif element.contexts:
             needing = [c for c in element.contexts if c.needs_response()]
             if needing:
                 flags = RESPONSE_NEEDED

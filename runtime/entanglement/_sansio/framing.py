@@ -60,6 +60,9 @@ MAX_PAYLOAD: Final = 65536
 RESPONSE_NEEDED: Final = 0x00000001
 CRITICAL_MASK: Final = 0x0000FFFF
 _KNOWN_CRITICAL: Final = RESPONSE_NEEDED
+_UNKNOWN_CRITICAL: Final = CRITICAL_MASK & ~_KNOWN_CRITICAL
+_HEADER_SIZE: Final = HEADER.size
+_unpack_header: Final = HEADER.unpack_from
 
 # One shared encoder: json.dumps() builds a new JSONEncoder per call when given options,
 # but with defaults it reuses a module-level one; using ours keeps the same output.
@@ -118,19 +121,30 @@ class FrameBuffer:
             FrameTooLargeError: the next header announces more than MAX_PAYLOAD bytes.
             UnknownCriticalFlagsError: the next header sets an unknown critical flag.
         """
+        raw = self.next_raw()
+        return None if raw is None else Frame(*raw)
+
+    def next_raw(self) -> tuple[bytes, int] | None:
+        """:meth:`next_frame` as a plain ``(payload, flags)`` tuple (per-frame hot path).
+
+        Raises:
+            FrameTooLargeError: the next header announces more than MAX_PAYLOAD bytes.
+            UnknownCriticalFlagsError: the next header sets an unknown critical flag.
+        """
         if self._error is not None:
             raise self._error
         buf, pos = self._buf, self._pos
-        if len(buf) - pos < HEADER.size:
+        if len(buf) - pos < _HEADER_SIZE:
             return None
-        length, flags = HEADER.unpack_from(buf, pos)
-        self._check_header(length, flags)
-        end = pos + HEADER.size + length
+        length, flags = _unpack_header(buf, pos)
+        if length > MAX_PAYLOAD or flags & _UNKNOWN_CRITICAL:
+            self._check_header(length, flags)
+        end = pos + _HEADER_SIZE + length
         if len(buf) < end:
             return None
-        payload = bytes(buf[pos + HEADER.size : end])
+        payload = bytes(buf[pos + _HEADER_SIZE : end])
         self._pos = end
-        return Frame(payload, flags)
+        return payload, flags
 
     def __iter__(self) -> FrameBuffer:
         return self
