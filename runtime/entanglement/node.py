@@ -9,7 +9,8 @@ Usage::
       serve  --cert PEM --key PEM --ca PEM --listen HOST:PORT [--port PORT] [--poll S]
 
 ``--db`` defaults to ``sqlite:///entanglement.db`` (a file in the current directory).
-``--base`` names a registry or a declarative base by dotted path (``pkg.models.Base``);
+``--base`` names a registry or a declarative base by dotted path (``pkg.models.Base``,
+importable from the current directory as with ``python -m``);
 its tables are created, and ``serve`` synchronises its classes.  The bookkeeping tables
 are always created or upgraded.
 
@@ -31,6 +32,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterable
@@ -112,10 +114,18 @@ def _parser() -> argparse.ArgumentParser:
         run=_cmd_list
     )
     serve = sub.add_parser("serve", help="run the node")
-    serve.add_argument("--cert", required=True)
-    serve.add_argument("--key", required=True)
-    serve.add_argument("--ca", required=True)
-    serve.add_argument("--listen", required=True, type=_address, metavar="HOST:PORT")
+    serve.add_argument("--cert", required=True, help="this node's certificate (PEM)")
+    serve.add_argument("--key", required=True, help="its private key (PEM)")
+    serve.add_argument(
+        "--ca", required=True, help="CA certificates that sign peers (PEM)"
+    )
+    serve.add_argument(
+        "--listen",
+        required=True,
+        type=_address,
+        metavar="HOST:PORT",
+        help="TLS address to accept connections on",
+    )
     serve.add_argument(
         "--port",
         type=int,
@@ -184,6 +194,9 @@ def _load_bases(names: Iterable[str], engine: sa.Engine) -> list[Any]:
 
 
 def _import(dotted: str) -> Any:
+    # like ``python -m``: modules of the current directory can be named
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     module_name, _, attr = dotted.rpartition(".")
     if not module_name:
         raise NodeError(f"--base {dotted!r}: expected module.Name")
