@@ -104,6 +104,9 @@ def _incoming_you_have(
         )
     else:
         owner.incoming_serial = serial
+        log.info(
+            "%s: up to date with owner %s at serial %d", _name(sender), owner.id, serial
+        )
     commit(context.session, info)
     for protocol in manager.connections:
         dest = protocol.dest
