@@ -278,7 +278,6 @@ def _files(
 ) -> tuple[FileIR, ...]:
     files = [
         FileIR(f"{package}/__init__.py", "package_init.py.jinja"),
-        FileIR(f"{package}/_support.py", "support.py.jinja"),
         FileIR(f"{package}/registry.py", "registry.py.jinja"),
         FileIR(f"{package}/models/__init__.py", "models_init.py.jinja"),
     ]

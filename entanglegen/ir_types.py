@@ -69,7 +69,7 @@ _MODULE_IMPORTS = {
     "Any": "from typing import Any",
     "sa": "import sqlalchemy as sa",
     "GUID": "from entanglement.sql.types import GUID",
-    "_support": "from .. import _support",
+    "_support": "from entanglement import support as _support",
     "copy": "import copy",
     "Mapped": "from sqlalchemy.orm import Mapped",
     "mapped_column": "from sqlalchemy.orm import mapped_column",

@@ -9,10 +9,10 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from entanglement import support as _support
 from entanglement.interface import sync_property
 from entanglement.sql.types import GUID
 
-from .. import _support
 from ._base import Base
 from ._enums import HelpRequestStatus, Side
 

@@ -10,10 +10,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from entanglement import support as _support
 from entanglement.interface import no_sync_property, sync_property
 from entanglement.sql.types import GUID
 
-from .. import _support
 from ._base import Base
 from ._enums import MachineOs, Side
 

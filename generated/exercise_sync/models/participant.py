@@ -9,11 +9,11 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from entanglement import support as _support
 from entanglement.interface import no_sync_property, sync_property
 from entanglement.sql.types import GUID
 from entanglement.types import binary_decoder, binary_encoder
 
-from .. import _support
 from ._base import Base
 from ._enums import Side
 

@@ -13,11 +13,11 @@ from entanglegen.example_hooks import (
 from entanglegen.example_hooks import (
     encode_rgb as _entanglegen_example_hooks_encode_rgb,
 )
+from entanglement import support as _support
 from entanglement.interface import Synchronizable, sync_property
 from entanglement.memory import StoreInSyncStoreMixin
 from entanglement.types import uuid_decoder, uuid_encoder
 
-from .. import _support
 from ..registry import registry
 
 

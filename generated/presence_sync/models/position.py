@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import uuid
 
+from entanglement import support as _support
 from entanglement.interface import Synchronizable, sync_property
 from entanglement.memory import StoreInSyncStoreMixin
 from entanglement.types import (
@@ -15,7 +16,6 @@ from entanglement.types import (
     uuid_encoder,
 )
 
-from .. import _support
 from ..registry import registry
 
 

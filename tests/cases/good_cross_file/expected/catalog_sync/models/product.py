@@ -6,9 +6,9 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from entanglement import support as _support
 from entanglement.interface import sync_property
 
-from .. import _support
 from ._base import Base
 from ._enums import Region
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from entanglement import support as _support
 from entanglement.interface import Synchronizable, sync_property
 from entanglement.memory import StoreInSyncStoreMixin
 
-from .. import _support
 from ..registry import registry
 from ._enums import ImportMode
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import datetime
 
+from entanglement import support as _support
 from entanglement.interface import Synchronizable, Unique, sync_property
 from entanglement.memory import StoreInSyncStoreMixin
 
-from .. import _support
 from ..registry import registry
 
 

@@ -8,9 +8,9 @@ import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from entanglement import support as _support
 from entanglement.interface import sync_property
 
-from .. import _support
 from ._base import Base
 
 
