@@ -14,7 +14,6 @@ import ssl
 import uuid
 from typing import Any
 
-import pytest
 from conformance_helpers import Record, TableInherits, our_server, run, wait_until
 from raw_peer import RawPeer, answers
 

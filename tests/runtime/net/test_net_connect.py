@@ -66,12 +66,12 @@ def test_untrusted_certificate_is_refused(pki, caplog) -> None:
             cli.initial_backoff = 5.0
             async with cli:
                 cli.add_destination(PortDestination(a.hash, "srv", port_of(srv)))
-                await wait_until(lambda: "refused TLS" in caplog.text)
+                await wait_until(lambda: "refused a TLS" in caplog.text)
                 assert not srv.connections
 
     with caplog.at_level(logging.WARNING, logger="entanglement"):
         run(scenario())
-    assert "refused TLS connection from at 127.0.0.1:" in caplog.text
+    assert "refused a TLS connection at 127.0.0.1:" in caplog.text
 
 
 def test_client_without_certificate_is_refused(pki, caplog) -> None:
