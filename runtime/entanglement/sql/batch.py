@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.exc
-from sqlalchemy.orm import Mapper, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
+from entanglement.sql.plan import RowPlan, row_plan
 from entanglement.sql.state import sql_state
 
 __all__ = [
@@ -74,9 +73,8 @@ class ReceiveBatch:
         return len(self.rows)
 
     def add(self, row: Any, attributes: frozenset[str]) -> None:
-        mapper: Mapper[Any] = sa.inspect(row).mapper
-        key = (mapper.base_mapper, *mapper.primary_key_from_instance(row))
-        self.rows[key] = (row, attributes)
+        plan = row_plan(type(row))
+        self.rows[(plan.base_mapper, *plan.ident(row.__dict__))] = (row, attributes)
 
     def commit(self) -> None:
         """Store the pending rows (rolled back and marked failed on error)."""
@@ -111,10 +109,10 @@ def _by_class(entries: Any) -> dict[type[Any], list[tuple[Any, frozenset[str]]]]
 def _store(
     session: Any, cls: type[Any], entries: list[tuple[Any, frozenset[str]]]
 ) -> None:
-    mapper: Mapper[Any] = sa.inspect(cls)
-    pk = mapper.primary_key
+    plan = row_plan(cls)
+    pk = plan.mapper.primary_key
     existing: dict[tuple[Any, ...], Any] = {}
-    idents = [tuple(mapper.primary_key_from_instance(row)) for row, _ in entries]
+    idents = [plan.ident(row.__dict__) for row, _ in entries]
     for i in range(0, len(idents), _IN_CHUNK):
         chunk = idents[i : i + _IN_CHUNK]
         condition = (
@@ -123,13 +121,12 @@ def _store(
             else sa.tuple_(*pk).in_(chunk)
         )
         for found in session.scalars(sa.select(cls).where(condition)):
-            existing[tuple(mapper.primary_key_from_instance(found))] = found
-    columns = {p.key for p in mapper.column_attrs}
+            existing[plan.ident(found.__dict__)] = found
     new_rows: list[dict[str, Any]] = []
     for (row, attributes), ident in zip(entries, idents, strict=True):
         stored = existing.get(ident)
         if stored is None:
-            new_rows.append(_values(row, columns))
+            new_rows.append(row.__dict__)
             continue
         if (
             stored.sync_owner_id is not None
@@ -143,22 +140,50 @@ def _store(
                 row.sync_owner.id,
             )
             continue
-        for name in attributes & columns:
-            setattr(stored, name, getattr(row, name))
+        for name in attributes:
+            if name in plan.attributes:
+                setattr(stored, name, getattr(row, name))
     if new_rows:
-        # ORM bulk INSERT: executemany per table, joined inheritance included
-        session.execute(sa.insert(cls), new_rows)
+        _insert(session, cls, plan, new_rows)
 
 
-def _values(row: Any, columns: set[str]) -> dict[str, Any]:
-    state = sa.inspect(row).dict
-    values = {key: state[key] for key in columns if key in state}
-    values["sync_owner_id"] = state["sync_owner"].id
-    return values
+def _insert(
+    session: Any, cls: type[Any], plan: RowPlan, states: list[dict[str, Any]]
+) -> None:
+    # rows carrying the same attributes share one executemany (a partial message makes
+    # a row with fewer columns; the database defaults fill the others)
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for state in states:
+        values = {column: state[attr] for attr, column in plan.columns if attr in state}
+        values[plan.owner_column] = state["sync_owner"].id
+        groups.setdefault(tuple(values), []).append(values)
+    for rows in groups.values():
+        if plan.table is not None:
+            session.execute(plan.table.insert(), rows)
+        else:  # ORM bulk INSERT: executemany per table, joined inheritance included
+            session.execute(sa.insert(cls), rows)
 
 
-@contextmanager
-def batch_context(manager: Any, maker: sessionmaker[Any]) -> Iterator[Any]:
+class _BatchContext:
+    # a class rather than @contextmanager: entered once per received row
+    __slots__ = ("batch", "context")
+
+    def __init__(self, batch: ReceiveBatch, context: Any) -> None:
+        self.batch, self.context = batch, context
+
+    def __enter__(self) -> Any:
+        return self.context
+
+    def __exit__(self, *exc: object) -> None:
+        batch = self.batch
+        if batch.pending >= MAX_ROWS:
+            batch.commit()
+        elif not batch.scheduled:
+            batch.scheduled = True
+            asyncio.get_running_loop().call_later(COMMIT_DELAY, batch.commit)
+
+
+def batch_context(manager: Any, maker: sessionmaker[Any]) -> Any:
     """A SyncContext whose rows are stored by the manager's batch (module docstring)."""
     from entanglement.sql.registry import SyncContext
 
@@ -166,15 +191,7 @@ def batch_context(manager: Any, maker: sessionmaker[Any]) -> Iterator[Any]:
     if state.batch is None:
         state.batch = ReceiveBatch(maker)
     batch = state.batch
-    context = SyncContext(batch.session, batch=batch)
-    try:
-        yield context
-    finally:
-        if batch.pending >= MAX_ROWS:
-            batch.commit()
-        elif not batch.scheduled:
-            batch.scheduled = True
-            asyncio.get_running_loop().call_later(COMMIT_DELAY, batch.commit)
+    return _BatchContext(batch, SyncContext(batch.session, batch=batch))
 
 
 def flush_batch(manager: Any) -> None:
