@@ -17,7 +17,6 @@ table inheritance) use the ORM bulk insert, which writes every table of the hier
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,15 +45,17 @@ class RowPlan:
         return tuple([state_dict.get(name) for name in self.pk_names])
 
 
-_plans: weakref.WeakKeyDictionary[type, RowPlan] = weakref.WeakKeyDictionary()
+_SLOT = "_sync_row_plan"
 
 
 def row_plan(cls: type[Any]) -> RowPlan:
     """The (cached) plan of a mapped SqlSynchronizable class."""
-    plan = _plans.get(cls)
+    # kept in the class's own __dict__ (not inherited, freed with the class); set with
+    # type.__setattr__ so the declarative metaclass does not see a new attribute
+    plan: RowPlan | None = cls.__dict__.get(_SLOT)
     if plan is None:
         plan = _make_plan(cls)
-        _plans[cls] = plan
+        type.__setattr__(cls, _SLOT, plan)
     return plan
 
 
