@@ -9,13 +9,10 @@ Per backend (SQLite files; PostgreSQL schemas on 127.0.0.1:5432/test):
 
 * **floor**: read the N rows with SQLAlchemy Core from the server's database and
   bulk-insert them (executemany) into an empty table of the same shape; no network.
-  Measured before and after the library's runs (catch-up and commit); the faster of the
-  two is reported, so machine load during one of them cannot flatter the library.
 * **catch-up**: an ``entanglegen node serve`` process holds the N rows; a fresh peer (this
   process, its own database) connects over TLS on loopback; timed from adding the
   destination until the peer has every row and has recorded the owner's serial.
-* **commit floor**: the same batches committed with a plain ORM Session, no sync (also
-  measured before and after; the faster is reported).
+* **commit floor**: the same batches committed with a plain ORM Session, no sync.
 * **commit**: ``sync_commit()`` + ``commit()`` of ``--batches`` batches of
   ``--batch-size`` rows in a managed session, flooded to the node process; timed until
   the node's database holds them all.
@@ -329,8 +326,8 @@ def bench(backend: str, n: int, batches: int, size: int) -> dict[str, Any]:
         try:
             server_url, peer_url = dbs.url("server"), dbs.url("peer")
             top = prepare_server(server_url, n)
-            floor_n, floor = measure_floor(server_url, dbs.url("floor0"))
-            commit_floor = measure_commit_floor(dbs.url("plain0"), batches, size)
+            floor_n, floor = measure_floor(server_url, dbs.url("floor"))
+            commit_floor = measure_commit_floor(dbs.url("plain"), batches, size)
             port = free_port()
             node = start_node(
                 server_url,
@@ -347,14 +344,6 @@ def bench(backend: str, n: int, batches: int, size: int) -> dict[str, Any]:
             finally:
                 node.terminate()
                 node.wait(timeout=60)
-            # the floors again, after the library's run: the best of the two (never a
-            # weaker floor) so that a quieter moment favours the floor, not the library
-            again_n, again = measure_floor(server_url, dbs.url("floor1"))
-            if again_n / again > floor_n / floor:
-                floor_n, floor = again_n, again
-            commit_floor = min(
-                commit_floor, measure_commit_floor(dbs.url("plain1"), batches, size)
-            )
         finally:
             dbs.close()
     committed = batches * size

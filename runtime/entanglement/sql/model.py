@@ -35,6 +35,7 @@ are in the session; a join on every row load would only cost.
 from __future__ import annotations
 
 import uuid
+import weakref
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import sqlalchemy as sa
@@ -57,7 +58,6 @@ from entanglement.interface import (
     sync_property,
 )
 from entanglement.sql.codecs import column_codec
-from entanglement.sql.plan import fill_plain
 from entanglement.sql.priority import SyncPriority
 from entanglement.sql.tables import sync_owners
 from entanglement.sql.types import GUID, as_uuid
@@ -170,18 +170,21 @@ def _merge(cls: type) -> dict[str, SyncProperty]:
 class _SqlPrimaryKeys:
     # sync_primary_keys of a mapped class: the keys of its mapped primary-key columns
     # (fixed once the class is mapped, so remembered: this is read for every message)
-    # (kept in the class's own __dict__, set with type.__setattr__ so the declarative
-    # metaclass does not see a new attribute)
+    def __init__(self) -> None:
+        self.known: weakref.WeakKeyDictionary[type, tuple[str, ...]] = (
+            weakref.WeakKeyDictionary()
+        )
+
     def __get__(self, obj: object, owner: type | None = None) -> tuple[str, ...] | str:
         cls = owner if owner is not None else type(obj)
-        names: tuple[str, ...] | None = cls.__dict__.get("_sync_pk_names")
+        names = self.known.get(cls)
         if names is not None:
             return names
         mapper: Any = sa.inspect(cls, raiseerr=False)
         if not isinstance(mapper, Mapper):
             return Unique
         names = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
-        type.__setattr__(cls, "_sync_pk_names", names)
+        self.known[cls] = names
         return names
 
 
@@ -246,8 +249,11 @@ class SqlSynchronizable(Synchronizable, metaclass=SqlSyncMeta):
         else takes the object model's path, which gives the errors.
         """
         context = info.get("context")
-        if getattr(context, "batch", None) is not None and fill_plain(self, msg):
-            return
+        if getattr(context, "batch", None) is not None:
+            from entanglement.sql.plan import fill_plain
+
+            if fill_plain(self, msg):
+                return
         super().sync_receive_constructed(msg, **info)
 
     @classmethod

@@ -17,6 +17,7 @@ table inheritance) use the ORM bulk insert, which writes every table of the hier
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,17 +46,15 @@ class RowPlan:
         return tuple([state_dict.get(name) for name in self.pk_names])
 
 
-_SLOT = "_sync_row_plan"
+_plans: weakref.WeakKeyDictionary[type, RowPlan] = weakref.WeakKeyDictionary()
 
 
 def row_plan(cls: type[Any]) -> RowPlan:
     """The (cached) plan of a mapped SqlSynchronizable class."""
-    # kept in the class's own __dict__ (not inherited, freed with the class); set with
-    # type.__setattr__ so the declarative metaclass does not see a new attribute
-    plan: RowPlan | None = cls.__dict__.get(_SLOT)
+    plan = _plans.get(cls)
     if plan is None:
         plan = _make_plan(cls)
-        type.__setattr__(cls, _SLOT, plan)
+        _plans[cls] = plan
     return plan
 
 

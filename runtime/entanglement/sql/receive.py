@@ -21,7 +21,6 @@ from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from entanglement.interface import SyncBadEncodingError, Synchronizable
-from entanglement.sql.bookkeeping import SyncOwner
 from entanglement.sql.plan import RowPlan, row_plan
 
 if TYPE_CHECKING:
@@ -91,23 +90,23 @@ def construct_row(
     cls: type[SqlSynchronizable], msg: dict[str, Any], **info: Any
 ) -> Any:
     """The implementation of ``SqlSynchronizable.sync_construct``."""
+    from entanglement.sql.bookkeeping import SyncOwner
+
     context = info["context"]
     session: Session = context.session
     operation = info.get("operation")
     required = getattr(operation, "primary_keys_required", True)
     keys = decode_keys(cls, msg, required=required)
-    if context.batch is not None:
-        # batched sync: the row is matched with the database when the batch commits
-        # (one query per burst), see entanglement.sql.batch
-        owner = _batch_owner(context.batch, session, info.get("sender"), msg)
-        context.owner = owner
-        plan = row_plan(cls)
-        if plan.plain_constructor and keys is not None:
-            return _batched_row(plan, msg, keys, owner, context)
-        return _new_row(cls, msg, keys, owner, context, info, add=False)
     with session.no_autoflush:
-        owner = SyncOwner.find_from_msg(session, info.get("sender"), msg)
+        owner = _owner(SyncOwner, session, context, info.get("sender"), msg)
         context.owner = owner
+        if context.batch is not None:
+            # batched sync: the row is matched with the database when the batch
+            # commits (one query per burst), see entanglement.sql.batch
+            plan = row_plan(cls)
+            if plan.plain_constructor and keys is not None:
+                return _batched_row(plan, msg, keys, owner, context)
+            return _new_row(cls, msg, keys, owner, context, info, add=False)
         row = _lookup(session, cls, keys) if keys is not None else None
     context.row = row
     if row is None:
@@ -120,13 +119,16 @@ def construct_row(
     return row
 
 
-def _batch_owner(batch: Any, session: Session, sender: Any, msg: Any) -> Any:
-    # a burst names few owners: each is looked up once per batch
+def _owner(
+    owner_cls: Any, session: Session, context: Any, sender: Any, msg: Any
+) -> Any:
+    batch = context.batch
+    if batch is None:
+        return owner_cls.find_from_msg(session, sender, msg)
     text = msg.get("_sync_owner")
     owner = batch.owners.get(text)
     if owner is None:
-        with session.no_autoflush:
-            owner = SyncOwner.find_from_msg(session, sender, msg)
+        owner = owner_cls.find_from_msg(session, sender, msg)
         batch.owners[text] = owner
     return owner
 
