@@ -2,10 +2,7 @@
 
 Rows are read one inheritance hierarchy at a time (all subclasses loaded with it), in
 batches; after each batch we wait until the connection has written it, so memory stays
-bounded however many rows a fresh peer needs.  The rows are not expunged: a session's
-identity map holds unmodified rows weakly, so a written batch is freed as soon as it is
-dropped (an expunge per row cascaded through the relationships and cost a fifth of the
-sending time).
+bounded however many rows a fresh peer needs, and we expunge what was sent.
 
 Row condition C for owner X: ``sync_owner_id = X``, or ``sync_owner_id IS NULL`` when X
 is the ``first_local_owner`` we announced to this neighbour (legacy ownerless rows).
@@ -38,25 +35,7 @@ BATCH = 2000
 async def answer_i_have(
     manager: Any, dest: Any, protocol: Any, owner_id: uuid.UUID, serial: int
 ) -> None:
-    """Send ``dest`` what it lacks of owner ``owner_id`` above ``serial``.
-
-    This runs as a background task: a failure is logged here, naming the peer and the
-    owner, rather than left in a task nobody awaits.
-    """
-    try:
-        await _answer(manager, dest, protocol, owner_id, serial)
-    except Exception:
-        log.exception(
-            "%s: answering IHave for owner %s from serial %d failed",
-            getattr(dest, "name", "?"),
-            owner_id,
-            serial,
-        )
-
-
-async def _answer(
-    manager: Any, dest: Any, protocol: Any, owner_id: uuid.UUID, serial: int
-) -> None:
+    """Send ``dest`` what it lacks of owner ``owner_id`` above ``serial``."""
     maker = sql_state(manager).sessionmaker
     assert maker is not None
     with maker(expire_on_commit=False) as session:
@@ -181,17 +160,17 @@ async def _send_rows(
         .execution_options(yield_per=BATCH)
     )
     top = serial
-    destinations = [dest]
     result = session.scalars(stmt)
     for batch in result.partitions():
         for row in batch:
-            # every row here is X's (or, legacy, ownerless and sent as X's: quirk 42)
+            # every row here is X's (or, legacy, ownerless and sent as X's: quirk 42);
+            # setting the owner also keeps the expunged row encodable without a session
             set_committed_value(row, "sync_owner", owner_snap)
-            manager.synchronize(row, destinations=destinations)
+            manager.synchronize(row, destinations=[dest])
         top = max(top, int(batch[-1].sync_serial))
         await protocol.sync_drain()
-        # the session holds unmodified rows weakly: dropping the batch frees it
-        del batch
+        for row in batch:
+            session.expunge(row)
     result.close()
     return top
 

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.exc
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Mapper, sessionmaker
 
-from entanglement.sql.plan import RowPlan, row_plan
 from entanglement.sql.state import sql_state
 
 __all__ = [
@@ -73,8 +74,9 @@ class ReceiveBatch:
         return len(self.rows)
 
     def add(self, row: Any, attributes: frozenset[str]) -> None:
-        plan = row_plan(type(row))
-        self.rows[(plan.base_mapper, *plan.ident(row.__dict__))] = (row, attributes)
+        mapper: Mapper[Any] = sa.inspect(row).mapper
+        key = (mapper.base_mapper, *mapper.primary_key_from_instance(row))
+        self.rows[key] = (row, attributes)
 
     def commit(self) -> None:
         """Store the pending rows (rolled back and marked failed on error)."""
@@ -109,10 +111,10 @@ def _by_class(entries: Any) -> dict[type[Any], list[tuple[Any, frozenset[str]]]]
 def _store(
     session: Any, cls: type[Any], entries: list[tuple[Any, frozenset[str]]]
 ) -> None:
-    plan = row_plan(cls)
-    pk = plan.mapper.primary_key
+    mapper: Mapper[Any] = sa.inspect(cls)
+    pk = mapper.primary_key
     existing: dict[tuple[Any, ...], Any] = {}
-    idents = [plan.ident(row.__dict__) for row, _ in entries]
+    idents = [tuple(mapper.primary_key_from_instance(row)) for row, _ in entries]
     for i in range(0, len(idents), _IN_CHUNK):
         chunk = idents[i : i + _IN_CHUNK]
         condition = (
@@ -121,12 +123,13 @@ def _store(
             else sa.tuple_(*pk).in_(chunk)
         )
         for found in session.scalars(sa.select(cls).where(condition)):
-            existing[plan.ident(found.__dict__)] = found
+            existing[tuple(mapper.primary_key_from_instance(found))] = found
+    columns = {p.key for p in mapper.column_attrs}
     new_rows: list[dict[str, Any]] = []
     for (row, attributes), ident in zip(entries, idents, strict=True):
         stored = existing.get(ident)
         if stored is None:
-            new_rows.append(row.__dict__)
+            new_rows.append(_values(row, columns))
             continue
         if (
             stored.sync_owner_id is not None
@@ -140,50 +143,22 @@ def _store(
                 row.sync_owner.id,
             )
             continue
-        for name in attributes:
-            if name in plan.attributes:
-                setattr(stored, name, getattr(row, name))
+        for name in attributes & columns:
+            setattr(stored, name, getattr(row, name))
     if new_rows:
-        _insert(session, cls, plan, new_rows)
+        # ORM bulk INSERT: executemany per table, joined inheritance included
+        session.execute(sa.insert(cls), new_rows)
 
 
-def _insert(
-    session: Any, cls: type[Any], plan: RowPlan, states: list[dict[str, Any]]
-) -> None:
-    # rows carrying the same attributes share one executemany (a partial message makes
-    # a row with fewer columns; the database defaults fill the others)
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for state in states:
-        values = {column: state[attr] for attr, column in plan.columns if attr in state}
-        values[plan.owner_column] = state["sync_owner"].id
-        groups.setdefault(tuple(values), []).append(values)
-    for rows in groups.values():
-        if plan.table is not None:
-            session.execute(plan.table.insert(), rows)
-        else:  # ORM bulk INSERT: executemany per table, joined inheritance included
-            session.execute(sa.insert(cls), rows)
+def _values(row: Any, columns: set[str]) -> dict[str, Any]:
+    state = sa.inspect(row).dict
+    values = {key: state[key] for key in columns if key in state}
+    values["sync_owner_id"] = state["sync_owner"].id
+    return values
 
 
-class _BatchContext:
-    # a class rather than @contextmanager: entered once per received row
-    __slots__ = ("batch", "context")
-
-    def __init__(self, batch: ReceiveBatch, context: Any) -> None:
-        self.batch, self.context = batch, context
-
-    def __enter__(self) -> Any:
-        return self.context
-
-    def __exit__(self, *exc: object) -> None:
-        batch = self.batch
-        if batch.pending >= MAX_ROWS:
-            batch.commit()
-        elif not batch.scheduled:
-            batch.scheduled = True
-            asyncio.get_running_loop().call_later(COMMIT_DELAY, batch.commit)
-
-
-def batch_context(manager: Any, maker: sessionmaker[Any]) -> Any:
+@contextmanager
+def batch_context(manager: Any, maker: sessionmaker[Any]) -> Iterator[Any]:
     """A SyncContext whose rows are stored by the manager's batch (module docstring)."""
     from entanglement.sql.registry import SyncContext
 
@@ -191,7 +166,15 @@ def batch_context(manager: Any, maker: sessionmaker[Any]) -> Any:
     if state.batch is None:
         state.batch = ReceiveBatch(maker)
     batch = state.batch
-    return _BatchContext(batch, SyncContext(batch.session, batch=batch))
+    context = SyncContext(batch.session, batch=batch)
+    try:
+        yield context
+    finally:
+        if batch.pending >= MAX_ROWS:
+            batch.commit()
+        elif not batch.scheduled:
+            batch.scheduled = True
+            asyncio.get_running_loop().call_later(COMMIT_DELAY, batch.commit)
 
 
 def flush_batch(manager: Any) -> None:

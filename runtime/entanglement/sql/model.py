@@ -35,7 +35,6 @@ are in the session; a join on every row load would only cost.
 from __future__ import annotations
 
 import uuid
-import weakref
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import sqlalchemy as sa
@@ -169,23 +168,12 @@ def _merge(cls: type) -> dict[str, SyncProperty]:
 
 class _SqlPrimaryKeys:
     # sync_primary_keys of a mapped class: the keys of its mapped primary-key columns
-    # (fixed once the class is mapped, so remembered: this is read for every message)
-    def __init__(self) -> None:
-        self.known: weakref.WeakKeyDictionary[type, tuple[str, ...]] = (
-            weakref.WeakKeyDictionary()
-        )
-
     def __get__(self, obj: object, owner: type | None = None) -> tuple[str, ...] | str:
         cls = owner if owner is not None else type(obj)
-        names = self.known.get(cls)
-        if names is not None:
-            return names
         mapper: Any = sa.inspect(cls, raiseerr=False)
         if not isinstance(mapper, Mapper):
             return Unique
-        names = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
-        self.known[cls] = names
-        return names
+        return tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
 
 
 def _get_owner_id(self: SqlSynchronizable) -> uuid.UUID:
@@ -240,21 +228,6 @@ class SqlSynchronizable(Synchronizable, metaclass=SqlSyncMeta):
         if attributes and self.sync_deleting:
             attributes = {*attributes, "sync_serial"}
         return super().to_sync(attributes)
-
-    def sync_receive_constructed(self, msg: dict[str, Any], **info: Any) -> None:
-        """Fill this row from ``msg`` (the object model's rules and errors).
-
-        A batched row (it never joins a session) whose message names only plain
-        column properties that all decode is filled through its ``__dict__``; anything
-        else takes the object model's path, which gives the errors.
-        """
-        context = info.get("context")
-        if getattr(context, "batch", None) is not None:
-            from entanglement.sql.plan import fill_plain
-
-            if fill_plain(self, msg):
-                return
-        super().sync_receive_constructed(msg, **info)
 
     @classmethod
     def sync_construct(cls, msg: dict[str, Any], **info: Any) -> SqlSynchronizable:

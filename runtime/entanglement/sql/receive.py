@@ -21,7 +21,6 @@ from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from entanglement.interface import SyncBadEncodingError, Synchronizable
-from entanglement.sql.plan import RowPlan, row_plan
 
 if TYPE_CHECKING:
     from entanglement.sql.model import SqlSynchronizable
@@ -103,9 +102,6 @@ def construct_row(
         if context.batch is not None:
             # batched sync: the row is matched with the database when the batch
             # commits (one query per burst), see entanglement.sql.batch
-            plan = row_plan(cls)
-            if plan.plain_constructor and keys is not None:
-                return _batched_row(plan, msg, keys, owner, context)
             return _new_row(cls, msg, keys, owner, context, info, add=False)
         row = _lookup(session, cls, keys) if keys is not None else None
     context.row = row
@@ -133,20 +129,20 @@ def _owner(
     return owner
 
 
-def _batched_row(
-    plan: RowPlan, msg: dict[str, Any], keys: dict[str, Any], owner: Any, context: Any
-) -> Any:
-    # the declarative constructor with no arguments does nothing, and a batched row
-    # never joins a session: its keys and owner go straight into its __dict__ (no
-    # attribute events, no history to keep)
-    row = plan.mapper.class_manager.new_instance()
-    values = row.__dict__
-    for name, value in keys.items():
-        msg.pop(name, None)
-        values[name] = value
-    values["sync_owner"] = owner
-    context.row = row
-    return row
+_plain: dict[type, bool] = {}
+
+
+def _plain_constructor(cls: type[Any]) -> bool:
+    plain = _plain.get(cls)
+    if plain is None:
+        original = sa.inspect(cls).class_manager.original_init
+        plain = getattr(
+            original, "__qualname__", ""
+        ) == "_declarative_constructor" and not any(
+            prop.constructor is not False for prop in cls._sync_properties.values()
+        )
+        _plain[cls] = plain
+    return plain
 
 
 def check_row(
@@ -179,9 +175,13 @@ def _new_row(
     *,
     add: bool,
 ) -> Any:
-    row = Synchronizable.sync_construct.__func__(  # type: ignore[attr-defined]
-        cls, msg, **info
-    )
+    if not add and _plain_constructor(cls):
+        # the declarative constructor with no arguments does nothing: skip it
+        row = sa.inspect(cls).class_manager.new_instance()
+    else:
+        row = Synchronizable.sync_construct.__func__(  # type: ignore[attr-defined]
+            cls, msg, **info
+        )
     for name, value in (keys or {}).items():
         msg.pop(name, None)
         setattr(row, name, value)
