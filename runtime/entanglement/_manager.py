@@ -188,8 +188,14 @@ class SyncManager(SendMixin, ConnectMixin, ReceiveMixin):
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.debug("task %s ended with %r", task.get_name(), task.exception())
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            # Owned tasks handle their expected failures themselves (connect attempts
+            # retry, resyncs abort with the connection); anything reaching here is a
+            # real failure that would otherwise vanish, so log it with its traceback.
+            log.error("task %s failed: %r", task.get_name(), exc, exc_info=exc)
 
     async def aclose(self) -> None:
         """Close listeners, connections and attempts; wait until all have finished."""
