@@ -280,32 +280,7 @@ class Synchronizable(metaclass=SynchronizableMeta):
             SyncBadEncodingError: a key is not a sync property of the class, or its value
                 cannot be decoded or assigned.
         """
-        # Decode everything before assigning anything, so that a bad value never leaves
-        # a stored object half-updated.
-        # The helpers that build the error messages are only called on failure: this
-        # loop runs for every property of every received object.
-        properties = type(self)._sync_properties
-        decoded: list[tuple[str, Any]] = []
-        for key, value in msg.items():
-            if key[:1] == "_":
-                continue
-            prop = properties.get(key)
-            if prop is None:
-                raise _bad_encoding(
-                    f"{type(self).sync_type} has no sync property {key!r}", msg
-                )
-            try:
-                result = prop.decode(value)
-            except Exception as exc:
-                _decode_failed(key, msg, exc)
-            # A decoder returning None for a non-null value has handled it itself.
-            if result is not None or value is None:
-                decoded.append((key, result))
-        for key, result in decoded:
-            try:
-                setattr(self, key, result)
-            except Exception as exc:
-                _assign_failed(key, msg, exc)
+        fill_from_message(self, msg)
 
     def sync_should_send(self, destination: Any = None, **info: Any) -> bool:
         """Return True if this object may be sent to ``destination``."""
@@ -339,6 +314,40 @@ class Synchronizable(metaclass=SynchronizableMeta):
         obj.sync_should_listen_constructed(msg, **info)
         obj.sync_receive_constructed(msg, **info)
         return obj
+
+
+def fill_from_message(obj: Synchronizable, msg: dict[str, Any]) -> None:
+    """The base ``sync_receive_constructed``: decode and assign msg's attributes.
+
+    Raises:
+        SyncBadEncodingError: see :meth:`Synchronizable.sync_receive_constructed`.
+    """
+    # Decode everything before assigning anything, so that a bad value never leaves
+    # a stored object half-updated.
+    # The helpers that build the error messages are only called on failure: this
+    # loop runs for every property of every received object.
+    properties = type(obj)._sync_properties
+    decoded: list[tuple[str, Any]] = []
+    for key, value in msg.items():
+        if key[:1] == "_":
+            continue
+        prop = properties.get(key)
+        if prop is None:
+            raise _bad_encoding(
+                f"{type(obj).sync_type} has no sync property {key!r}", msg
+            )
+        try:
+            result = prop.decode(value)
+        except Exception as exc:
+            _decode_failed(key, msg, exc)
+        # A decoder returning None for a non-null value has handled it itself.
+        if result is not None or value is None:
+            decoded.append((key, result))
+    for key, result in decoded:
+        try:
+            setattr(obj, key, result)
+        except Exception as exc:
+            _assign_failed(key, msg, exc)
 
 
 def _primary_keys_unset(cls: type) -> PrimaryKeys:

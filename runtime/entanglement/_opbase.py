@@ -14,7 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["ErrorOperation", "MethodOperation", "SyncOperation", "error"]
+__all__ = [
+    "ErrorOperation",
+    "MethodOperation",
+    "SyncOperation",
+    "check_constructed",
+    "error",
+    "run_incoming",
+]
 
 
 class SyncOperation:
@@ -45,25 +52,84 @@ class SyncOperation:
     def __hash__(self) -> int:
         return hash(self.name)
 
+    # The public hooks take ``**info``; each delegates to a ``_*_info`` method taking the
+    # info dict itself.  The library's operations override only the ``_*_info`` forms,
+    # so the receive pipeline calls those directly whenever a class leaves the public
+    # hook alone (:func:`check_constructed`, :func:`run_incoming`): a keyword-argument dict less per object
+    # and hook.  A user subclass may override either form.
+
     def should_listen_constructed(
         self, obj: Any, msg: dict[str, Any], **info: Any
     ) -> bool:
         """Ownership checks on a constructed object: return True or raise."""
-        return True
+        return self._check_info(obj, msg, info)
 
     def flood(self, obj: Any, **info: Any) -> None:
-        """Send the object on after it was processed (none by default)."""
+        """Send the object on after it was processed (the operation's flood rule)."""
+        self._flood_info(obj, info)
 
     def incoming(self, obj: Any, **info: Any) -> Any:
         """``registry.incoming_<op>`` if defined → flood → ``registry.after_flood_<op>``."""
+        return self._incoming_info(obj, info)
+
+    def _check_info(self, obj: Any, msg: dict[str, Any], info: dict[str, Any]) -> bool:
+        return True
+
+    def _flood_info(self, obj: Any, info: dict[str, Any]) -> None:
+        return None
+
+    def _incoming_info(self, obj: Any, info: dict[str, Any]) -> Any:
         registry = info.get("registry")
-        hook = getattr(registry, f"incoming_{self.name}", None)
+        name = self.name
+        hook = getattr(
+            registry, _INCOMING.get(name) or _hook_name("incoming", name), None
+        )
         result = hook(obj, **info) if hook is not None else None
-        self.flood(obj, **info)
-        after = getattr(registry, f"after_flood_{self.name}", None)
+        if type(self).flood is _BASE_FLOOD:
+            self._flood_info(obj, info)
+        else:
+            self.flood(obj, **info)
+        after = getattr(
+            registry, _AFTER.get(name) or _hook_name("after_flood", name), None
+        )
         if after is not None:
             after(obj, **info)
         return result
+
+
+# Interned hook names per operation name: formatting two strings per received object
+# showed in profiles.
+_INCOMING: dict[str, str] = {}
+_AFTER: dict[str, str] = {}
+
+
+def _hook_name(prefix: str, name: str) -> str:
+    cache = _INCOMING if prefix == "incoming" else _AFTER
+    hook = cache[name] = f"{prefix}_{name}"
+    return hook
+
+
+_BASE_FLOOD = SyncOperation.flood
+_BASE_CHECK = SyncOperation.should_listen_constructed
+_BASE_INCOMING = SyncOperation.incoming
+
+
+def check_constructed(
+    operation: SyncOperation, obj: Any, msg: dict[str, Any], info: dict[str, Any]
+) -> Any:
+    """``operation.should_listen_constructed(obj, msg, **info)``, without the kwargs
+    expansion when the operation's class keeps the base hook."""
+    if type(operation).should_listen_constructed is _BASE_CHECK:
+        return operation._check_info(obj, msg, info)
+    return operation.should_listen_constructed(obj, msg, **info)
+
+
+def run_incoming(operation: SyncOperation, obj: Any, info: dict[str, Any]) -> Any:
+    """``operation.incoming(obj, **info)``, without the kwargs expansion when the
+    operation's class keeps the base hook."""
+    if type(operation).incoming is _BASE_INCOMING:
+        return operation._incoming_info(obj, info)
+    return operation.incoming(obj, **info)
 
 
 class MethodOperation(SyncOperation):
@@ -73,16 +139,15 @@ class MethodOperation(SyncOperation):
         super().__init__(name)
         self.fn = fn
 
-    def incoming(self, obj: Any, **info: Any) -> Any:
-        """Call the wrapped callable."""
+    def _incoming_info(self, obj: Any, info: dict[str, Any]) -> Any:
         return self.fn(obj, **info)
 
 
 class ErrorOperation(SyncOperation):
     """``error`` (§10.7): accept everything; relay to the requesters of the context."""
 
-    def flood(self, obj: Any, **info: Any) -> None:
-        """Relay the error along the reverse request path, with ``_resp_for``."""
+    def _flood_info(self, obj: Any, info: dict[str, Any]) -> None:
+        # Relay the error along the reverse request path, with ``_resp_for``.
         response_for = info.get("response_for")
         manager = info.get("manager")
         if response_for is None or manager is None:

@@ -41,7 +41,8 @@ import logging
 from typing import TYPE_CHECKING, Any, Final
 
 from entanglement._destinations import SyncDestinationBase
-from entanglement._opbase import SyncOperation
+from entanglement._model import fill_from_message
+from entanglement._opbase import SyncOperation, check_constructed, run_incoming
 from entanglement._registry import SyncRegistry
 from entanglement._sansio import InvalidMessage, MessageReceived, ResponseContext
 from entanglement._send import is_base_hook
@@ -159,12 +160,15 @@ class ReceiveMixin:
                 self.should_listen_constructed(obj, msg, **info),
                 "manager.should_listen_constructed",
             )
-        obj.sync_receive_constructed(msg, **info)
+        if type(obj).sync_receive_constructed is _OBJECT_FILL:
+            fill_from_message(obj, msg)  # what the base hook does, without **info
+        else:
+            obj.sync_receive_constructed(msg, **info)
         operation = info["operation"]
         if is_base_hook(registry.sync_receive, _REGISTRY_RECEIVE) and isinstance(
             operation, SyncOperation
         ):
-            operation.incoming(obj, **info)  # what the base sync_receive does
+            run_incoming(operation, obj, info)  # what the base sync_receive does
         else:
             registry.sync_receive(obj, **info)
         return obj
@@ -228,8 +232,9 @@ class ReceiveMixin:
         if is_base_hook(hook, _REGISTRY_CONSTRUCTED) and isinstance(
             operation, SyncOperation
         ):
-            hook = operation.should_listen_constructed  # what the base one calls
-        result = hook(obj, msg, **info)
+            result = check_constructed(operation, obj, msg, info)  # what the base does
+        else:
+            result = hook(obj, msg, **info)
         if result is not True:
             _not_true(result, "registry.should_listen_constructed")
         hook = obj.sync_should_listen_constructed
@@ -326,3 +331,4 @@ _REGISTRY_CONTEXT: Final = SyncRegistry.sync_context
 _REGISTRY_RECEIVE: Final = SyncRegistry.sync_receive
 _CLASS_LISTEN: Final = Synchronizable.sync_should_listen.__func__  # type: ignore[attr-defined]
 _OBJECT_CONSTRUCTED: Final = Synchronizable.sync_should_listen_constructed
+_OBJECT_FILL: Final = Synchronizable.sync_receive_constructed

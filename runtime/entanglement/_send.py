@@ -137,6 +137,13 @@ class SendMixin:
                 context.release()  # our own hold: queued elements keep theirs
         return future
 
+    def _has_links_besides(self, destination: Any) -> bool:
+        """True when a live connection leads somewhere other than ``destination``."""
+        for protocol in self._connections.values():
+            if protocol.dest != destination:
+                return True
+        return False
+
     def _registry_of(self, obj: Any) -> Any:
         # Cached per class: the sync_receive override check walks the MRO statically
         # and costs more than everything else synchronize() does for one object.

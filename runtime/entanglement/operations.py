@@ -99,9 +99,7 @@ class SyncOperationBase(SyncOperation):
 class SyncOp(SyncOperationBase):
     """``sync``: the authoritative state, arriving from the owner's direction."""
 
-    def should_listen_constructed(
-        self, obj: Any, msg: dict[str, Any], **info: Any
-    ) -> bool:
+    def _check_info(self, obj: Any, msg: dict[str, Any], info: dict[str, Any]) -> bool:
         """Accept ephemeral objects; else only from the owner's direction, never ours."""
         if _is_ephemeral(obj):
             return True
@@ -121,19 +119,22 @@ class SyncOp(SyncOperationBase):
             )
         return True
 
-    def flood(self, obj: Any, **info: Any) -> None:
+    def _flood_info(self, obj: Any, info: dict[str, Any]) -> None:
         """Send the whole object to every live destination except the sender."""
         if _is_ephemeral(obj):
             return
-        self.synchronize(obj, info, exclude=[info.get("sender")], operation="sync")
+        sender = info.get("sender")
+        # A leaf node's only link is the sender: nothing to flood, and synchronize
+        # would only find that out after its argument checks (same outcome).
+        if not info["manager"]._has_links_besides(sender):
+            return
+        self.synchronize(obj, info, exclude=[sender], operation="sync")
 
 
 class ForwardOperation(SyncOperationBase):
     """``forward``: a proposed change travelling toward the owner."""
 
-    def should_listen_constructed(
-        self, obj: Any, msg: dict[str, Any], **info: Any
-    ) -> bool:
+    def _check_info(self, obj: Any, msg: dict[str, Any], info: dict[str, Any]) -> bool:
         """Refuse ephemeral objects and forwards coming from the owner's direction."""
         if _is_ephemeral(obj):
             raise SyncBadOwner(f"{obj.sync_type} has no owner to forward to")
@@ -144,7 +145,7 @@ class ForwardOperation(SyncOperationBase):
             )
         return True
 
-    def flood(self, obj: Any, **info: Any) -> None:
+    def _flood_info(self, obj: Any, info: dict[str, Any]) -> None:
         """Owner: ``sync`` to everyone (the sender gets the answer); else relay."""
         if obj.sync_is_local:
             self.synchronize(obj, info, operation="sync")
@@ -161,15 +162,13 @@ class ForwardOperation(SyncOperationBase):
 class DeleteOperation(SyncOperationBase):
     """``delete``: from the owner, a deletion; from anyone else, a request."""
 
-    def should_listen_constructed(
-        self, obj: Any, msg: dict[str, Any], **info: Any
-    ) -> bool:
+    def _check_info(self, obj: Any, msg: dict[str, Any], info: dict[str, Any]) -> bool:
         """Refuse ephemeral objects."""
         if _is_ephemeral(obj):
             raise SyncBadOwner(f"{obj.sync_type} has no owner; it cannot be deleted")
         return True
 
-    def flood(self, obj: Any, **info: Any) -> None:
+    def _flood_info(self, obj: Any, info: dict[str, Any]) -> None:
         """Owner: echo to all; owner's direction: on to all others; else toward owner."""
         keys = _primary_keys(obj)
         if obj.sync_is_local:
@@ -197,9 +196,7 @@ class CreateOperation(SyncOperationBase):
 
     primary_keys_required = False
 
-    def should_listen_constructed(
-        self, obj: Any, msg: dict[str, Any], **info: Any
-    ) -> bool:
+    def _check_info(self, obj: Any, msg: dict[str, Any], info: dict[str, Any]) -> bool:
         """Keys need the class's consent; an owner is required; no loops."""
         if any(key in msg for key in _primary_keys(obj)):
             consent = getattr(obj, "sync_should_listen_primary_keys", None)
@@ -216,7 +213,7 @@ class CreateOperation(SyncOperationBase):
             )
         return True
 
-    def flood(self, obj: Any, **info: Any) -> None:
+    def _flood_info(self, obj: Any, info: dict[str, Any]) -> None:
         """Owner: ``sync`` the new object to all; else relay ``create`` toward owner."""
         if obj.sync_is_local:
             self.synchronize(obj, info, operation="sync")
