@@ -93,11 +93,15 @@ async def wait_until(predicate: Callable[[], bool], interval: float = 0.01) -> N
 
 @dataclass
 class SqlNode:
-    """One node: a database, a registry over it and a TLS SyncServer."""
+    """One node: a database, a registry over it and a TLS SyncServer.
+
+    ``models`` are the classes its registry holds (the Team/Player models by default).
+    """
 
     name: str
     url: str
     pki_node: Any
+    models: tuple[type[Any], ...] = MODELS
     engine: sa.Engine = field(init=False)
     registry: CountingRegistry = field(init=False)
     manager: Any = None
@@ -106,9 +110,10 @@ class SqlNode:
     def __post_init__(self) -> None:
         self.engine = sa.create_engine(self.url)
         SqlSyncRegistry.create_bookkeeping(self.engine)
-        Base.metadata.create_all(self.engine)
+        for metadata in {cls.metadata for cls in self.models}:
+            metadata.create_all(self.engine)
         self.registry = CountingRegistry(bind=self.engine)
-        for cls in MODELS:
+        for cls in self.models:
             self.registry.register_syncable(cls.sync_type, cls)
 
     @property
