@@ -42,6 +42,7 @@ import inspect
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, NoReturn, Protocol
 
+from ._codecplan import decoders_of, encoder_of
 from ._hashes import DestHash
 from ._properties import NOTHING, NoSyncProperty, SyncProperty, sync_property
 
@@ -226,6 +227,13 @@ class Synchronizable(metaclass=SynchronizableMeta):
         Raises:
             ValueError: if a value cannot be encoded (names property and class).
         """
+        if not attributes:
+            try:
+                fast = encoder_of(type(self))(self)
+            except Exception:
+                fast = None  # the general loop omits what is absent, reports failures
+            if fast is not None:
+                return fast
         wanted = frozenset(attributes) if attributes else None
         result: dict[str, Any] = {}
         for name, prop in type(self)._sync_properties.items():
@@ -326,22 +334,26 @@ def fill_from_message(obj: Synchronizable, msg: dict[str, Any]) -> None:
     # a stored object half-updated.
     # The helpers that build the error messages are only called on failure: this
     # loop runs for every property of every received object.
-    properties = type(obj)._sync_properties
+    decoders = decoders_of(type(obj))
     decoded: list[tuple[str, Any]] = []
     for key, value in msg.items():
         if key[:1] == "_":
             continue
-        prop = properties.get(key)
-        if prop is None:
+        try:
+            decoder = decoders[key]
+        except KeyError:
             raise _bad_encoding(
                 f"{type(obj).sync_type} has no sync property {key!r}", msg
-            )
+            ) from None
+        if decoder is None or value is None:
+            decoded.append((key, value))
+            continue
         try:
-            result = prop.decode(value)
+            result = decoder(value)
         except Exception as exc:
             _decode_failed(key, msg, exc)
         # A decoder returning None for a non-null value has handled it itself.
-        if result is not None or value is None:
+        if result is not None:
             decoded.append((key, result))
     for key, result in decoded:
         try:

@@ -32,6 +32,7 @@ from .types import Codec, Decoder, Encoder, default_encoder, lookup_codec
 
 __all__ = [
     "NOTHING",
+    "NO_CODEC",
     "NoSyncProperty",
     "SyncProperty",
     "no_sync_property",
@@ -59,7 +60,7 @@ class _Nothing:
 NOTHING: Final = _Nothing()
 
 # Resolved-but-absent codec, to cache "no codec" distinctly from "not resolved yet".
-_NO_CODEC: Final = Codec(default_encoder, lambda value: value)
+NO_CODEC: Final = Codec(default_encoder, lambda value: value)
 
 
 class SyncProperty:
@@ -146,7 +147,7 @@ class SyncProperty:
         if mapped is None and self.type is None and self.annotation is not None:
             mapped = lookup_codec(_unwrap(self._evaluate_annotation()))
         if mapped is None:
-            mapped = _NO_CODEC
+            mapped = NO_CODEC
         return Codec(self.encoderfn or mapped.encoder, self.decoderfn or mapped.decoder)
 
     def _evaluate_annotation(self) -> Any:

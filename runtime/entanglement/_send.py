@@ -172,29 +172,47 @@ class SendMixin:
             targets = [p.dest for p in self._connections.values()]
         else:
             targets = list(destinations)
-        excluded = list(exclude)
-        if excluded:
+        if exclude:
+            excluded = list(exclude)
             targets = [d for d in targets if d not in excluded]
         if context is not None:
             context.mark_targets(targets)
         if not targets:
             return
         subset = frozenset(attributes) if attributes else None
-        info = {"manager": self, "response_for": context, "operation": op}
-        # The base chain is called directly (one kwargs expansion less per target)
-        # unless a subclass overrides should_send.
-        plain = type(self).should_send is SendMixin.should_send
-        if plain:
-            info.update(registry=registry, sync_type=type(obj))
+        if type(self).should_send is not SendMixin.should_send:
+            info = {"manager": self, "response_for": context, "operation": op}
+            for dest in targets:
+                if self.should_send(obj, dest, registry, type(obj), **info):
+                    self._enqueue(dest, obj, op, subset, context, priority)
+            return
+        # The base chain, inlined: the registry's and the object's hooks are the same
+        # for every target, and the info dict is only built for a hook that is called.
+        everyone = is_base_hook(registry.should_send, _REGISTRY_SEND) and is_base_hook(
+            obj.sync_should_send, _OBJECT_SEND
+        )
+        chain_info: dict[str, Any] | None = None
         for dest in targets:
-            if plain:
-                info["destination"] = dest
-                if not _send_chain(obj, dest, registry, info):
+            if not everyone or not is_base_hook(dest.should_send, _DEST_SEND):
+                if chain_info is None:
+                    chain_info = {"manager": self, "response_for": context,
+                                  "operation": op, "registry": registry,
+                                  "sync_type": type(obj)}  # fmt: skip
+                chain_info["destination"] = dest
+                if not _send_chain(obj, dest, registry, chain_info):
                     continue
-            elif not self.should_send(obj, dest, registry, type(obj), **info):
-                continue
-            protocol = self._sending_protocol(dest)
-            protocol.conn.enqueue(obj, op, subset, context, priority)
+            self._enqueue(dest, obj, op, subset, context, priority)
+
+    def _enqueue(
+        self,
+        dest: Any,
+        obj: Any,
+        op: Any,
+        subset: frozenset[str] | None,
+        context: ResponseContext | None,
+        priority: int,
+    ) -> None:
+        self._sending_protocol(dest).conn.enqueue(obj, op, subset, context, priority)
 
     def _sending_protocol(self, dest: Any) -> SyncProtocol:
         dest_hash = getattr(dest, "dest_hash", None)

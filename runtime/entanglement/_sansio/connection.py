@@ -266,11 +266,12 @@ class SyncConnection:
         out: list[bytes] = []
         size = 0
         queue = self.queue
+        debug = log.isEnabledFor(logging.DEBUG)  # once per batch, not per frame
         while size < limit:
             element = queue.pop()
             if element is None:
                 break
-            frame = self._frame_for(element)
+            frame = self._frame_for(element, debug)
             if frame is not None:
                 out.append(frame)
                 size += len(frame)
@@ -278,10 +279,11 @@ class SyncConnection:
             out.append(self._metadata_frame())
         return out
 
-    def _frame_for(self, element: QueueElement) -> bytes | None:
+    def _frame_for(self, element: QueueElement, debug: bool) -> bytes | None:
+        contexts = element.contexts
         resp_for: list[int] = []
-        if element.contexts:
-            for context in element.contexts:
+        if contexts:
+            for context in contexts:
                 resp_for.extend(context.take_requesters(self))
         try:
             frame, needing = self._encode(element, resp_for)
@@ -294,9 +296,9 @@ class SyncConnection:
             for context in needing:
                 context.hold()
             self.awaited[self.out_count] = needing
-        if element.contexts:
+        if contexts:
             element.release_contexts()
-        if log.isEnabledFor(logging.DEBUG):
+        if debug:
             log.debug("%s: sent #%d %r", self.name, self.out_count, frame[8:200])
         self.out_count += 1
         return frame

@@ -1,0 +1,120 @@
+"""Per-class codec plans: the common case of ``to_sync()`` and of filling an object.
+
+``to_sync`` and the base ``sync_receive_constructed`` run for every object sent or
+received.  Their general loops pay, per property, a method call, a codec lookup and a
+None check; for a class of ten properties that is most of the library's own cost of an
+object.  A plan does the same work with the per-class decisions made once:
+
+* **encode**: a function generated once per class (with ``exec``, as :mod:`dataclasses`
+  does for ``__init__``) that reads every property once and returns the dict literal.
+  Values of properties without a codec must be JSON scalars or None (what the default
+  encoder passes through unchanged); others go through their encoder, None staying
+  None.  It returns None when the general loop must decide: a value that may need its
+  ``sync_encode_value()``.  An absent attribute (AttributeError) is omitted, as the
+  general loop does; a failing encoder raises its own error, and the caller then runs
+  the general loop, which reports it as before (property getters then run twice).
+* **decode**: a dict name → decoder, None for properties without a codec (identity),
+  so that filling calls nothing for them.
+
+Plans are stored in the class's own ``__dict__`` (``type.__setattr__``: SQLAlchemy's
+declarative classes intercept ``setattr``), so a subclass never uses its base's plan.
+Codecs resolve lazily, at the first encode or decode, exactly as
+:attr:`SyncProperty.codec` does; a plan is built at that same moment.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Callable
+from typing import Any, Final
+
+from ._properties import NO_CODEC, SyncProperty
+from .types import default_encoder
+
+__all__ = ["decoders_of", "encoder_of"]
+
+Encode = Callable[[Any], "dict[str, Any] | None"]
+
+# Values that the default encoder returns unchanged (and that JSON encodes as they are).
+_AS_IS: Final = frozenset({str, int, float, bool, type(None)})
+
+
+def encoder_of(cls: type) -> Encode:
+    """Return the generated encode function of ``cls`` (built at the first call)."""
+    encode: Encode | None = cls.__dict__.get("_sync_encode_plan")
+    if encode is None:
+        encode = _compile_encoder(cls.__dict__.get("__qualname__", "?"), _props(cls))
+        type.__setattr__(cls, "_sync_encode_plan", encode)
+    return encode
+
+
+def decoders_of(cls: type) -> dict[str, Callable[[Any], Any] | None]:
+    """Return name → decoder (None: no codec) of ``cls`` (built at the first call)."""
+    decoders: dict[str, Any] | None = cls.__dict__.get("_sync_decode_plan")
+    if decoders is None:
+        decoders = {
+            name: None if prop.codec.decoder is NO_CODEC.decoder else prop.codec.decoder
+            for name, prop in _props(cls).items()
+        }
+        type.__setattr__(cls, "_sync_decode_plan", decoders)
+    return decoders
+
+
+def _props(cls: type) -> dict[str, SyncProperty]:
+    properties: dict[str, SyncProperty] = cls._sync_properties  # type: ignore[attr-defined]
+    return properties
+
+
+def _compile_encoder(qualname: str, properties: dict[str, SyncProperty]) -> Encode:
+    namespace: dict[str, Any] = {"AS_IS": _AS_IS, "ABSENT": _ABSENT, "getattr": getattr}
+    lines = ["def encode(obj):", "    missing = False"]
+    checks, items = [], []
+    for i, (name, prop) in enumerate(properties.items()):
+        namespace[f"N{i}"] = name
+        if name.isidentifier() and not keyword.iskeyword(name):
+            read = f"obj.{name}"
+        else:
+            read = f"getattr(obj, N{i})"
+        # try costs nothing in 3.11 while nothing is raised.
+        lines += [
+            "    try:",
+            f"        v{i} = {read}",
+            "    except AttributeError:",
+            f"        v{i} = ABSENT",
+            "        missing = True",
+        ]
+        encoder = prop.codec.encoder
+        if encoder is default_encoder:
+            checks.append(f"(type(v{i}) not in AS_IS and v{i} is not ABSENT)")
+            items.append(f"N{i}: v{i}")
+        else:
+            namespace[f"E{i}"] = encoder
+            items.append(
+                f"N{i}: v{i} if v{i} is None or v{i} is ABSENT else E{i}(v{i})"
+            )
+    if checks:
+        lines += [f"    if {' or '.join(checks)}:", "        return None"]
+    lines += [
+        f"    result = {{{', '.join(items)}}}",
+        "    if missing:",
+        "        return {k: v for k, v in result.items() if v is not ABSENT}",
+        "    return result",
+    ]
+    # Safe: the source holds only generated local names; property names are read
+    # from the namespace (N0, N1, ...) or as attributes checked to be identifiers.
+    exec("\n".join(lines), namespace)
+    encode: Encode = namespace["encode"]
+    encode.__qualname__ = f"{qualname}.to_sync plan"
+    return encode
+
+
+class _Absent:
+    """Marks an attribute the object does not have (omitted from the result)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+
+_ABSENT: Final = _Absent()

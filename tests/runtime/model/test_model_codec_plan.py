@@ -1,0 +1,143 @@
+"""The per-class codec plans give exactly what the general to_sync/fill loops give.
+
+``to_sync()`` (no attributes) takes the generated plan; ``to_sync(all names)`` takes
+the general loop.  Both must agree for every kind of value, and the plan must step
+aside (same result, same errors) for absent attributes, values that encode
+themselves, failing encoders and property names that are not identifiers.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from entanglement._codecplan import encoder_of
+from entanglement.interface import SyncBadEncodingError, Synchronizable, sync_property
+
+
+class Encodes:
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def sync_encode_value(self) -> str:
+        return f"encoded:{self.text}"
+
+
+class Sample(Synchronizable):
+    sync_primary_keys = ("key",)
+    key: int = sync_property()
+    plain: Any = sync_property()
+    when: datetime.datetime = sync_property()
+    ident: uuid.UUID = sync_property()
+    shout: str = sync_property(encoder=lambda v: v.upper(), decoder=lambda v: v.lower())
+
+
+def all_names(cls: type[Synchronizable]) -> list[str]:
+    return list(cls._sync_properties)
+
+
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.text(max_size=5),
+    st.floats(allow_nan=False), st.builds(Encodes, st.text(max_size=3)),
+)  # fmt: skip
+
+
+@given(
+    key=st.integers(),
+    plain=scalars,
+    when=st.none() | st.datetimes(timezones=st.just(datetime.UTC)),
+    ident=st.none() | st.uuids(),
+    shout=st.none() | st.text(max_size=4),
+    owner=st.none() | st.text(max_size=3),
+    absent=st.sets(st.sampled_from(["plain", "when", "ident", "shout", "_sync_owner"])),
+)
+def test_plan_matches_general_loop(
+    key: int,
+    plain: Any,
+    when: Any,
+    ident: Any,
+    shout: Any,
+    owner: Any,
+    absent: set[str],
+) -> None:
+    obj = Sample()
+    values = {"key": key, "plain": plain, "when": when, "ident": ident, "shout": shout,
+              "_sync_owner": owner}  # fmt: skip
+    for name, value in values.items():
+        if name not in absent:
+            setattr(obj, name, value)
+    general = obj.to_sync(all_names(Sample))
+    assert obj.to_sync() == general
+    planned = encoder_of(Sample)(obj)
+    encodes_itself = isinstance(plain, Encodes) and "plain" not in absent
+    if encodes_itself:
+        assert planned is None  # the general loop calls sync_encode_value
+        assert general["plain"] == f"encoded:{plain.text}"
+    else:
+        assert planned == general
+        assert list(planned) == list(general)  # same key order, same frame bytes
+    assert absent.isdisjoint(general)
+
+
+def test_failing_encoder_reports_the_property() -> None:
+    obj = Sample()
+    obj.key, obj.shout = 1, 42  # int has no .upper()
+    with pytest.raises(AttributeError):
+        encoder_of(Sample)(obj)  # the plan lets the encoder's error through ...
+    with pytest.raises(ValueError, match="'shout' of Sample"):
+        obj.to_sync()  # ... and to_sync reports it through the general loop
+
+
+def test_non_identifier_property_names() -> None:
+    namespace: dict[str, Any] = {
+        "sync_primary_keys": ("id",),
+        "id": sync_property(),
+        "with-dash": sync_property(),
+        "class": sync_property(),
+    }
+    Odd = type(Synchronizable)("Odd", (Synchronizable,), namespace)
+    obj = Odd()
+    obj.id = 3
+    setattr(obj, "with-dash", "d")
+    setattr(obj, "class", "c")
+    assert encoder_of(Odd)(obj) == {"id": 3, "with-dash": "d", "class": "c"}
+    assert obj.to_sync() == {"id": 3, "with-dash": "d", "class": "c"}
+
+
+def test_subclass_gets_its_own_plan() -> None:
+    class Base(Synchronizable):
+        sync_primary_keys = ("id",)
+        id: int = sync_property()
+
+    class Derived(Base):
+        extra: str = sync_property()
+
+    base, derived = Base(), Derived()
+    base.id, derived.id, derived.extra = 1, 2, "x"
+    assert encoder_of(Base)(base) == {"id": 1}
+    assert encoder_of(Derived)(derived) == {"id": 2, "extra": "x"}
+    assert encoder_of(Base) is not encoder_of(Derived)
+    assert Base().to_sync() == {}
+
+
+def test_fill_decodes_through_the_plan() -> None:
+    obj = Sample()
+    when = datetime.datetime(2026, 11, 24, 1, 0, tzinfo=datetime.UTC)
+    ident = uuid.uuid4()
+    obj.sync_receive_constructed(
+        {"key": 7, "plain": None, "when": when.isoformat(), "ident": str(ident),
+         "shout": "LOUD", "_sync_owner": None}  # fmt: skip
+    )
+    assert (obj.key, obj.plain, obj.when, obj.ident, obj.shout) == (
+        7, None, when, ident, "loud",
+    )  # fmt: skip
+    with pytest.raises(SyncBadEncodingError, match="no sync property 'nope'"):
+        obj.sync_receive_constructed({"nope": 1})
+    with pytest.raises(SyncBadEncodingError, match="cannot decode 'when'"):
+        obj.sync_receive_constructed({"key": 8, "when": "not a date"})
+    assert obj.key == 7  # nothing assigned when a value fails to decode
