@@ -11,30 +11,40 @@ stored
 * before any other received message is processed (a ``delete``, ``forward``, ``YouHave``
   ... reads the database through a fresh session and must see the rows before it).
 
-Storing loads the rows that already exist with one ``IN`` query per class and chunk,
-copies the received attributes onto them (only those the message carried) and adds the
-others; the same row received twice in a burst keeps the later message.  Flooding is
-not delayed: the rows go on to other neighbours as before.
+Storing asks which rows already exist with one light ``IN`` query per class and chunk
+(keys, owner and discriminator from the base table).  Existing rows are loaded through
+the ORM and get the received attributes (only those the message carried); new rows are
+inserted with Core ``executemany`` per table (or the ORM bulk INSERT for shapes the plan
+does not cover, see :mod:`entanglement.sql.plan`).  The same row received twice in a
+burst keeps the later message.  Flooding is not delayed: the rows go on to other
+neighbours as before.
+
+Batched rows never join a session, so construction and filling skip what only a session
+needs: a row of a class with the plain declarative constructor is made without calling
+it, and plain column values go straight into its ``__dict__``
+(:func:`~entanglement.sql.plan.fill_plain`; anything else is assigned through the
+attribute as usual).  ORM events of the class (``before_insert``...) do not run for
+them, as with any bulk INSERT.
 
 Failures: a refused message leaves nothing in the batch.  A row whose stored owner
-differs from the message's is skipped with an error in the log (rows never change owner
-through messages).  A commit that fails (a database constraint) rolls the batch back and
-marks it *failed*: the next YouHave is then not recorded, so the rows are asked for again
-on the next connection.
+differs from the message's, or whose stored class differs from the message's, is
+skipped with an error in the log (rows never change owner or class through messages).
+A commit that fails (a database constraint, or a bug: logged with its traceback) rolls
+the batch back and marks it *failed*: the next YouHave is then not recorded, so the rows
+are asked for again on the next connection.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.exc
-from sqlalchemy.orm import Mapper, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
+from entanglement.sql.plan import RowPlan, row_plan
 from entanglement.sql.state import sql_state
 
 __all__ = [
@@ -74,9 +84,8 @@ class ReceiveBatch:
         return len(self.rows)
 
     def add(self, row: Any, attributes: frozenset[str]) -> None:
-        mapper: Mapper[Any] = sa.inspect(row).mapper
-        key = (mapper.base_mapper, *mapper.primary_key_from_instance(row))
-        self.rows[key] = (row, attributes)
+        plan = row_plan(type(row))
+        self.rows[(plan.base_mapper, *plan.ident(row.__dict__))] = (row, attributes)
 
     def commit(self) -> None:
         """Store the pending rows (rolled back and marked failed on error)."""
@@ -88,15 +97,22 @@ class ReceiveBatch:
                 for group in _by_class(rows.values()).items():
                     _store(session, *group)
             session.commit()
-        except sqlalchemy.exc.SQLAlchemyError as exc:
+        except Exception as exc:
             session.rollback()
             self.failed = True
-            log.error(
-                "could not store %d received rows (asked again on the next "
-                "connection): %s",
-                len(rows),
-                exc,
-            )
+            if isinstance(exc, sqlalchemy.exc.SQLAlchemyError):
+                log.error(
+                    "could not store %d received rows (asked again on the next "
+                    "connection): %s",
+                    len(rows),
+                    exc,
+                )
+            else:  # a bug, not the database: the traceback says where
+                log.exception(
+                    "could not store %d received rows (asked again on the next "
+                    "connection)",
+                    len(rows),
+                )
         session.expunge_all()
         self.owners.clear()
 
@@ -111,54 +127,143 @@ def _by_class(entries: Any) -> dict[type[Any], list[tuple[Any, frozenset[str]]]]
 def _store(
     session: Any, cls: type[Any], entries: list[tuple[Any, frozenset[str]]]
 ) -> None:
-    mapper: Mapper[Any] = sa.inspect(cls)
-    pk = mapper.primary_key
-    existing: dict[tuple[Any, ...], Any] = {}
-    idents = [tuple(mapper.primary_key_from_instance(row)) for row, _ in entries]
+    plan = row_plan(cls)
+    idents = [plan.ident(row.__dict__) for row, _ in entries]
+    stored = _stored_rows(session, plan, idents)
+    new_rows: list[dict[str, Any]] = []
+    updates: list[tuple[Any, frozenset[str], tuple[Any, ...]]] = []
+    for (row, attributes), ident in zip(entries, idents, strict=True):
+        found = stored.get(ident)
+        if found is None:
+            new_rows.append(row.__dict__)
+        elif _acceptable(cls, plan, ident, found, row):
+            updates.append((row, attributes, ident))
+    if updates:
+        _update(session, cls, plan, updates)
+    if new_rows:
+        _insert(session, cls, plan, new_rows)
+
+
+def _stored_rows(
+    session: Any, plan: RowPlan, idents: list[tuple[Any, ...]]
+) -> dict[tuple[Any, ...], tuple[Any, Any]]:
+    # which rows exist, with their owner and concrete class: a light query on the base
+    # table (a catching-up peer receives mostly new rows)
+    base = plan.base_mapper
+    pk = base.primary_key
+    owner_column = base.columns["sync_owner_id"]
+    discriminator = base.polymorphic_on
+    columns = [*pk, owner_column]
+    if discriminator is not None:
+        columns.append(discriminator)
+    width = len(pk)
+    stored: dict[tuple[Any, ...], tuple[Any, Any]] = {}
     for i in range(0, len(idents), _IN_CHUNK):
         chunk = idents[i : i + _IN_CHUNK]
+        condition = (
+            pk[0].in_([ident[0] for ident in chunk])
+            if width == 1
+            else sa.tuple_(*pk).in_(chunk)
+        )
+        for found in session.execute(sa.select(*columns).where(condition)):
+            kind = found[width + 1] if discriminator is not None else None
+            stored[tuple(found[:width])] = (found[width], kind)
+    return stored
+
+
+def _acceptable(
+    cls: type[Any], plan: RowPlan, ident: Any, found: tuple[Any, Any], row: Any
+) -> bool:
+    owner_id, kind = found
+    if owner_id is not None and owner_id != row.sync_owner.id:
+        log.error(
+            "ignoring %s %s: it is owned by %s, the message says %s",
+            cls.__name__,
+            ident,
+            owner_id,
+            row.sync_owner.id,
+        )
+        return False
+    if kind is not None and kind != plan.mapper.polymorphic_identity:
+        log.error("ignoring %s %s: the stored row is a %s", cls.__name__, ident, kind)
+        return False
+    return True
+
+
+def _update(
+    session: Any,
+    cls: type[Any],
+    plan: RowPlan,
+    updates: list[tuple[Any, frozenset[str], tuple[Any, ...]]],
+) -> None:
+    # the message's attributes only, through the ORM (validators, joined tables)
+    pk = plan.mapper.primary_key
+    loaded: dict[tuple[Any, ...], Any] = {}
+    for i in range(0, len(updates), _IN_CHUNK):
+        chunk = [ident for _, _, ident in updates[i : i + _IN_CHUNK]]
         condition = (
             pk[0].in_([ident[0] for ident in chunk])
             if len(pk) == 1
             else sa.tuple_(*pk).in_(chunk)
         )
         for found in session.scalars(sa.select(cls).where(condition)):
-            existing[tuple(mapper.primary_key_from_instance(found))] = found
-    columns = {p.key for p in mapper.column_attrs}
-    new_rows: list[dict[str, Any]] = []
-    for (row, attributes), ident in zip(entries, idents, strict=True):
-        stored = existing.get(ident)
-        if stored is None:
-            new_rows.append(_values(row, columns))
-            continue
-        if (
-            stored.sync_owner_id is not None
-            and stored.sync_owner_id != row.sync_owner.id
-        ):
+            loaded[plan.ident(found.__dict__)] = found
+    columns = plan.column_keys
+    for row, attributes, ident in updates:
+        stored = loaded.get(ident)
+        if stored is None:  # no discriminator told us: the stored row is no cls
             log.error(
-                "ignoring %s %s: it is owned by %s, the message says %s",
-                cls.__name__,
-                ident,
-                stored.sync_owner_id,
-                row.sync_owner.id,
+                "ignoring %s %s: the stored row is another class", cls.__name__, ident
             )
             continue
         for name in attributes & columns:
             setattr(stored, name, getattr(row, name))
-    if new_rows:
-        # ORM bulk INSERT: executemany per table, joined inheritance included
-        session.execute(sa.insert(cls), new_rows)
 
 
-def _values(row: Any, columns: set[str]) -> dict[str, Any]:
-    state = sa.inspect(row).dict
-    values = {key: state[key] for key in columns if key in state}
-    values["sync_owner_id"] = state["sync_owner"].id
-    return values
+def _insert(
+    session: Any, cls: type[Any], plan: RowPlan, states: list[dict[str, Any]]
+) -> None:
+    if plan.tables is None:  # the ORM bulk INSERT (see entanglement.sql.plan)
+        columns = plan.column_keys
+        rows = []
+        for state in states:
+            values = {key: state[key] for key in columns if key in state}
+            values["sync_owner_id"] = state["sync_owner"].id
+            rows.append(values)
+        session.execute(sa.insert(cls), rows)
+        return
+    for table_plan in plan.tables:  # the base table first
+        # rows carrying the same columns share one executemany (a partial message
+        # makes a row with fewer columns; the column defaults fill the others)
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for state in states:
+            values = table_plan.values(state)
+            groups.setdefault(tuple(values), []).append(values)
+        insert = table_plan.table.insert()
+        for group in groups.values():
+            session.execute(insert, group)
 
 
-@contextmanager
-def batch_context(manager: Any, maker: sessionmaker[Any]) -> Iterator[Any]:
+class _BatchContext:
+    # a class rather than @contextmanager: entered once per received row
+    __slots__ = ("batch", "context")
+
+    def __init__(self, batch: ReceiveBatch, context: Any) -> None:
+        self.batch, self.context = batch, context
+
+    def __enter__(self) -> Any:
+        return self.context
+
+    def __exit__(self, *exc: object) -> None:
+        batch = self.batch
+        if batch.pending >= MAX_ROWS:
+            batch.commit()
+        elif not batch.scheduled:
+            batch.scheduled = True
+            asyncio.get_running_loop().call_later(COMMIT_DELAY, batch.commit)
+
+
+def batch_context(manager: Any, maker: sessionmaker[Any]) -> Any:
     """A SyncContext whose rows are stored by the manager's batch (module docstring)."""
     from entanglement.sql.registry import SyncContext
 
@@ -166,15 +271,7 @@ def batch_context(manager: Any, maker: sessionmaker[Any]) -> Iterator[Any]:
     if state.batch is None:
         state.batch = ReceiveBatch(maker)
     batch = state.batch
-    context = SyncContext(batch.session, batch=batch)
-    try:
-        yield context
-    finally:
-        if batch.pending >= MAX_ROWS:
-            batch.commit()
-        elif not batch.scheduled:
-            batch.scheduled = True
-            asyncio.get_running_loop().call_later(COMMIT_DELAY, batch.commit)
+    return _BatchContext(batch, SyncContext(batch.session, batch=batch))
 
 
 def flush_batch(manager: Any) -> None:

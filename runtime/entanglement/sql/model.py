@@ -57,6 +57,7 @@ from entanglement.interface import (
     sync_property,
 )
 from entanglement.sql.codecs import column_codec
+from entanglement.sql.plan import fill_plain
 from entanglement.sql.priority import SyncPriority
 from entanglement.sql.tables import sync_owners
 from entanglement.sql.types import GUID, as_uuid
@@ -168,12 +169,20 @@ def _merge(cls: type) -> dict[str, SyncProperty]:
 
 class _SqlPrimaryKeys:
     # sync_primary_keys of a mapped class: the keys of its mapped primary-key columns
+    # (fixed once the class is mapped, and read for every message: remembered in the
+    # class's own __dict__, set with type.__setattr__ so that the declarative
+    # metaclass does not take it for a new attribute)
     def __get__(self, obj: object, owner: type | None = None) -> tuple[str, ...] | str:
         cls = owner if owner is not None else type(obj)
+        names: tuple[str, ...] | None = cls.__dict__.get("_sync_pk_names")
+        if names is not None:
+            return names
         mapper: Any = sa.inspect(cls, raiseerr=False)
         if not isinstance(mapper, Mapper):
             return Unique
-        return tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
+        names = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
+        type.__setattr__(cls, "_sync_pk_names", names)
+        return names
 
 
 def _get_owner_id(self: SqlSynchronizable) -> uuid.UUID:
@@ -228,6 +237,19 @@ class SqlSynchronizable(Synchronizable, metaclass=SqlSyncMeta):
         if attributes and self.sync_deleting:
             attributes = {*attributes, "sync_serial"}
         return super().to_sync(attributes)
+
+    def sync_receive_constructed(self, msg: dict[str, Any], **info: Any) -> None:
+        """Fill this row from ``msg`` (the object model's rules and errors).
+
+        A batched row (it never joins a session, see :mod:`entanglement.sql.batch`)
+        whose message names only plain column properties that all decode is filled
+        through its ``__dict__``; anything else takes the object model's path, which
+        assigns through the attributes and raises the errors.
+        """
+        context = info.get("context")
+        if getattr(context, "batch", None) is not None and fill_plain(self, msg):
+            return
+        super().sync_receive_constructed(msg, **info)
 
     @classmethod
     def sync_construct(cls, msg: dict[str, Any], **info: Any) -> SqlSynchronizable:

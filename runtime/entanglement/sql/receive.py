@@ -10,6 +10,11 @@
    ``SyncBadEncodingError``: messages cannot move rows between owners.
 5. A new row is constructed (constructor rules of the object model), given its keys and
    owner, and added to the session.
+
+Batched ``sync`` rows (:mod:`entanglement.sql.batch`) skip steps 2 and 4 here (the
+batch does them for the whole burst when it commits), look each owner up once per
+batch, and are never added to a session; a class with the plain declarative constructor
+gets its rows without calling it, keys and owner set in the row's ``__dict__``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from entanglement.interface import SyncBadEncodingError, Synchronizable
+from entanglement.sql.bookkeeping import SyncOwner
+from entanglement.sql.plan import RowPlan, row_plan
 
 if TYPE_CHECKING:
     from entanglement.sql.model import SqlSynchronizable
@@ -89,20 +96,23 @@ def construct_row(
     cls: type[SqlSynchronizable], msg: dict[str, Any], **info: Any
 ) -> Any:
     """The implementation of ``SqlSynchronizable.sync_construct``."""
-    from entanglement.sql.bookkeeping import SyncOwner
-
     context = info["context"]
     session: Session = context.session
     operation = info.get("operation")
     required = getattr(operation, "primary_keys_required", True)
     keys = decode_keys(cls, msg, required=required)
-    with session.no_autoflush:
-        owner = _owner(SyncOwner, session, context, info.get("sender"), msg)
+    if context.batch is not None:
+        # batched sync: the row is matched with the database when the batch commits
+        # (one query per burst), see entanglement.sql.batch
+        owner = _batch_owner(context.batch, session, info.get("sender"), msg)
         context.owner = owner
-        if context.batch is not None:
-            # batched sync: the row is matched with the database when the batch
-            # commits (one query per burst), see entanglement.sql.batch
-            return _new_row(cls, msg, keys, owner, context, info, add=False)
+        plan = row_plan(cls)
+        if plan.plain_constructor and keys is not None:
+            return _batched_row(plan, msg, keys, owner, context)
+        return _new_row(cls, msg, keys, owner, context, info, add=False)
+    with session.no_autoflush:
+        owner = SyncOwner.find_from_msg(session, info.get("sender"), msg)
+        context.owner = owner
         row = _lookup(session, cls, keys) if keys is not None else None
     context.row = row
     if row is None:
@@ -115,34 +125,31 @@ def construct_row(
     return row
 
 
-def _owner(
-    owner_cls: Any, session: Session, context: Any, sender: Any, msg: Any
-) -> Any:
-    batch = context.batch
-    if batch is None:
-        return owner_cls.find_from_msg(session, sender, msg)
+def _batch_owner(batch: Any, session: Session, sender: Any, msg: Any) -> Any:
+    # a burst names few owners: each is looked up once per batch
     text = msg.get("_sync_owner")
     owner = batch.owners.get(text)
     if owner is None:
-        owner = owner_cls.find_from_msg(session, sender, msg)
+        with session.no_autoflush:
+            owner = SyncOwner.find_from_msg(session, sender, msg)
         batch.owners[text] = owner
     return owner
 
 
-_plain: dict[type, bool] = {}
-
-
-def _plain_constructor(cls: type[Any]) -> bool:
-    plain = _plain.get(cls)
-    if plain is None:
-        original = sa.inspect(cls).class_manager.original_init
-        plain = getattr(
-            original, "__qualname__", ""
-        ) == "_declarative_constructor" and not any(
-            prop.constructor is not False for prop in cls._sync_properties.values()
-        )
-        _plain[cls] = plain
-    return plain
+def _batched_row(
+    plan: RowPlan, msg: dict[str, Any], keys: dict[str, Any], owner: Any, context: Any
+) -> Any:
+    # the declarative constructor with no arguments does nothing, and a batched row
+    # never joins a session: its keys and owner go straight into its __dict__ (no
+    # attribute events, no history to keep)
+    row = plan.mapper.class_manager.new_instance()
+    values = row.__dict__
+    for name, value in keys.items():
+        msg.pop(name, None)
+        values[name] = value
+    values["sync_owner"] = owner
+    context.row = row
+    return row
 
 
 def check_row(
@@ -175,13 +182,9 @@ def _new_row(
     *,
     add: bool,
 ) -> Any:
-    if not add and _plain_constructor(cls):
-        # the declarative constructor with no arguments does nothing: skip it
-        row = sa.inspect(cls).class_manager.new_instance()
-    else:
-        row = Synchronizable.sync_construct.__func__(  # type: ignore[attr-defined]
-            cls, msg, **info
-        )
+    row = Synchronizable.sync_construct.__func__(  # type: ignore[attr-defined]
+        cls, msg, **info
+    )
     for name, value in (keys or {}).items():
         msg.pop(name, None)
         setattr(row, name, value)

@@ -1,0 +1,219 @@
+"""Per-class facts the batched receive path needs on every row, computed once.
+
+A catching-up peer receives tens of thousands of rows of a few classes; asking the mapper
+for its primary key, its columns and its constructor on every row costs more than storing
+the row.  :func:`row_plan` answers those questions once per mapped class and keeps the
+answer in the class's own ``__dict__``.
+
+*Plain properties* are sync properties that are ordinary mapped columns with no ORM
+validator and no attribute ``set`` listener: assigning one to an object that never joins a
+session is exactly storing the value in its ``__dict__``.  Batched rows are filled that way
+(:func:`fill_plain`); a message naming anything else takes the object model's path, which
+assigns through the instrumented attribute and raises the proper errors.
+
+*Core insert*: new batched rows are inserted with one Core ``executemany`` per table and
+set of columns.  Each table of the class (the base table first, for joined-table
+inheritance) gets the values of the properties its columns map to (a joined subclass's
+primary key is one property over two columns: both get the value), the polymorphic
+identity in the discriminator column and the owner's id in ``sync_owner_id``.  As in the
+ORM's own INSERT, a ``None`` value is left out (the column default applies) unless the
+column type stores ``None`` itself (JSON null).  Classes whose shape this does not cover
+(a version counter, a table that is not a plain ``Table``, a discriminator that is not a
+column, a joined subclass whose key is another property than its parent's) are inserted
+with the ORM bulk INSERT instead, from the rows' attribute values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import ColumnProperty, Mapper
+
+__all__ = ["RowPlan", "TablePlan", "fill_plain", "row_plan"]
+
+_SLOT = "_sync_row_plan"
+_MISSING: Any = object()
+
+
+@dataclass(frozen=True, eq=False)
+class TablePlan:
+    """How one table of a class gets its INSERT values from a row's ``__dict__``."""
+
+    table: sa.Table
+    columns: tuple[tuple[str, str], ...]  # (attribute key, column key)
+    constants: tuple[tuple[str, Any], ...]  # (column key, value): the discriminator
+    owner_column: str | None  # the column taking the owner's id, if in this table
+    evaluates_none: frozenset[str]  # columns where None is a value (JSON null)
+
+    def values(self, state: dict[str, Any]) -> dict[str, Any]:
+        """The INSERT values of one row (absent and ``None`` values left out)."""
+        values: dict[str, Any] = {}
+        keep_none = self.evaluates_none
+        for attr, column in self.columns:
+            value = state.get(attr, _MISSING)
+            if value is _MISSING or (value is None and column not in keep_none):
+                continue
+            values[column] = value
+        for column, constant in self.constants:
+            values[column] = constant
+        if self.owner_column is not None:
+            values[self.owner_column] = state["sync_owner"].id
+        return values
+
+
+@dataclass(frozen=True, eq=False)
+class RowPlan:
+    """What the batched receive path needs to know about one mapped class."""
+
+    mapper: Mapper[Any]
+    base_mapper: Mapper[Any]
+    pk_names: tuple[str, ...]
+    decoders: dict[str, Callable[[Any], Any]]  # plain property → its decoder
+    plain_constructor: bool
+    column_keys: frozenset[str]  # every column attribute
+    tables: tuple[TablePlan, ...] | None  # None: ORM bulk INSERT
+
+    def ident(self, state: dict[str, Any]) -> tuple[Any, ...]:
+        """The primary-key values of a row from its ``__dict__``."""
+        return tuple([state.get(name) for name in self.pk_names])
+
+
+def row_plan(cls: type[Any]) -> RowPlan:
+    """The (cached) plan of a mapped SqlSynchronizable class."""
+    # kept in the class's own __dict__ (not inherited, freed with the class); set with
+    # type.__setattr__ so the declarative metaclass does not see a new attribute
+    plan: RowPlan | None = cls.__dict__.get(_SLOT)
+    if plan is None:
+        plan = _make_plan(cls)
+        type.__setattr__(cls, _SLOT, plan)
+    return plan
+
+
+def _make_plan(cls: type[Any]) -> RowPlan:
+    mapper: Mapper[Any] = sa.inspect(cls)
+    return RowPlan(
+        mapper=mapper,
+        base_mapper=mapper.base_mapper,
+        pk_names=tuple(
+            mapper.get_property_by_column(c).key for c in mapper.primary_key
+        ),
+        decoders=_plain_decoders(cls, mapper),
+        plain_constructor=_plain_constructor(mapper),
+        column_keys=frozenset(prop.key for prop in mapper.column_attrs),
+        tables=_table_plans(mapper),
+    )
+
+
+def _plain_decoders(cls: type[Any], mapper: Mapper[Any]) -> dict[str, Any]:
+    decoders = {}
+    for name, sync_prop in cls._sync_properties.items():
+        prop = mapper.attrs.get(name)
+        if (
+            isinstance(prop, ColumnProperty)
+            and name not in mapper.validators
+            and not getattr(cls, name).dispatch.set
+        ):
+            decoders[name] = sync_prop.codec.decoder
+    return decoders
+
+
+def _plain_constructor(mapper: Mapper[Any]) -> bool:
+    # The declarative constructor called without arguments does nothing: batched rows
+    # skip it.  A mapped subclass without its own __init__ inherits its parent's
+    # instrumented one, so the question goes up to the parent.
+    cls = mapper.class_
+    if any(p.constructor is not False for p in cls._sync_properties.values()):
+        return False
+    original = mapper.class_manager.original_init
+    parent = mapper.inherits
+    if parent is not None and original is parent.class_.__init__:
+        return _plain_constructor(parent)
+    return getattr(original, "__qualname__", "") == "_declarative_constructor"
+
+
+def _table_plans(mapper: Mapper[Any]) -> tuple[TablePlan, ...] | None:
+    if mapper.version_id_col is not None:
+        return None
+    tables: list[sa.Table] = []
+    for m in reversed(list(mapper.iterate_to_root())):
+        table = m.local_table
+        if not isinstance(table, sa.Table):
+            return None
+        if table not in tables:
+            tables.append(table)
+    discriminator = mapper.polymorphic_on
+    if discriminator is not None and not any(
+        discriminator is column for table in tables for column in table.columns
+    ):
+        return None
+    base_pk = set(mapper.base_mapper.primary_key)
+    plans = []
+    for table in tables:
+        plan = _table_plan(mapper, table, base_pk)
+        if plan is None:
+            return None
+        plans.append(plan)
+    return tuple(plans)
+
+
+def _table_plan(
+    mapper: Mapper[Any], table: sa.Table, base_pk: set[Any]
+) -> TablePlan | None:
+    columns: list[tuple[str, str]] = []
+    constants: list[tuple[str, Any]] = []
+    owner_column = None
+    for column in table.columns:
+        if column is mapper.polymorphic_on:
+            constants.append((column.key, mapper.polymorphic_identity))
+            continue
+        try:
+            prop = mapper.get_property_by_column(column)
+        except sa.orm.exc.UnmappedColumnError:
+            continue  # not mapped: its default applies, as in the ORM's INSERT
+        if column.primary_key and not base_pk.intersection(prop.columns):
+            return None  # a key the ORM copies from the parent row at flush
+        if prop.key == "sync_owner_id":
+            owner_column = column.key
+        else:
+            columns.append((prop.key, column.key))
+    return TablePlan(
+        table=table,
+        columns=tuple(columns),
+        constants=tuple(constants),
+        owner_column=owner_column,
+        evaluates_none=frozenset(
+            c.key for c in table.columns if c.type.should_evaluate_none
+        ),
+    )
+
+
+def fill_plain(row: Any, msg: dict[str, Any]) -> bool:
+    """Store the decoded values of ``msg`` in ``row.__dict__`` if all are plain.
+
+    Returns False, having changed nothing, when a key is not a plain property of the
+    row's class or a value does not decode: the caller then takes the object model's
+    path, which raises the proper error (or assigns through the attribute).
+    """
+    decoders = row_plan(type(row)).decoders
+    decoded: list[tuple[str, Any]] = []
+    for key, value in msg.items():
+        if key[:1] == "_":
+            continue
+        decoder = decoders.get(key)
+        if decoder is None:
+            return False
+        if value is None:
+            decoded.append((key, None))
+            continue
+        try:
+            result = decoder(value)
+        except Exception:
+            return False
+        # a decoder returning None for a non-null value has handled it itself
+        if result is not None:
+            decoded.append((key, result))
+    row.__dict__.update(decoded)
+    return True
