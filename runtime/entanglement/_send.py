@@ -140,7 +140,8 @@ class SendMixin:
     def _has_links_besides(self, destination: Any) -> bool:
         """True when a live connection leads somewhere other than ``destination``."""
         for protocol in self._connections.values():
-            if protocol.dest != destination:
+            dest = protocol.dest
+            if dest is not destination and dest != destination:
                 return True
         return False
 
