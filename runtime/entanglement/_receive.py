@@ -129,7 +129,8 @@ class ReceiveMixin:
         cls, registry = self.find_syncable(msg["_sync_type"])
         info["operation"] = registry.get_operation(msg["_sync_operation"])
         info["registry"] = registry
-        info["attributes"] = frozenset([k for k in msg if k[:1] != "_"])
+        # validate_message left no "_" keys but the reserved ones.
+        info["attributes"] = frozenset(msg).difference(RESERVED_KEYS)
         # The manager's own chains are called directly (one kwargs expansion less per
         # hook) unless a subclass overrides them.
         overridden = type(self).should_listen is not ReceiveMixin.should_listen
