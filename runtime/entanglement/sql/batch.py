@@ -11,8 +11,9 @@ stored
 * before any other received message is processed (a ``delete``, ``forward``, ``YouHave``
   ... reads the database through a fresh session and must see the rows before it).
 
-Storing asks which rows already exist with one light ``IN`` query per class and chunk
-(keys, owner and discriminator from the base table).  Existing rows are loaded through
+Storing asks which rows already exist with one light query per class and chunk (keys,
+owner and discriminator from the base table; ``IN`` a list of keys, or on PostgreSQL
+``= ANY`` one array of them, the same statement whatever the number of keys).  Existing rows are loaded through
 the ORM and get the received attributes (only those the message carried); new rows are
 inserted with Core ``executemany`` per table (or the ORM bulk INSERT for shapes the plan
 does not cover, see :mod:`entanglement.sql.plan`).  The same row received twice in a
@@ -38,10 +39,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
 import sqlalchemy.exc
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import sessionmaker
 
 from entanglement.sql.plan import RowPlan, row_plan
@@ -94,7 +97,7 @@ class ReceiveBatch:
         session = self.session
         try:
             with session.no_autoflush:
-                for group in _by_class(rows.values()).items():
+                for group in _by_class(rows.items()).items():
                     _store(session, *group)
             session.commit()
         except Exception as exc:
@@ -117,27 +120,27 @@ class ReceiveBatch:
         self.owners.clear()
 
 
-def _by_class(entries: Any) -> dict[type[Any], list[tuple[Any, frozenset[str]]]]:
-    groups: dict[type[Any], list[tuple[Any, frozenset[str]]]] = {}
-    for row, attributes in entries:
-        groups.setdefault(type(row), []).append((row, attributes))
+_Entry = tuple[Any, frozenset[str], tuple[Any, ...]]  # row, attributes, key values
+
+
+def _by_class(items: Any) -> dict[type[Any], list[_Entry]]:
+    groups: dict[type[Any], list[_Entry]] = {}
+    for key, (row, attributes) in items:
+        groups.setdefault(type(row), []).append((row, attributes, key[1:]))
     return groups
 
 
-def _store(
-    session: Any, cls: type[Any], entries: list[tuple[Any, frozenset[str]]]
-) -> None:
+def _store(session: Any, cls: type[Any], entries: list[_Entry]) -> None:
     plan = row_plan(cls)
-    idents = [plan.ident(row.__dict__) for row, _ in entries]
-    stored = _stored_rows(session, plan, idents)
+    stored = _stored_rows(session, plan, [ident for _, _, ident in entries])
     new_rows: list[dict[str, Any]] = []
-    updates: list[tuple[Any, frozenset[str], tuple[Any, ...]]] = []
-    for (row, attributes), ident in zip(entries, idents, strict=True):
-        found = stored.get(ident)
+    updates: list[_Entry] = []
+    for entry in entries:
+        found = stored.get(entry[2])
         if found is None:
-            new_rows.append(row.__dict__)
-        elif _acceptable(cls, plan, ident, found, row):
-            updates.append((row, attributes, ident))
+            new_rows.append(entry[0].__dict__)
+        elif _acceptable(cls, plan, entry[2], found, entry[0]):
+            updates.append(entry)
     if updates:
         _update(session, cls, plan, updates)
     if new_rows:
@@ -151,24 +154,37 @@ def _stored_rows(
     # table (a catching-up peer receives mostly new rows)
     base = plan.base_mapper
     pk = base.primary_key
-    owner_column = base.columns["sync_owner_id"]
+    columns = [*pk, base.columns["sync_owner_id"]]
     discriminator = base.polymorphic_on
-    columns = [*pk, owner_column]
     if discriminator is not None:
         columns.append(discriminator)
     width = len(pk)
     stored: dict[tuple[Any, ...], tuple[Any, Any]] = {}
-    for i in range(0, len(idents), _IN_CHUNK):
-        chunk = idents[i : i + _IN_CHUNK]
-        condition = (
-            pk[0].in_([ident[0] for ident in chunk])
-            if width == 1
-            else sa.tuple_(*pk).in_(chunk)
-        )
-        for found in session.execute(sa.select(*columns).where(condition)):
+    for condition, params in _key_conditions(session, pk, idents):
+        found_rows = session.execute(sa.select(*columns).where(condition), params)
+        for found in found_rows:
             kind = found[width + 1] if discriminator is not None else None
             stored[tuple(found[:width])] = (found[width], kind)
     return stored
+
+
+def _key_conditions(
+    session: Any, pk: Any, idents: list[tuple[Any, ...]]
+) -> Iterator[tuple[Any, dict[str, Any]]]:
+    # PostgreSQL: one array parameter (``= ANY``), the same statement every time; an
+    # IN list of hundreds of parameters costs several times more to send and plan
+    if len(pk) == 1 and session.get_bind().dialect.name == "postgresql":
+        array = sa.bindparam("keys", type_=postgresql.ARRAY(pk[0].type))
+        for i in range(0, len(idents), MAX_ROWS):
+            keys = [ident[0] for ident in idents[i : i + MAX_ROWS]]
+            yield pk[0] == sa.any_(array), {"keys": keys}
+        return
+    for i in range(0, len(idents), _IN_CHUNK):
+        chunk = idents[i : i + _IN_CHUNK]
+        if len(pk) == 1:
+            yield pk[0].in_([ident[0] for ident in chunk]), {}
+        else:
+            yield sa.tuple_(*pk).in_(chunk), {}
 
 
 def _acceptable(
@@ -190,23 +206,12 @@ def _acceptable(
     return True
 
 
-def _update(
-    session: Any,
-    cls: type[Any],
-    plan: RowPlan,
-    updates: list[tuple[Any, frozenset[str], tuple[Any, ...]]],
-) -> None:
+def _update(session: Any, cls: type[Any], plan: RowPlan, updates: list[_Entry]) -> None:
     # the message's attributes only, through the ORM (validators, joined tables)
-    pk = plan.mapper.primary_key
     loaded: dict[tuple[Any, ...], Any] = {}
-    for i in range(0, len(updates), _IN_CHUNK):
-        chunk = [ident for _, _, ident in updates[i : i + _IN_CHUNK]]
-        condition = (
-            pk[0].in_([ident[0] for ident in chunk])
-            if len(pk) == 1
-            else sa.tuple_(*pk).in_(chunk)
-        )
-        for found in session.scalars(sa.select(cls).where(condition)):
+    idents = [ident for _, _, ident in updates]
+    for condition, params in _key_conditions(session, plan.mapper.primary_key, idents):
+        for found in session.scalars(sa.select(cls).where(condition), params):
             loaded[plan.ident(found.__dict__)] = found
     columns = plan.column_keys
     for row, attributes, ident in updates:
@@ -264,13 +269,16 @@ class _BatchContext:
 
 
 def batch_context(manager: Any, maker: sessionmaker[Any]) -> Any:
-    """A SyncContext whose rows are stored by the manager's batch (module docstring)."""
+    """A SyncContext whose rows are stored by the manager's batch (module docstring).
+
+    The batch's session comes from the manager's sessionmaker, else from ``maker``.
+    """
     from entanglement.sql.registry import SyncContext
 
     state = sql_state(manager)
-    if state.batch is None:
-        state.batch = ReceiveBatch(maker)
     batch = state.batch
+    if batch is None:
+        batch = state.batch = ReceiveBatch(state.sessionmaker or maker)
     return _BatchContext(batch, SyncContext(batch.session, batch=batch))
 
 

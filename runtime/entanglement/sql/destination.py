@@ -103,6 +103,8 @@ class SqlSyncDestination(SyncDestination, _Bookkeeping):
         """Override to attach ``on_connect`` / ``on_connection_lost`` callbacks."""
 
     def __eq__(self, other: object) -> bool:
+        if other is self:  # the common case: compared with itself for every flood
+            return True
         if isinstance(other, SqlSyncDestination):
             return bool(self.dest_hash == other.dest_hash)
         return NotImplemented

@@ -119,11 +119,12 @@ class SqlSyncRegistry(SyncRegistry):
         manager = info.get("manager")
         if manager is None:
             return receive_context(self.sessionmaker)
-        maker = sql_state(manager).sessionmaker or self.sessionmaker
-        if info.get("operation") == "sync" and info.get("response_for") is None:
-            return batch_context(manager, maker)
+        if info.get("response_for") is None:
+            operation = info.get("operation")
+            if operation is sync or operation == "sync":
+                return batch_context(manager, self.sessionmaker)
         flush_batch(manager)
-        return receive_context(maker)
+        return receive_context(sql_state(manager).sessionmaker or self.sessionmaker)
 
     def incoming_sync(self, obj: Any, context: SyncContext, **info: Any) -> None:
         """Store a row from its owner's direction (batched rows commit later)."""
