@@ -214,6 +214,31 @@ def test_managed_session_refuses_to_write_rows_owned_elsewhere(maker) -> None:
             session.commit()
 
 
+def test_a_row_owned_elsewhere_is_refused_with_its_attributes_expired(maker) -> None:
+    # the owner check must not take an expired (unloaded) owner column for "no owner"
+    with maker() as session:
+        remote = SyncOwner(dest_hash=DestHash.from_string("peer"), sync_serial=5)
+        session.add(remote)
+        session.add(
+            League(id=1, name="theirs", rank=1, sync_owner=remote, sync_serial=5)
+        )
+        session.commit()
+    with maker(manager=object(), expire_on_commit=True) as session:
+        league = session.get(League, 1)
+        assert league is not None
+        session.commit()  # expires every attribute of the loaded row
+        league.name = "mine now?"
+        with pytest.raises(NotImplementedError, match="sync_commit"):
+            session.commit()
+    with maker() as session:
+        stored = session.get(League, 1)
+        assert stored is not None
+        assert (stored.name, stored.sync_owner.dest_hash) == (
+            "theirs",
+            DestHash.from_string("peer"),
+        )
+
+
 def test_primary_keys_are_decoded_before_lookup(maker) -> None:
     # quirk 32 fixed: a base64 key finds its row instead of making a second one
     with maker() as session:

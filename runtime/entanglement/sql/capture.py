@@ -3,7 +3,14 @@
 Everything here is synchronous.  Snapshots are detached copies built without any query:
 a new instance of the mapped class whose column attributes (and owner) are set as
 committed values, so that the send loop can encode them long after the session has
-moved on.
+moved on.  A full snapshot gets its column values straight into the new instance's
+``__dict__`` (what ``set_committed_value`` amounts to on an instance that never joins a
+session), with the per-class column list of :func:`~entanglement.sql.plan.row_plan`.
+
+A new local row given the local owner at flush gets the owner's id in ``sync_owner_id``
+and the relationship set as already loaded when that owner is stored, so the flush has no
+relationship change to process; an owner created in the same flush (quirk 42) is set
+through the relationship, which makes the flush insert it first.
 """
 
 from __future__ import annotations
@@ -14,14 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapper, Session
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from entanglement.interface import SyncNotConnected
+from entanglement.sql.bookkeeping import SyncOwner
+from entanglement.sql.model import SqlSynchronizable
+from entanglement.sql.plan import row_plan
 from entanglement.sql.serials import allocate_serial
 
 if TYPE_CHECKING:
-    from entanglement.sql.bookkeeping import SyncOwner
-    from entanglement.sql.model import SqlSynchronizable
     from entanglement.sql.session import SqlSyncSession
 
 __all__ = [
@@ -70,8 +78,6 @@ class Outbox:
 
 
 def _sync_instance(obj: object) -> bool:
-    from entanglement.sql.model import SqlSynchronizable
-
     return isinstance(obj, SqlSynchronizable)
 
 
@@ -82,15 +88,13 @@ def _keys(obj: Any) -> tuple[str, ...]:
 
 def owner_of(session: Session, obj: SqlSynchronizable) -> SyncOwner | None:
     """The owner row of ``obj`` (its relationship, else looked up by id)."""
-    from entanglement.sql.bookkeeping import SyncOwner
-
     if isinstance(obj, SyncOwner):
         return obj
-    state = sa.inspect(obj)
-    owner = state.dict.get("sync_owner")
+    values = instance_state(obj).dict
+    owner = values.get("sync_owner")
     if owner is not None:
         return owner  # type: ignore[no-any-return]
-    owner_id = state.dict.get("sync_owner_id")
+    owner_id = values.get("sync_owner_id")
     if owner_id is None:
         return None
     with session.no_autoflush:
@@ -100,8 +104,6 @@ def owner_of(session: Session, obj: SqlSynchronizable) -> SyncOwner | None:
 def _local_owner(session: Session, serial: _SerialOnce) -> SyncOwner:
     # The first local owner; one is created in this flush when there is none, so that
     # no row is ever written without an owner (quirk 42: such rows could not be sent).
-    from entanglement.sql.bookkeeping import SyncOwner
-
     cached = session.info.get("entanglement_local_owner")
     if cached is not None and cached in session:
         return cached  # type: ignore[no-any-return]
@@ -145,14 +147,14 @@ class _SerialOnce:
 def prepare_flush(session: SqlSyncSession) -> None:
     """before_flush: owners, serials and tombstones; refuse remote rows when managed."""
     serial = _SerialOnce(session)
-    pending = set(map(id, session.new))  # session.new is rebuilt on every access
-    for obj in [*session.new, *session.dirty]:
-        if not _sync_instance(obj):
-            continue
-        new = id(obj) in pending
-        if not new and not session.is_modified(obj, include_collections=False):
-            continue
-        _prepare_changed(session, obj, new, serial)
+    for obj in list(session.new):  # (session.new and .dirty are rebuilt per access)
+        if isinstance(obj, SqlSynchronizable):
+            _prepare_changed(session, obj, True, serial)
+    for obj in list(session.dirty):  # persistent rows only: never one of the above
+        if isinstance(obj, SqlSynchronizable) and session.is_modified(
+            obj, include_collections=False
+        ):
+            _prepare_changed(session, obj, False, serial)
     for obj in list(session.deleted):
         if _sync_instance(obj):
             _prepare_deleted(session, obj, serial)
@@ -161,15 +163,23 @@ def prepare_flush(session: SqlSyncSession) -> None:
 def _prepare_changed(
     session: SqlSyncSession, obj: Any, new: bool, serial: _SerialOnce
 ) -> None:
-    from entanglement.sql.bookkeeping import SyncOwner
-
+    values = instance_state(obj).dict
     if (
         not isinstance(obj, SyncOwner)
-        and obj.sync_owner_id is None
-        and sa.inspect(obj).dict.get("sync_owner") is None
+        # a pending row's __dict__ holds all it has; a stored row's may be expired
+        and (values.get("sync_owner_id") if new else obj.sync_owner_id) is None
+        and values.get("sync_owner") is None
     ):
-        obj.sync_owner = _local_owner(session, serial)
-    owner = owner_of(session, obj)
+        owner: Any = _local_owner(session, serial)
+        if instance_state(owner).key is not None:
+            # a stored owner: its id goes in the column and the relationship is set as
+            # already loaded, so that the flush has no relationship change to process
+            obj.sync_owner_id = owner.id
+            set_committed_value(obj, "sync_owner", owner)
+        else:  # created in this flush: the relationship makes it inserted first
+            obj.sync_owner = owner
+    else:
+        owner = owner_of(session, obj)
     if owner is None or owner.dest_hash is None:
         obj.sync_serial = serial()
         if session.manager is not None:
@@ -255,31 +265,35 @@ def snapshot(
         keys_only: copy only primary keys, ``sync_serial`` and the owner.
         names: copy only these attributes (plus keys, serial and owner).
     """
-    from entanglement.sql.bookkeeping import SyncOwner
-
     owners = owners if owners is not None else {}
-    state = sa.inspect(obj)
+    state = instance_state(obj)
     mapper: Mapper[Any] = state.mapper
     copy = mapper.class_manager.new_instance()
-    wanted = set(_keys(obj)) | {"sync_serial", "sync_owner_id"}
-    for prop in mapper.column_attrs:
-        key = prop.key
-        if (
-            (keys_only or names is not None)
-            and key not in wanted
-            and (names is None or key not in names)
-        ):
-            continue
-        value = state.dict[key] if key in state.dict else getattr(obj, key)
-        set_committed_value(copy, key, value)
+    source = state.dict
+    if keys_only or names is not None:
+        wanted = set(_keys(obj)) | {"sync_serial", "sync_owner_id"}
+        for prop in mapper.column_attrs:
+            key = prop.key
+            if key not in wanted and (names is None or key not in names):
+                continue
+            value = source[key] if key in source else getattr(obj, key)
+            set_committed_value(copy, key, value)
+    else:
+        # the copy is new and never joins a session: its values go straight into its
+        # __dict__, which is what set_committed_value does on such an instance
+        values = copy.__dict__
+        for key in row_plan(type(obj)).column_list:
+            values[key] = source[key] if key in source else getattr(obj, key)
     if not isinstance(obj, SyncOwner):
-        owner = owner_of_detached(obj)
+        owner = source.get("sync_owner")
+        if owner is None:
+            owner = owner_of_detached(obj)
         if owner is not None:
             if owner.id not in owners:
                 owners[owner.id] = snapshot(owner, owners)
             set_committed_value(copy, "sync_owner", owners[owner.id])
     if names is None and not keys_only:
-        _copy_extra_properties(obj, copy, mapper)
+        _copy_extra_properties(obj, copy)
     return copy
 
 
@@ -288,16 +302,13 @@ def owner_of_detached(obj: Any) -> SyncOwner | None:
     session = Session.object_session(obj)
     if session is not None:
         return owner_of(session, obj)
-    owner: SyncOwner | None = sa.inspect(obj).dict.get("sync_owner")
+    owner: SyncOwner | None = instance_state(obj).dict.get("sync_owner")
     return owner
 
 
-def _copy_extra_properties(obj: Any, copy: Any, mapper: Mapper[Any]) -> None:
+def _copy_extra_properties(obj: Any, copy: Any) -> None:
     # sync properties that are not columns (Python properties over relationships etc.)
-    columns = {p.key for p in mapper.column_attrs}
-    for name in type(obj)._sync_properties:
-        if name in columns or name == "_sync_owner" or name in mapper.attrs:
-            continue
+    for name in row_plan(type(obj)).extra_properties:
         try:
             setattr(copy, name, getattr(obj, name))
         except AttributeError:

@@ -74,6 +74,8 @@ class RowPlan:
     decoders: dict[str, Callable[[Any], Any]]  # plain property → its decoder
     plain_constructor: bool
     column_keys: frozenset[str]  # every column attribute
+    column_list: tuple[str, ...]  # the same, in mapper order (snapshots)
+    extra_properties: tuple[str, ...]  # sync properties that are no mapped attribute
     tables: tuple[TablePlan, ...] | None  # None: ORM bulk INSERT
 
     def ident(self, state: dict[str, Any]) -> tuple[Any, ...]:
@@ -103,6 +105,12 @@ def _make_plan(cls: type[Any]) -> RowPlan:
         decoders=_plain_decoders(cls, mapper),
         plain_constructor=_plain_constructor(mapper),
         column_keys=frozenset(prop.key for prop in mapper.column_attrs),
+        column_list=tuple(prop.key for prop in mapper.column_attrs),
+        extra_properties=tuple(
+            name
+            for name in cls._sync_properties
+            if name != "_sync_owner" and name not in mapper.attrs
+        ),
         tables=_table_plans(mapper),
     )
 

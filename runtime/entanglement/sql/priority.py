@@ -54,28 +54,28 @@ class SyncPriority:
     A class that assigns ``sync_priority = n`` itself shadows the descriptor.
     """
 
-    def __init__(self) -> None:
-        # class -> (number of tables of its MetaData when computed, priority): read for
-        # every object sent, so it must be a dictionary lookup
-        self._cache: weakref.WeakKeyDictionary[type, tuple[int, int]] = (
-            weakref.WeakKeyDictionary()
-        )
+    # class -> (its MetaData's tables, their number when computed, priority), kept in
+    # the class's own __dict__: read for every object sent, so it must be a dictionary
+    # lookup (set with type.__setattr__, unseen by the declarative metaclass)
 
     def __get__(self, obj: object, owner: type | None = None) -> int:
         cls = owner if owner is not None else type(obj)
-        cached = self._cache.get(cls)
-        table_count = _table_count(cls)
-        if cached is not None and cached[0] == table_count:
-            return cached[1]
+        cached = cls.__dict__.get(_SLOT)
+        if cached is not None and len(cached[0]) == cached[1]:
+            return int(cached[2])
         priority = _priority(cls)
-        self._cache[cls] = (table_count, priority)
+        tables = _tables(cls)
+        type.__setattr__(cls, _SLOT, (tables, len(tables), priority))
         return priority
 
 
-def _table_count(cls: type) -> int:
+_SLOT = "_sync_priority_cache"
+
+
+def _tables(cls: type) -> Any:
     table = getattr(cls, "__table__", None)
     metadata = getattr(table, "metadata", None)
-    return len(metadata.tables) if metadata is not None else 0
+    return metadata.tables if metadata is not None else {}
 
 
 def _priority(cls: type) -> int:
