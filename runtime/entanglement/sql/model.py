@@ -260,9 +260,8 @@ class SqlSynchronizable(Synchronizable, metaclass=SqlSyncMeta):
                 cannot be decoded, or the message names another owner than the row's.
             SyncBadOwner: ``_sync_owner`` is missing or names an unknown owner.
         """
-        from entanglement.sql.receive import construct_row
-
-        row: SqlSynchronizable = construct_row(cls, msg, **info)
+        receive = _receive or _import_receive()
+        row: SqlSynchronizable = receive.construct_row(cls, msg, info)
         return row
 
     def sync_create(self, manager: Any, owner: SyncOwner) -> asyncio.Future[Any]:
@@ -278,6 +277,19 @@ class SqlSynchronizable(Synchronizable, metaclass=SqlSyncMeta):
         from entanglement.sql.session import send_create
 
         return send_create(manager, self, owner)
+
+
+_receive: Any = None
+
+
+def _import_receive() -> Any:
+    # entanglement.sql.receive needs the bookkeeping classes, which need this module:
+    # imported on the first received row, then kept (sync_construct runs per row)
+    global _receive
+    from entanglement.sql import receive
+
+    _receive = receive
+    return receive
 
 
 type.__setattr__(SqlSynchronizable, "sync_primary_keys", _SqlPrimaryKeys())

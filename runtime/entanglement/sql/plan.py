@@ -71,6 +71,7 @@ class RowPlan:
     mapper: Mapper[Any]
     base_mapper: Mapper[Any]
     pk_names: tuple[str, ...]
+    key_decoders: tuple[tuple[str, Callable[[Any], Any]], ...]  # (key, its decoder)
     decoders: dict[str, Callable[[Any], Any]]  # plain property → its decoder
     plain_constructor: bool
     column_keys: frozenset[str]  # every column attribute
@@ -96,12 +97,12 @@ def row_plan(cls: type[Any]) -> RowPlan:
 
 def _make_plan(cls: type[Any]) -> RowPlan:
     mapper: Mapper[Any] = sa.inspect(cls)
+    pk_names = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
     return RowPlan(
         mapper=mapper,
         base_mapper=mapper.base_mapper,
-        pk_names=tuple(
-            mapper.get_property_by_column(c).key for c in mapper.primary_key
-        ),
+        pk_names=pk_names,
+        key_decoders=tuple((name, _key_decoder(cls, name)) for name in pk_names),
         decoders=_plain_decoders(cls, mapper),
         plain_constructor=_plain_constructor(mapper),
         column_keys=frozenset(prop.key for prop in mapper.column_attrs),
@@ -113,6 +114,17 @@ def _make_plan(cls: type[Any]) -> RowPlan:
         ),
         tables=_table_plans(mapper),
     )
+
+
+def _key_decoder(cls: type[Any], name: str) -> Callable[[Any], Any]:
+    prop = cls._sync_properties.get(name)
+    if prop is not None:
+        return prop.codec.decoder  # type: ignore[no-any-return]
+
+    def refuse(value: Any) -> Any:
+        raise ValueError(f"{name!r} is not a sync property")
+
+    return refuse
 
 
 def _plain_decoders(cls: type[Any], mapper: Mapper[Any]) -> dict[str, Any]:

@@ -43,11 +43,10 @@ def decode_keys(
     Raises:
         SyncBadEncodingError: a key is missing while required, or cannot be decoded.
     """
-    names = cls.sync_primary_keys
-    assert names != "Unique"
     keys: dict[str, Any] = {}
-    for name in names:
-        if name not in msg or msg[name] is None:
+    for name, decoder in row_plan(cls).key_decoders:
+        value = msg.get(name)
+        if value is None:
             if required:
                 raise SyncBadEncodingError(
                     f"{cls.sync_type}: primary key {name!r} missing",
@@ -55,7 +54,7 @@ def decode_keys(
                 )
             return None
         try:
-            keys[name] = cls._sync_properties[name].decode(msg[name])
+            keys[name] = decoder(value)
         except Exception as exc:
             raise SyncBadEncodingError(
                 f"{cls.sync_type}: cannot decode primary key {name!r}: {exc}",
@@ -93,9 +92,9 @@ def _lookup(session: Session, cls: type[Any], keys: dict[str, Any]) -> Any:
 
 
 def construct_row(
-    cls: type[SqlSynchronizable], msg: dict[str, Any], **info: Any
+    cls: type[SqlSynchronizable], msg: dict[str, Any], info: dict[str, Any]
 ) -> Any:
-    """The implementation of ``SqlSynchronizable.sync_construct``."""
+    """The implementation of ``SqlSynchronizable.sync_construct`` (``info`` as a dict)."""
     context = info["context"]
     session: Session = context.session
     operation = info.get("operation")
