@@ -246,7 +246,7 @@ def snapshot_flushed(session: SqlSyncSession) -> None:
 
 
 def _identity(obj: Any) -> Any:
-    state = sa.inspect(obj)
+    state = instance_state(obj)
     return state.identity_key if state.identity_key is not None else id(obj)
 
 
@@ -289,9 +289,10 @@ def snapshot(
         if owner is None:
             owner = owner_of_detached(obj)
         if owner is not None:
-            if owner.id not in owners:
-                owners[owner.id] = snapshot(owner, owners)
-            set_committed_value(copy, "sync_owner", owners[owner.id])
+            owner_snap = owners.get(owner.id)
+            if owner_snap is None:
+                owner_snap = owners[owner.id] = snapshot(owner, owners)
+            copy.__dict__["sync_owner"] = owner_snap  # (a fresh instance, as above)
     if names is None and not keys_only:
         _copy_extra_properties(obj, copy)
     return copy
