@@ -344,3 +344,20 @@ def test_an_existing_joined_row_is_updated_in_both_tables(maker) -> None:
         {"x": 1},
         2,
     )
+
+
+def test_a_parent_class_message_updates_a_stored_subclass_row(maker) -> None:
+    # as outside batches: the stored row *is* a Gadget, so a Gadget message names it
+    owner = _remote_owner(maker)
+    key = str(uuid.uuid4())
+    batch = ReceiveBatch(maker)
+    phone = {"id": key, "label": "a", "number": "1", "sync_serial": 1}
+    _receive(batch, Phone, {**phone, "_sync_owner": owner})
+    batch.commit()
+    gadget = {"id": key, "label": "renamed", "sync_serial": 2}
+    _receive(batch, Gadget, {**gadget, "_sync_owner": owner})
+    batch.commit()
+    assert not batch.failed
+    assert [(type(g).__name__, g.label, g.number) for g in _stored(maker, Phone)] == [
+        ("Phone", "renamed", "1")
+    ]

@@ -234,7 +234,7 @@ def _acceptable(
             row.sync_owner.id,
         )
         return False
-    if kind is not None and kind != plan.mapper.polymorphic_identity:
+    if kind is not None and kind not in plan.kinds:  # (a subclass's row is one of cls)
         log.error("ignoring %s %s: the stored row is a %s", cls.__name__, ident, kind)
         return False
     return True

@@ -76,12 +76,16 @@ class RowPlan:
     plain_constructor: bool
     column_keys: frozenset[str]  # every column attribute
     column_list: tuple[str, ...]  # the same, in mapper order (snapshots)
+    kinds: frozenset[Any]  # discriminator values of the class and its subclasses
     extra_properties: tuple[str, ...]  # sync properties that are no mapped attribute
     tables: tuple[TablePlan, ...] | None  # None: ORM bulk INSERT
 
     def ident(self, state: dict[str, Any]) -> tuple[Any, ...]:
         """The primary-key values of a row from its ``__dict__``."""
-        return tuple([state.get(name) for name in self.pk_names])
+        names = self.pk_names
+        if len(names) == 1:  # the common case, once per received row
+            return (state.get(names[0]),)
+        return tuple([state.get(name) for name in names])
 
 
 def row_plan(cls: type[Any]) -> RowPlan:
@@ -107,6 +111,7 @@ def _make_plan(cls: type[Any]) -> RowPlan:
         plain_constructor=_plain_constructor(mapper),
         column_keys=frozenset(prop.key for prop in mapper.column_attrs),
         column_list=tuple(prop.key for prop in mapper.column_attrs),
+        kinds=frozenset(m.polymorphic_identity for m in mapper.self_and_descendants),
         extra_properties=tuple(
             name
             for name in cls._sync_properties
