@@ -27,6 +27,12 @@ than the row's is a ``SyncBadEncodingError`` (rows never change owner through me
 Deletes carry ``sync_serial`` wherever they are sent or relayed (38): an instance marked
 ``sync_deleting`` adds it to any attribute subset it is asked for.
 
+Receiving: ``sync_construct`` is :func:`entanglement.sql.receive.construct_row`; a row
+stored by the receive batch (:mod:`entanglement.sql.batch`) is filled through its
+``__dict__`` when the message names only plain column properties
+(:func:`~entanglement.sql.plan.fill_plain`), else through its attributes as any object.
+``sync_primary_keys`` is remembered in each mapped class's ``__dict__``.
+
 Choice: the ``sync_owner`` relationship loads lazily (the original joins it eagerly).  It
 is a many-to-one by primary key, so loading it is an identity-map hit once the few owners
 are in the session; a join on every row load would only cost.

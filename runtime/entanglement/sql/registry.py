@@ -5,7 +5,9 @@ Each received object is processed in :meth:`SqlSyncRegistry.sync_context`, whose
 commit; on any exception the session is rolled back, so a refused message never leaves a
 trace in the database.
 
-* ``incoming_sync``: commit (the row keeps the owner's serial).
+* ``incoming_sync``: commit (the row keeps the owner's serial).  A plain ``sync`` (no
+  response awaited) gets a context of the manager's receive batch instead and is stored
+  with its burst (:mod:`entanglement.sql.batch`).
 * ``incoming_forward`` / ``incoming_create`` at the owner: a forward of a row that does
   not exist is ``SyncNotFound`` (forward cannot create); the commit gives a new serial;
   database errors (constraint violations...) become ``SqlSyncError`` for the requester
