@@ -61,6 +61,7 @@ __all__ = [
     "ReceiveBatch",
     "batch_context",
     "flush_batch",
+    "manager_batch",
     "take_failure",
 ]
 
@@ -283,18 +284,14 @@ def _insert(
             session.execute(insert, group)
 
 
-class _BatchContext:
-    # a class rather than @contextmanager: entered once per received row
-    __slots__ = ("batch", "context")
-
-    def __init__(self, batch: ReceiveBatch, context: Any) -> None:
-        self.batch, self.context = batch, context
-
-    def __enter__(self) -> Any:
-        return self.context
-
-    def __exit__(self, *exc: object) -> None:
-        self.batch.received()
+def manager_batch(manager: Any, maker: sessionmaker[Any]) -> ReceiveBatch:
+    """The manager's receive batch (created on first use, with the manager's
+    sessionmaker, else ``maker``)."""
+    state = sql_state(manager)
+    batch = state.batch
+    if batch is None:
+        batch = state.batch = ReceiveBatch(state.sessionmaker or maker)
+    return batch  # type: ignore[no-any-return]
 
 
 def batch_context(manager: Any, maker: sessionmaker[Any]) -> Any:
@@ -302,13 +299,10 @@ def batch_context(manager: Any, maker: sessionmaker[Any]) -> Any:
 
     The batch's session comes from the manager's sessionmaker, else from ``maker``.
     """
-    from entanglement.sql.registry import SyncContext
+    from entanglement.sql.registry import BatchSyncContext
 
-    state = sql_state(manager)
-    batch = state.batch
-    if batch is None:
-        batch = state.batch = ReceiveBatch(state.sessionmaker or maker)
-    return _BatchContext(batch, SyncContext(batch.session, batch=batch))
+    batch = manager_batch(manager, maker)
+    return BatchSyncContext(batch.session, batch=batch)
 
 
 def flush_batch(manager: Any) -> None:

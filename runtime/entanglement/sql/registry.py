@@ -22,6 +22,7 @@ trace in the database.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,10 +33,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from entanglement.interface import SyncError, SyncNotFound, SyncRegistry
 from entanglement.operations import create, delete, forward, sync
-from entanglement.sql.batch import batch_context, flush_batch
+from entanglement.sql.batch import flush_batch, manager_batch
 from entanglement.sql.state import sql_state
 
-__all__ = ["SqlSyncError", "SqlSyncRegistry", "SyncContext"]
+__all__ = ["BatchSyncContext", "SqlSyncError", "SqlSyncRegistry", "SyncContext"]
 
 log = logging.getLogger("entanglement")
 
@@ -56,6 +57,17 @@ class SyncContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+class BatchSyncContext(SyncContext):
+    """The SyncContext of a batched row, and its own context manager: leaving it lets
+    the batch commit when due (one object per received row rather than two)."""
+
+    def __enter__(self) -> BatchSyncContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.batch.received()
+
+
 class SqlSyncRegistry(SyncRegistry):
     """Registry of SqlSynchronizable classes; stores what it receives in SQL.
 
@@ -73,6 +85,8 @@ class SqlSyncRegistry(SyncRegistry):
         from entanglement.sql.session import sync_session_maker
 
         super().__init__()
+        self._batch: Any = None
+        self._batch_manager: weakref.ReferenceType[Any] | None = None
         if sessionmaker is None:
             sessionmaker = (
                 sync_session_maker(bind=bind) if bind else sync_session_maker()
@@ -124,9 +138,18 @@ class SqlSyncRegistry(SyncRegistry):
         if info.get("response_for") is None:
             operation = info.get("operation")
             if operation is sync or operation == "sync":
-                return batch_context(manager, self.sessionmaker)
+                return BatchSyncContext(self._batch_session(manager), batch=self._batch)
         flush_batch(manager)
         return receive_context(sql_state(manager).sessionmaker or self.sessionmaker)
+
+    def _batch_session(self, manager: Any) -> Session:
+        # the manager's batch, remembered for the manager last seen (a weak reference):
+        # looked up for every received row
+        cached = self._batch_manager
+        if cached is None or cached() is not manager:
+            self._batch = manager_batch(manager, self.sessionmaker)
+            self._batch_manager = weakref.ref(manager)
+        return self._batch.session  # type: ignore[no-any-return]
 
     def incoming_sync(self, obj: Any, context: SyncContext, **info: Any) -> None:
         """Store a row from its owner's direction (batched rows commit later)."""
