@@ -134,9 +134,19 @@ def _changed_names(obj: SqlSynchronizable, new: bool) -> set[str]:
 
 
 class _SerialOnce:
+    # the flush's serial (allocated on first use) and its local owner (looked up once)
     def __init__(self, session: Session) -> None:
         self.session = session
         self.value: int | None = None
+        self.owner: Any = None
+        self.stored_owner = False
+
+    def local_owner(self) -> SyncOwner:
+        owner = self.owner
+        if owner is None:
+            owner = self.owner = _local_owner(self.session, self)
+            self.stored_owner = instance_state(owner).key is not None
+        return owner  # type: ignore[no-any-return]
 
     def __call__(self) -> int:
         if self.value is None:
@@ -170,8 +180,8 @@ def _prepare_changed(
         and (values.get("sync_owner_id") if new else obj.sync_owner_id) is None
         and values.get("sync_owner") is None
     ):
-        owner: Any = _local_owner(session, serial)
-        if instance_state(owner).key is not None:
+        owner: Any = serial.local_owner()
+        if serial.stored_owner:
             # a stored owner: its id goes in the column and the relationship is set as
             # already loaded, so that the flush has no relationship change to process
             obj.sync_owner_id = owner.id
