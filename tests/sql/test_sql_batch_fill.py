@@ -12,6 +12,7 @@ ORM stores for the same values.
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
 import uuid
 from typing import Any
@@ -53,6 +54,20 @@ class Probe(Base):
     label: Mapped[str] = mapped_column(String(40))
     seen: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     level: Mapped[int] = mapped_column(default=7)
+
+
+class Token(Base):
+    # keys the existence probe sends as an array on PostgreSQL: binary and composite
+    __tablename__ = "token"
+    key: Mapped[bytes] = mapped_column(sa.LargeBinary(16), primary_key=True)
+    label: Mapped[str] = mapped_column(String(40))
+
+
+class Pair(Base):
+    __tablename__ = "pair"
+    left: Mapped[int] = mapped_column(primary_key=True)
+    right: Mapped[str] = mapped_column(String(10), primary_key=True)
+    label: Mapped[str] = mapped_column(String(40))
 
 
 class Gadget(Base):
@@ -361,3 +376,22 @@ def test_a_parent_class_message_updates_a_stored_subclass_row(maker) -> None:
     assert [(type(g).__name__, g.label, g.number) for g in _stored(maker, Phone)] == [
         ("Phone", "renamed", "1")
     ]
+
+
+def test_binary_and_composite_keys_find_their_stored_rows(maker) -> None:
+    owner = _remote_owner(maker)
+    batch = ReceiveBatch(maker)
+    for label in ("first", "second"):  # the second burst updates what the first stored
+        for i in range(3):
+            key = base64.b64encode(bytes([i, 255])).decode()
+            msg = {"key": key, "label": f"{label} {i}", "sync_serial": 1}
+            _receive(batch, Token, {**msg, "_sync_owner": owner})
+            msg = {"left": i, "right": "r", "label": f"{label} {i}", "sync_serial": 1}
+            _receive(batch, Pair, {**msg, "_sync_owner": owner})
+        batch.commit()
+        assert not batch.failed
+    with maker() as session:
+        tokens = {t.key: t.label for t in session.scalars(sa.select(Token))}
+        pairs = {(p.left, p.right): p.label for p in session.scalars(sa.select(Pair))}
+    assert tokens == {bytes([i, 255]): f"second {i}" for i in range(3)}
+    assert pairs == {(i, "r"): f"second {i}" for i in range(3)}
