@@ -18,9 +18,10 @@ primary key is one property over two columns: both get the value), the polymorph
 identity in the discriminator column and the owner's id in ``sync_owner_id``.  As in the
 ORM's own INSERT, a ``None`` value is left out (the column default applies) unless the
 column type stores ``None`` itself (JSON null).  Classes whose shape this does not cover
-(a version counter, a table that is not a plain ``Table``, a discriminator that is not a
-column, a joined subclass whose key is another property than its parent's) are inserted
-with the ORM bulk INSERT instead, from the rows' attribute values.
+(a version counter, concrete inheritance, a table that is not a plain ``Table``, a
+discriminator that is not a column, a joined subclass whose key is another property than
+its parent's) are inserted with the ORM bulk INSERT instead, from the rows' attribute
+values.
 """
 
 from __future__ import annotations
@@ -104,7 +105,9 @@ def _make_plan(cls: type[Any]) -> RowPlan:
     pk_names = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
     return RowPlan(
         mapper=mapper,
-        base_mapper=mapper.base_mapper,
+        # where a row's keys live: the hierarchy's base table, or its own table for
+        # concrete inheritance
+        base_mapper=mapper if mapper.concrete else mapper.base_mapper,
         pk_names=pk_names,
         key_decoders=tuple((name, _key_decoder(cls, name)) for name in pk_names),
         decoders=_plain_decoders(cls, mapper),
@@ -160,7 +163,7 @@ def _plain_constructor(mapper: Mapper[Any]) -> bool:
 
 
 def _table_plans(mapper: Mapper[Any]) -> tuple[TablePlan, ...] | None:
-    if mapper.version_id_col is not None:
+    if mapper.version_id_col is not None or mapper.concrete:
         return None
     tables: list[sa.Table] = []
     for m in reversed(list(mapper.iterate_to_root())):
