@@ -92,6 +92,7 @@ class ReceiveBatch:
 
     @property
     def pending(self) -> int:
+        """How many rows wait for the commit."""
         return len(self.rows)
 
     @property
@@ -120,6 +121,8 @@ class ReceiveBatch:
             self._timer = loop.call_at(due, self._due)
 
     def add(self, row: Any, attributes: frozenset[str]) -> None:
+        """Queue a received row and the attributes its message carried (a later
+        message of the same row replaces it)."""
         plan = row_plan(type(row))
         self.rows[(plan.base_mapper, *plan.ident(row.__dict__))] = (row, attributes)
 
