@@ -9,8 +9,11 @@ session), with the per-class column list of :func:`~entanglement.sql.plan.row_pl
 
 A new local row given the local owner at flush gets the owner's id in ``sync_owner_id``
 and the relationship set as already loaded when that owner is stored, so the flush has no
-relationship change to process; an owner created in the same flush (quirk 42) is set
-through the relationship, which makes the flush insert it first.
+relationship change to process (a pending row gets them, and its serial, straight in its
+``__dict__``, which its INSERT reads, unless a validator or listener watches those
+columns); an owner created in the same flush (quirk 42) is set through the relationship,
+which makes the flush insert it first.  The requests for rows owned elsewhere are sent
+by :mod:`entanglement.sql.requests`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
-from entanglement.interface import SyncNotConnected
 from entanglement.sql.bookkeeping import SyncOwner
 from entanglement.sql.model import SqlSynchronizable
 from entanglement.sql.plan import row_plan
@@ -34,10 +36,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Outbox",
+    "key_names",
     "prepare_flush",
     "prepare_remote",
-    "send_create",
-    "send_remote_requests",
     "snapshot",
     "snapshot_flushed",
 ]
@@ -69,7 +70,7 @@ class Outbox:
         items, serial = list(self.items.values()), self.max_serial
         self.clear()
         for operation, snap in sorted(items, key=lambda i: int(i[1].sync_priority)):
-            keys = _keys(snap) if operation == "delete" else None
+            keys = key_names(snap) if operation == "delete" else None
             try:
                 manager.synchronize(snap, operation=operation, attributes_to_sync=keys)
             except Exception:
@@ -81,7 +82,8 @@ def _sync_instance(obj: object) -> bool:
     return isinstance(obj, SqlSynchronizable)
 
 
-def _keys(obj: Any) -> tuple[str, ...]:
+def key_names(obj: Any) -> tuple[str, ...]:
+    """The primary-key property names of ``obj``'s class (none for ``Unique``)."""
     keys = type(obj).sync_primary_keys
     return () if keys == "Unique" else tuple(keys)
 
@@ -174,6 +176,8 @@ def _prepare_changed(
     session: SqlSyncSession, obj: Any, new: bool, serial: _SerialOnce
 ) -> None:
     values = instance_state(obj).dict
+    if new and _new_local_row(session, obj, values, serial):
+        return
     if (
         not isinstance(obj, SyncOwner)
         # a pending row's __dict__ holds all it has; a stored row's may be expired
@@ -199,6 +203,30 @@ def _prepare_changed(
             f"{obj.sync_type} is owned by {owner.id} at {owner.dest_hash}: call"
             " sync_commit() before commit() to send changes of rows owned elsewhere"
         )
+
+
+def _new_local_row(
+    session: SqlSyncSession, obj: Any, values: dict[str, Any], serial: _SerialOnce
+) -> bool:
+    # A new ownerless row while the local owner is stored: owner, id and serial go into
+    # the pending row's __dict__, which the INSERT reads (no events, no history).  False
+    # for any other case, or when a bookkeeping column has a validator or listener.
+    if (
+        values.get("sync_owner_id") is not None
+        or values.get("sync_owner") is not None
+        or isinstance(obj, SyncOwner)
+        or not row_plan(type(obj)).plain_bookkeeping
+    ):
+        return False
+    owner = serial.local_owner()
+    if not serial.stored_owner:
+        return False
+    values["sync_owner_id"] = owner.id
+    values["sync_owner"] = owner
+    values["sync_serial"] = serial()
+    if session.manager is not None:
+        session.sync_dirty[id(obj)] = (obj, _changed_names(obj, True))
+    return True
 
 
 def _prepare_deleted(session: SqlSyncSession, obj: Any, serial: _SerialOnce) -> None:
@@ -281,7 +309,7 @@ def snapshot(
     copy = mapper.class_manager.new_instance()
     source = state.dict
     if keys_only or names is not None:
-        wanted = set(_keys(obj)) | {"sync_serial", "sync_owner_id"}
+        wanted = set(key_names(obj)) | {"sync_serial", "sync_owner_id"}
         for prop in mapper.column_attrs:
             key = prop.key
             if key not in wanted and (names is None or key not in names):
@@ -324,69 +352,3 @@ def _copy_extra_properties(obj: Any, copy: Any) -> None:
             setattr(copy, name, getattr(obj, name))
         except AttributeError:
             continue
-
-
-def send_remote_requests(session: SqlSyncSession, *, update_responses: bool) -> None:
-    """sync_commit: forward/create/delete requests toward the owners' next hops."""
-    manager = session.manager
-    for obj, changed in list(session.sync_dirty.values()):
-        if "*new*" in changed:
-            # the owner assigns what is left unset (keys from its column defaults)
-            state = sa.inspect(obj)
-            names = {
-                n
-                for n in changed - {"*new*", "sync_serial"}
-                if state.dict.get(n) is not None
-            }
-            _request(manager, obj, "create", names, update_responses)
-        else:
-            names = changed | set(_keys(obj))
-            _request(manager, obj, "forward", names, update_responses)
-    for obj in list(session.sync_deleted.values()):
-        _request(manager, obj, "delete", set(_keys(obj)), update_responses)
-
-
-def _request(
-    manager: Any, obj: Any, operation: str, names: set[str], update_responses: bool
-) -> None:
-    owner = owner_of_detached(obj)
-    target = manager.dest_by_hash(owner.dest_hash) if owner is not None else None
-    if target is None:
-        log.error(
-            "cannot send %s of %s: no destination toward its owner",
-            operation,
-            obj.sync_type,
-        )
-        return
-    snap = snapshot(obj, names=names, keys_only=operation == "delete")
-    future = manager.synchronize(
-        snap,
-        destinations=[target],
-        operation=operation,
-        attributes_to_sync=sorted(names),
-        response=update_responses,
-    )
-    obj.sync_future = snap.sync_future = future
-
-
-def send_create(manager: Any, obj: Any, owner: Any) -> Any:
-    """Send ``create`` of a new object toward ``owner``; returns the response future."""
-    obj.sync_owner = owner
-    target = manager.dest_by_hash(owner.dest_hash)
-    if target is None:
-        raise SyncNotConnected(
-            f"no destination toward owner {owner.id} at {owner.dest_hash}",
-            dest=owner.dest_hash,
-        )
-    names = {k for k in sa.inspect(obj).dict if k in type(obj)._sync_properties}
-    names -= {"sync_serial"}
-    snap = snapshot(obj, names=names)
-    future = manager.synchronize(
-        snap,
-        destinations=[target],
-        operation="create",
-        attributes_to_sync=sorted(names),
-        response=True,
-    )
-    obj.sync_future = snap.sync_future = future
-    return future

@@ -75,6 +75,7 @@ class RowPlan:
     key_decoders: tuple[tuple[str, Callable[[Any], Any]], ...]  # (key, its decoder)
     decoders: dict[str, Callable[[Any], Any]]  # plain property → its decoder
     plain_constructor: bool
+    plain_bookkeeping: bool  # sync_serial and sync_owner_id are plain columns
     column_keys: frozenset[str]  # every column attribute
     column_list: tuple[str, ...]  # the same, in mapper order (snapshots)
     kinds: frozenset[Any]  # discriminator values of the class and its subclasses
@@ -112,6 +113,10 @@ def _make_plan(cls: type[Any]) -> RowPlan:
         key_decoders=tuple((name, _key_decoder(cls, name)) for name in pk_names),
         decoders=_plain_decoders(cls, mapper),
         plain_constructor=_plain_constructor(mapper),
+        plain_bookkeeping=all(
+            _plain_column(cls, mapper, name)
+            for name in ("sync_serial", "sync_owner_id")
+        ),
         column_keys=frozenset(prop.key for prop in mapper.column_attrs),
         column_list=tuple(prop.key for prop in mapper.column_attrs),
         kinds=frozenset(m.polymorphic_identity for m in mapper.self_and_descendants),
@@ -136,16 +141,21 @@ def _key_decoder(cls: type[Any], name: str) -> Callable[[Any], Any]:
 
 
 def _plain_decoders(cls: type[Any], mapper: Mapper[Any]) -> dict[str, Any]:
-    decoders = {}
-    for name, sync_prop in cls._sync_properties.items():
-        prop = mapper.attrs.get(name)
-        if (
-            isinstance(prop, ColumnProperty)
-            and name not in mapper.validators
-            and not getattr(cls, name).dispatch.set
-        ):
-            decoders[name] = sync_prop.codec.decoder
-    return decoders
+    return {
+        name: sync_prop.codec.decoder
+        for name, sync_prop in cls._sync_properties.items()
+        if _plain_column(cls, mapper, name)
+    }
+
+
+def _plain_column(cls: type[Any], mapper: Mapper[Any], name: str) -> bool:
+    # a column attribute whose assignment only stores the value: no validator, no
+    # attribute set listener
+    return (
+        isinstance(mapper.attrs.get(name), ColumnProperty)
+        and name not in mapper.validators
+        and not getattr(cls, name).dispatch.set
+    )
 
 
 def _plain_constructor(mapper: Mapper[Any]) -> bool:

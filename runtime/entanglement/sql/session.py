@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
-from entanglement.sql import capture
+from entanglement.sql import capture, requests
 from entanglement.sql.clearing import BYPASS_KEY
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class SqlSyncSession(Session):
         """
         capture.prepare_remote(self, expunge_nonlocal=expunge_nonlocal)
         if self.manager is not None:
-            capture.send_remote_requests(self, update_responses=update_responses)
+            requests.send_remote_requests(self, update_responses=update_responses)
             self.sync_outbox.send(self.manager)
         self.sync_dirty.clear()
         self.sync_deleted.clear()
@@ -130,5 +130,5 @@ def send_create(
     Raises:
         SyncNotConnected: if no destination leads to the owner.
     """
-    future: asyncio.Future[Any] = capture.send_create(manager, obj, owner)
+    future: asyncio.Future[Any] = requests.send_create(manager, obj, owner)
     return future

@@ -1,0 +1,90 @@
+"""Requests for rows owned elsewhere: ``forward``, ``create`` and ``delete`` (§12.4).
+
+``sync_commit()`` turns the changes recorded by :func:`entanglement.sql.capture.
+prepare_remote` into requests toward each owner's next hop, each sent as a snapshot with
+the changed attributes (and keys) and given a ``sync_future``; ``sync_create`` sends a
+``create`` for a new object to a chosen owner.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from entanglement.interface import SyncNotConnected
+from entanglement.sql.capture import key_names, owner_of_detached, snapshot
+
+if TYPE_CHECKING:
+    from entanglement.sql.session import SqlSyncSession
+
+__all__ = ["send_create", "send_remote_requests"]
+
+log = logging.getLogger("entanglement")
+
+
+def send_remote_requests(session: SqlSyncSession, *, update_responses: bool) -> None:
+    """sync_commit: forward/create/delete requests toward the owners' next hops."""
+    manager = session.manager
+    for obj, changed in list(session.sync_dirty.values()):
+        if "*new*" in changed:
+            # the owner assigns what is left unset (keys from its column defaults)
+            state = sa.inspect(obj)
+            names = {
+                n
+                for n in changed - {"*new*", "sync_serial"}
+                if state.dict.get(n) is not None
+            }
+            _request(manager, obj, "create", names, update_responses)
+        else:
+            names = changed | set(key_names(obj))
+            _request(manager, obj, "forward", names, update_responses)
+    for obj in list(session.sync_deleted.values()):
+        _request(manager, obj, "delete", set(key_names(obj)), update_responses)
+
+
+def _request(
+    manager: Any, obj: Any, operation: str, names: set[str], update_responses: bool
+) -> None:
+    owner = owner_of_detached(obj)
+    target = manager.dest_by_hash(owner.dest_hash) if owner is not None else None
+    if target is None:
+        log.error(
+            "cannot send %s of %s: no destination toward its owner",
+            operation,
+            obj.sync_type,
+        )
+        return
+    snap = snapshot(obj, names=names, keys_only=operation == "delete")
+    future = manager.synchronize(
+        snap,
+        destinations=[target],
+        operation=operation,
+        attributes_to_sync=sorted(names),
+        response=update_responses,
+    )
+    obj.sync_future = snap.sync_future = future
+
+
+def send_create(manager: Any, obj: Any, owner: Any) -> Any:
+    """Send ``create`` of a new object toward ``owner``; returns the response future."""
+    obj.sync_owner = owner
+    target = manager.dest_by_hash(owner.dest_hash)
+    if target is None:
+        raise SyncNotConnected(
+            f"no destination toward owner {owner.id} at {owner.dest_hash}",
+            dest=owner.dest_hash,
+        )
+    names = {k for k in sa.inspect(obj).dict if k in type(obj)._sync_properties}
+    names -= {"sync_serial"}
+    snap = snapshot(obj, names=names)
+    future = manager.synchronize(
+        snap,
+        destinations=[target],
+        operation="create",
+        attributes_to_sync=sorted(names),
+        response=True,
+    )
+    obj.sync_future = snap.sync_future = future
+    return future
