@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from typing import ClassVar
 
 import pytest
 import sqlalchemy as sa
@@ -17,7 +18,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, validates
 from sqlalchemy.types import TypeDecorator
 
 from entanglement._hashes import DestHash
@@ -86,6 +87,18 @@ class Car(Vehicle):
     id: Mapped[int] = mapped_column(ForeignKey("vehicle.id"), primary_key=True)
     doors: Mapped[int] = mapped_column(default=4)
     __mapper_args__ = {"polymorphic_identity": "car"}  # noqa: RUF012
+
+
+class Audited(Base):
+    # a validator on the bookkeeping column: the capture must assign through it
+    __tablename__ = "audited"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seen_serials: ClassVar[list[int]] = []
+
+    @validates("sync_serial")
+    def _record(self, key: str, value: int) -> int:
+        self.seen_serials.append(value)
+        return value
 
 
 class Blob(Base):
@@ -237,6 +250,20 @@ def test_a_row_owned_elsewhere_is_refused_with_its_attributes_expired(maker) -> 
             "theirs",
             DestHash.from_string("peer"),
         )
+
+
+def test_a_validator_on_sync_serial_sees_the_serial_of_a_new_row(maker) -> None:
+    Audited.seen_serials.clear()
+    with maker() as session:
+        session.add(League(id=1, name="first", rank=1))
+        session.commit()  # the local owner is stored from here on
+        session.add(Audited(id=1))
+        session.commit()
+        audited = session.get(Audited, 1)
+        assert audited is not None
+        assert Audited.seen_serials == [audited.sync_serial]
+        assert audited.sync_owner is not None
+        assert audited.sync_owner.dest_hash is None
 
 
 def test_primary_keys_are_decoded_before_lookup(maker) -> None:
