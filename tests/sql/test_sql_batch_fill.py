@@ -254,6 +254,67 @@ def test_a_batch_commits_within_a_running_loop(maker) -> None:
     asyncio.run(asyncio.wait_for(scenario(), 10))
 
 
+class _ManualClockLoop(asyncio.SelectorEventLoop):
+    # an event loop whose clock moves only when the test says: timers fire by it
+    now = 1000.0
+
+    def time(self) -> float:
+        return self.now
+
+
+def test_a_flood_commits_at_the_latest_after_max_delay_and_a_burst_when_it_ends(
+    maker,
+) -> None:
+    from entanglement.sql.batch import COMMIT_DELAY, MAX_DELAY, batch_context
+
+    owner = _remote_owner(maker)
+
+    class Manager:  # batch_context only keys its state on the manager object
+        pass
+
+    manager = Manager()
+    loop = _ManualClockLoop()
+    step = COMMIT_DELAY / 2  # rows come faster than a burst's end is noticed
+
+    def receive(i: int) -> Any:
+        with batch_context(manager, maker) as context:
+            info = {"context": context, "operation": sync, "sender": None}
+            msg = {"id": i, "label": f"r{i}", "sync_serial": 1, "_sync_owner": owner}
+            row = Probe.sync_construct(msg, **info)
+            row.sync_receive_constructed(msg, **info)
+            context.batch.add(row, frozenset({"label"}))
+            return context.batch
+
+    async def scenario() -> tuple[int, int, int]:
+        start = loop.now
+        i = 0
+        while loop.now - start < MAX_DELAY - step:  # a flood shorter than MAX_DELAY
+            batch = receive(i)
+            i += 1
+            loop.now += step
+            await asyncio.sleep(0)
+        during = len(_stored(maker, Probe))
+        while loop.now - start < MAX_DELAY + 2 * step:  # the flood goes on
+            batch = receive(i)
+            i += 1
+            loop.now += step
+            await asyncio.sleep(0)
+        after_max_delay = len(_stored(maker, Probe))
+        loop.now += 2 * COMMIT_DELAY  # the flood is over
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert not batch.scheduled
+        return during, after_max_delay, i
+
+    try:
+        during, after_max_delay, sent = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    assert during == 0  # still coming: nothing committed yet
+    assert 0 < after_max_delay < sent  # committed by MAX_DELAY despite the flood
+    assert len(_stored(maker, Probe)) == sent  # the rest once the burst was over
+
+
 def test_owner_ids_are_uuids_in_the_stored_rows(maker) -> None:
     owner = _remote_owner(maker)
     batch = ReceiveBatch(maker)
