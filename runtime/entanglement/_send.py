@@ -40,7 +40,7 @@ __all__ = ["SendMixin", "is_base_hook"]
 
 
 class SendMixin:
-    """``synchronize`` and ``should_send``; mixed into SyncManager."""
+    """``synchronize``, ``flush`` and ``should_send``; mixed into SyncManager."""
 
     loop: asyncio.AbstractEventLoop
     _connections: dict[DestHash, SyncProtocol]
@@ -136,6 +136,19 @@ class SendMixin:
             if future is not None and context is not None:
                 context.release()  # our own hold: queued elements keep theirs
         return future
+
+    def flush(self) -> None:
+        """Start writing what is queued, now, on every live connection.
+
+        ``synchronize`` only queues: the connections write when the event loop runs
+        next, which joins everything queued meanwhile into large writes.  Code that
+        queues a burst and then keeps working without returning to the loop (the SQL
+        layer after each commit, say) calls this so the bytes leave at once and the
+        peer works in parallel.  Writing stops at the usual limits (bandwidth
+        limiter, one turn's budget) and goes on from the loop.
+        """
+        for protocol in list(self._connections.values()):
+            protocol.flush()
 
     def _has_links_besides(self, destination: Any) -> bool:
         """True when a live connection leads somewhere other than ``destination``."""

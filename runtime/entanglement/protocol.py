@@ -186,6 +186,16 @@ class SyncProtocol:
         if self._flush_handle is None and not self.closed and self.bwprotocol:
             self._flush_handle = self.loop.call_soon(self._flush)
 
+    def flush(self) -> None:
+        """Write what is queued now instead of at the event loop's next turn.
+
+        Stops at the usual limits (the bandwidth limiter, one turn's write budget); the
+        rest follows on the loop as always.
+        """
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+        self._flush()
+
     def resume(self) -> None:
         """Called by the limiter when writing may continue."""
         if self.conn.has_output or self._drain is not None:

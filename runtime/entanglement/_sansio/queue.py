@@ -71,7 +71,9 @@ class QueueElement:
         self.operation = operation
         self.attributes = attributes
         self.overlay: dict[str, Any] | None = None
-        self.contexts: list[ResponseContext] = []
+        # A shared empty tuple until a context arrives: most elements never get one,
+        # and a list per element is one more object for the garbage collector.
+        self.contexts: list[ResponseContext] | tuple[()] = ()
         self.priority = priority
         self.seq = 0
         self.key = 0  # identity bucket, fixed at insertion (keys may be mutated later)
@@ -88,11 +90,11 @@ class QueueElement:
         """Attach a context, taking one hold on it (once per element)."""
         if not any(c is context for c in self.contexts):
             context.hold()
-            self.contexts.append(context)
+            self.contexts = [*self.contexts, context]
 
     def release_contexts(self) -> None:
         """Give back this element's holds (it was sent or dropped)."""
-        contexts, self.contexts = self.contexts, []
+        contexts, self.contexts = self.contexts, ()
         for context in contexts:
             context.release()
 

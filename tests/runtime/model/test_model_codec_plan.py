@@ -129,10 +129,9 @@ def test_fill_decodes_through_the_plan() -> None:
     obj = Sample()
     when = datetime.datetime(2026, 11, 24, 1, 0, tzinfo=datetime.UTC)
     ident = uuid.uuid4()
-    obj.sync_receive_constructed(
-        {"key": 7, "plain": None, "when": when.isoformat(), "ident": str(ident),
-         "shout": "LOUD", "_sync_owner": None}  # fmt: skip
-    )
+    message = {"key": 7, "plain": None, "when": when.isoformat(), "ident": str(ident),
+               "shout": "LOUD", "_sync_owner": None}  # fmt: skip
+    obj.sync_receive_constructed(message)
     assert (obj.key, obj.plain, obj.when, obj.ident, obj.shout) == (
         7, None, when, ident, "loud",
     )  # fmt: skip

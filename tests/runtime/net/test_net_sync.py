@@ -265,3 +265,26 @@ def test_synchronize_validates_its_arguments(pki) -> None:
             assert await asyncio.wait_for(fut, 1) is None  # sent nowhere
 
     run(scenario())
+
+
+def test_flush_writes_before_the_loop_runs(pki) -> None:
+    # synchronize only queues; flush() builds and writes the frames right away, so a
+    # sender that keeps working without yielding still gets its bytes out.
+    async def scenario() -> None:
+        ra, rb, _ = fresh_registries()
+        a, b = pki.nodes["a"], pki.nodes["b"]
+        async with server(a, ra) as srv, manager(b, rb) as cli:
+            await connect_pair(srv, cli, a, b)
+            [protocol] = srv.connections
+            before = protocol.conn.out_count
+            for i in range(3):
+                srv.synchronize(ra.add_local(Thing(i, Owner(), color="red")))
+            assert protocol.conn.out_count == before  # queued, not yet framed
+            srv.flush()
+            assert protocol.conn.out_count == before + 3  # framed and written now
+            assert not protocol.conn.has_output
+            await rb.wait_for(lambda: len(rb.things) == 3)
+            srv.flush()  # nothing queued: a no-op
+            assert protocol.conn.out_count == before + 3
+
+    run(scenario())
