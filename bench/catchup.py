@@ -254,7 +254,7 @@ async def _poll(predicate: Any, limit: float = 900.0) -> None:
     while not predicate():
         if time.monotonic() > deadline:
             raise TimeoutError("benchmark condition not reached")
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.01)  # the overshoot of a commit run is at most this
 
 
 async def run_peer(

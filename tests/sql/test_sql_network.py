@@ -39,3 +39,32 @@ def test_rows_committed_before_connecting_reach_the_other_side(
             b.dispose()
 
     run(scenario())
+
+
+def test_a_commit_is_written_before_the_application_yields(
+    pki: dict, db_factory: Callable[[str], str]
+) -> None:
+    # A managed commit floods its rows and writes the frames at once: an application
+    # that commits again without returning to the event loop does not hold them back.
+    async def scenario() -> None:
+        a = await SqlNode("a", db_factory("a"), pki["a"]).start()
+        b = await SqlNode("b", db_factory("b"), pki["b"]).start()
+        try:
+            await connected(a, b)
+            [protocol] = a.manager.connections
+            await wait_until(lambda: not protocol.conn.has_output)
+            before = protocol.conn.out_count
+            add_teams(a, "t1", "t2")
+            written = protocol.conn.out_count - before
+            assert written >= 2  # both rows framed and written within commit()
+            assert not protocol.conn.has_output
+            add_teams(a, "t3")
+            assert protocol.conn.out_count - before > written
+            await wait_until(lambda: {"t1", "t2", "t3"} <= set(b.teams()))
+        finally:
+            await a.stop()
+            await b.stop()
+            a.dispose()
+            b.dispose()
+
+    run(scenario())

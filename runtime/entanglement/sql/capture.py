@@ -19,6 +19,7 @@ by :mod:`entanglement.sql.requests`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -48,34 +49,50 @@ log = logging.getLogger("entanglement")
 
 @dataclass
 class Outbox:
-    """Snapshots of committed local changes waiting for the commit to finish."""
+    """Committed local changes waiting for the commit to finish.
+
+    A changed row is kept as its *record* (its values copied at flush time, see
+    :func:`row_record`) and becomes a snapshot instance only when it is sent: a
+    mapped instance is three objects for the garbage collector (instance, state,
+    ``__dict__``), and everything a commit keeps alive until it ends makes the next
+    full collection, which walks the whole heap, come sooner.
+    """
 
     items: dict[Any, tuple[str, Any]] = field(default_factory=dict)
     max_serial: int = 0
 
     def add(self, key: Any, operation: str, snap: Any) -> None:
+        """Queue a snapshot (an instance, or a :func:`row_record`)."""
         self.items[key] = (operation, snap)
-        self.max_serial = max(self.max_serial, int(snap.sync_serial or 0))
+        serial = snap[1].get("sync_serial") if type(snap) is tuple else snap.sync_serial
+        self.max_serial = max(self.max_serial, int(serial or 0))
 
     def clear(self) -> None:
         self.items.clear()
         self.max_serial = 0
 
-    def send(self, manager: Any) -> None:
-        """Flood every snapshot to all live destinations, then trigger YouHave."""
+    def send(self, manager: Any, *, flush: bool = False) -> None:
+        """Flood every snapshot to all live destinations, then trigger YouHave.
+
+        With ``flush``, the frames are written at once (``manager.flush()``) instead
+        of at the event loop's next turn.
+        """
         from entanglement.sql.announce import trigger_you_have
 
         if not self.items:
             return
         items, serial = list(self.items.values()), self.max_serial
         self.clear()
-        for operation, snap in sorted(items, key=lambda i: int(i[1].sync_priority)):
+        snaps = [(op, materialize(s) if type(s) is tuple else s) for op, s in items]
+        for operation, snap in sorted(snaps, key=lambda i: int(i[1].sync_priority)):
             keys = key_names(snap) if operation == "delete" else None
             try:
                 manager.synchronize(snap, operation=operation, attributes_to_sync=keys)
             except Exception:
                 log.exception("could not flood %s %s", operation, snap.sync_type)
         trigger_you_have(manager, serial)
+        if flush:
+            manager.flush()
 
 
 def _sync_instance(obj: object) -> bool:
@@ -123,10 +140,10 @@ def _local_owner(session: Session, serial: _SerialOnce) -> SyncOwner:
     return owner
 
 
-def _changed_names(obj: SqlSynchronizable, new: bool) -> set[str]:
+def _changed_names(obj: SqlSynchronizable, new: bool) -> AbstractSet[str]:
+    if new:  # every property: one shared set per class, not one per row
+        return row_plan(type(obj)).property_names
     props = type(obj)._sync_properties
-    if new:
-        return set(props)
     state = sa.inspect(obj)
     return {
         name
@@ -208,9 +225,12 @@ def _prepare_changed(
 def _new_local_row(
     session: SqlSyncSession, obj: Any, values: dict[str, Any], serial: _SerialOnce
 ) -> bool:
-    # A new ownerless row while the local owner is stored: owner, id and serial go into
-    # the pending row's __dict__, which the INSERT reads (no events, no history).  False
-    # for any other case, or when a bookkeeping column has a validator or listener.
+    # A new ownerless row while the local owner is stored: the owner's id and the serial
+    # go into the pending row's __dict__, which the INSERT reads (no events, no
+    # history).  The relationship is left unloaded: set, the flush would compute its
+    # history for every row (objects that make the garbage collector run more often).
+    # False for any other case, or when a bookkeeping column has a validator or
+    # listener.
     if (
         values.get("sync_owner_id") is not None
         or values.get("sync_owner") is not None
@@ -222,7 +242,6 @@ def _new_local_row(
     if not serial.stored_owner:
         return False
     values["sync_owner_id"] = owner.id
-    values["sync_owner"] = owner
     values["sync_serial"] = serial()
     if session.manager is not None:
         session.sync_dirty[id(obj)] = (obj, _changed_names(obj, True))
@@ -274,7 +293,7 @@ def snapshot_flushed(session: SqlSyncSession) -> None:
     """after_flush_postexec: queue snapshots of this flush's local changes."""
     owners: dict[Any, Any] = {}
     for obj, _changed in list(session.sync_dirty.values()):
-        session.sync_outbox.add(_identity(obj), "sync", snapshot(obj, owners))
+        session.sync_outbox.add(_identity(obj), "sync", row_record(obj, owners))
     for obj in list(session.sync_deleted.values()):
         snap = snapshot(obj, owners, keys_only=True)
         snap.sync_deleting = True
@@ -304,36 +323,72 @@ def snapshot(
         names: copy only these attributes (plus keys, serial and owner).
     """
     owners = owners if owners is not None else {}
+    if names is None and not keys_only:
+        return materialize(row_record(obj, owners))
     state = instance_state(obj)
     mapper: Mapper[Any] = state.mapper
     copy = mapper.class_manager.new_instance()
     source = state.dict
-    if keys_only or names is not None:
-        wanted = set(key_names(obj)) | {"sync_serial", "sync_owner_id"}
-        for prop in mapper.column_attrs:
-            key = prop.key
-            if key not in wanted and (names is None or key not in names):
-                continue
-            value = source[key] if key in source else getattr(obj, key)
-            set_committed_value(copy, key, value)
-    else:
-        # the copy is new and never joins a session: its values go straight into its
-        # __dict__, which is what set_committed_value does on such an instance
-        values = copy.__dict__
-        for key in row_plan(type(obj)).column_list:
-            values[key] = source[key] if key in source else getattr(obj, key)
-    if not isinstance(obj, SyncOwner):
-        owner = source.get("sync_owner")
-        if owner is None:
-            owner = owner_of_detached(obj)
-        if owner is not None:
-            owner_snap = owners.get(owner.id)
-            if owner_snap is None:
-                owner_snap = owners[owner.id] = snapshot(owner, owners)
-            copy.__dict__["sync_owner"] = owner_snap  # (a fresh instance, as above)
-    if names is None and not keys_only:
-        _copy_extra_properties(obj, copy)
+    wanted = set(key_names(obj)) | {"sync_serial", "sync_owner_id"}
+    for prop in mapper.column_attrs:
+        key = prop.key
+        if key not in wanted and (names is None or key not in names):
+            continue
+        value = source[key] if key in source else getattr(obj, key)
+        set_committed_value(copy, key, value)
+    owner_snap = _owner_snapshot(obj, source, owners)
+    if owner_snap is not None:
+        copy.__dict__["sync_owner"] = owner_snap  # (a fresh instance, see materialize)
     return copy
+
+
+def row_record(obj: Any, owners: dict[Any, Any]) -> tuple[Any, ...]:
+    """Everything a full snapshot of ``obj`` needs, copied now: ``(class manager,
+    column values, owner snapshot, values of sync properties that are no column)``.
+
+    :func:`materialize` turns it into the snapshot instance.
+    """
+    state = instance_state(obj)
+    source = state.dict
+    values = {
+        key: source[key] if key in source else getattr(obj, key)
+        for key in row_plan(type(obj)).column_list
+    }
+    extras = _extra_values(obj)
+    owner_snap = _owner_snapshot(obj, source, owners)
+    return (state.mapper.class_manager, values, owner_snap, extras)
+
+
+def materialize(record: tuple[Any, ...]) -> Any:
+    """The detached snapshot instance of a :func:`row_record`."""
+    class_manager, values, owner_snap, extras = record
+    copy = class_manager.new_instance()
+    # the copy is new and never joins a session: its values go straight into its
+    # __dict__, which is what set_committed_value does on such an instance
+    copy.__dict__.update(values)
+    if owner_snap is not None:
+        copy.__dict__["sync_owner"] = owner_snap
+    if extras:
+        for name, value in extras.items():
+            setattr(copy, name, value)
+    return copy
+
+
+def _owner_snapshot(obj: Any, source: dict[str, Any], owners: dict[Any, Any]) -> Any:
+    if isinstance(obj, SyncOwner):
+        return None
+    owner_id = source.get("sync_owner_id")
+    if owner_id is not None and owner_id in owners:
+        return owners[owner_id]  # this batch's snapshot of the owner (by its id)
+    owner = source.get("sync_owner")
+    if owner is None:
+        owner = owner_of_detached(obj)
+    if owner is None:
+        return None
+    owner_snap = owners.get(owner.id)
+    if owner_snap is None:
+        owner_snap = owners[owner.id] = snapshot(owner, owners)
+    return owner_snap
 
 
 def owner_of_detached(obj: Any) -> SyncOwner | None:
@@ -345,10 +400,15 @@ def owner_of_detached(obj: Any) -> SyncOwner | None:
     return owner
 
 
-def _copy_extra_properties(obj: Any, copy: Any) -> None:
+def _extra_values(obj: Any) -> dict[str, Any] | None:
     # sync properties that are not columns (Python properties over relationships etc.)
-    for name in row_plan(type(obj)).extra_properties:
+    names = row_plan(type(obj)).extra_properties
+    if not names:
+        return None
+    extras: dict[str, Any] = {}
+    for name in names:
         try:
-            setattr(copy, name, getattr(obj, name))
+            extras[name] = getattr(obj, name)
         except AttributeError:
             continue
+    return extras

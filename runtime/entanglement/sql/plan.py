@@ -80,6 +80,7 @@ class RowPlan:
     column_list: tuple[str, ...]  # the same, in mapper order (snapshots)
     kinds: frozenset[Any]  # discriminator values of the class and its subclasses
     extra_properties: tuple[str, ...]  # sync properties that are no mapped attribute
+    property_names: frozenset[str]  # every sync property (a new row's changed names)
     tables: tuple[TablePlan, ...] | None  # None: ORM bulk INSERT
 
     def ident(self, state: dict[str, Any]) -> tuple[Any, ...]:
@@ -125,6 +126,7 @@ def _make_plan(cls: type[Any]) -> RowPlan:
             for name in cls._sync_properties
             if name != "_sync_owner" and name not in mapper.attrs
         ),
+        property_names=frozenset(cls._sync_properties),
         tables=_table_plans(mapper),
     )
 

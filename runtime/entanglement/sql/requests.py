@@ -38,7 +38,7 @@ def send_remote_requests(session: SqlSyncSession, *, update_responses: bool) -> 
             }
             _request(manager, obj, "create", names, update_responses)
         else:
-            names = changed | set(key_names(obj))
+            names = set(changed) | set(key_names(obj))
             _request(manager, obj, "forward", names, update_responses)
     for obj in list(session.sync_deleted.values()):
         _request(manager, obj, "delete", set(key_names(obj)), update_responses)

@@ -30,6 +30,7 @@ thread-safe).
 from __future__ import annotations
 
 import logging
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
@@ -63,7 +64,7 @@ class SqlSyncSession(Session):
     def __init__(self, *args: Any, manager: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.manager = manager
-        self.sync_dirty: dict[int, tuple[SqlSynchronizable, set[str]]] = {}
+        self.sync_dirty: dict[int, tuple[SqlSynchronizable, AbstractSet[str]]] = {}
         self.sync_deleted: dict[int, SqlSynchronizable] = {}
         self.sync_outbox = capture.Outbox()
 
@@ -102,7 +103,10 @@ def _after_commit(session: Session) -> None:
     if not isinstance(session, SqlSyncSession):
         return
     if session.manager is not None:
-        session.sync_outbox.send(session.manager)
+        # flush: the application may commit again before it yields to the event loop;
+        # what this (now durable) commit queued leaves at once, and peers store it
+        # meanwhile.
+        session.sync_outbox.send(session.manager, flush=True)
     session.sync_outbox.clear()
     session.sync_dirty.clear()
     session.sync_deleted.clear()
