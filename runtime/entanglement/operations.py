@@ -112,7 +112,11 @@ class SyncOp(SyncOperationBase):
                 f"the sender {describe_destination(info.get('sender'))}"
             )
         context_owner = getattr(info.get("context"), "owner", None)
-        if context_owner is not None and not _from_owner_direction(context_owner, info):
+        if (
+            context_owner is not None
+            and context_owner is not owner  # (the same owner was checked just above)
+            and not _from_owner_direction(context_owner, info)
+        ):
             raise SyncBadOwner(
                 f"{obj.sync_type}: the owner named by the message was learned from "
                 f"{context_owner.dest_hash}, not from the sender"
