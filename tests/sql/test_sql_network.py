@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import sqlalchemy as sa
-from sql_helpers import SqlNode, add_teams, connected, run, wait_until
+from sql_helpers import (
+    SqlNode,
+    add_teams,
+    connected,
+    pair,
+    run,
+    shutdown,
+    wait_until,
+)
 
 from entanglement.sql import SqlSyncDestination
 
@@ -47,8 +55,7 @@ def test_a_commit_is_written_before_the_application_yields(
     # A managed commit floods its rows and writes the frames at once: an application
     # that commits again without returning to the event loop does not hold them back.
     async def scenario() -> None:
-        a = await SqlNode("a", db_factory("a"), pki["a"]).start()
-        b = await SqlNode("b", db_factory("b"), pki["b"]).start()
+        a, b = await pair(pki, db_factory)
         try:
             await connected(a, b)
             [protocol] = a.manager.connections
@@ -62,9 +69,6 @@ def test_a_commit_is_written_before_the_application_yields(
             assert protocol.conn.out_count - before > written
             await wait_until(lambda: {"t1", "t2", "t3"} <= set(b.teams()))
         finally:
-            await a.stop()
-            await b.stop()
-            a.dispose()
-            b.dispose()
+            await shutdown(a, b)
 
     run(scenario())
