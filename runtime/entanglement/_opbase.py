@@ -7,6 +7,13 @@ module depends on nothing, which keeps the import graph acyclic.
 Floods only ever go through ``manager.synchronize(obj, destinations=..., exclude=...,
 operation=..., attributes_to_sync=..., response_for=info["response_for"])``
 (docs/architecture.md), with ``destinations=None`` meaning every live connection.
+
+Each public hook (``should_listen_constructed``, ``flood``, ``incoming``, taking
+``**info``) delegates to a private form taking the info dict (``_check_info``,
+``_flood_info``, ``_incoming_info``).  The library's operations override only the private
+forms, and the receive pipeline calls those directly (:func:`check_constructed`,
+:func:`run_incoming`) unless a class overrides the public hook: a keyword-argument dict
+less per received object and hook.  The private forms must not change the dict.
 """
 
 from __future__ import annotations

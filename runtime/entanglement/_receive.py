@@ -32,7 +32,9 @@ Choices where the spec is silent or where we fixed a quirk:
 * Fast paths with the same outcome: hooks that are still the base classes' "return
   True" are not called; a registry whose ``sync_context``, ``should_listen_constructed``
   or ``sync_receive`` is the base one has it inlined (no context manager, the
-  operation called directly), each saving a keyword-argument dict per object.
+  operation called directly); the library's own operation hooks and the base fill
+  (``fill_from_message``) are called with the info dict itself when a class keeps the
+  public hook.  Each saves a keyword-argument dict per object.
 """
 
 from __future__ import annotations
