@@ -18,6 +18,7 @@ less per received object and hook.  The private forms must not change the dict.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -59,12 +60,6 @@ class SyncOperation:
     def __hash__(self) -> int:
         return hash(self.name)
 
-    # The public hooks take ``**info``; each delegates to a ``_*_info`` method taking the
-    # info dict itself.  The library's operations override only the ``_*_info`` forms,
-    # so the receive pipeline calls those directly whenever a class leaves the public
-    # hook alone (:func:`check_constructed`, :func:`run_incoming`): a keyword-argument dict less per object
-    # and hook.  A user subclass may override either form.
-
     def should_listen_constructed(
         self, obj: Any, msg: dict[str, Any], **info: Any
     ) -> bool:
@@ -87,33 +82,23 @@ class SyncOperation:
 
     def _incoming_info(self, obj: Any, info: dict[str, Any]) -> Any:
         registry = info.get("registry")
-        name = self.name
-        hook = getattr(
-            registry, _INCOMING.get(name) or _hook_name("incoming", name), None
-        )
+        incoming, after_flood = _hook_names(self.name)
+        hook = getattr(registry, incoming, None)
         result = hook(obj, **info) if hook is not None else None
         if type(self).flood is _BASE_FLOOD:
             self._flood_info(obj, info)
         else:
             self.flood(obj, **info)
-        after = getattr(
-            registry, _AFTER.get(name) or _hook_name("after_flood", name), None
-        )
+        after = getattr(registry, after_flood, None)
         if after is not None:
             after(obj, **info)
         return result
 
 
-# Interned hook names per operation name: formatting two strings per received object
-# showed in profiles.
-_INCOMING: dict[str, str] = {}
-_AFTER: dict[str, str] = {}
-
-
-def _hook_name(prefix: str, name: str) -> str:
-    cache = _INCOMING if prefix == "incoming" else _AFTER
-    hook = cache[name] = f"{prefix}_{name}"
-    return hook
+@functools.cache
+def _hook_names(operation: str) -> tuple[str, str]:
+    # Formatting the two names for every received object showed in profiles.
+    return f"incoming_{operation}", f"after_flood_{operation}"
 
 
 _BASE_FLOOD = SyncOperation.flood
