@@ -15,6 +15,11 @@ object.  A plan does the same work with the per-class decisions made once:
   the general loop, which reports it as before (property getters then run twice).
 * **decode**: a dict name → decoder, None for properties without a codec (identity),
   so that filling calls nothing for them.
+* **as-is names**: the message keys that filling assigns unchanged or skips (properties
+  without a codec, the reserved keys); a message holding only these is filled by
+  plain ``setattr`` calls, after one subset test done in C.
+* **known keys**: the keys a received message of the class may hold without a closer
+  look (its properties not starting with ``_``, the reserved keys).
 
 Plans are stored in the class's own ``__dict__`` (``type.__setattr__``: SQLAlchemy's
 declarative classes intercept ``setattr``), so a subclass never uses its base's plan.
@@ -31,7 +36,18 @@ from typing import Any, Final
 from ._properties import NO_CODEC, SyncProperty
 from .types import default_encoder
 
-__all__ = ["decoders_of", "encoder_of"]
+__all__ = [
+    "RESERVED_KEYS",
+    "as_is_names_of",
+    "decoders_of",
+    "encoder_of",
+    "known_keys_of",
+]
+
+RESERVED_KEYS: Final = frozenset(
+    {"_sync_type", "_sync_is_error", "_sync_operation", "_sync_owner"}
+)
+"""The ``_`` keys a message may carry (PROTOCOL.md §3.1)."""
 
 Encode = Callable[[Any], "dict[str, Any] | None"]
 
@@ -58,6 +74,28 @@ def decoders_of(cls: type) -> dict[str, Callable[[Any], Any] | None]:
         }
         type.__setattr__(cls, "_sync_decode_plan", decoders)
     return decoders
+
+
+def as_is_names_of(cls: type) -> frozenset[str]:
+    """Message keys that filling ``cls`` assigns as they are, or skips (``_`` keys)."""
+    names: frozenset[str] | None = cls.__dict__.get("_sync_as_is_plan")
+    if names is None:
+        decoders = decoders_of(cls)
+        names = RESERVED_KEYS.union(
+            name for name, decoder in decoders.items()
+            if decoder is None or name[:1] == "_"
+        )  # fmt: skip
+        type.__setattr__(cls, "_sync_as_is_plan", names)
+    return names
+
+
+def known_keys_of(cls: type) -> frozenset[str]:
+    """Keys a message of ``cls`` may hold without a closer look by the validator."""
+    known: frozenset[str] | None = cls.__dict__.get("_sync_known_plan")
+    if known is None:
+        known = RESERVED_KEYS.union(n for n in _props(cls) if n[:1] != "_")
+        type.__setattr__(cls, "_sync_known_plan", known)
+    return known
 
 
 def _props(cls: type) -> dict[str, SyncProperty]:

@@ -42,7 +42,7 @@ import inspect
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, NoReturn, Protocol
 
-from ._codecplan import decoders_of, encoder_of
+from ._codecplan import as_is_names_of, decoders_of, encoder_of
 from ._hashes import DestHash
 from ._properties import NOTHING, NoSyncProperty, SyncProperty, sync_property
 
@@ -330,11 +330,24 @@ def fill_from_message(obj: Synchronizable, msg: dict[str, Any]) -> None:
     Raises:
         SyncBadEncodingError: see :meth:`Synchronizable.sync_receive_constructed`.
     """
+    cls = type(obj)
+    as_is = cls.__dict__.get("_sync_as_is_plan")
+    if as_is is None:
+        as_is = as_is_names_of(cls)
+    if msg.keys() <= as_is:
+        # Nothing to decode and no unknown key: nothing can fail before assigning.
+        try:
+            for key, value in msg.items():
+                if key[:1] != "_":
+                    setattr(obj, key, value)
+        except Exception as exc:
+            _assign_failed(key, msg, exc)
+        return
     # Decode everything before assigning anything, so that a bad value never leaves
     # a stored object half-updated.
     # The helpers that build the error messages are only called on failure: this
     # loop runs for every property of every received object.
-    decoders = decoders_of(type(obj))
+    decoders = decoders_of(cls)
     decoded: list[tuple[str, Any]] = []
     for key, value in msg.items():
         if key[:1] == "_":

@@ -28,6 +28,8 @@ __all__ = [
     "SyncOperation",
     "check_constructed",
     "error",
+    "hook_names",
+    "keeps_base_hooks",
     "run_incoming",
 ]
 
@@ -82,7 +84,7 @@ class SyncOperation:
 
     def _incoming_info(self, obj: Any, info: dict[str, Any]) -> Any:
         registry = info.get("registry")
-        incoming, after_flood = _hook_names(self.name)
+        incoming, after_flood = hook_names(self.name)
         hook = getattr(registry, incoming, None)
         result = hook(obj, **info) if hook is not None else None
         if type(self).flood is _BASE_FLOOD:
@@ -96,7 +98,8 @@ class SyncOperation:
 
 
 @functools.cache
-def _hook_names(operation: str) -> tuple[str, str]:
+def hook_names(operation: str) -> tuple[str, str]:
+    """The registry hook names of an operation: ``incoming_<op>``, ``after_flood_<op>``."""
     # Formatting the two names for every received object showed in profiles.
     return f"incoming_{operation}", f"after_flood_{operation}"
 
@@ -104,6 +107,20 @@ def _hook_names(operation: str) -> tuple[str, str]:
 _BASE_FLOOD = SyncOperation.flood
 _BASE_CHECK = SyncOperation.should_listen_constructed
 _BASE_INCOMING = SyncOperation.incoming
+_BASE_INCOMING_INFO = SyncOperation._incoming_info
+
+
+def keeps_base_hooks(operation: SyncOperation) -> bool:
+    """True when the operation's class keeps the public hooks and ``incoming``'s
+    private form: receiving it is ``_check_info``, then the registry's
+    ``incoming_<op>``, ``_flood_info`` and ``after_flood_<op>``, nothing else."""
+    kind = type(operation)
+    return (
+        kind.should_listen_constructed is _BASE_CHECK
+        and kind.incoming is _BASE_INCOMING
+        and kind._incoming_info is _BASE_INCOMING_INFO
+        and kind.flood is _BASE_FLOOD
+    )
 
 
 def check_constructed(

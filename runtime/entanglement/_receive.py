@@ -40,11 +40,19 @@ Choices where the spec is silent or where we fixed a quirk:
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+from entanglement._codecplan import RESERVED_KEYS, known_keys_of
 from entanglement._destinations import SyncDestinationBase
 from entanglement._model import fill_from_message
-from entanglement._opbase import SyncOperation, check_constructed, run_incoming
+from entanglement._opbase import (
+    SyncOperation,
+    check_constructed,
+    hook_names,
+    keeps_base_hooks,
+    run_incoming,
+)
 from entanglement._registry import SyncRegistry
 from entanglement._sansio import InvalidMessage, MessageReceived, ResponseContext
 from entanglement._send import is_base_hook
@@ -64,9 +72,6 @@ __all__ = ["RESERVED_KEYS", "ReceiveMixin"]
 
 log = logging.getLogger("entanglement")
 
-RESERVED_KEYS: Final = frozenset(
-    {"_sync_type", "_sync_is_error", "_sync_operation", "_sync_owner"}
-)
 ERROR_PRIORITY: Final = 0
 
 
@@ -78,18 +83,128 @@ class ReceiveMixin:
 
     # -- dispatch from the driver ------------------------------------------------
 
-    def _dispatch(self, protocol: SyncProtocol, event: Any) -> None:
-        context = event.context
+    def _receive_events(
+        self, protocol: SyncProtocol, events: Iterable[MessageReceived | InvalidMessage]
+    ) -> None:
+        """Run the pipeline for each event of one received chunk, in order.
+
+        Stops as soon as ``protocol`` closes.  Routes (class, registry, operation and
+        which hooks are still the base ones) are worked out once per chunk.
+        """
+        routes: dict[tuple[str, str], _Route | None] = {}
+        for event in events:
+            context = event.context
+            try:
+                if context is None and type(event) is MessageReceived:
+                    self._receive_plain(event.message, protocol, routes)
+                elif type(event) is MessageReceived:
+                    self._sync_receive(event.message, protocol, context)
+                elif isinstance(event, InvalidMessage):
+                    self._invalid_message(protocol, event)
+            except Exception:  # never let one frame take the connection down
+                log.exception(
+                    "%s: error handling frame #%d", protocol.peer_name, event[0]
+                )
+            finally:
+                if context is not None:
+                    context.release()
+            if protocol.closed:
+                return
+
+    def _receive_plain(
+        self,
+        msg: dict[str, Any],
+        protocol: SyncProtocol,
+        routes: dict[tuple[str, str], _Route | None],
+    ) -> None:
+        """:meth:`_sync_receive` of a message answering nothing (the common case).
+
+        When every hook of the route is the base one, the pipeline runs inline: the
+        same calls in the same order, without the chains' own checks and calls.
+        """
         try:
-            if type(event) is MessageReceived:  # the common case first
-                self._sync_receive(event.message, protocol, context)
-            elif isinstance(event, InvalidMessage):
-                self._invalid_message(protocol, event)
-        except Exception:  # never let one frame take the connection down
-            log.exception("%s: error handling frame #%d", protocol.peer_name, event[0])
-        finally:
-            if context is not None:
-                context.release()
+            msg.pop("_flags", None)
+            operation_name = msg.setdefault("_sync_operation", "sync")
+            try:
+                route = routes[msg["_sync_type"], operation_name]
+            except (KeyError, TypeError):  # new, or not strings (validation says)
+                validate_message(msg)
+                key = (msg["_sync_type"], operation_name)
+                route = routes[key] = self._route(key, protocol.dest)
+            if route is None:
+                self._receive_object(msg, _info(self, protocol, None))
+                return
+            if not msg.keys() <= route.known:
+                validate_message(msg)  # an unknown "_" key? (fill names the others)
+            operation = route.operation
+            info: dict[str, Any] = {
+                "protocol": protocol,
+                "manager": self,
+                "response_for": None,
+                "sender": protocol.dest,
+                "operation": operation,
+                "registry": route.registry,
+                # validate_message left no "_" keys but the reserved ones.
+                "attributes": frozenset(msg).difference(RESERVED_KEYS),
+                "context": None,
+            }
+            obj = route.cls.sync_construct(msg, **info)
+            result = operation._check_info(obj, msg, info)
+            if result is not True:
+                _not_true(result, "registry.should_listen_constructed")
+            hook = obj.sync_should_listen_constructed
+            if getattr(hook, "__func__", None) is not _OBJECT_CONSTRUCTED:
+                result = hook(msg, **info)
+                if result is not True:
+                    _not_true(
+                        result, f"{type(obj).__name__}.sync_should_listen_constructed"
+                    )
+            if type(obj).sync_receive_constructed is _OBJECT_FILL:
+                fill_from_message(obj, msg)
+            else:
+                obj.sync_receive_constructed(msg, **info)
+            # SyncOperation.incoming, for an operation that keeps it.
+            if route.incoming is not None:
+                route.incoming(obj, **info)
+            operation._flood_info(obj, info)
+            if route.after_flood is not None:
+                route.after_flood(obj, **info)
+        except Exception as exc:
+            self._receive_failed(exc, msg, protocol, None)
+
+    def _route(self, key: tuple[str, str], sender: Any) -> _Route | None:
+        """The route of ``(sync_type, operation)``; None when a hook is overridden.
+
+        Raises:
+            UnregisteredSyncClass: no registry knows the type.
+            SyncInvalidOperation: its registry does not accept the operation.
+        """
+        cls, registry = self.find_syncable(key[0])
+        operation = registry.get_operation(key[1])
+        manager = type(self)
+        plain = (
+            manager.should_listen is ReceiveMixin.should_listen
+            and manager.should_listen_constructed is _BASE_CONSTRUCTED
+            and (sender is None or is_base_hook(sender.should_listen, _DEST_LISTEN))
+            and is_base_hook(registry.should_listen, _REGISTRY_LISTEN)
+            and is_base_hook(cls.sync_should_listen, _CLASS_LISTEN)
+            and is_base_hook(registry.sync_context, _REGISTRY_CONTEXT)
+            and is_base_hook(registry.should_listen_constructed, _REGISTRY_CONSTRUCTED)
+            and is_base_hook(registry.sync_receive, _REGISTRY_RECEIVE)
+            and isinstance(operation, SyncOperation)
+            and keeps_base_hooks(operation)
+        )
+        if not plain:
+            return None
+        incoming, after_flood = hook_names(operation.name)
+        return _Route(
+            cls,
+            registry,
+            operation,
+            getattr(registry, incoming, None),
+            getattr(registry, after_flood, None),
+            known_keys_of(cls),
+        )
 
     def _invalid_message(self, protocol: SyncProtocol, event: InvalidMessage) -> None:
         log.warning(
@@ -109,12 +224,7 @@ class ReceiveMixin:
         response_for: ResponseContext | None,
     ) -> None:
         """Process one received message (§9 step 4); errors go back to the sender."""
-        info: dict[str, Any] = {
-            "protocol": protocol,
-            "manager": self,
-            "response_for": response_for,
-            "sender": protocol.dest,
-        }
+        info = _info(self, protocol, response_for)
         try:
             obj = self._receive_object(msg, info)
         except Exception as exc:
@@ -282,6 +392,31 @@ class ReceiveMixin:
         if request is not None:
             request.answered = True
         protocol.conn.enqueue(error, error_operation, None, request, ERROR_PRIORITY)
+
+
+class _Route(NamedTuple):
+    """How messages of one (sync_type, operation) are received, for one chunk."""
+
+    cls: Any
+    registry: SyncRegistry
+    operation: SyncOperation
+    incoming: Callable[..., Any] | None
+    after_flood: Callable[..., Any] | None
+    known: frozenset[str]  # keys that need no closer look by validate_message
+
+
+_UNROUTED: Final[Any] = object()
+
+
+def _info(
+    manager: Any, protocol: SyncProtocol, response_for: ResponseContext | None
+) -> dict[str, Any]:
+    return {
+        "protocol": protocol,
+        "manager": manager,
+        "response_for": response_for,
+        "sender": protocol.dest,
+    }
 
 
 def validate_message(msg: dict[str, Any]) -> None:

@@ -101,12 +101,17 @@ class SyncOp(SyncOperationBase):
 
     def _check_info(self, obj: Any, msg: dict[str, Any], info: dict[str, Any]) -> bool:
         """Accept ephemeral objects; else only from the owner's direction, never ours."""
-        if _is_ephemeral(obj):
+        # The helpers' work inlined: this runs for every object received.
+        owner = obj.sync_owner
+        if owner is EphemeralUnflooded:
             return True
         if obj.sync_is_local:
             raise SyncBadOwner(f"received a sync of {obj.sync_type} that we own")
-        owner = obj.sync_owner
-        if not _from_owner_direction(owner, info):
+        owner_hash = getattr(owner, "dest_hash", None)
+        sender_hash = getattr(info.get("sender"), "dest_hash", None)
+        if owner_hash is None or not (
+            owner_hash is sender_hash or owner_hash == sender_hash
+        ):
             raise SyncBadOwner(
                 f"{obj.sync_type}: its owner was learned from {owner.dest_hash}, not from "
                 f"the sender {describe_destination(info.get('sender'))}"
@@ -125,7 +130,7 @@ class SyncOp(SyncOperationBase):
 
     def _flood_info(self, obj: Any, info: dict[str, Any]) -> None:
         """Send the whole object to every live destination except the sender."""
-        if _is_ephemeral(obj):
+        if obj.sync_owner is EphemeralUnflooded:
             return
         sender = info.get("sender")
         # A leaf node's only link is the sender: nothing to flood, and synchronize

@@ -32,7 +32,7 @@ import logging
 from typing import TYPE_CHECKING, Any, Final
 
 from entanglement._exceptions import RemoteProtocolError, WriteError
-from entanglement._sansio import NEED_DATA, SyncConnection
+from entanglement._sansio import SyncConnection
 
 if TYPE_CHECKING:
     from entanglement._hashes import DestHash
@@ -50,7 +50,8 @@ class SyncProtocol:
     """One connection to a peer: receive pipeline feed, send path, drain.
 
     Args:
-        manager: the owning SyncManager (``loop``, ``_dispatch``, ``_connection_lost``).
+        manager: the owning SyncManager (``loop``, ``_receive_events``,
+            ``_connection_lost``).
         incoming: True for accepted connections.
         dest: the destination, when already known.
         **kwargs: ``dest_hash`` and ``der_cert`` when already known.
@@ -141,17 +142,14 @@ class SyncProtocol:
             self._process()
 
     def _process(self) -> None:
-        conn = self.conn
-        while not self.closed:
-            try:
-                event = conn.next_event()
-            except RemoteProtocolError as exc:
-                log.error("%s: closing the connection: %s", self.peer_name, exc)
-                self.abort()
-                return
-            if event is NEED_DATA:
-                return
-            self.manager._dispatch(self, event)
+        if self.closed:
+            return
+        try:
+            # The manager stops taking events as soon as this connection closes.
+            self.manager._receive_events(self, self.conn.events())
+        except RemoteProtocolError as exc:
+            log.error("%s: closing the connection: %s", self.peer_name, exc)
+            self.abort()
 
     def eof_received(self) -> bool:
         """The peer closed its side: close ours too."""

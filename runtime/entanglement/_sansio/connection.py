@@ -38,7 +38,7 @@ Rules:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Final, NamedTuple
 
 from entanglement._exceptions import (
@@ -159,7 +159,44 @@ class SyncConnection:
             if event is not None:
                 return event
 
-    def _event_for(self, number: int, flags: int, payload: bytes) -> Event | None:
+    def events(self) -> Iterator[Event]:
+        """Yield an event for every complete frame buffered now, in order.
+
+        The batch form of :meth:`next_event`, with the same events and counters: the
+        frames are cut in one call and the common frame (no flags, a JSON object with
+        ``_sync_type`` and no ``_resp_for``/``_no_resp_for``) is decoded inline.
+        Frames are numbered as they are yielded, so stopping early (the connection
+        closing) leaves no event half made; frames not yet yielded are dropped.
+
+        Raises:
+            RemoteProtocolError: a fatal framing error; close the connection.  Frames
+                before the bad header are yielded first.
+        """
+        scan = self._json.scan_object
+        debug = log.isEnabledFor(logging.DEBUG)  # once per chunk, not per frame
+        for payload, flags in self._frames.take_frames():
+            number = self.in_count
+            self.in_count = number + 1
+            if debug:
+                log.debug("%s: received #%d %r", self.name, number, payload[:200])
+            if not flags:
+                msg = scan(payload)
+                if (
+                    msg is not None
+                    and "_sync_type" in msg
+                    and "_resp_for" not in msg
+                    and "_no_resp_for" not in msg
+                ):
+                    yield MessageReceived(number, 0, msg, None, False)
+                    continue
+            event = self._event_for(number, flags, payload)
+            if event is not None:
+                yield event
+        self._frames.raise_if_failed()
+
+    def _event_for(
+        self, number: int, flags: int, payload: bytes | bytearray
+    ) -> Event | None:
         try:
             msg = self._json.decode(payload)
         except BadPayloadError as exc:

@@ -146,6 +146,45 @@ class FrameBuffer:
         self._pos = end
         return payload, flags
 
+    def take_frames(self) -> list[tuple[bytearray, int]]:
+        """Every complete frame held, as ``(payload, flags)`` tuples, in order.
+
+        The batch form of :meth:`next_raw` (one call per received chunk instead of
+        one per frame); payloads are bytearray slices, one copy less than bytes.  A fatal header after some good frames returns the good ones
+        and poisons the buffer, so the error is raised by the next call.
+
+        Raises:
+            FrameTooLargeError: the first header announces more than MAX_PAYLOAD bytes.
+            UnknownCriticalFlagsError: the first header sets an unknown critical flag.
+        """
+        if self._error is not None:
+            raise self._error
+        buf, pos = self._buf, self._pos
+        size = len(buf)
+        frames: list[tuple[bytearray, int]] = []
+        append = frames.append
+        while size - pos >= _HEADER_SIZE:
+            length, flags = _unpack_header(buf, pos)
+            if length > MAX_PAYLOAD or flags & _UNKNOWN_CRITICAL:
+                try:
+                    self._check_header(length, flags)
+                except ProtocolError:
+                    if frames:
+                        break  # poisoned: raised at the next call
+                    raise
+            end = pos + _HEADER_SIZE + length
+            if size < end:
+                break
+            append((buf[pos + _HEADER_SIZE : end], flags))
+            pos = end
+        self._pos = pos
+        return frames
+
+    def raise_if_failed(self) -> None:
+        """Raise the fatal error met by :meth:`take_frames`, if there was one."""
+        if self._error is not None:
+            raise self._error
+
     def __iter__(self) -> FrameBuffer:
         return self
 
@@ -196,7 +235,7 @@ def encode_message(msg: dict[str, Any]) -> bytes:
     return _ENCODER.encode(msg).encode("ascii")
 
 
-def decode_message(payload: bytes) -> dict[str, Any]:
+def decode_message(payload: bytes | bytearray) -> dict[str, Any]:
     """Decode a payload into a message dict.
 
     Raises:
@@ -260,7 +299,23 @@ class JsonCodec:
                 raise
             return encode_message(msg)
 
-    def decode(self, payload: bytes) -> dict[str, Any]:
+    def scan_object(self, payload: bytes | bytearray) -> dict[str, Any] | None:
+        """The common case of :meth:`decode`: a well-formed object, else None.
+
+        None means "not decided here": :meth:`decode` then gives the verdict (and the
+        error message).  The payload is decoded once again in that case only.
+        """
+        try:
+            text = payload.decode("utf-8")
+            value, end = self._scan(text, 0)
+        except (UnicodeDecodeError, StopIteration, ValueError, RecursionError):
+            return None
+        # (The scanner never skips leading whitespace: such text raised above.)
+        if end == len(text) and type(value) is dict:
+            return value
+        return None
+
+    def decode(self, payload: bytes | bytearray) -> dict[str, Any]:
         """Decode like :func:`decode_message` (same errors)."""
         try:
             text = payload.decode("utf-8")

@@ -140,3 +140,19 @@ def test_fill_decodes_through_the_plan() -> None:
     with pytest.raises(SyncBadEncodingError, match="cannot decode 'when'"):
         obj.sync_receive_constructed({"key": 8, "when": "not a date"})
     assert obj.key == 7  # nothing assigned when a value fails to decode
+
+
+def test_fill_assigns_codec_free_messages_as_they_are() -> None:
+    # A message naming only properties without a codec (and reserved keys) is filled
+    # by plain assignment; one naming a codec property or an unknown key is not.
+    obj = Sample()
+    obj.sync_receive_constructed({"key": 3, "plain": [1, "x"], "_sync_type": "S",
+                                  "_sync_owner": "o", "_other": 1})  # fmt: skip
+    assert (obj.key, obj.plain) == (3, [1, "x"])
+    assert not hasattr(obj, "_other")
+    assert "_sync_owner" not in vars(obj)
+    obj.sync_receive_constructed({"key": 4, "shout": "QUIET"})
+    assert (obj.key, obj.shout) == (4, "quiet")
+    with pytest.raises(SyncBadEncodingError, match="no sync property 'nope'"):
+        obj.sync_receive_constructed({"key": 5, "nope": 1})
+    assert obj.key == 4  # an unknown key is found before anything is assigned

@@ -288,3 +288,38 @@ def test_flush_writes_before_the_loop_runs(pki) -> None:
             assert protocol.conn.out_count == before + 3
 
     run(scenario())
+
+
+def test_hooks_set_on_live_objects_apply_to_the_next_message(pki) -> None:
+    # The receive side works out once per received chunk which hooks are the base
+    # ones; a hook installed (or removed) between messages must still be honoured.
+    async def scenario() -> None:
+        ra, rb, _ = fresh_registries()
+        a, b = pki.nodes["a"], pki.nodes["b"]
+        async with server(a, ra) as srv, manager(b, rb) as cli:
+            await connect_pair(srv, cli, a, b)
+            owner = Owner()
+            srv.synchronize(ra.add_local(Thing(1, owner, color="red")))
+            await rb.wait_for(lambda: 1 in rb.things)
+            seen: list[Any] = []
+
+            def listening(msg: dict[str, Any], cls: type, **info: Any) -> bool:
+                seen.append(msg.get("color"))
+                if msg.get("color") == "forbidden":
+                    raise SyncUnauthorized("forbidden color", network_msg=msg)
+                return True
+
+            rb.should_listen = listening  # type: ignore[method-assign]
+            srv.synchronize(ra.add_local(Thing(2, owner, color="blue")))
+            srv.synchronize(ra.add_local(Thing(3, owner, color="forbidden")))
+            srv.synchronize(ra.add_local(Thing(4, owner, color="green")))
+            await rb.wait_for(lambda: 4 in rb.things)
+            assert 2 in rb.things
+            assert 3 not in rb.things
+            assert seen == ["blue", "forbidden", "green"]
+            del rb.should_listen  # back to the class's hook
+            srv.synchronize(ra.add_local(Thing(5, owner, color="forbidden")))
+            await rb.wait_for(lambda: 5 in rb.things)
+            assert seen == ["blue", "forbidden", "green"]
+
+    run(scenario())
