@@ -182,6 +182,14 @@ class SendMixin:
         context: ResponseContext | None,
         priority: int,
     ) -> None:
+        if (
+            destinations is None
+            and context is None
+            and not exclude
+            and type(self).should_send is SendMixin.should_send
+        ):
+            self._enqueue_everywhere(obj, op, registry, attributes, priority)
+            return
         if destinations is None:
             targets = [p.dest for p in self._connections.values()]
         else:
@@ -216,6 +224,36 @@ class SendMixin:
                 if not _send_chain(obj, dest, registry, chain_info):
                     continue
             self._enqueue(dest, obj, op, subset, context, priority)
+
+    def _enqueue_everywhere(
+        self,
+        obj: Any,
+        op: Any,
+        registry: Any,
+        attributes: Iterable[str] | None,
+        priority: int,
+    ) -> None:
+        # The most common call (every live connection, no context, the manager's base
+        # chain): what _enqueue_all does, taking each protocol as it comes instead of
+        # looking it up again by its destination's hash.
+        subset = frozenset(attributes) if attributes else None
+        everyone = (
+            getattr(registry.should_send, "__func__", None) is _REGISTRY_SEND
+            and getattr(obj.sync_should_send, "__func__", None) is _OBJECT_SEND
+        )
+        for protocol in tuple(self._connections.values()):
+            dest = protocol.dest
+            if not everyone or getattr(dest.should_send, "__func__", None) is not (
+                _DEST_SEND
+            ):
+                info = {"manager": self, "response_for": None, "operation": op,
+                        "registry": registry, "sync_type": type(obj),
+                        "destination": dest}  # fmt: skip
+                if not _send_chain(obj, dest, registry, info):
+                    continue
+            if protocol.closed:
+                raise SyncNotConnected(dest=dest)
+            protocol.conn.enqueue(obj, op, subset, None, priority)
 
     def _enqueue(
         self,

@@ -302,17 +302,37 @@ class SyncConnection:
         """
         out: list[bytes] = []
         size = 0
-        queue = self.queue
+        pop = self.queue.pop
+        encode = self._json.encode
         debug = log.isEnabledFor(logging.DEBUG)  # once per batch, not per frame
         while size < limit:
-            element = queue.pop()
+            element = pop()
             if element is None:
                 break
-            frame = self._frame_for(element, debug)
-            if frame is not None:
-                out.append(frame)
-                size += len(frame)
-        if size < limit and self.pending_no_resp and not len(queue):
+            if element.contexts or self.pending_no_resp or debug:
+                frame = self._frame_for(element, debug)
+                if frame is None:
+                    continue
+            else:
+                # _frame_for without requests, answers or no-responses to carry: the
+                # frame of almost every element, built inline.
+                try:
+                    payload = encode(_message(element))
+                    if len(payload) > MAX_PAYLOAD:
+                        raise _too_large(payload)
+                except (
+                    LocalProtocolError,
+                    ValueError,
+                    TypeError,
+                    AttributeError,
+                ) as exc:
+                    log.error("%s: not sending %r: %s", self.name, element.obj, exc)
+                    continue
+                frame = _pack_header(len(payload), 0) + payload
+                self.out_count += 1
+            out.append(frame)
+            size += len(frame)
+        if size < limit and self.pending_no_resp and not len(self.queue):
             out.append(self._metadata_frame())
         return out
 
@@ -343,12 +363,7 @@ class SyncConnection:
     def _encode(
         self, element: QueueElement, resp_for: list[int]
     ) -> tuple[bytes, list[ResponseContext]]:
-        msg = build_payload(element)
-        obj = element.obj
-        msg["_sync_type"] = obj.sync_type
-        op_name = getattr(element.operation, "name", None) or str(element.operation)
-        if op_name != "sync":
-            msg["_sync_operation"] = op_name
+        msg = _message(element)
         needing: list[ResponseContext] = []
         flags = 0
         if resp_for:
@@ -361,9 +376,7 @@ class SyncConnection:
             msg["_no_resp_for"] = self.pending_no_resp
         payload = self._json.encode(msg)
         if len(payload) > MAX_PAYLOAD:
-            raise LocalProtocolError(
-                f"payload of {len(payload)} bytes exceeds the {MAX_PAYLOAD}-byte limit"
-            )
+            raise _too_large(payload)
         if self.pending_no_resp:
             self.pending_no_resp = []
         return HEADER.pack(len(payload), flags) + payload, needing
@@ -398,6 +411,26 @@ class SyncConnection:
     def _wake(self) -> None:
         if self.on_wakeup is not None:
             self.on_wakeup()
+
+
+def _message(element: QueueElement) -> dict[str, Any]:
+    """The element's message without the response keys: payload, type, operation."""
+    msg = build_payload(element)
+    msg["_sync_type"] = element.obj.sync_type
+    operation = element.operation
+    name = getattr(operation, "name", None) or str(operation)
+    if name != "sync":
+        msg["_sync_operation"] = name
+    return msg
+
+
+def _too_large(payload: bytes) -> LocalProtocolError:
+    return LocalProtocolError(
+        f"payload of {len(payload)} bytes exceeds the {MAX_PAYLOAD}-byte limit"
+    )
+
+
+_pack_header: Final = HEADER.pack
 
 
 def build_payload(element: QueueElement) -> dict[str, Any]:

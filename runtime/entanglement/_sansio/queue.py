@@ -169,7 +169,11 @@ class _Generation:
             element = order.pop(heapq.heappop(heap), None)
             if element is None:
                 continue  # stale entry left behind by a priority decrease
-            self._unindex(element)
+            index, key = self.index, element.key
+            if index.get(key) is element:  # alone in its bucket (the common case)
+                del index[key]
+            else:
+                self._unindex(element)
             self.live -= 1
             return element
         return None
@@ -223,6 +227,17 @@ class DirtyQueue:
         """Queue (or merge) a transmission of ``obj``; return the element holding it."""
         key = obj.sync_hash()
         generation = self._main
+        if self._drained is None and key not in generation.index:
+            # Nothing of this identity queued, no drain: the common case, inlined.
+            seq = next(self._seq)
+            element = QueueElement(obj, operation, attributes, context, priority)
+            element.seq, element.key = seq, key
+            generation.index[key] = element
+            order = (priority << _SEQ_BITS) + seq
+            generation.order[order] = element
+            heapq.heappush(generation.heap, order)
+            generation.live += 1
+            return element
         existing = None
         if self._drained is not None:
             existing = self._drained.find(obj, key)
