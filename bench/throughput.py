@@ -69,7 +69,7 @@ from pathlib import Path
 from typing import Any
 
 from entanglement._hashes import certhash_from_file
-from entanglement._sansio import NEED_DATA, MessageReceived
+from entanglement._sansio import MessageReceived
 from entanglement.interface import Synchronizable, SyncRegistry, sync_property
 from entanglement.network import SyncDestination, SyncManager, SyncServer
 from entanglement.operations import forward, sync
@@ -336,17 +336,14 @@ async def bench_breakdown(nodes: Any, n: int) -> dict[str, float]:
     start = clock()
     frames = protocol.conn.frames_to_send(1 << 40)
     build_us = clock() - start
-    events = []
     start = clock()
     protocol.conn.receive_data(b"".join(frames))
-    while (event := protocol.conn.next_event()) is not NEED_DATA:
-        events.append(event)
+    events = list(protocol.conn.events())
     parse_us = clock() - start
+    assert all(isinstance(event, MessageReceived) for event in events)
     del mgr._connections[peer.dest_hash]  # the receiver's flood goes nowhere
     start = clock()
-    for event in events:
-        assert isinstance(event, MessageReceived)
-        mgr._sync_receive(event.message, protocol, None)
+    mgr._receive_events(protocol, events)
     pipeline_us = clock() - start
     model_us = _model_share(store, peer, mgr, protocol, owner, n)
     await mgr.aclose()

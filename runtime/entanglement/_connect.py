@@ -263,7 +263,7 @@ class ConnectMixin:
         dest = await self._destination_for(protocol, peer_hash)
         if dest is None:
             return
-        protocol.dest = dest
+        protocol.bind(dest)
         if peer_hash == self.cert_hash:
             protocol.start_reading()  # self-connection: read, never register
             return

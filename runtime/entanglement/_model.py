@@ -228,8 +228,11 @@ class Synchronizable(metaclass=SynchronizableMeta):
             ValueError: if a value cannot be encoded (names property and class).
         """
         if not attributes:
+            encode = type(self).__dict__.get("_sync_encode_plan")
+            if encode is None:
+                encode = encoder_of(type(self))
             try:
-                fast = encoder_of(type(self))(self)
+                fast = encode(self)
             except Exception:
                 fast = None  # the general loop omits what is absent, reports failures
             if fast is not None:
@@ -296,6 +299,13 @@ class Synchronizable(metaclass=SynchronizableMeta):
 
     def sync_hash(self) -> int:
         """Hash of the primary keys; equal for any two sync_compatible objects."""
+        cls = type(self)
+        names = cls.sync_primary_keys
+        if type(names) is tuple and len(names) == 1:  # _key_values, inlined
+            try:
+                return hash((cls, (getattr(self, names[0]),)))
+            except AttributeError:
+                return id(self)
         keys = _key_values(self)
         if keys is None:
             return id(self)

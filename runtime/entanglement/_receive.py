@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final, NamedTuple
+from typing import TYPE_CHECKING, Any, Final
 
 from entanglement._codecplan import RESERVED_KEYS, known_keys_of
 from entanglement._destinations import SyncDestinationBase
@@ -134,8 +134,14 @@ class ReceiveMixin:
             if route is None:
                 self._receive_object(msg, _info(self, protocol, None))
                 return
-            if not msg.keys() <= route.known:
-                validate_message(msg)  # an unknown "_" key? (fill names the others)
+            if msg.keys() == route.keys:  # the same keys as the last message: one test
+                attributes = route.attributes
+            else:
+                if not msg.keys() <= route.known:
+                    validate_message(msg)  # an unknown "_" key? (fill names the rest)
+                route.keys = frozenset(msg)
+                # validate_message left no "_" keys but the reserved ones.
+                route.attributes = attributes = route.keys.difference(RESERVED_KEYS)
             operation = route.operation
             info: dict[str, Any] = {
                 "protocol": protocol,
@@ -144,8 +150,7 @@ class ReceiveMixin:
                 "sender": protocol.dest,
                 "operation": operation,
                 "registry": route.registry,
-                # validate_message left no "_" keys but the reserved ones.
-                "attributes": frozenset(msg).difference(RESERVED_KEYS),
+                "attributes": attributes,
                 "context": None,
             }
             obj = route.cls.sync_construct(msg, **info)
@@ -203,7 +208,6 @@ class ReceiveMixin:
             operation,
             getattr(registry, incoming, None),
             getattr(registry, after_flood, None),
-            known_keys_of(cls),
         )
 
     def _invalid_message(self, protocol: SyncProtocol, event: InvalidMessage) -> None:
@@ -394,15 +398,36 @@ class ReceiveMixin:
         protocol.conn.enqueue(error, error_operation, None, request, ERROR_PRIORITY)
 
 
-class _Route(NamedTuple):
+class _Route:
     """How messages of one (sync_type, operation) are received, for one chunk."""
 
-    cls: Any
-    registry: SyncRegistry
-    operation: SyncOperation
-    incoming: Callable[..., Any] | None
-    after_flood: Callable[..., Any] | None
-    known: frozenset[str]  # keys that need no closer look by validate_message
+    __slots__ = (
+        "after_flood",
+        "attributes",
+        "cls",
+        "incoming",
+        "keys",
+        "known",
+        "operation",
+        "registry",
+    )
+
+    def __init__(
+        self,
+        cls: Any,
+        registry: SyncRegistry,
+        operation: SyncOperation,
+        incoming: Callable[..., Any] | None,
+        after_flood: Callable[..., Any] | None,
+    ) -> None:
+        self.cls, self.registry, self.operation = cls, registry, operation
+        self.incoming, self.after_flood = incoming, after_flood
+        # Keys that need no closer look by validate_message.
+        self.known = known_keys_of(cls)
+        # The last message's keys, validated, and its "attributes" (messages of one
+        # class usually carry the same keys).
+        self.keys: frozenset[str] = frozenset()
+        self.attributes: frozenset[str] = frozenset()
 
 
 _UNROUTED: Final[Any] = object()

@@ -118,8 +118,22 @@ class SendMixin:
         """
         if response is not False and response_for is not None:
             raise ValueError("response and response_for are mutually exclusive")
-        registry = self._registry_of(obj)
+        registry = self._class_registry.get(type(obj))
+        if registry is None or obj.sync_type not in registry.registry:
+            registry = self._registry_of(obj)
         op = registry.get_operation(operation)
+        if priority is None:
+            priority = obj.sync_priority
+        if (
+            response is False
+            and response_for is None
+            and destinations is None
+            and not exclude
+            and type(self).should_send is SendMixin.should_send
+        ):
+            # The most common call: every live connection, nothing to answer.
+            self._enqueue_everywhere(obj, op, registry, attributes_to_sync, priority)
+            return None
         future: asyncio.Future[Any] | None = None
         context = response_for
         if response is not False:
@@ -130,7 +144,7 @@ class SendMixin:
         try:
             self._enqueue_all(
                 obj, op, registry, destinations, exclude, attributes_to_sync,
-                context, obj.sync_priority if priority is None else priority,
+                context, priority,
             )  # fmt: skip
         finally:
             if future is not None and context is not None:
@@ -149,14 +163,6 @@ class SendMixin:
         """
         for protocol in list(self._connections.values()):
             protocol.flush()
-
-    def _has_links_besides(self, destination: Any) -> bool:
-        """True when a live connection leads somewhere other than ``destination``."""
-        for protocol in self._connections.values():
-            dest = protocol.dest
-            if dest is not destination and dest != destination:
-                return True
-        return False
 
     def _registry_of(self, obj: Any) -> Any:
         # Cached per class: the sync_receive override check walks the MRO statically
@@ -182,14 +188,6 @@ class SendMixin:
         context: ResponseContext | None,
         priority: int,
     ) -> None:
-        if (
-            destinations is None
-            and context is None
-            and not exclude
-            and type(self).should_send is SendMixin.should_send
-        ):
-            self._enqueue_everywhere(obj, op, registry, attributes, priority)
-            return
         if destinations is None:
             targets = [p.dest for p in self._connections.values()]
         else:
@@ -233,9 +231,9 @@ class SendMixin:
         attributes: Iterable[str] | None,
         priority: int,
     ) -> None:
-        # The most common call (every live connection, no context, the manager's base
-        # chain): what _enqueue_all does, taking each protocol as it comes instead of
-        # looking it up again by its destination's hash.
+        # What _enqueue_all does for the most common call (every live connection, no
+        # context, the manager's base chain), taking each protocol as it comes instead
+        # of looking it up again by its destination's hash.
         subset = frozenset(attributes) if attributes else None
         everyone = (
             getattr(registry.should_send, "__func__", None) is _REGISTRY_SEND

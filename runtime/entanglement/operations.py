@@ -34,7 +34,7 @@ from ._errors import (
     WrongSyncDestination,
     describe_destination,
 )
-from ._model import EphemeralUnflooded, Unique
+from ._model import EphemeralUnflooded, Synchronizable, Unique
 from ._opbase import ErrorOperation, MethodOperation, SyncOperation, error
 
 __all__ = [
@@ -51,6 +51,9 @@ __all__ = [
     "forward",
     "sync",
 ]
+
+
+_BASE_IS_LOCAL = Synchronizable.__dict__["sync_is_local"]
 
 
 def _sender_hash(info: dict[str, Any]) -> Any:
@@ -105,7 +108,11 @@ class SyncOp(SyncOperationBase):
         owner = obj.sync_owner
         if owner is EphemeralUnflooded:
             return True
-        if obj.sync_is_local:
+        if type(obj).sync_is_local is _BASE_IS_LOCAL:  # the property's test, inlined
+            local = owner is None or owner.dest_hash is None
+        else:
+            local = obj.sync_is_local
+        if local:
             raise SyncBadOwner(f"received a sync of {obj.sync_type} that we own")
         owner_hash = getattr(owner, "dest_hash", None)
         sender_hash = getattr(info.get("sender"), "dest_hash", None)
@@ -134,10 +141,14 @@ class SyncOp(SyncOperationBase):
             return
         sender = info.get("sender")
         # A leaf node's only link is the sender: nothing to flood, and synchronize
-        # would only find that out after its argument checks (same outcome).
-        if not info["manager"]._has_links_besides(sender):
-            return
-        self.synchronize(obj, info, exclude=[sender], operation="sync")
+        # would only find that out after its argument checks (same outcome).  This
+        # runs for every object received, hence the manager's live connections read
+        # here rather than through a helper.
+        for protocol in info["manager"]._connections.values():
+            dest = protocol.dest
+            if dest is not sender and dest != sender:
+                self.synchronize(obj, info, exclude=[sender], operation="sync")
+                return
 
 
 class ForwardOperation(SyncOperationBase):

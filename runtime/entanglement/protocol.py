@@ -67,7 +67,10 @@ class SyncProtocol:
         self.der_cert: bytes | None = kwargs.pop("der_cert", None)
         self.peer_address: Any = kwargs.pop("peer_address", None)
         self.conn = SyncConnection(dest=dest)
-        self.dest = dest
+        # The destination (None until the peer is identified, see bind): a plain
+        # attribute, read for every object sent and received.
+        self.dest: Any = dest
+        self.conn.name = self.peer_name
         self.transport: asyncio.BaseTransport | None = None
         self.bwprotocol: BandwidthProtocol | None = None
         self.closed = False
@@ -80,14 +83,9 @@ class SyncProtocol:
     def __repr__(self) -> str:
         return f"<SyncProtocol {self.peer_name}>"
 
-    @property
-    def dest(self) -> Any:
-        """The destination this connection is bound to."""
-        return self._dest
-
-    @dest.setter
-    def dest(self, dest: Any) -> None:
-        self._dest = dest
+    def bind(self, dest: Any) -> None:
+        """Bind the connection to its destination, once the peer is identified."""
+        self.dest = dest
         self.conn.dest = dest
         self.conn.name = self.peer_name
 
@@ -95,8 +93,8 @@ class SyncProtocol:
     def peer_name(self) -> str:
         """How log lines name the peer: destination name, hash text, address."""
         parts = []
-        if self._dest is not None:
-            parts.append(repr(getattr(self._dest, "name", self._dest)))
+        if self.dest is not None:
+            parts.append(repr(getattr(self.dest, "name", self.dest)))
         if self.dest_hash is not None:
             parts.append(str(self.dest_hash))
         if self.peer_address:

@@ -280,7 +280,8 @@ class SyncConnection:
         if self.closed:
             raise LocalProtocolError(f"{self.name}: connection is closed")
         element = self.queue.add(obj, operation, attributes, context, priority)
-        self._wake()
+        if self.on_wakeup is not None:  # (_wake, inlined: once per object queued)
+            self.on_wakeup()
         return element
 
     def add_no_response(self, number: int) -> None:
@@ -302,7 +303,7 @@ class SyncConnection:
         """
         out: list[bytes] = []
         size = 0
-        pop = self.queue.pop
+        pop = self.queue.popper()
         encode = self._json.encode
         debug = log.isEnabledFor(logging.DEBUG)  # once per batch, not per frame
         while size < limit:
@@ -415,8 +416,12 @@ class SyncConnection:
 
 def _message(element: QueueElement) -> dict[str, Any]:
     """The element's message without the response keys: payload, type, operation."""
-    msg = build_payload(element)
-    msg["_sync_type"] = element.obj.sync_type
+    obj = element.obj
+    msg = dict(obj.to_sync(attributes=element.attributes))  # (build_payload, inlined)
+    if element.overlay:
+        for key, value in element.overlay.items():
+            msg.setdefault(key, value)
+    msg["_sync_type"] = obj.sync_type
     operation = element.operation
     name = getattr(operation, "name", None) or str(operation)
     if name != "sync":
