@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given
+from hypothesis import strategies as st
 from sansio_helpers import Future, Item, UniqueItem
 
 from entanglement._sansio import DirtyQueue, ResponseContext
@@ -147,3 +149,40 @@ def test_clear_returns_everything() -> None:
     assert sorted(e.obj.key for e in q.clear()) == [1, 2]
     assert len(q) == 0
     assert not q.draining
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["add", "add", "add", "pop"]),
+            st.integers(0, 6),  # identity
+            st.sampled_from([-5, 0, 10, 50, 100]),  # priority
+        ),
+        max_size=60,
+    )
+)
+def test_pop_order_matches_a_sorted_reference(ops: list[tuple[str, int, int]]) -> None:
+    # Reference: one entry per queued identity, ordered by (priority, first arrival);
+    # a merge keeps the arrival and lowers the priority, never raises it.
+    q = new_queue()
+    ref: dict[int, tuple[int, int]] = {}  # key -> (priority, arrival)
+    arrival = 0
+    for op, key, prio in ops:
+        if op == "add":
+            q.add(Item(key), "sync", None, None, prio)
+            if key in ref:
+                ref[key] = (min(ref[key][0], prio), ref[key][1])
+            else:
+                ref[key], arrival = (prio, arrival), arrival + 1
+        else:
+            element = q.pop()
+            if not ref:
+                assert element is None
+                continue
+            expected = min(ref, key=lambda k: ref[k])
+            assert element is not None
+            assert (element.obj.key, element.priority) == (expected, ref[expected][0])
+            del ref[expected]
+    assert len(q) == len(ref)
+    order = sorted(ref, key=lambda k: ref[k])
+    assert [e.obj.key for e in drain_all(q)] == order
