@@ -77,13 +77,18 @@ def decoders_of(cls: type) -> dict[str, Callable[[Any], Any] | None]:
 
 
 def as_is_names_of(cls: type) -> frozenset[str]:
-    """Message keys that filling ``cls`` assigns as they are, or skips (``_`` keys)."""
+    """Message keys that filling ``cls`` assigns as they are, or skips.
+
+    The reserved keys (skipped) and the properties without a codec whose names do not
+    start with ``_`` (assigned): in a message holding only these, the keys to skip are
+    exactly the reserved ones.
+    """
     names: frozenset[str] | None = cls.__dict__.get("_sync_as_is_plan")
     if names is None:
         decoders = decoders_of(cls)
         names = RESERVED_KEYS.union(
             name for name, decoder in decoders.items()
-            if decoder is None or name[:1] == "_"
+            if decoder is None and name[:1] != "_"
         )  # fmt: skip
         type.__setattr__(cls, "_sync_as_is_plan", names)
     return names

@@ -42,7 +42,7 @@ import inspect
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, NoReturn, Protocol
 
-from ._codecplan import as_is_names_of, decoders_of, encoder_of
+from ._codecplan import RESERVED_KEYS, as_is_names_of, decoders_of, encoder_of
 from ._hashes import DestHash
 from ._properties import NOTHING, NoSyncProperty, SyncProperty, sync_property
 
@@ -348,7 +348,7 @@ def fill_from_message(obj: Synchronizable, msg: dict[str, Any]) -> None:
         # Nothing to decode and no unknown key: nothing can fail before assigning.
         try:
             for key, value in msg.items():
-                if key[:1] != "_":
+                if key not in RESERVED_KEYS:
                     setattr(obj, key, value)
         except Exception as exc:
             _assign_failed(key, msg, exc)
@@ -452,6 +452,11 @@ def _decode_failed(key: str, msg: dict[str, Any], exc: Exception) -> NoReturn:
     if error is exc:
         raise exc
     raise error from exc
+
+
+def assign_failed(key: str, msg: dict[str, Any], exc: Exception) -> NoReturn:
+    """Raise the error for a failed assignment of ``key`` while filling (see fill)."""
+    _assign_failed(key, msg, exc)
 
 
 def _assign_failed(key: str, msg: dict[str, Any], exc: Exception) -> NoReturn:

@@ -43,9 +43,9 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
-from entanglement._codecplan import RESERVED_KEYS, known_keys_of
+from entanglement._codecplan import RESERVED_KEYS, as_is_names_of, known_keys_of
 from entanglement._destinations import SyncDestinationBase
-from entanglement._model import fill_from_message
+from entanglement._model import assign_failed, fill_from_message
 from entanglement._opbase import (
     SyncOperation,
     check_constructed,
@@ -164,7 +164,16 @@ class ReceiveMixin:
                     _not_true(
                         result, f"{type(obj).__name__}.sync_should_listen_constructed"
                     )
-            if type(obj).sync_receive_constructed is _OBJECT_FILL:
+            if type(obj) is route.fill_class and msg.keys() <= route.as_is:
+                # fill_from_message's as-is case, inlined (nothing to decode, every
+                # key known): the one step left per attribute of every object.
+                try:
+                    for name, value in msg.items():
+                        if name not in RESERVED_KEYS:
+                            setattr(obj, name, value)
+                except Exception as exc:
+                    assign_failed(name, msg, exc)
+            elif type(obj).sync_receive_constructed is _OBJECT_FILL:
                 fill_from_message(obj, msg)
             else:
                 obj.sync_receive_constructed(msg, **info)
@@ -403,8 +412,10 @@ class _Route:
 
     __slots__ = (
         "after_flood",
+        "as_is",
         "attributes",
         "cls",
+        "fill_class",
         "incoming",
         "keys",
         "known",
@@ -424,6 +435,11 @@ class _Route:
         self.incoming, self.after_flood = incoming, after_flood
         # Keys that need no closer look by validate_message.
         self.known = known_keys_of(cls)
+        # Objects of this class (when it keeps the base fill) are filled inline from
+        # messages holding only these keys (see fill_from_message).
+        fills = cls.sync_receive_constructed is _OBJECT_FILL
+        self.fill_class: type | None = cls if fills else None
+        self.as_is = as_is_names_of(cls) if fills else frozenset()
         # The last message's keys, validated, and its "attributes" (messages of one
         # class usually carry the same keys).
         self.keys: frozenset[str] = frozenset()

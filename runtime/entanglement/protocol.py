@@ -205,9 +205,8 @@ class SyncProtocol:
         conn = self.conn
         written = 0
         while not bw.paused and written < TURN_BUDGET and conn.has_output:
-            frames = conn.frames_to_send(WRITE_CHUNK)
-            if frames:
-                data = b"".join(frames)
+            data = conn.data_to_send(WRITE_CHUNK)
+            if data:
                 bw.write(data)
                 written += len(data)
         if self._drain is not None and not conn.queue.draining:

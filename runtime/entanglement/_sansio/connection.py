@@ -3,8 +3,9 @@
 Theory of operation
 -------------------
 :class:`SyncConnection` is fed the bytes that arrive (:meth:`~SyncConnection.receive_data`)
-and hands back events (:meth:`~SyncConnection.next_event`); it is asked for the bytes to
-write (:meth:`~SyncConnection.frames_to_send`).  The asyncio driver
+and hands back events (:meth:`~SyncConnection.events`, one chunk at a time, or
+:meth:`~SyncConnection.next_event`); it is asked for the bytes to write
+(:meth:`~SyncConnection.data_to_send`).  The asyncio driver
 (:mod:`entanglement.protocol`) only moves bytes.
 
 Rules:
@@ -293,49 +294,53 @@ class SyncConnection:
 
     @property
     def has_output(self) -> bool:
-        """True when :meth:`frames_to_send` would produce something."""
+        """True when :meth:`data_to_send` would produce something."""
         return bool(len(self.queue) or self.pending_no_resp)
 
-    def frames_to_send(self, limit: int) -> list[bytes]:
+    def data_to_send(self, limit: int) -> bytes:
         """Build frames until about ``limit`` bytes are ready or nothing is left.
 
-        Elements that cannot be encoded are logged and skipped (rule 1).
+        Returns the frames back to back, ready to write.  Elements that cannot be
+        encoded are logged and skipped (rule 1).
         """
-        out: list[bytes] = []
-        size = 0
+        out = bytearray()
         pop = self.queue.popper()
         encode = self._json.encode
         debug = log.isEnabledFor(logging.DEBUG)  # once per batch, not per frame
-        while size < limit:
+        while len(out) < limit:
             element = pop()
             if element is None:
                 break
             if element.contexts or self.pending_no_resp or debug:
                 frame = self._frame_for(element, debug)
-                if frame is None:
-                    continue
-            else:
-                # _frame_for without requests, answers or no-responses to carry: the
-                # frame of almost every element, built inline.
-                try:
-                    payload = encode(_message(element))
-                    if len(payload) > MAX_PAYLOAD:
-                        raise _too_large(payload)
-                except (
-                    LocalProtocolError,
-                    ValueError,
-                    TypeError,
-                    AttributeError,
-                ) as exc:
-                    log.error("%s: not sending %r: %s", self.name, element.obj, exc)
-                    continue
-                frame = _pack_header(len(payload), 0) + payload
-                self.out_count += 1
-            out.append(frame)
-            size += len(frame)
-        if size < limit and self.pending_no_resp and not len(self.queue):
-            out.append(self._metadata_frame())
-        return out
+                if frame is not None:
+                    out += frame
+                continue
+            # _frame_for without requests, answers or no-responses to carry: the frame
+            # of almost every element, built inline and written into the buffer.
+            try:
+                payload = encode(_message(element))
+                if len(payload) > MAX_PAYLOAD:
+                    raise _too_large(payload)
+            except (LocalProtocolError, ValueError, TypeError, AttributeError) as exc:
+                log.error("%s: not sending %r: %s", self.name, element.obj, exc)
+                continue
+            out += _pack_header(len(payload), 0)
+            out += payload
+            self.out_count += 1
+        if len(out) < limit and self.pending_no_resp and not len(self.queue):
+            out += self._metadata_frame()
+        return bytes(out)
+
+    def frames_to_send(self, limit: int) -> list[bytes]:
+        """:meth:`data_to_send`, cut into its frames (for tests and tools)."""
+        data = self.data_to_send(limit)
+        frames, pos = [], 0
+        while pos < len(data):
+            end = pos + HEADER.size + HEADER.unpack_from(data, pos)[0]
+            frames.append(data[pos:end])
+            pos = end
+        return frames
 
     def _frame_for(self, element: QueueElement, debug: bool) -> bytes | None:
         contexts = element.contexts

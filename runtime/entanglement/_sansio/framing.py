@@ -256,6 +256,19 @@ def decode_message(payload: bytes | bytearray) -> dict[str, Any]:
     return value
 
 
+def _c_encoder() -> Any:
+    make = json.encoder.c_make_encoder  # type: ignore[attr-defined]
+    if make is None:
+        return None
+    e = _ENCODER
+    return make(None, e.default, json.encoder.encode_basestring_ascii, e.indent,
+                e.key_separator, e.item_separator, e.sort_keys, e.skipkeys,
+                e.allow_nan)  # fmt: skip
+
+
+_C_ENCODE: Final = _c_encoder()
+
+
 class JsonCodec:
     """Per-connection JSON layer: the same bytes and verdicts as the functions above.
 
@@ -265,39 +278,28 @@ class JsonCodec:
     calls them directly; anything unusual (leading or trailing whitespace, a scan
     failure, an encoding error) falls back to the general functions, so the output and
     the error messages stay exactly those of :func:`encode_message` and
-    :func:`decode_message`.  One instance per connection: the encoder's circular-reference
-    table is shared between calls, so it must not be shared between threads.
+    :func:`decode_message`.
+
+    The C encoder is made without a circular-reference table (``markers=None``): the
+    table costs a dict insertion and deletion per container on every call.  A
+    circular structure then ends in RecursionError, and the general path raises the
+    error ``json.dumps`` raises.  Without that table the encoder holds no state, so it
+    is shared by every codec.
     """
 
-    __slots__ = ("_encode", "_scan")
+    __slots__ = ("_scan",)
 
     def __init__(self) -> None:
-        self._encode = self._new_encoder()
         self._scan: Any = json.scanner.make_scanner(_DECODER)  # type: ignore[arg-type]
-
-    @staticmethod
-    def _new_encoder() -> Any:
-        make = json.encoder.c_make_encoder  # type: ignore[attr-defined]
-        if make is None:  # no C accelerator: the plain encoder is all there is
-            return None
-        e = _ENCODER
-        return make({}, e.default, json.encoder.encode_basestring_ascii, e.indent,
-                    e.key_separator, e.item_separator, e.sort_keys, e.skipkeys,
-                    e.allow_nan)  # fmt: skip
 
     def encode(self, msg: dict[str, Any]) -> bytes:
         """Encode like :func:`encode_message`."""
-        if self._encode is None:
+        if _C_ENCODE is None:  # no C accelerator: the plain encoder is all there is
             return encode_message(msg)
         try:
-            return "".join(self._encode(msg, 0)).encode("ascii")
-        except BaseException as exc:
-            # A failure can leave entries in the circular-reference table: start a
-            # fresh encoder and let the general path raise its usual error.
-            self._encode = self._new_encoder()
-            if not isinstance(exc, Exception):
-                raise
-            return encode_message(msg)
+            return "".join(_C_ENCODE(msg, 0)).encode("ascii")
+        except Exception:
+            return encode_message(msg)  # the usual error, or the same bytes
 
     def scan_object(self, payload: bytes | bytearray) -> dict[str, Any] | None:
         """The common case of :meth:`decode`: a well-formed object, else None.
