@@ -334,6 +334,25 @@ class Synchronizable(metaclass=SynchronizableMeta):
         return obj
 
 
+def fresh_payload(obj: Any) -> dict[str, Any] | None:
+    """``obj.to_sync()`` when that is the base method's codec plan, else None.
+
+    The plan builds a new dict on every call, so the sender needs no copy of it; None
+    means "ask ``to_sync`` itself" (an override, or a value the plan leaves to the
+    general loop).
+    """
+    cls = type(obj)
+    if cls.to_sync is not _BASE_TO_SYNC:
+        return None
+    encode = cls.__dict__.get("_sync_encode_plan")
+    if encode is None:
+        encode = encoder_of(cls)
+    try:
+        return encode(obj)
+    except Exception:
+        return None  # to_sync's general loop reports it
+
+
 def fill_from_message(obj: Synchronizable, msg: dict[str, Any]) -> None:
     """The base ``sync_receive_constructed``: decode and assign msg's attributes.
 
@@ -398,6 +417,7 @@ class _UnsetPrimaryKeys:
 
 
 type.__setattr__(Synchronizable, "sync_primary_keys", _UnsetPrimaryKeys())
+_BASE_TO_SYNC: Final = Synchronizable.to_sync
 
 
 def overrides_sync_receive(cls: type) -> bool:

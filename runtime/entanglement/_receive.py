@@ -130,29 +130,18 @@ class ReceiveMixin:
             except (KeyError, TypeError):  # new, or not strings (validation says)
                 validate_message(msg)
                 key = (msg["_sync_type"], operation_name)
-                route = routes[key] = self._route(key, protocol.dest)
+                route = routes[key] = self._route(key, protocol)
             if route is None:
                 self._receive_object(msg, _info(self, protocol, None))
                 return
-            if msg.keys() == route.keys:  # the same keys as the last message: one test
-                attributes = route.attributes
-            else:
+            if msg.keys() != route.keys:  # (messages of a class mostly share keys)
                 if not msg.keys() <= route.known:
                     validate_message(msg)  # an unknown "_" key? (fill names the rest)
                 route.keys = frozenset(msg)
                 # validate_message left no "_" keys but the reserved ones.
-                route.attributes = attributes = route.keys.difference(RESERVED_KEYS)
+                route.info["attributes"] = route.keys.difference(RESERVED_KEYS)
             operation = route.operation
-            info: dict[str, Any] = {
-                "protocol": protocol,
-                "manager": self,
-                "response_for": None,
-                "sender": protocol.dest,
-                "operation": operation,
-                "registry": route.registry,
-                "attributes": attributes,
-                "context": None,
-            }
+            info = route.info
             obj = route.cls.sync_construct(msg, **info)
             result = operation._check_info(obj, msg, info)
             if result is not True:
@@ -186,7 +175,7 @@ class ReceiveMixin:
         except Exception as exc:
             self._receive_failed(exc, msg, protocol, None)
 
-    def _route(self, key: tuple[str, str], sender: Any) -> _Route | None:
+    def _route(self, key: tuple[str, str], protocol: SyncProtocol) -> _Route | None:
         """The route of ``(sync_type, operation)``; None when a hook is overridden.
 
         Raises:
@@ -195,6 +184,7 @@ class ReceiveMixin:
         """
         cls, registry = self.find_syncable(key[0])
         operation = registry.get_operation(key[1])
+        sender = protocol.dest
         manager = type(self)
         plain = (
             manager.should_listen is ReceiveMixin.should_listen
@@ -211,12 +201,23 @@ class ReceiveMixin:
         if not plain:
             return None
         incoming, after_flood = hook_names(operation.name)
+        info: dict[str, Any] = {
+            "protocol": protocol,
+            "manager": self,
+            "response_for": None,
+            "sender": sender,
+            "operation": operation,
+            "registry": registry,
+            "attributes": frozenset(),
+            "context": None,
+        }
         return _Route(
             cls,
             registry,
             operation,
             getattr(registry, incoming, None),
             getattr(registry, after_flood, None),
+            info,
         )
 
     def _invalid_message(self, protocol: SyncProtocol, event: InvalidMessage) -> None:
@@ -413,9 +414,9 @@ class _Route:
     __slots__ = (
         "after_flood",
         "as_is",
-        "attributes",
         "cls",
         "fill_class",
+        "info",
         "incoming",
         "keys",
         "known",
@@ -430,9 +431,14 @@ class _Route:
         operation: SyncOperation,
         incoming: Callable[..., Any] | None,
         after_flood: Callable[..., Any] | None,
+        info: dict[str, Any],
     ) -> None:
         self.cls, self.registry, self.operation = cls, registry, operation
         self.incoming, self.after_flood = incoming, after_flood
+        # The info dict of every message of the route: only "attributes" differs
+        # between them, and only when the keys do.  Hooks receive copies (**info);
+        # the operations' private forms receive it and must not change it.
+        self.info = info
         # Keys that need no closer look by validate_message.
         self.known = known_keys_of(cls)
         # Objects of this class (when it keeps the base fill) are filled inline from
@@ -440,10 +446,8 @@ class _Route:
         fills = cls.sync_receive_constructed is _OBJECT_FILL
         self.fill_class: type | None = cls if fills else None
         self.as_is = as_is_names_of(cls) if fills else frozenset()
-        # The last message's keys, validated, and its "attributes" (messages of one
-        # class usually carry the same keys).
+        # The last message's keys, validated (its "attributes" are in info).
         self.keys: frozenset[str] = frozenset()
-        self.attributes: frozenset[str] = frozenset()
 
 
 _UNROUTED: Final[Any] = object()

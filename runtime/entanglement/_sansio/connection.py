@@ -128,6 +128,9 @@ class SyncConnection:
         self.closed = False
         # Called (synchronously) whenever there is something new to send.
         self.on_wakeup: Callable[[], None] | None = None
+        # Optional shortcut for ``obj.to_sync()`` (all attributes), set by the runtime:
+        # returns a new dict that needs no copy, or None when to_sync must be asked.
+        self.fresh_payload: Callable[[Any], dict[str, Any] | None] | None = None
         self._frames = FrameBuffer()
         self._json = JsonCodec()
 
@@ -306,6 +309,7 @@ class SyncConnection:
         out = bytearray()
         pop = self.queue.popper()
         encode = self._json.encode
+        fresh = self.fresh_payload
         debug = log.isEnabledFor(logging.DEBUG)  # once per batch, not per frame
         while len(out) < limit:
             element = pop()
@@ -319,7 +323,14 @@ class SyncConnection:
             # _frame_for without requests, answers or no-responses to carry: the frame
             # of almost every element, built inline and written into the buffer.
             try:
-                payload = encode(_message(element))
+                msg = None
+                if fresh is not None and element.attributes is None:
+                    msg = fresh(element.obj)
+                if msg is None:
+                    msg = _message(element)
+                else:
+                    _add_type_and_operation(msg, element)
+                payload = encode(msg)
                 if len(payload) > MAX_PAYLOAD:
                     raise _too_large(payload)
             except (LocalProtocolError, ValueError, TypeError, AttributeError) as exc:
@@ -426,12 +437,16 @@ def _message(element: QueueElement) -> dict[str, Any]:
     if element.overlay:
         for key, value in element.overlay.items():
             msg.setdefault(key, value)
-    msg["_sync_type"] = obj.sync_type
+    _add_type_and_operation(msg, element)
+    return msg
+
+
+def _add_type_and_operation(msg: dict[str, Any], element: QueueElement) -> None:
+    msg["_sync_type"] = element.obj.sync_type
     operation = element.operation
     name = getattr(operation, "name", None) or str(operation)
     if name != "sync":
         msg["_sync_operation"] = name
-    return msg
 
 
 def _too_large(payload: bytes) -> LocalProtocolError:
