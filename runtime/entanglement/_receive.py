@@ -90,90 +90,62 @@ class ReceiveMixin:
 
         Stops as soon as ``protocol`` closes.  Routes (class, registry, operation and
         which hooks are still the base ones) are worked out once per chunk.
+
+        A message answering nothing whose route keeps every base hook (the common
+        case) runs inline, here: the same calls in the same order as
+        :meth:`_sync_receive`, without the chains' own checks and calls.
         """
         routes: dict[tuple[str, str], _Route | None] = {}
         for event in events:
-            context = event.context
-            try:
-                if context is None and type(event) is MessageReceived:
-                    self._receive_plain(event.message, protocol, routes)
-                elif type(event) is MessageReceived:
-                    self._sync_receive(event.message, protocol, context)
-                elif isinstance(event, InvalidMessage):
-                    self._invalid_message(protocol, event)
-            except Exception:  # never let one frame take the connection down
-                log.exception(
-                    "%s: error handling frame #%d", protocol.peer_name, event[0]
-                )
-            finally:
-                if context is not None:
-                    context.release()
+            if event.context is not None or type(event) is not MessageReceived:
+                self._receive_event(protocol, event)
+            else:
+                msg = event.message
+                try:
+                    msg.pop("_flags", None)
+                    operation_name = msg.setdefault("_sync_operation", "sync")
+                    try:
+                        route = routes[msg["_sync_type"], operation_name]
+                    except (KeyError, TypeError):  # new, or not strings: validate
+                        validate_message(msg)
+                        key = (msg["_sync_type"], operation_name)
+                        route = routes[key] = self._route(key, protocol)
+                    if route is None:
+                        self._receive_object(msg, _info(self, protocol, None))
+                    else:
+                        _receive_routed(msg, route)
+                except Exception as exc:
+                    self._receive_failed_safely(exc, msg, protocol, event)
             if protocol.closed:
                 return
 
-    def _receive_plain(
+    def _receive_failed_safely(
         self,
+        exc: Exception,
         msg: dict[str, Any],
         protocol: SyncProtocol,
-        routes: dict[tuple[str, str], _Route | None],
+        event: MessageReceived,
     ) -> None:
-        """:meth:`_sync_receive` of a message answering nothing (the common case).
-
-        When every hook of the route is the base one, the pipeline runs inline: the
-        same calls in the same order, without the chains' own checks and calls.
-        """
         try:
-            msg.pop("_flags", None)
-            operation_name = msg.setdefault("_sync_operation", "sync")
-            try:
-                route = routes[msg["_sync_type"], operation_name]
-            except (KeyError, TypeError):  # new, or not strings (validation says)
-                validate_message(msg)
-                key = (msg["_sync_type"], operation_name)
-                route = routes[key] = self._route(key, protocol)
-            if route is None:
-                self._receive_object(msg, _info(self, protocol, None))
-                return
-            if msg.keys() != route.keys:  # (messages of a class mostly share keys)
-                if not msg.keys() <= route.known:
-                    validate_message(msg)  # an unknown "_" key? (fill names the rest)
-                route.keys = frozenset(msg)
-                # validate_message left no "_" keys but the reserved ones.
-                route.info["attributes"] = route.keys.difference(RESERVED_KEYS)
-            operation = route.operation
-            info = route.info
-            obj = route.cls.sync_construct(msg, **info)
-            result = operation._check_info(obj, msg, info)
-            if result is not True:
-                _not_true(result, "registry.should_listen_constructed")
-            hook = obj.sync_should_listen_constructed
-            if getattr(hook, "__func__", None) is not _OBJECT_CONSTRUCTED:
-                result = hook(msg, **info)
-                if result is not True:
-                    _not_true(
-                        result, f"{type(obj).__name__}.sync_should_listen_constructed"
-                    )
-            if type(obj) is route.fill_class and msg.keys() <= route.as_is:
-                # fill_from_message's as-is case, inlined (nothing to decode, every
-                # key known): the one step left per attribute of every object.
-                try:
-                    for name, value in msg.items():
-                        if name not in RESERVED_KEYS:
-                            setattr(obj, name, value)
-                except Exception as exc:
-                    assign_failed(name, msg, exc)
-            elif type(obj).sync_receive_constructed is _OBJECT_FILL:
-                fill_from_message(obj, msg)
-            else:
-                obj.sync_receive_constructed(msg, **info)
-            # SyncOperation.incoming, for an operation that keeps it.
-            if route.incoming is not None:
-                route.incoming(obj, **info)
-            operation._flood_info(obj, info)
-            if route.after_flood is not None:
-                route.after_flood(obj, **info)
-        except Exception as exc:
             self._receive_failed(exc, msg, protocol, None)
+        except Exception:  # never let one frame take the connection down
+            log.exception("%s: error handling frame #%d", protocol.peer_name, event[0])
+
+    def _receive_event(
+        self, protocol: SyncProtocol, event: MessageReceived | InvalidMessage
+    ) -> None:
+        """Any other event: a request, a response, an invalid frame."""
+        context = event.context
+        try:
+            if type(event) is MessageReceived:
+                self._sync_receive(event.message, protocol, context)
+            elif isinstance(event, InvalidMessage):
+                self._invalid_message(protocol, event)
+        except Exception:  # never let one frame take the connection down
+            log.exception("%s: error handling frame #%d", protocol.peer_name, event[0])
+        finally:
+            if context is not None:
+                context.release()
 
     def _route(self, key: tuple[str, str], protocol: SyncProtocol) -> _Route | None:
         """The route of ``(sync_type, operation)``; None when a hook is overridden.
@@ -406,6 +378,48 @@ class ReceiveMixin:
         if request is not None:
             request.answered = True
         protocol.conn.enqueue(error, error_operation, None, request, ERROR_PRIORITY)
+
+
+def _receive_routed(msg: dict[str, Any], route: _Route) -> None:
+    """The pipeline of a message whose route keeps every base hook (see
+    ``ReceiveMixin._receive_events``): validation left to the keys' cache, then
+    construct, the operation's check, the object's check, fill, incoming, flood."""
+    if msg.keys() != route.keys:  # (messages of a class mostly carry the same keys)
+        if not msg.keys() <= route.known:
+            validate_message(msg)  # an unknown "_" key? (fill names the others)
+        route.keys = frozenset(msg)
+        # validate_message left no "_" keys but the reserved ones.
+        route.info["attributes"] = route.keys.difference(RESERVED_KEYS)
+    operation = route.operation
+    info = route.info
+    obj = route.cls.sync_construct(msg, **info)
+    result = operation._check_info(obj, msg, info)
+    if result is not True:
+        _not_true(result, "registry.should_listen_constructed")
+    hook = obj.sync_should_listen_constructed
+    if getattr(hook, "__func__", None) is not _OBJECT_CONSTRUCTED:
+        result = hook(msg, **info)
+        if result is not True:
+            _not_true(result, f"{type(obj).__name__}.sync_should_listen_constructed")
+    if type(obj) is route.fill_class and msg.keys() <= route.as_is:
+        # fill_from_message's as-is case, inlined (nothing to decode, every key
+        # known): the one step left per attribute of every object.
+        try:
+            for name, value in msg.items():
+                if name not in RESERVED_KEYS:
+                    setattr(obj, name, value)
+        except Exception as exc:
+            assign_failed(name, msg, exc)
+    elif type(obj).sync_receive_constructed is _OBJECT_FILL:
+        fill_from_message(obj, msg)
+    else:
+        obj.sync_receive_constructed(msg, **info)
+    # SyncOperation.incoming, for an operation that keeps it.
+    if route.incoming is not None:
+        route.incoming(obj, **info)
+    operation._flood_info(obj, info)
+    if route.after_flood is not None:
+        route.after_flood(obj, **info)
 
 
 class _Route:
