@@ -121,7 +121,11 @@ class SendMixin:
         registry = self._class_registry.get(type(obj))
         if registry is None or obj.sync_type not in registry.registry:
             registry = self._registry_of(obj)
-        op = registry.get_operation(operation)
+        op = None
+        if type(registry).get_operation is _GET_OPERATION:  # its dict lookup, inlined
+            op = registry.operations.get(operation)
+        if op is None:
+            op = registry.get_operation(operation)
         if priority is None:
             priority = obj.sync_priority
         if (
@@ -296,6 +300,7 @@ def is_base_hook(bound: Any, base: Any) -> bool:
     return getattr(bound, "__func__", None) is base
 
 
+_GET_OPERATION: Final = SyncRegistry.get_operation
 _DEST_SEND: Final = SyncDestinationBase.should_send
 _REGISTRY_SEND: Final = SyncRegistry.should_send
 _OBJECT_SEND: Final = Synchronizable.sync_should_send

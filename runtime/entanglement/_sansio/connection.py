@@ -176,7 +176,7 @@ class SyncConnection:
             RemoteProtocolError: a fatal framing error; close the connection.  Frames
                 before the bad header are yielded first.
         """
-        scan = self._json.scan_object
+        scan = self._json.scan
         debug = log.isEnabledFor(logging.DEBUG)  # once per chunk, not per frame
         for payload, flags in self._frames.take_frames():
             number = self.in_count
@@ -184,9 +184,14 @@ class SyncConnection:
             if debug:
                 log.debug("%s: received #%d %r", self.name, number, payload[:200])
             if not flags:
-                msg = scan(payload)
+                try:  # JsonCodec.decode's common case, inlined
+                    text = payload.decode("utf-8")
+                    msg, end = scan(text, 0)
+                except (UnicodeDecodeError, StopIteration, ValueError, RecursionError):
+                    msg = None  # _event_for decodes again and says why
                 if (
-                    msg is not None
+                    type(msg) is dict
+                    and end == len(text)
                     and "_sync_type" in msg
                     and "_resp_for" not in msg
                     and "_no_resp_for" not in msg
@@ -323,13 +328,18 @@ class SyncConnection:
             # _frame_for without requests, answers or no-responses to carry: the frame
             # of almost every element, built inline and written into the buffer.
             try:
+                obj = element.obj
                 msg = None
                 if fresh is not None and element.attributes is None:
-                    msg = fresh(element.obj)
+                    msg = fresh(obj)
                 if msg is None:
                     msg = _message(element)
-                else:
-                    _add_type_and_operation(msg, element)
+                else:  # _add_type_and_operation, inlined
+                    msg["_sync_type"] = obj.sync_type
+                    operation = element.operation
+                    name = getattr(operation, "name", None) or str(operation)
+                    if name != "sync":
+                        msg["_sync_operation"] = name
                 payload = encode(msg)
                 if len(payload) > MAX_PAYLOAD:
                     raise _too_large(payload)

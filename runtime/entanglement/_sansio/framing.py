@@ -287,10 +287,13 @@ class JsonCodec:
     is shared by every codec.
     """
 
-    __slots__ = ("_scan",)
+    __slots__ = ("scan",)
 
     def __init__(self) -> None:
-        self._scan: Any = json.scanner.make_scanner(_DECODER)  # type: ignore[arg-type]
+        # The C scanner: ``scan(text, 0)`` gives ``(value, end)`` or raises.  A full
+        # decode also needs ``end == len(text)`` (no trailing text) and a dict; the
+        # scanner never skips leading whitespace (it raises instead).
+        self.scan: Any = json.scanner.make_scanner(_DECODER)  # type: ignore[arg-type]
 
     def encode(self, msg: dict[str, Any]) -> bytes:
         """Encode like :func:`encode_message`."""
@@ -301,22 +304,6 @@ class JsonCodec:
         except Exception:
             return encode_message(msg)  # the usual error, or the same bytes
 
-    def scan_object(self, payload: bytes | bytearray) -> dict[str, Any] | None:
-        """The common case of :meth:`decode`: a well-formed object, else None.
-
-        None means "not decided here": :meth:`decode` then gives the verdict (and the
-        error message).  The payload is decoded once again in that case only.
-        """
-        try:
-            text = payload.decode("utf-8")
-            value, end = self._scan(text, 0)
-        except (UnicodeDecodeError, StopIteration, ValueError, RecursionError):
-            return None
-        # (The scanner never skips leading whitespace: such text raised above.)
-        if end == len(text) and type(value) is dict:
-            return value
-        return None
-
     def decode(self, payload: bytes | bytearray) -> dict[str, Any]:
         """Decode like :func:`decode_message` (same errors)."""
         try:
@@ -325,7 +312,7 @@ class JsonCodec:
             return decode_message(payload)
         if text and text[0] not in _JSON_WHITESPACE:
             try:
-                value, end = self._scan(text, 0)
+                value, end = self.scan(text, 0)
             except (StopIteration, ValueError, RecursionError):
                 return decode_message(payload)
             if end == len(text) and type(value) is dict:
