@@ -234,3 +234,28 @@ def test_metadata_only_frames_count(pki, caplog) -> None:
         await still_answers(raw, 2)
 
     run_case(pki, caplog, case)
+
+
+def test_bad_messages_between_good_ones_without_a_request(pki, caplog) -> None:
+    # Plain frames (no RESPONSE_NEEDED) take the receive side's routed path, which
+    # reuses the previous message's validation when the keys are the same: a bad
+    # key must still be caught, answered with an unsolicited error, and the good
+    # messages around it stored.
+    async def case(raw: RawClient, reg: Any) -> None:
+        owner = str(Owner().id)
+        good = {"color": "c", "_sync_owner": owner, "_sync_type": "Thing"}
+        raw.send({"id": 1, **good})
+        raw.send({"id": 2, **good, "_surprise": 1})
+        raw.send({"id": 3, **good, "weight": 3})
+        raw.send({"id": 4, **good})
+        for match in ("unknown reserved key '_surprise'", "'weight'"):
+            msg, flags = await raw.receive()
+            assert (flags, msg["_sync_type"]) == (0, "SyncBadEncodingError")
+            assert "_resp_for" not in msg
+            assert match in msg["args"][0]
+        await wait_until(lambda: 4 in reg.things)
+        assert sorted(reg.things) == [1, 4]
+        await still_answers(raw, 4)
+
+    log = run_case(pki, caplog, case)
+    assert "rejected sync of 'Thing': unknown reserved key '_surprise'" in log
