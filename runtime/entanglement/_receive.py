@@ -84,7 +84,9 @@ class ReceiveMixin:
     # -- dispatch from the driver ------------------------------------------------
 
     def _receive_events(
-        self, protocol: SyncProtocol, events: Iterable[MessageReceived | InvalidMessage]
+        self,
+        protocol: SyncProtocol,
+        events: Iterable[MessageReceived | InvalidMessage | dict[str, Any]],
     ) -> None:
         """Run the pipeline for each event of one received chunk, in order.
 
@@ -97,10 +99,10 @@ class ReceiveMixin:
         """
         routes: dict[tuple[str, str], _Route | None] = {}
         for event in events:
-            if event.context is not None or type(event) is not MessageReceived:
+            if not isinstance(event, dict):  # not a plain message (see conn.events)
                 self._receive_event(protocol, event)
             else:
-                msg = event.message
+                msg = event
                 try:
                     msg.pop("_flags", None)
                     operation_name = msg.setdefault("_sync_operation", "sync")
@@ -115,21 +117,18 @@ class ReceiveMixin:
                     else:
                         _receive_routed(msg, route)
                 except Exception as exc:
-                    self._receive_failed_safely(exc, msg, protocol, event)
+                    self._receive_failed_safely(exc, msg, protocol)
             if protocol.closed:
                 return
 
     def _receive_failed_safely(
-        self,
-        exc: Exception,
-        msg: dict[str, Any],
-        protocol: SyncProtocol,
-        event: MessageReceived,
+        self, exc: Exception, msg: dict[str, Any], protocol: SyncProtocol
     ) -> None:
         try:
             self._receive_failed(exc, msg, protocol, None)
         except Exception:  # never let one frame take the connection down
-            log.exception("%s: error handling frame #%d", protocol.peer_name, event[0])
+            number = protocol.conn.in_count - 1  # (the frame being handled)
+            log.exception("%s: error handling frame #%d", protocol.peer_name, number)
 
     def _receive_event(
         self, protocol: SyncProtocol, event: MessageReceived | InvalidMessage

@@ -135,8 +135,27 @@ class SendMixin:
             and not exclude
             and type(self).should_send is SendMixin.should_send
         ):
-            # The most common call: every live connection, nothing to answer.
-            self._enqueue_everywhere(obj, op, registry, attributes_to_sync, priority)
+            # The most common call: every live connection, nothing to answer.  What
+            # _enqueue_all does, inlined, taking each protocol as it comes instead of
+            # looking it up again by its destination's hash.
+            subset = frozenset(attributes_to_sync) if attributes_to_sync else None
+            everyone = (
+                getattr(registry.should_send, "__func__", None) is _REGISTRY_SEND
+                and getattr(obj.sync_should_send, "__func__", None) is _OBJECT_SEND
+            )
+            for protocol in tuple(self._connections.values()):
+                dest = protocol.dest
+                if not everyone or getattr(dest.should_send, "__func__", None) is not (
+                    _DEST_SEND
+                ):
+                    info = {"manager": self, "response_for": None, "operation": op,
+                            "registry": registry, "sync_type": type(obj),
+                            "destination": dest}  # fmt: skip
+                    if not _send_chain(obj, dest, registry, info):
+                        continue
+                if protocol.closed:
+                    raise SyncNotConnected(dest=dest)
+                protocol.conn.enqueue(obj, op, subset, None, priority)
             return None
         future: asyncio.Future[Any] | None = None
         context = response_for
@@ -226,36 +245,6 @@ class SendMixin:
                 if not _send_chain(obj, dest, registry, chain_info):
                     continue
             self._enqueue(dest, obj, op, subset, context, priority)
-
-    def _enqueue_everywhere(
-        self,
-        obj: Any,
-        op: Any,
-        registry: Any,
-        attributes: Iterable[str] | None,
-        priority: int,
-    ) -> None:
-        # What _enqueue_all does for the most common call (every live connection, no
-        # context, the manager's base chain), taking each protocol as it comes instead
-        # of looking it up again by its destination's hash.
-        subset = frozenset(attributes) if attributes else None
-        everyone = (
-            getattr(registry.should_send, "__func__", None) is _REGISTRY_SEND
-            and getattr(obj.sync_should_send, "__func__", None) is _OBJECT_SEND
-        )
-        for protocol in tuple(self._connections.values()):
-            dest = protocol.dest
-            if not everyone or getattr(dest.should_send, "__func__", None) is not (
-                _DEST_SEND
-            ):
-                info = {"manager": self, "response_for": None, "operation": op,
-                        "registry": registry, "sync_type": type(obj),
-                        "destination": dest}  # fmt: skip
-                if not _send_chain(obj, dest, registry, info):
-                    continue
-            if protocol.closed:
-                raise SyncNotConnected(dest=dest)
-            protocol.conn.enqueue(obj, op, subset, None, priority)
 
     def _enqueue(
         self,

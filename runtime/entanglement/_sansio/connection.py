@@ -163,14 +163,20 @@ class SyncConnection:
             if event is not None:
                 return event
 
-    def events(self) -> Iterator[Event]:
+    def events(self) -> Iterator[Event | dict[str, Any]]:
         """Yield an event for every complete frame buffered now, in order.
 
         The batch form of :meth:`next_event`, with the same events and counters: the
         frames are cut in one call and the common frame (no flags, a JSON object with
         ``_sync_type`` and no ``_resp_for``/``_no_resp_for``) is decoded inline.
-        Frames are numbered as they are yielded, so stopping early (the connection
-        closing) leaves no event half made; frames not yet yielded are dropped.
+
+        A *plain message* (that common frame: it asks for nothing and answers
+        nothing) is yielded as its message dict, which is what its
+        :class:`MessageReceived` would hold (``flags`` 0, no context, not a response,
+        ``number`` = ``in_count - 1`` while it is being handled): building the event
+        tuple cost as much as the rest of this loop.  Frames are numbered as they
+        are yielded, so stopping early (the connection closing) leaves no event half
+        made; frames not yet yielded are dropped.
 
         Raises:
             RemoteProtocolError: a fatal framing error; close the connection.  Frames
@@ -196,7 +202,7 @@ class SyncConnection:
                     and "_resp_for" not in msg
                     and "_no_resp_for" not in msg
                 ):
-                    yield MessageReceived(number, 0, msg, None, False)
+                    yield msg
                     continue
             event = self._event_for(number, flags, payload)
             if event is not None:

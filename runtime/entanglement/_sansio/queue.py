@@ -67,6 +67,8 @@ class QueueElement:
         attributes: frozenset[str] | None,
         context: ResponseContext | None,
         priority: int,
+        seq: int = 0,
+        key: int = 0,
     ) -> None:
         self.obj = obj
         self.operation = operation
@@ -76,8 +78,10 @@ class QueueElement:
         # and a list per element is one more object for the garbage collector.
         self.contexts: list[ResponseContext] | tuple[()] = ()
         self.priority = priority
-        self.seq = 0
-        self.key = 0  # identity bucket, fixed at insertion (keys may be mutated later)
+        self.seq = seq  # arrival order, set by the queue
+        self.key = (
+            key  # identity bucket, fixed at insertion (keys may be mutated later)
+        )
         if context is not None:
             self.add_context(context)
 
@@ -245,8 +249,9 @@ class DirtyQueue:
         if self._drained is None and key not in generation.index:
             # Nothing of this identity queued, no drain: the common case, inlined.
             seq = next(self._seq)
-            element = QueueElement(obj, operation, attributes, context, priority)
-            element.seq, element.key = seq, key
+            element = QueueElement(
+                obj, operation, attributes, context, priority, seq, key
+            )
             generation.index[key] = element
             generation.order[order := (priority << _SEQ_BITS) + seq] = element
             fifo = generation.fifo
@@ -270,9 +275,9 @@ class DirtyQueue:
             if priority < existing.priority:
                 generation.reprioritise(existing, priority)
             return existing
-        element = QueueElement(obj, operation, attributes, context, priority)
-        element.seq = next(self._seq)
-        element.key = key
+        element = QueueElement(
+            obj, operation, attributes, context, priority, next(self._seq), key
+        )
         self._main.push(element)
         return element
 
