@@ -35,6 +35,16 @@ Choices where the spec is silent or where we fixed a quirk:
   operation called directly); the library's own operation hooks and the base fill
   (``fill_from_message``) are called with the info dict itself when a class keeps the
   public hook.  Each saves a keyword-argument dict per object.
+* Events are handled a received chunk at a time (:meth:`ReceiveMixin._receive_events`).
+  A plain message (it asks for nothing and answers nothing) whose
+  ``(sync_type, operation)`` *route* keeps every base hook runs
+  :func:`_receive_routed`: the calls above in the same order, with the route's
+  decisions (class, registry, operation, which hooks to skip, the registry's
+  ``incoming_``/``after_flood_`` hooks) made once per chunk, one ``info`` dict per
+  route (only ``attributes`` changes, when the keys do) and the §3.1 validation
+  reused while the keys repeat.  The one observable difference: a hook installed or
+  removed *by a hook* while a chunk is being handled applies from the next chunk;
+  anything changed between chunks (by the application) applies to the next message.
 """
 
 from __future__ import annotations
