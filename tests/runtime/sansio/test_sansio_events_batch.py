@@ -7,6 +7,8 @@ import struct
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from entanglement._exceptions import FrameTooLargeError, UnknownCriticalFlagsError
 from entanglement._sansio import (
@@ -123,3 +125,24 @@ def test_stopping_early_numbers_only_what_was_yielded() -> None:
     assert next(events) == {"_sync_type": "Item"}
     events.close()  # the connection closed while the first was processed
     assert conn.in_count == 1
+
+
+@given(st.lists(st.integers(1, 200), max_size=30))
+def test_any_split_of_a_stream_gives_the_same_events(cuts: list[int]) -> None:
+    # The runtime reads through events(): fed in arbitrary pieces, a stream must
+    # give the same events, numbers and pending no-responses as fed whole.
+    data = b"".join(encode_frame(p, f) for p, f in STREAM)
+    whole = SyncConnection("whole")
+    whole.receive_data(data)
+    expected = [summary(e, whole.in_count - 1) for e in whole.events()]
+    pieces = SyncConnection("pieces")
+    got, pos = [], 0
+    for cut in [*cuts, len(data)]:
+        pieces.receive_data(data[pos : pos + cut])
+        pos += cut
+        got += [summary(e, pieces.in_count - 1) for e in pieces.events()]
+        if pos >= len(data):
+            break
+    assert got == expected
+    assert pieces.in_count == whole.in_count == len(STREAM)
+    assert pieces.pending_no_resp == whole.pending_no_resp
