@@ -363,7 +363,7 @@ def fill_from_message(obj: Synchronizable, msg: dict[str, Any]) -> None:
     as_is = cls.__dict__.get("_sync_as_is_plan")
     if as_is is None:
         as_is = as_is_names_of(cls)
-    if msg.keys() <= as_is:
+    if as_is.issuperset(msg):  # (faster than msg.keys() <= as_is)
         # Nothing to decode and no unknown key: nothing can fail before assigning.
         try:
             for key, value in msg.items():

@@ -394,7 +394,7 @@ def _receive_routed(msg: dict[str, Any], route: _Route) -> None:
     ``ReceiveMixin._receive_events``): validation left to the keys' cache, then
     construct, the operation's check, the object's check, fill, incoming, flood."""
     if msg.keys() != route.keys:  # (messages of a class mostly carry the same keys)
-        if not msg.keys() <= route.known:
+        if not route.known.issuperset(msg):
             validate_message(msg)  # an unknown "_" key? (fill names the others)
         route.keys = frozenset(msg)
         # validate_message left no "_" keys but the reserved ones.
@@ -410,7 +410,7 @@ def _receive_routed(msg: dict[str, Any], route: _Route) -> None:
         result = hook(msg, **info)
         if result is not True:
             _not_true(result, f"{type(obj).__name__}.sync_should_listen_constructed")
-    if type(obj) is route.fill_class and msg.keys() <= route.as_is:
+    if type(obj) is route.fill_class and route.as_is.issuperset(msg):
         # fill_from_message's as-is case, inlined (nothing to decode, every key
         # known): the one step left per attribute of every object.
         try:
