@@ -448,11 +448,7 @@ class SyncConnection:
 
 def _message(element: QueueElement) -> dict[str, Any]:
     """The element's message without the response keys: payload, type, operation."""
-    obj = element.obj
-    msg = dict(obj.to_sync(attributes=element.attributes))  # (build_payload, inlined)
-    if element.overlay:
-        for key, value in element.overlay.items():
-            msg.setdefault(key, value)
+    msg = build_payload(element)
     _add_type_and_operation(msg, element)
     return msg
 

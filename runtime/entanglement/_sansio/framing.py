@@ -150,8 +150,10 @@ class FrameBuffer:
         """Every complete frame held, as ``(payload, flags)`` tuples, in order.
 
         The batch form of :meth:`next_raw` (one call per received chunk instead of
-        one per frame); payloads are bytearray slices, one copy less than bytes.  A fatal header after some good frames returns the good ones
-        and poisons the buffer, so the error is raised by the next call.
+        one per frame, the header checks repeated inline); payloads are bytearray
+        slices, one copy less than bytes.  A fatal header after some good frames
+        returns the good ones and poisons the buffer: :meth:`raise_if_failed` and
+        the next call raise the error.
 
         Raises:
             FrameTooLargeError: the first header announces more than MAX_PAYLOAD bytes.
