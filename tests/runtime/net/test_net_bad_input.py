@@ -247,15 +247,20 @@ def test_bad_messages_between_good_ones_without_a_request(pki, caplog) -> None:
         raw.send({"id": 1, **good})
         raw.send({"id": 2, **good, "_surprise": 1})
         raw.send({"id": 3, **good, "weight": 3})
+        raw.send({"id": 9, "_sync_type": "NoSuchClass"})
         raw.send({"id": 4, **good})
-        for match in ("unknown reserved key '_surprise'", "'weight'"):
+        for kind, match in (
+            ("SyncBadEncodingError", "unknown reserved key '_surprise'"),
+            ("SyncBadEncodingError", "'weight'"),
+            ("UnregisteredSyncClass", "'NoSuchClass'"),
+        ):
             msg, flags = await raw.receive()
-            assert (flags, msg["_sync_type"]) == (0, "SyncBadEncodingError")
+            assert (flags, msg["_sync_type"]) == (0, kind)
             assert "_resp_for" not in msg
             assert match in msg["args"][0]
         await wait_until(lambda: 4 in reg.things)
         assert sorted(reg.things) == [1, 4]
-        await still_answers(raw, 4)
+        await still_answers(raw, 5)
 
     log = run_case(pki, caplog, case)
     assert "rejected sync of 'Thing': unknown reserved key '_surprise'" in log
