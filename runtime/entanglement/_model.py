@@ -370,7 +370,7 @@ def fill_from_message(obj: Synchronizable, msg: dict[str, Any]) -> None:
                 if key not in RESERVED_KEYS:
                     setattr(obj, key, value)
         except Exception as exc:
-            _assign_failed(key, msg, exc)
+            assign_failed(key, msg, exc)
         return
     # Decode everything before assigning anything, so that a bad value never leaves
     # a stored object half-updated.
@@ -401,7 +401,7 @@ def fill_from_message(obj: Synchronizable, msg: dict[str, Any]) -> None:
         try:
             setattr(obj, key, result)
         except Exception as exc:
-            _assign_failed(key, msg, exc)
+            assign_failed(key, msg, exc)
 
 
 def _primary_keys_unset(cls: type) -> PrimaryKeys:
@@ -475,11 +475,7 @@ def _decode_failed(key: str, msg: dict[str, Any], exc: Exception) -> NoReturn:
 
 
 def assign_failed(key: str, msg: dict[str, Any], exc: Exception) -> NoReturn:
-    """Raise the error for a failed assignment of ``key`` while filling (see fill)."""
-    _assign_failed(key, msg, exc)
-
-
-def _assign_failed(key: str, msg: dict[str, Any], exc: Exception) -> NoReturn:
+    """Raise the error for a failed assignment of ``key`` while filling ``msg``."""
     error = _bad_encoding(f"cannot set {key!r}: {exc}", msg, exc)
     if error is exc or not isinstance(exc, AttributeError | TypeError | ValueError):
         raise exc
