@@ -1,6 +1,7 @@
 """The ``entanglegen`` command line (also ``python -m entanglegen``).
 
-Sub-commands: ``build``, ``check``, ``schema``, ``pki``, ``node``, ``demo``.  Paths default
+Sub-commands: ``build``, ``check``, ``schema``, ``pki``, ``node``, ``demo``, ``breaking``,
+``migrations``.  Paths default
 to ``[tool.entanglegen]`` of the nearest pyproject.toml above the working directory
 (``schemas`` and ``output``, relative to that file); the directory holding it is the
 project root that headers and diagnostics are relative to.  ``pki`` and ``node`` are
@@ -102,6 +103,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("pki", help="certificates (entanglement.pki)")
     sub.add_parser("node", help="run a node (entanglement.node)")
     sub.add_parser("demo", help="two nodes on loopback converging to the same state")
+    sub.add_parser(
+        "breaking", help="report schema changes that break peers, databases or code"
+    )
+    sub.add_parser(
+        "migrations", help="database revisions of the generated SQL packages"
+    )
     return parser
 
 
@@ -180,6 +187,8 @@ _DISPATCH = {
     "pki": "entanglement.pki",
     "node": "entanglement.node",
     "demo": "entanglegen.demo",
+    "breaking": "entanglegen.breaking",
+    "migrations": "entanglegen.migrations",
 }
 
 
