@@ -31,7 +31,9 @@ Rules:
    :class:`InvalidMessage` event instead: the frame still consumed its in-number, the
    manager answers with ``SyncBadEncodingError`` (carrying ``_resp_for`` when the frame
    asked for a response, which is only known when the flags were readable, i.e. always
-   for framing-level input) and the connection stays up.
+   for framing-level input) and the connection stays up.  A number list holding
+   ``Infinity`` or ``-Infinity`` (decoded as float infinity) is malformed like one
+   holding ``NaN`` (issue 10 item 12).
 5. Sending order.  Elements leave the dirty queue in priority order; when the queue is
    empty and ``_no_resp_for`` numbers are pending, one metadata-only frame carries them.
 """
@@ -54,6 +56,7 @@ from entanglement._sansio.framing import (
     FrameBuffer,
     JsonCodec,
 )
+from entanglement._sansio.peertext import peer_repr
 from entanglement._sansio.queue import DirtyQueue, QueueElement
 
 __all__ = [
@@ -481,8 +484,9 @@ def build_payload(element: QueueElement) -> dict[str, Any]:
 
 def _numbers(value: Any, key: str) -> list[int]:
     if not isinstance(value, list):
-        raise BadPayloadError(f"{key} must be a JSON array, got {value!r}")
+        raise BadPayloadError(f"{key} must be a JSON array, got {peer_repr(value)}")
     try:
         return [int(v) for v in value]
-    except (TypeError, ValueError) as exc:
-        raise BadPayloadError(f"{key} holds a non-integer: {value!r}") from exc
+    except (TypeError, ValueError, OverflowError) as exc:
+        # OverflowError: Infinity and -Infinity (and 1e400) decode as float infinity.
+        raise BadPayloadError(f"{key} holds a non-integer: {peer_repr(value)}") from exc
