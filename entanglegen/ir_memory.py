@@ -104,4 +104,6 @@ def _declaration(
         args.append(f"encoder={kind.encoder}")
     if kind.decoder:
         args.append(f"decoder={kind.decoder}")
+    if aliases := b.aliases(prop):
+        args.append(aliases)
     return b.use(f"sync_property({', '.join(args)})")

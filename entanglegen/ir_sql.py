@@ -117,7 +117,8 @@ def _wrap(b: TypeBuilder, prop: PropertySpec, kind: Kind, code: str) -> str:
     if not prop.sync:
         b.imports.add("from entanglement.interface import no_sync_property")
         return f"no_sync_property({code})"
-    if not (kind.encoder or kind.decoder):
+    aliases = b.aliases(prop)
+    if not (kind.encoder or kind.decoder or aliases):
         return code
     b.imports.add("from entanglement.interface import sync_property")
     args = [code]
@@ -125,6 +126,8 @@ def _wrap(b: TypeBuilder, prop: PropertySpec, kind: Kind, code: str) -> str:
         args.append(f"encoder={kind.encoder}")
     if kind.decoder:
         args.append(f"decoder={kind.decoder}")
+    if aliases:
+        args.append(aliases)
     return b.use(f"sync_property({', '.join(args)})")
 
 

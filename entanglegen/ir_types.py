@@ -16,7 +16,10 @@ Choices:
 * a memory property without default is a required ``__init__`` argument and is passed to
   the constructor on receive (``constructor=True``); keys always are;
 * SQL parents of joined-table inheritance get a discriminator column ``sync_kind`` that is
-  never synchronised (the receiver's class already says what it is).
+  never synchronised (the receiver's class already says what it is);
+* a synchronised property with ``renamed_from`` gets ``aliases=("old",)`` on its
+  ``sync_property`` (a plain SQL ``mapped_column`` is wrapped in one): the runtime sends
+  it under the old wire name and accepts either (docs/schema.md, "Evolving a schema").
 """
 
 from __future__ import annotations
@@ -205,6 +208,14 @@ class TypeBuilder:
         return kind
 
     # -- properties -----------------------------------------------------------------
+
+    def aliases(self, prop: PropertySpec) -> str:
+        """``aliases=("old",)`` for a property with ``renamed_from`` (the runtime sends
+        the first alias and receives every name), else an empty string."""
+        if prop.renamed_from is None or not prop.sync:
+            return ""
+        old = naming.attribute_name(prop.renamed_from.value)
+        return f"aliases=({py_literal(old)},)"
 
     def prop_doc(self, prop: PropertySpec) -> str:
         res = prop.resolved

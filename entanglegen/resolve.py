@@ -16,6 +16,7 @@ Choices:
 from __future__ import annotations
 
 from . import naming
+from .breaking_renames import check_renames
 from .defaults import default_problems
 from .diagnostics import Diagnostics
 from .schema import did_you_mean
@@ -400,3 +401,4 @@ def _describe(item: EnumSpec | TypeSpec) -> str:
 def resolve_project(regs: list[RegistrySpec], diags: Diagnostics) -> None:
     """Check the project as a whole and attach resolved types (in place)."""
     _Resolver(regs, diags).run()
+    check_renames(regs, diags)

@@ -45,6 +45,12 @@ class TypeValidator:
             st := f.string(body.get("sync_type"), f"{kp}.sync_type", "sync_type")
         ) is not None:
             spec.sync_type = st.value
+        spec.renamed_from = f.string(
+            body.get("renamed_from"), f"{kp}.renamed_from", "renamed_from"
+        )
+        if st is None and spec.renamed_from is not None:
+            # While renamed_from stays, the wire keeps the old name (docs/schema.md).
+            spec.sync_type = spec.renamed_from.value
         self.table(body.get("table"))
         self.primary_key(body.get("primary_key"))
         if (prio := body.get("priority")) is not None:
@@ -167,3 +173,6 @@ class TypeValidator:
             prop.sync, prop.sync_loc = sync, body.get("sync").loc  # type: ignore[union-attr]
         prop.encoder = f.dotted(body.get("encoder"), f"{kp}.encoder", "encoder")
         prop.decoder = f.dotted(body.get("decoder"), f"{kp}.decoder", "decoder")
+        prop.renamed_from = f.string(
+            body.get("renamed_from"), f"{kp}.renamed_from", "renamed_from"
+        )

@@ -79,6 +79,8 @@ class PropertySpec:
     encoder: Located | None = None
     decoder: Located | None = None
     resolved: Resolved | None = None
+    renamed_from: Located | None = None
+    """The property's previous name: its wire name while set, and the column to rename."""
 
 
 @dataclass(slots=True)
@@ -96,6 +98,8 @@ class TypeSpec:
     parent: Located | None = None
     doc: str = ""
     properties: list[PropertySpec] = field(default_factory=list)
+    renamed_from: Located | None = None
+    """The type's previous name: its default sync_type while set, and the table to rename."""
     invalid_properties: set[str] = field(default_factory=set)
     """Names of properties that were declared but rejected (to avoid follow-on errors)."""
 
