@@ -27,6 +27,11 @@ Choices where the spec is silent or where we fixed a quirk:
 * ``_no_resp`` is not a reserved key (quirk 5): it is refused like any unknown ``_`` key.
 * A malformed frame (bad JSON, not an object, RESPONSE_NEEDED with ``_resp_for``, bad
   number lists) is answered with ``SyncBadEncodingError`` and the connection stays up.
+* §3.1's types are checked before any hook runs (issue 10 item 16): ``_sync_owner`` is
+  a hyphenated UUID text (or null, "no owner", left to the class), ``_sync_is_error``
+  is ``true`` and only on error classes.  A message is "itself an error" (never
+  answered, §6.3) only when it carries the flag and its class is an error class (or
+  unknown here: an error of a module we lack), so the flag cannot silence answers.
 * An error answering a request that is itself relayed from upstream (a recovered
   context) is sent unsolicited; the relayed requesters get "no response".
 * Fast paths with the same outcome: hooks that are still the base classes' "return
@@ -50,6 +55,7 @@ Choices where the spec is silent or where we fixed a quirk:
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -65,6 +71,7 @@ from entanglement._opbase import (
 )
 from entanglement._registry import SyncRegistry
 from entanglement._sansio import InvalidMessage, MessageReceived, ResponseContext
+from entanglement._sansio.peertext import peer_repr
 from entanglement._send import is_base_hook
 from entanglement.interface import (
     SyncBadEncodingError,
@@ -234,6 +241,8 @@ class ReceiveMixin:
     def _receive_object(self, msg: dict[str, Any], info: dict[str, Any]) -> Any:
         validate_message(msg)
         cls, registry = self.find_syncable(msg["_sync_type"])
+        if "_sync_is_error" in msg:
+            check_error_flag(msg, cls)
         info["operation"] = registry.get_operation(msg["_sync_operation"])
         info["registry"] = registry
         # validate_message left no "_" keys but the reserved ones.
@@ -369,12 +378,26 @@ class ReceiveMixin:
             )
             return
         log.warning("%s: rejected %s: %s", protocol.peer_name, what, exc)
-        if msg.get("_sync_is_error"):
+        if msg.get("_sync_is_error") is True and self._is_error_class(msg):
             return  # never answer an error with an error (§6.3)
         if exc.network_msg is None:
             exc.network_msg = msg
         request = response_for if response_for and not response_for.responded else None
         self._send_error(protocol, exc, request)
+
+    def _is_error_class(self, msg: dict[str, Any]) -> bool:
+        # An error is a message of an error class that says so (§6.1): the flag on
+        # a class of ours outside the error tree must not silence the answer (issue
+        # 10 item 16).  An unknown class may be an error of a module we lack (§6.1):
+        # it keeps the flag's benefit of the doubt.
+        sync_type = msg.get("_sync_type")
+        if type(sync_type) is not str:
+            return False
+        try:
+            cls, _ = self.find_syncable(sync_type)
+        except UnregisteredSyncClass:
+            return True
+        return isinstance(cls, type) and issubclass(cls, SyncError)
 
     def _send_error(
         self,
@@ -395,10 +418,16 @@ def _receive_routed(msg: dict[str, Any], route: _Route) -> None:
     construct, the operation's check, the object's check, fill, incoming, flood."""
     if msg.keys() != route.keys:  # (messages of a class mostly carry the same keys)
         if not route.known.issuperset(msg):
-            validate_message(msg)  # an unknown "_" key? (fill names the others)
+            validate_message(
+                msg, route.cls
+            )  # a "_" key to check? (fill names the others)
         route.keys = frozenset(msg)
         # validate_message left no "_" keys but the reserved ones.
         route.info["attributes"] = route.keys.difference(RESERVED_KEYS)
+    owner = msg.get("_sync_owner")
+    if owner is not None and owner is not route.owner and owner != route.owner:
+        check_owner_text(owner, msg)  # (objects of a route mostly share an owner)
+        route.owner = owner
     operation = route.operation
     info = route.info
     obj = route.cls.sync_construct(msg, **info)
@@ -444,6 +473,7 @@ class _Route:
         "keys",
         "known",
         "operation",
+        "owner",
         "registry",
     )
 
@@ -462,8 +492,11 @@ class _Route:
         # between them, and only when the keys do.  Hooks receive copies (**info);
         # the operations' private forms receive it and must not change it.
         self.info = info
-        # Keys that need no closer look by validate_message.
-        self.known = known_keys_of(cls)
+        # Keys that need no closer look by validate_message: not the error flag,
+        # which is checked against the class whenever a message's keys change.
+        self.known = known_keys_of(cls).difference(("_sync_is_error",))
+        # The last owner text found valid (check_owner_text).
+        self.owner: Any = None
         # Objects of this class (when it keeps the base fill) are filled inline from
         # messages holding only these keys (see fill_from_message).
         fills = cls.sync_receive_constructed is _OBJECT_FILL
@@ -487,21 +520,72 @@ def _info(
     }
 
 
-def validate_message(msg: dict[str, Any]) -> None:
+def validate_message(msg: dict[str, Any], cls: Any = None) -> None:
     """Apply the §3.1 receive rules (defaults ``_sync_operation`` to ``sync``).
 
+    Args:
+        msg: the received message.
+        cls: its class, when known: only error classes may carry ``_sync_is_error``.
+
     Raises:
-        SyncBadEncodingError: an unknown reserved key or a malformed type/operation.
+        SyncBadEncodingError: an unknown reserved key, a malformed type, operation,
+            owner (not a UUID text) or error flag (not ``true``, or on a class that
+            is not an error).
     """
     msg.pop("_flags", None)
     operation = msg.setdefault("_sync_operation", "sync")
     for key in msg:
         if key[:1] == "_" and key not in RESERVED_KEYS:
-            raise SyncBadEncodingError(f"unknown reserved key {key!r}", network_msg=msg)
+            raise SyncBadEncodingError(
+                f"unknown reserved key {peer_repr(key)}", network_msg=msg
+            )
     if not isinstance(msg.get("_sync_type"), str):
         raise SyncBadEncodingError("_sync_type must be a string", network_msg=msg)
     if not isinstance(operation, str):
         raise SyncBadEncodingError("_sync_operation must be a string", network_msg=msg)
+    owner = msg.get("_sync_owner")
+    if owner is not None:
+        check_owner_text(owner, msg)
+    if "_sync_is_error" in msg:
+        check_error_flag(msg, cls)
+
+
+_UUID_TEXT: Final = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+
+
+def check_owner_text(owner: Any, msg: dict[str, Any]) -> None:
+    """``_sync_owner`` is the owner's UUID text, hyphenated (§3.1, §8.5).
+
+    Raises:
+        SyncBadEncodingError: any other JSON value (null is checked by the caller:
+            it stands for "no owner", which the class decides about).
+    """
+    if type(owner) is not str or _UUID_TEXT.fullmatch(owner) is None:
+        raise SyncBadEncodingError(
+            f"_sync_owner must be the owner's UUID text, got {peer_repr(owner)}",
+            network_msg=msg,
+        )
+
+
+def check_error_flag(msg: dict[str, Any], cls: Any) -> None:
+    """``_sync_is_error`` is ``true``, and only on error classes (§3.1, §6.1).
+
+    Raises:
+        SyncBadEncodingError: another value, or a class outside the error tree (the
+            flag would otherwise silence the error answering the message, §6.2).
+    """
+    flag = msg["_sync_is_error"]
+    if flag is not True:
+        raise SyncBadEncodingError(
+            f"_sync_is_error must be true, got {peer_repr(flag)}", network_msg=msg
+        )
+    if cls is not None and not (isinstance(cls, type) and issubclass(cls, SyncError)):
+        raise SyncBadEncodingError(
+            f"_sync_is_error on {cls.__name__}, which is not an error class",
+            network_msg=msg,
+        )
 
 
 def _require_true(result: Any, hook: str) -> None:
