@@ -11,7 +11,10 @@ trace in the database.
 * ``incoming_forward`` / ``incoming_create`` at the owner: a forward of a row that does
   not exist is ``SyncNotFound`` (forward cannot create); the commit gives a new serial;
   database errors (constraint violations...) become ``SqlSyncError`` for the requester
-  and the transaction is rolled back.  Elsewhere nothing is stored (the flood relays).
+  and the transaction is rolled back.  Elsewhere nothing is stored and the flood relays
+  the proposal: it is taken out of the session (not rolled back, which would expire it
+  and make the relay send this node's stored values; issue 10 item 1), so the next hop
+  gets exactly what the requester sent, and the owner's answer comes back the same way.
 * ``incoming_delete``: an unknown row is ``SyncNotFound`` (this stops delete floods in
   cycles); the row is deleted when we own it (tombstone by the session) or when the
   delete comes from the owner's direction (tombstone written here, with the deletion
@@ -30,6 +33,7 @@ from typing import Any, ClassVar
 
 import sqlalchemy.exc
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from entanglement.interface import SyncError, SyncNotFound, SyncRegistry
 from entanglement.operations import create, delete, forward, sync
@@ -163,7 +167,7 @@ class SqlSyncRegistry(SyncRegistry):
     ) -> None:
         """Apply a proposal when we own the row; else leave it to the relay."""
         if not obj.sync_is_local:
-            context.session.rollback()
+            _keep_proposal(obj, context)
             return
         if operation == "forward" and not context.existing:
             raise SyncNotFound(f"{obj.sync_type}: no such row to forward to")
@@ -205,6 +209,17 @@ class SqlSyncRegistry(SyncRegistry):
     def after_flood_delete(self, obj: Any, manager: Any, **info: Any) -> None:
         """The owner announces the serial of a deletion."""
         _announce(obj, manager)
+
+
+def _keep_proposal(obj: Any, context: SyncContext) -> None:
+    # A relay stores nothing, but the flood that follows encodes ``obj`` toward the
+    # owner: it must keep the values the requester proposed.  A rollback would expire
+    # them (the relay then sent this node's stored copy, issue 10 item 1), so the
+    # proposal is taken out of the session instead; closing the session discards it.
+    if obj in context.session:
+        if "sync_owner" not in instance_state(obj).dict and context.owner is not None:
+            set_committed_value(obj, "sync_owner", context.owner)
+        context.session.expunge(obj)
 
 
 def _announce(obj: Any, manager: Any) -> None:
