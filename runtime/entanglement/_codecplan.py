@@ -20,6 +20,11 @@ object.  A plan does the same work with the per-class decisions made once:
   plain ``setattr`` calls, after one subset test done in C.
 * **known keys**: the keys a received message of the class may hold without a closer
   look (its properties not starting with ``_``, the reserved keys).
+* **aliases**: a renamed property (``aliases=``) is sent under its first alias and
+  received under any of its names: the encoder writes the wire name, the decoder map
+  and the as-is names hold every name (an alias is a class attribute forwarding to
+  the property, see :class:`~entanglement._properties.AliasAttribute`), and
+  :func:`aliases_of` maps old names back for the SQL layer.
 
 Plans are stored in the class's own ``__dict__`` (``type.__setattr__``: SQLAlchemy's
 declarative classes intercept ``setattr``), so a subclass never uses its base's plan.
@@ -38,6 +43,7 @@ from .types import default_encoder
 
 __all__ = [
     "RESERVED_KEYS",
+    "aliases_of",
     "as_is_names_of",
     "decoders_of",
     "encoder_of",
@@ -68,10 +74,11 @@ def decoders_of(cls: type) -> dict[str, Callable[[Any], Any] | None]:
     """Return name → decoder (None: no codec) of ``cls`` (built at the first call)."""
     decoders: dict[str, Any] | None = cls.__dict__.get("_sync_decode_plan")
     if decoders is None:
-        decoders = {
-            name: None if prop.codec.decoder is NO_CODEC.decoder else prop.codec.decoder
-            for name, prop in _props(cls).items()
-        }
+        decoders = {}
+        for name, prop in _props(cls).items():
+            decoder = prop.codec.decoder
+            for key in (name, *prop.aliases):
+                decoders[key] = None if decoder is NO_CODEC.decoder else decoder
         type.__setattr__(cls, "_sync_decode_plan", decoders)
     return decoders
 
@@ -98,9 +105,20 @@ def known_keys_of(cls: type) -> frozenset[str]:
     """Keys a message of ``cls`` may hold without a closer look by the validator."""
     known: frozenset[str] | None = cls.__dict__.get("_sync_known_plan")
     if known is None:
-        known = RESERVED_KEYS.union(n for n in _props(cls) if n[:1] != "_")
+        known = RESERVED_KEYS.union(n for n in decoders_of(cls) if n[:1] != "_")
         type.__setattr__(cls, "_sync_known_plan", known)
     return known
+
+
+def aliases_of(cls: type) -> dict[str, str]:
+    """Old wire name → property name of the renamed properties of ``cls`` (often empty)."""
+    aliases: dict[str, str] | None = cls.__dict__.get("_sync_alias_plan")
+    if aliases is None:
+        aliases = {
+            alias: name for name, prop in _props(cls).items() for alias in prop.aliases
+        }
+        type.__setattr__(cls, "_sync_alias_plan", aliases)
+    return aliases
 
 
 def _props(cls: type) -> dict[str, SyncProperty]:
@@ -113,11 +131,12 @@ def _compile_encoder(qualname: str, properties: dict[str, SyncProperty]) -> Enco
     lines = ["def encode(obj):", "    missing = False"]
     checks, items = [], []
     for i, (name, prop) in enumerate(properties.items()):
-        namespace[f"N{i}"] = name
+        namespace[f"N{i}"] = prop.wire_name or name  # the first alias, if any
+        namespace[f"A{i}"] = name
         if name.isidentifier() and not keyword.iskeyword(name):
             read = f"obj.{name}"
         else:
-            read = f"getattr(obj, N{i})"
+            read = f"getattr(obj, A{i})"
         # try costs nothing in 3.11 while nothing is raised.
         lines += [
             "    try:",

@@ -247,7 +247,7 @@ class Synchronizable(metaclass=SynchronizableMeta):
             except AttributeError:
                 continue
             try:
-                result[name] = prop.encode(value)
+                result[prop.wire_name or name] = prop.encode(value)  # aliases
             except Exception as exc:
                 owner = prop.declaring_class.__name__ if prop.declaring_class else "?"
                 raise ValueError(

@@ -15,6 +15,14 @@ evaluated in the module globals plus the class namespace.  ``Optional[T]``, ``T 
 that cannot be evaluated, or names an unregistered type, means "no codec" (values travel
 as they are, or through their ``sync_encode_value()`` method).
 
+Renamed properties (``aliases=("old_name",)``, what the generator emits for
+``renamed_from``): while aliases exist the property is *sent* under its first alias (the
+wire name old peers know) and *received* under its name or any alias.  Every alias is
+also an attribute of the declaring class (:class:`AliasAttribute`) forwarding to the
+property, so filling through ``setattr`` needs nothing else; the codec plans
+(:mod:`entanglement._codecplan`) map the names.  Aliases of primary-key properties
+are not supported (a key rename is a new identity).
+
 Typing contract (docs/architecture.md): under ``TYPE_CHECKING`` ``sync_property`` and
 ``no_sync_property`` are factories returning ``Any`` so that ``x: int = sync_property()``
 type-checks; at runtime they are the classes below (``isinstance`` and decorators work).
@@ -25,7 +33,7 @@ from __future__ import annotations
 import sys
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from .types import Codec, Decoder, Encoder, default_encoder, lookup_codec
@@ -33,6 +41,7 @@ from .types import Codec, Decoder, Encoder, default_encoder, lookup_codec
 __all__ = [
     "NOTHING",
     "NO_CODEC",
+    "AliasAttribute",
     "NoSyncProperty",
     "SyncProperty",
     "no_sync_property",
@@ -75,6 +84,7 @@ class SyncProperty:
         decoder: Decoder | None = None,
         constructor: bool | int = False,
         type: Any = None,
+        aliases: Iterable[str] = (),
     ) -> None:
         if not isinstance(constructor, bool) and (
             not isinstance(constructor, int) or constructor < 1
@@ -88,7 +98,11 @@ class SyncProperty:
         self.decoderfn = decoder
         self.constructor: bool | int = constructor
         self.type = type
+        self.aliases: tuple[str, ...] = _check_aliases(aliases)
         self.name: str | None = None
+        # The name on the wire: the first alias while aliases exist (old peers know
+        # only that one), else the attribute name; set by bind().
+        self.wire_name: str | None = None
         self.declaring_class: type | None = None
         self.annotation: Any = None
         self._codec: Codec | None = None
@@ -110,9 +124,12 @@ class SyncProperty:
     def bind(self, name: str, owner: type, annotation: Any = None) -> None:
         """Record the attribute name, declaring class and raw annotation (metaclass use)."""
         self.name = name
+        self.wire_name = self.aliases[0] if self.aliases else name
         self.declaring_class = owner
         self.annotation = annotation
         self._codec = None
+        for alias in self.aliases:
+            _install_alias(owner, alias, name)
 
     @property
     def codec(self) -> Codec:
@@ -167,6 +184,59 @@ class SyncProperty:
             return None
 
 
+class AliasAttribute:
+    """The old name of a renamed sync property: reads and writes go to the new one.
+
+    Installed on the declaring class for every alias, so that a message carrying the
+    old name fills the property through the object model's ordinary ``setattr``.
+    """
+
+    __slots__ = ("target",)
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def __get__(self, obj: object, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        return getattr(obj, self.target)
+
+    def __set__(self, obj: object, value: Any) -> None:
+        setattr(obj, self.target, value)
+
+    def __repr__(self) -> str:
+        return f"<alias of {self.target!r}>"
+
+
+def _check_aliases(aliases: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(aliases, str):
+        raise TypeError(f"aliases must be a tuple of names, got the string {aliases!r}")
+    names = tuple(aliases)
+    for alias in names:
+        if not isinstance(alias, str) or not alias or alias[:1] == "_":
+            raise ValueError(
+                f"an alias must be a non-empty name not starting with '_', got {alias!r}"
+            )
+    if len(set(names)) != len(names):
+        raise ValueError(f"aliases repeat a name: {names!r}")
+    return names
+
+
+def _install_alias(owner: type, alias: str, target: str) -> None:
+    if alias == target:
+        raise ValueError(f"{owner.__name__}.{target}: an alias equals the name")
+    current = owner.__dict__.get(alias)
+    if current is not None and not (
+        isinstance(current, AliasAttribute) and current.target == target
+    ):
+        raise TypeError(
+            f"{owner.__name__}.{target}: alias {alias!r} is already an attribute of"
+            " the class"
+        )
+    # type.__setattr__: SQLAlchemy's declarative classes intercept setattr
+    type.__setattr__(owner, alias, AliasAttribute(target))
+
+
 class NoSyncProperty:
     """Marks an attribute as *not* synchronised; hides an inherited sync_property."""
 
@@ -201,6 +271,7 @@ if TYPE_CHECKING:
         decoder: Callable[[Any], Any] | None = None,
         constructor: bool | int = False,
         type: Any = None,
+        aliases: Iterable[str] = (),
     ) -> Any:
         """Declare a synchronised attribute (typed as ``Any`` for mypy)."""
         return SyncProperty(
@@ -210,6 +281,7 @@ if TYPE_CHECKING:
             decoder=decoder,
             constructor=constructor,
             type=type,
+            aliases=aliases,
         )
 
     def no_sync_property(wraps: Any = NOTHING) -> Any:

@@ -51,6 +51,7 @@ import sqlalchemy.exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import sessionmaker
 
+from entanglement._codecplan import aliases_of
 from entanglement.sql.plan import RowPlan, row_plan
 from entanglement.sql.state import sql_state
 
@@ -124,6 +125,9 @@ class ReceiveBatch:
         """Queue a received row and the attributes its message carried (a later
         message of the same row replaces it)."""
         plan = row_plan(type(row))
+        aliases = aliases_of(type(row))
+        if aliases:  # the message named a renamed property by its old name
+            attributes = frozenset([aliases.get(a, a) for a in attributes])
         self.rows[(plan.base_mapper, *plan.ident(row.__dict__))] = (row, attributes)
 
     def commit(self) -> None:

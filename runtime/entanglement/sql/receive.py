@@ -11,6 +11,9 @@
 5. A new row is constructed (constructor rules of the object model), given its keys and
    owner, and added to the session.
 
+Renamed properties: a message naming a property by an old name (an alias) has the key
+renamed to the property's name first, so keys, filling and the batch see one name.
+
 Batched ``sync`` rows (:mod:`entanglement.sql.batch`) skip steps 2 and 4 here (the
 batch does them for the whole burst when it commits), look each owner up once per
 batch, and are never added to a session; a class with the plain declarative constructor
@@ -25,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from entanglement._codecplan import aliases_of
 from entanglement.interface import SyncBadEncodingError, Synchronizable
 from entanglement.sql.bookkeeping import SyncOwner
 from entanglement.sql.plan import RowPlan, row_plan
@@ -32,7 +36,7 @@ from entanglement.sql.plan import RowPlan, row_plan
 if TYPE_CHECKING:
     from entanglement.sql.model import SqlSynchronizable
 
-__all__ = ["construct_row", "decode_keys"]
+__all__ = ["canonical_names", "construct_row", "decode_keys"]
 
 
 def decode_keys(
@@ -61,6 +65,17 @@ def decode_keys(
                 network_msg=dict(msg),
             ) from exc
     return keys
+
+
+def canonical_names(msg: dict[str, Any], aliases: dict[str, str]) -> None:
+    """Rename the old names (aliases) of ``msg``'s keys to their properties' names.
+
+    A message carrying both names keeps the new name's value.
+    """
+    for alias, name in aliases.items():
+        if alias in msg:
+            value = msg.pop(alias)
+            msg.setdefault(name, value)
 
 
 def _lookup(session: Session, cls: type[Any], keys: dict[str, Any]) -> Any:
@@ -95,6 +110,9 @@ def construct_row(
     cls: type[SqlSynchronizable], msg: dict[str, Any], info: dict[str, Any]
 ) -> Any:
     """The implementation of ``SqlSynchronizable.sync_construct`` (``info`` as a dict)."""
+    aliases = aliases_of(cls)
+    if aliases:  # a renamed property: the row is filled under its new name
+        canonical_names(msg, aliases)
     context = info["context"]
     session: Session = context.session
     operation = info.get("operation")
