@@ -7,9 +7,12 @@ texts, the CLI and databases.
 
 Choices where the spec is silent:
 
-* DestHash is an immutable value object, not a ``bytes`` subclass: a bytes subclass would
-  have to compare equal to plain bytes, which cannot share a hash with the text form.
-  ``bytes(h)`` and :attr:`DestHash.digest` give the raw digest.
+* DestHash is a ``bytes`` subclass, as in the original: code written for it passes a hash
+  wherever bytes go (``hashlib``, ``LargeBinary`` columns, ``isinstance(h, bytes)``).  It
+  compares equal to plain bytes holding the same digest, but its Python hash is that of
+  the text form (§1.5), so a dictionary keyed by plain bytes does not find a DestHash
+  key: key dictionaries by DestHash (or by its text).  ``bytes(h)`` and
+  :attr:`DestHash.digest` give the raw digest as plain bytes.
 * Parsing accepts the 43-character unpadded base64 as well (RFC 6920 omits padding); the
   text we produce is always padded.
 * Equality with a string holds when the string parses to the same bytes; as in the
@@ -39,7 +42,7 @@ TEXT_PREFIX: Final = "ni:///sha-256;"
 _TEXT_RE: Final = re.compile(r"(?:ni://[^/]*/sha-256;)?(?P<b64>[-A-Za-z0-9_=]+)")
 
 
-class DestHash:
+class DestHash(bytes):
     """The 32-byte identity of a peer (SHA-256 digest).
 
     Args:
@@ -49,31 +52,32 @@ class DestHash:
         ValueError: if ``digest`` is not exactly 32 bytes long, or not a hash text.
     """
 
-    __slots__ = ("_digest", "_text")
-
-    _digest: bytes
     _text: str
 
-    def __init__(self, digest: bytes | bytearray | memoryview | str | DestHash) -> None:
+    def __new__(
+        cls, digest: bytes | bytearray | memoryview | str | DestHash
+    ) -> DestHash:
         raw = _parse_digest(digest) if isinstance(digest, str) else bytes(digest)
         if len(raw) != DIGEST_SIZE:
             raise ValueError(
                 f"a DestHash is exactly {DIGEST_SIZE} bytes, got {len(raw)} bytes"
             )
-        object.__setattr__(self, "_digest", raw)
+        self = super().__new__(cls, raw)
         text = TEXT_PREFIX + base64.urlsafe_b64encode(raw).decode("ascii")
+        # Kept once: the text is the hash key of every connection and owner lookup.
         object.__setattr__(self, "_text", text)
+        return self
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
     @property
     def digest(self) -> bytes:
-        """The raw 32 bytes."""
-        return self._digest
+        """The raw 32 bytes (plain bytes)."""
+        return bytes(memoryview(self))
 
     def __bytes__(self) -> bytes:
-        return self._digest
+        return bytes(memoryview(self))
 
     def __str__(self) -> str:
         return self._text
@@ -87,17 +91,21 @@ class DestHash:
     def __eq__(self, other: object) -> bool:
         if other is self:  # owners usually share their neighbour's hash object
             return True
-        if isinstance(other, DestHash):
-            return self._digest == other._digest
+        if isinstance(other, bytes):  # a DestHash, or plain bytes
+            return bytes.__eq__(self, other)
         if isinstance(other, str):
             try:
-                return self._digest == _parse_digest(other)
+                return bytes.__eq__(self, _parse_digest(other))
             except ValueError:
                 return False
         return NotImplemented
 
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
     def __reduce__(self) -> tuple[type[DestHash], tuple[bytes]]:
-        return (type(self), (self._digest,))
+        return (type(self), (bytes(self),))
 
     def sync_encode_value(self) -> str:
         """Return the wire form of this hash as a sync-property value (the text form)."""
@@ -145,8 +153,6 @@ class DestHash:
 class CertHash(DestHash):
     """A DestHash computed from a certificate: SHA-256 over its DER encoding."""
 
-    __slots__ = ()
-
     @classmethod
     def from_der(cls, der: bytes) -> CertHash:
         """Hash the DER bytes of a certificate exactly as given (the TLS peer form).
@@ -158,6 +164,11 @@ class CertHash(DestHash):
             The certificate's identity.
         """
         return cls(hashlib.sha256(bytes(der)).digest())
+
+    @classmethod
+    def from_der_cert(cls, der: bytes) -> CertHash:
+        """The original's name for :meth:`from_der`."""
+        return cls.from_der(der)
 
     @classmethod
     def from_pem(cls, pem: bytes | str) -> CertHash:

@@ -113,9 +113,19 @@ def test_equality_and_hash():
     assert h == EXAMPLE.removeprefix("ni:///sha-256;")
     assert h != "not a hash"
     assert h != DestHash(b"\0" * 32)
-    assert h != bytes(h)  # raw bytes are not a text form
+    # A bytes subclass, as in the original: equal to its digest as plain bytes, though
+    # hashed as its text (so plain-bytes keys do not find it).
+    assert isinstance(h, bytes)
+    assert h == bytes(h)
+    assert type(bytes(h)) is bytes
+    assert type(h.digest) is bytes
     assert {h: 1}[EXAMPLE] == 1
     assert CertHash(bytes(h)) == h
+
+
+def test_from_der_cert_is_from_der():
+    der = b"0\x82 not really a certificate"
+    assert CertHash.from_der_cert(der) == CertHash.from_der(der)
 
 
 def test_immutable_and_picklable():
