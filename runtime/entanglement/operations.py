@@ -18,6 +18,9 @@ Choices and fixed quirks:
 * Quirk 9 fixed: ``sync`` checks the context's owner (SQL: the owner row named by the
   message) with a proper ``SyncBadOwner``; a context without an ``owner`` skips that check.
 * ``delete`` floods carry the primary keys (plus ``_sync_owner``, always included) only.
+* ``create``'s key check (§10.6) looks at the names the message arrived with
+  (``info["attributes"]``): construction takes the keys out of ``msg``, so a check on
+  ``msg`` accepted every sender-chosen key (issue 10 item 2).
 * When the next hop toward an owner is unknown, the relay raises ``SyncNotConnected``
   naming the owner's hash, so the requester gets an error instead of silence.
 """
@@ -218,7 +221,12 @@ class CreateOperation(SyncOperationBase):
 
     def _check_info(self, obj: Any, msg: dict[str, Any], info: dict[str, Any]) -> bool:
         """Keys need the class's consent; an owner is required; no loops."""
-        if any(key in msg for key in _primary_keys(obj)):
+        # The keys the message carried: construction takes them out of ``msg``, so
+        # the names come from ``attributes`` (the message's names as received).
+        sent = info.get("attributes")
+        if sent is None:
+            sent = msg
+        if any(key in sent for key in _primary_keys(obj)):
             consent = getattr(obj, "sync_should_listen_primary_keys", None)
             if consent is None or consent(msg, **info) is not True:
                 raise SyncUnauthorized(
