@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, NoReturn, Proto
 from ._codecplan import RESERVED_KEYS, as_is_names_of, decoders_of, encoder_of
 from ._hashes import DestHash
 from ._properties import NOTHING, NoSyncProperty, SyncProperty, sync_property
+from ._sansio.peertext import peer_repr
 
 if TYPE_CHECKING:
     from ._registry import SyncRegistry
@@ -385,7 +386,7 @@ def fill_from_message(obj: Synchronizable, msg: dict[str, Any]) -> None:
             decoder = decoders[key]
         except KeyError:
             raise _bad_encoding(
-                f"{type(obj).sync_type} has no sync property {key!r}", msg
+                f"{type(obj).sync_type} has no sync property {peer_repr(key)}", msg
             ) from None
         if decoder is None or value is None:
             decoded.append((key, value))
@@ -468,7 +469,7 @@ def _decode(prop: SyncProperty, key: str, value: Any, msg: dict[str, Any]) -> An
 
 
 def _decode_failed(key: str, msg: dict[str, Any], exc: Exception) -> NoReturn:
-    error = _bad_encoding(f"cannot decode {key!r}: {exc}", msg, exc)
+    error = _bad_encoding(f"cannot decode {peer_repr(key)}: {exc}", msg, exc)
     if error is exc:
         raise exc
     raise error from exc
@@ -476,7 +477,7 @@ def _decode_failed(key: str, msg: dict[str, Any], exc: Exception) -> NoReturn:
 
 def assign_failed(key: str, msg: dict[str, Any], exc: Exception) -> NoReturn:
     """Raise the error for a failed assignment of ``key`` while filling ``msg``."""
-    error = _bad_encoding(f"cannot set {key!r}: {exc}", msg, exc)
+    error = _bad_encoding(f"cannot set {peer_repr(key)}: {exc}", msg, exc)
     if error is exc or not isinstance(exc, AttributeError | TypeError | ValueError):
         raise exc
     raise error from exc

@@ -55,7 +55,6 @@ Choices where the spec is silent or where we fixed a quirk:
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
@@ -71,8 +70,14 @@ from entanglement._opbase import (
 )
 from entanglement._registry import SyncRegistry
 from entanglement._sansio import InvalidMessage, MessageReceived, ResponseContext
-from entanglement._sansio.peertext import peer_repr
+from entanglement._sansio.peertext import peer_repr, peer_str
 from entanglement._send import is_base_hook
+from entanglement._wirecheck import (
+    check_error_flag,
+    check_owner_text,
+    fit_for_frame,
+    validate_message,
+)
 from entanglement.interface import (
     SyncBadEncodingError,
     SyncError,
@@ -209,9 +214,8 @@ class ReceiveMixin:
         )
 
     def _invalid_message(self, protocol: SyncProtocol, event: InvalidMessage) -> None:
-        log.warning(
-            "%s: bad frame #%d: %s", protocol.peer_name, event.number, event.reason
-        )
+        reason = peer_str(event.reason)
+        log.warning("%s: bad frame #%d: %s", protocol.peer_name, event.number, reason)
         error = SyncBadEncodingError(
             f"bad frame #{event.number}: {event.reason}", network_msg=event.message
         )
@@ -300,7 +304,9 @@ class ReceiveMixin:
             cls = registry.registry.get(sync_type)
             if cls is not None:
                 return cls, registry
-        raise UnregisteredSyncClass(f"sync_type {sync_type!r} is not registered here")
+        raise UnregisteredSyncClass(
+            f"sync_type {peer_repr(sync_type)} is not registered here"
+        )
 
     # -- the should_listen chains (overridable; call the base) --------------------
 
@@ -371,13 +377,15 @@ class ReceiveMixin:
         protocol: SyncProtocol,
         response_for: ResponseContext | None,
     ) -> None:
-        what = f"{msg.get('_sync_operation', 'sync')} of {msg.get('_sync_type')!r}"
+        # Peer text, quoted and capped: one line, whatever the peer sent.
+        operation = msg.get("_sync_operation", "sync")
+        what = f"{peer_str(str(operation), 100)} of {peer_repr(msg.get('_sync_type'))}"
         if not isinstance(exc, SyncError):
             log.error(
                 "%s: failed to process %s", protocol.peer_name, what, exc_info=exc
             )
             return
-        log.warning("%s: rejected %s: %s", protocol.peer_name, what, exc)
+        log.warning("%s: rejected %s: %s", protocol.peer_name, what, peer_str(str(exc)))
         if msg.get("_sync_is_error") is True and self._is_error_class(msg):
             return  # never answer an error with an error (§6.3)
         if exc.network_msg is None:
@@ -409,6 +417,7 @@ class ReceiveMixin:
             return
         if request is not None:
             request.answered = True
+        fit_for_frame(error)
         protocol.conn.enqueue(error, error_operation, None, request, ERROR_PRIORITY)
 
 
@@ -518,74 +527,6 @@ def _info(
         "response_for": response_for,
         "sender": protocol.dest,
     }
-
-
-def validate_message(msg: dict[str, Any], cls: Any = None) -> None:
-    """Apply the §3.1 receive rules (defaults ``_sync_operation`` to ``sync``).
-
-    Args:
-        msg: the received message.
-        cls: its class, when known: only error classes may carry ``_sync_is_error``.
-
-    Raises:
-        SyncBadEncodingError: an unknown reserved key, a malformed type, operation,
-            owner (not a UUID text) or error flag (not ``true``, or on a class that
-            is not an error).
-    """
-    msg.pop("_flags", None)
-    operation = msg.setdefault("_sync_operation", "sync")
-    for key in msg:
-        if key[:1] == "_" and key not in RESERVED_KEYS:
-            raise SyncBadEncodingError(
-                f"unknown reserved key {peer_repr(key)}", network_msg=msg
-            )
-    if not isinstance(msg.get("_sync_type"), str):
-        raise SyncBadEncodingError("_sync_type must be a string", network_msg=msg)
-    if not isinstance(operation, str):
-        raise SyncBadEncodingError("_sync_operation must be a string", network_msg=msg)
-    owner = msg.get("_sync_owner")
-    if owner is not None:
-        check_owner_text(owner, msg)
-    if "_sync_is_error" in msg:
-        check_error_flag(msg, cls)
-
-
-_UUID_TEXT: Final = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
-
-
-def check_owner_text(owner: Any, msg: dict[str, Any]) -> None:
-    """``_sync_owner`` is the owner's UUID text, hyphenated (§3.1, §8.5).
-
-    Raises:
-        SyncBadEncodingError: any other JSON value (null is checked by the caller:
-            it stands for "no owner", which the class decides about).
-    """
-    if type(owner) is not str or _UUID_TEXT.fullmatch(owner) is None:
-        raise SyncBadEncodingError(
-            f"_sync_owner must be the owner's UUID text, got {peer_repr(owner)}",
-            network_msg=msg,
-        )
-
-
-def check_error_flag(msg: dict[str, Any], cls: Any) -> None:
-    """``_sync_is_error`` is ``true``, and only on error classes (§3.1, §6.1).
-
-    Raises:
-        SyncBadEncodingError: another value, or a class outside the error tree (the
-            flag would otherwise silence the error answering the message, §6.2).
-    """
-    flag = msg["_sync_is_error"]
-    if flag is not True:
-        raise SyncBadEncodingError(
-            f"_sync_is_error must be true, got {peer_repr(flag)}", network_msg=msg
-        )
-    if cls is not None and not (isinstance(cls, type) and issubclass(cls, SyncError)):
-        raise SyncBadEncodingError(
-            f"_sync_is_error on {cls.__name__}, which is not an error class",
-            network_msg=msg,
-        )
 
 
 def _require_true(result: Any, hook: str) -> None:

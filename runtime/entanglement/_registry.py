@@ -24,6 +24,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from ._opbase import MethodOperation, SyncOperation
+from ._sansio.peertext import peer_repr
 
 if TYPE_CHECKING:
     from ._model import Synchronizable
@@ -112,7 +113,7 @@ class SyncRegistry:
             from ._errors import SyncInvalidOperation
 
             raise SyncInvalidOperation(
-                f"operation {name!r} is not supported by {type(self).__name__} "
+                f"operation {peer_repr(name)} is not supported by {type(self).__name__} "
                 f"(supported: {', '.join(sorted(self.operations))})"
             ) from None
 
