@@ -21,6 +21,7 @@ from entanglement.sql.meta import IHave, MyOwners, YouHave, sql_meta_registry
 from entanglement.sql.model import SqlSynchronizable, SqlSyncMeta
 from entanglement.sql.registry import SqlSyncError, SqlSyncRegistry
 from entanglement.sql.session import SqlSyncSession, sync_session_maker
+from entanglement.sql.tables import migration_naming_convention
 from entanglement.sql.types import GUID, SqlDestHash
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "SyncOwner",
     "YouHave",
     "get_or_create",
+    "migration_naming_convention",
     "sql_meta_registry",
     "sql_sync_declarative_base",
     "sync_manager_destinations",
