@@ -23,6 +23,14 @@ Choices where the original's CLI differs (§17.3, quirk 49): sub-commands instea
 mode flags; ``--port`` on ``add`` is stored per destination (quirk 20); a missing hash
 is an argument error; the monitor loop works.  Errors (bad URL, unknown module, bad hash,
 unreadable certificate) are one line on stderr and exit status 2, never a traceback.
+
+Database faults (issue 10, items 10 and 11): ``add``, ``remove`` and ``serve`` check at
+start that the database accepts writes, and say once that it does not (exit status 1,
+one line naming the file).  While serving, a busy or locked database (another writer
+holding the SQLite file past the driver's busy timeout) is transient: the periodic
+reads are retried with backoff, with one warning per episode naming the database and
+one line when it answers again (:mod:`entanglement.sql.transient`); the node never
+exits for it.
 """
 
 from __future__ import annotations
@@ -35,8 +43,9 @@ import logging
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 
@@ -51,6 +60,22 @@ DEFAULT_PORT = 9120
 
 class NodeError(Exception):
     """A user error: printed as one line, exit status 2."""
+
+    status = 2
+
+
+class UnwritableDatabase(NodeError):
+    """The database refuses writes: exit status 1."""
+
+    status = 1
+
+
+class BusyDatabase(NodeError):
+    """A transient fault at start (``serve`` waits it out)."""
+
+    def __init__(self, message: str, cause: sa.exc.SQLAlchemyError) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,11 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     engine = None
     try:
         engine = _engine(args.db)
-        registries = _load_bases(args.base, engine)
+        registries = _prepare(args, engine)
         return int(args.run(args, engine, registries))
     except NodeError as exc:
         print(f"entanglegen node: error: {exc}", file=sys.stderr)
-        return 2
+        return exc.status
     finally:
         if engine is not None:
             engine.dispose()
@@ -106,12 +131,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--port", type=int)
     add.add_argument("--name")
-    add.set_defaults(run=_cmd_add)
+    add.set_defaults(run=_cmd_add, writes=True)
     remove = sub.add_parser("remove", help="delete a stored destination")
     remove.add_argument("--hash", required=True, type=_hash)
-    remove.set_defaults(run=_cmd_remove)
+    remove.set_defaults(run=_cmd_remove, writes=True)
     sub.add_parser("list", help="print the stored destinations").set_defaults(
-        run=_cmd_list
+        run=_cmd_list, writes=False
     )
     serve = sub.add_parser("serve", help="run the node")
     serve.add_argument("--cert", required=True, help="this node's certificate (PEM)")
@@ -133,7 +158,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"default port of destinations without one ({DEFAULT_PORT})",
     )
     serve.add_argument("--poll", type=float, default=1.0, help="seconds between checks")
-    serve.set_defaults(run=_cmd_serve)
+    serve.set_defaults(run=_cmd_serve, writes=True)
     return parser
 
 
@@ -166,13 +191,32 @@ def _engine(url: str) -> sa.Engine:
     return engine
 
 
+def _prepare(args: argparse.Namespace, engine: sa.Engine) -> list[Any]:
+    """Tables created, writes checked; ``serve`` waits out a busy database."""
+    from entanglement.sql.transient import FaultEpisodes
+
+    episodes = FaultEpisodes(_db_name(engine), log, 0.5)
+    while True:
+        try:
+            registries = _load_bases(args.base, engine)
+            if args.writes:
+                _check_writable(engine)
+        except BusyDatabase as exc:
+            if args.run is not _cmd_serve:
+                raise
+            time.sleep(episodes.failed(exc.cause, "starting the node"))
+            continue
+        episodes.succeeded()
+        return registries
+
+
 def _load_bases(names: Iterable[str], engine: sa.Engine) -> list[Any]:
     from entanglement.sql import SqlSyncRegistry
 
     try:
         SqlSyncRegistry.create_bookkeeping(engine)
     except sa.exc.SQLAlchemyError as exc:
-        raise NodeError(f"cannot create the bookkeeping tables: {exc}") from None
+        _db_failure(engine, exc, "cannot create the bookkeeping tables")
     registries: list[Any] = []
     for name in names:
         target = _import(name)
@@ -186,11 +230,50 @@ def _load_bases(names: Iterable[str], engine: sa.Engine) -> list[Any]:
                 f"--base {name}: not a SqlSyncRegistry nor a sync declarative base"
             )
         for metadata in _metadatas(target, registry):
-            metadata.create_all(engine)
+            try:
+                metadata.create_all(engine)
+            except sa.exc.SQLAlchemyError as exc:
+                _db_failure(engine, exc, f"--base {name}: cannot create its tables")
         registry.sessionmaker.configure(bind=engine)
         if registry not in registries:
             registries.append(registry)
     return registries
+
+
+def _check_writable(engine: sa.Engine) -> None:
+    from entanglement.sql.transient import write_refusal
+
+    try:
+        reason = write_refusal(engine)
+    except sa.exc.SQLAlchemyError as exc:
+        _db_failure(engine, exc, "cannot use the database")
+    if reason is not None:
+        raise _unwritable(engine, reason)
+
+
+def _db_failure(engine: sa.Engine, exc: sa.exc.SQLAlchemyError, doing: str) -> NoReturn:
+    """One line for a database error at start: refused writes, busy, or other."""
+    from entanglement.sql.transient import first_line, is_read_only, is_transient
+
+    if is_read_only(exc):
+        raise _unwritable(engine, first_line(exc)) from None
+    if is_transient(exc):
+        raise BusyDatabase(
+            f"database {_db_name(engine)} is busy ({first_line(exc)}); try again", exc
+        ) from None
+    raise NodeError(f"{doing}: {first_line(exc)}") from None
+
+
+def _unwritable(engine: sa.Engine, reason: str) -> UnwritableDatabase:
+    return UnwritableDatabase(
+        f"database {_db_name(engine)} cannot be written ({reason})"
+    )
+
+
+def _db_name(engine: sa.Engine) -> str:
+    from entanglement.sql.transient import database_name
+
+    return database_name(engine)
 
 
 def _import(dotted: str) -> Any:
@@ -297,6 +380,7 @@ def _cmd_serve(
 async def _serve(args: argparse.Namespace, registries: list[Any]) -> int:
     from entanglement.network import SyncServer
     from entanglement.sql import sync_manager_destinations
+    from entanglement.sql.transient import FaultEpisodes, database_name, is_transient
     from entanglement.sql.watch import CommitWatcher
 
     stop = asyncio.Event()
@@ -316,14 +400,25 @@ async def _serve(args: argparse.Namespace, registries: list[Any]) -> int:
         await manager.aclose()
         raise NodeError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     log.info("node %s listening on %s:%d", manager.cert_hash, host, port)
-    watcher = CommitWatcher(manager)
     session: Any = getattr(manager, "session")  # noqa: B009 - set by the SQL registry
+    episodes = FaultEpisodes(database_name(session.get_bind()), log, args.poll)
+    watcher: CommitWatcher | None = None
     try:
         while not stop.is_set():
-            sync_manager_destinations(manager)
-            watcher.poll()
+            delay = args.poll
+            try:
+                if watcher is None:  # reads the database too
+                    watcher = CommitWatcher(manager, episodes)
+                sync_manager_destinations(manager)
+                watcher.poll()
+                episodes.succeeded()
+            except sa.exc.DBAPIError as exc:
+                if not is_transient(exc):
+                    raise
+                session.rollback()
+                delay = episodes.failed(exc, "reading destinations and commits")
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(args.poll):
+                async with asyncio.timeout(delay):
                     await stop.wait()
     finally:
         log.info("stopping: closing %d connection(s)", len(manager.connections))
