@@ -22,7 +22,10 @@ this module only moves bytes between it and an asyncio transport.
   fails with :class:`~entanglement._exceptions.WriteError` if the connection is lost
   first (quirk 17: the original left it pending forever).
 * Nothing outlives the connection: the flush handle and the limiter's timer are
-  cancelled in ``connection_lost``.
+  cancelled in ``connection_lost``, which also drops the references between the
+  transport, the meter and the SyncProtocol, so that a closed connection is freed by
+  reference counting alone (issue 10 item 14; ``transport`` and ``bwprotocol`` are
+  None once it has closed).
 """
 
 from __future__ import annotations
@@ -176,6 +179,11 @@ class SyncProtocol:
         self._drain = None
         if not self._lost.done():
             self._lost.set_result(None)
+        # Break the cycles through the meter and the transport (meter -> this ->
+        # meter, transport -> meter -> this -> transport): a closed connection is
+        # then freed by reference counting, not by the cyclic collector (item 14).
+        self.bwprotocol = None
+        self.transport = None
         self.manager._connection_lost(self, exc)
 
     # -- sending -----------------------------------------------------------------
@@ -315,6 +323,7 @@ class BandwidthProtocol(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self.transport = None  # (the transport holds us: see SyncProtocol)
         self.protocol.connection_lost(exc)
 
     def pause_writing(self) -> None:
