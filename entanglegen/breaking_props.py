@@ -166,6 +166,15 @@ def _type(emit: Emit, subject: str, old: PropFacts, new: PropFacts) -> None:
                 "exchanged keys name other objects",
                 cats,
             )
+        elif old.scalar != new.scalar:
+            emit(
+                "PROPERTY_TYPE_CHANGED",
+                subject,
+                loc,
+                f"{subject} references {new.target}, whose key changed from "
+                f"{old.scalar} to {new.scalar}",
+                (WIRE, SQL, API),
+            )
         return
     if old.kind == "enum" and new.kind == "enum":
         if old.enum != new.enum:

@@ -4,7 +4,8 @@
 Matching, so that moves and declared renames are not reported as removals:
 
 * registries by registry name (the file may move or be renamed: not a change); an old and
-  a new registry left over in the same file are one registry renamed;
+  a new registry left over with the same package (else the same file name) are one
+  registry renamed;
 * types by name inside their registry, else a new type's ``renamed_from`` names the old
   one; properties likewise inside their type; named enums by name;
 * a type's parent and key are compared through those matches, so renaming a key property
@@ -15,7 +16,8 @@ Property rules and the meaning of the categories are in :mod:`entanglegen.breaki
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
 
 from .breaking_model import Project, RegistryFacts, TypeFacts
 from .breaking_props import API, SQL, WIRE, Emit, added, changed, enum_values, removed
@@ -88,8 +90,9 @@ class Change:
 
 
 class _Collector:
-    def __init__(self) -> None:
+    def __init__(self, renames: dict[str, str]) -> None:
         self.changes: list[Change] = []
+        self.renames = renames  # old "registry.Name" -> new, for types and enums
 
     def emitter(self, registry: str, *, sql: bool, wire: bool = True) -> Emit:
         """An emit function that drops the categories that cannot apply here."""
@@ -106,7 +109,7 @@ class _Collector:
 
 def compare(old: Project, new: Project) -> list[Change]:
     """Every change from ``old`` to ``new`` (both resolved without errors), sorted."""
-    out = _Collector()
+    out = _Collector(_renames(old, new))
     pairs = _match_registries(old.registries, new.registries)
     for before, after in pairs:
         if before is None and after is not None:
@@ -131,18 +134,48 @@ def compare(old: Project, new: Project) -> list[Change]:
     return sorted(out.changes, key=Change.sort_key)
 
 
+def _renames(old: Project, new: Project) -> dict[str, str]:
+    """Old qualified type and enum names to new ones, across registry and type renames."""
+    names: dict[str, str] = {}
+    for before, after in _match_registries(old.registries, new.registries):
+        if before is None or after is None:
+            continue
+        for enum in before.enums:
+            names[f"{before.name}.{enum}"] = f"{after.name}.{enum}"
+        for old_type, new_type in _match_types(before, after):
+            names[f"{before.name}.{old_type.name}"] = f"{after.name}.{new_type.name}"
+    return names
+
+
 def _match_registries(
     old: dict[str, RegistryFacts], new: dict[str, RegistryFacts]
 ) -> list[tuple[RegistryFacts | None, RegistryFacts | None]]:
     pairs: list[tuple[RegistryFacts | None, RegistryFacts | None]] = [
         (old[n], new[n]) for n in new if n in old
     ]
-    gone = {r.path: r for n, r in old.items() if n not in new}
+    gone = [r for n, r in old.items() if n not in new]
     for name, reg in new.items():
         if name not in old:
-            pairs.append((gone.pop(reg.path, None), reg))
-    pairs += [(reg, None) for reg in gone.values()]
+            before = _renamed_registry(gone, reg)
+            if before is not None:
+                gone.remove(before)
+            pairs.append((before, reg))
+    pairs += [(reg, None) for reg in gone]
     return pairs
+
+
+def _renamed_registry(
+    gone: list[RegistryFacts], reg: RegistryFacts
+) -> RegistryFacts | None:
+    """The old registry a new one renames: same package, else same file name."""
+    for same in (
+        lambda r: r.package == reg.package,
+        lambda r: PurePosixPath(r.path).name == PurePosixPath(reg.path).name,
+    ):
+        found = [r for r in gone if same(r)]
+        if len(found) == 1:
+            return found[0]
+    return None
 
 
 def _registry(out: _Collector, old: RegistryFacts, new: RegistryFacts) -> None:
@@ -332,6 +365,12 @@ def _properties(
             added(out.emitter(registry, sql=sql, wire=prop.sync), new.name, prop)
     for before_name, after_name in props.items():
         before, after = old.props[before_name], new.props[after_name]
+        # Compare references and enums through renames of their registry or type.
+        before = replace(
+            before,
+            target=out.renames.get(before.target, before.target),
+            enum=out.renames.get(before.enum, before.enum),
+        )
         wire = before.sync or after.sync
         changed(out.emitter(registry, sql=sql, wire=wire), new.name, before, after)
     if not new.parent and not old.parent:
