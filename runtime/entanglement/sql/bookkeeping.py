@@ -14,6 +14,22 @@ Choices and fixed quirks:
 * :meth:`SyncOwner.clear_all_objects` deletes through the ORM (joined inheritance and
   foreign keys between tables are handled by the unit of work), classes with the highest
   priority (children) first, without tombstones or messages.
+
+Deleting a ``SyncOwner`` (the spec is silent; issue 10 items 3 and 4): the owner and
+everything it owns are gone, as the schema's ``ON DELETE CASCADE`` says, on every backend
+(SQLite enforces foreign keys only when asked, and databases created by the original's
+migration have no cascade on ``sync_deleted``).  The flush that deletes an owner first
+deletes its tombstones and its rows in every mapped SqlSynchronizable table present in
+the database (:func:`forget_owner`): no tombstones for them (a neighbour forgets them
+with the owner, as with any cleared owner, §12.3 and quirk 37), and the session's
+objects of that owner are expunged.  An owner of ours deleted in a session with a
+manager is then flooded as ``delete`` of the SyncOwner (a neighbour that misses it
+learns it from ``MyOwners`` on its next connection).  An owner learned from a neighbour
+may be deleted locally only without a manager (the library's own "forget this owner"
+paths); a managed session refuses it with ``SyncUnauthorized`` at commit, and
+``sync_commit()`` fails the owner's ``sync_future`` with it: there is no request asking
+another node to delete its owner, and ``SqlSyncDestination.clear_all_objects`` is the
+way to forget a neighbour's owners.
 """
 
 from __future__ import annotations
@@ -24,13 +40,15 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, relationship
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, Session, relationship
 
 from entanglement._hashes import DestHash
 from entanglement.interface import (
     SyncBadOwner,
     Synchronizable,
     SyncNotFound,
+    SyncUnauthorized,
     no_sync_property,
     sync_property,
 )
@@ -50,7 +68,15 @@ from entanglement.types import (
     uuid_encoder,
 )
 
-__all__ = ["Serial", "SyncDeleted", "SyncOwner", "as_aware", "tombstone_for"]
+__all__ = [
+    "Serial",
+    "SyncDeleted",
+    "SyncOwner",
+    "as_aware",
+    "forget_owner",
+    "remote_owner_refusal",
+    "tombstone_for",
+]
 
 
 class _Bookkeeping(DeclarativeBase):
@@ -282,3 +308,74 @@ def tombstone_for(obj: SqlSynchronizable, serial: int) -> SyncDeleted:
         sync_owner_id=obj.sync_owner_id,
         sync_serial=serial,
     )
+
+
+def remote_owner_refusal(owner: SyncOwner) -> SyncUnauthorized:
+    """The error of a managed session deleting an owner learned from a neighbour."""
+    return SyncUnauthorized(
+        f"SyncOwner {owner.id} was learned from {owner.dest_hash}: only that node can"
+        " delete it (no request asks a node to delete its owner); to forget the owners"
+        " learned from a neighbour and their rows, call that SqlSyncDestination's"
+        " clear_all_objects(manager)"
+    )
+
+
+def forget_owner(session: Session, owner_id: uuid.UUID) -> None:
+    """In a flush deleting owner ``owner_id``: delete its tombstones and its rows.
+
+    Rows go with one ``DELETE`` per single-table hierarchy (children's hierarchies
+    first), joined-table hierarchies through the ORM (in this flush, before the
+    owner); the session's objects of that owner are expunged.  Only tables present in
+    the database are touched (a process may map classes of other databases).
+    """
+    connection = session.connection()
+    inspector = sa.inspect(connection)
+    session.execute(
+        sa.delete(sync_deleted).where(sync_deleted.c.sync_owner_id == owner_id)
+    )
+    seen: set[tuple[str | None, str]] = set()
+    by_orm: set[int] = set()  # joined rows, deleted by this flush
+    for root in sorted(_mapped_roots(), key=lambda m: -int(m.class_.sync_priority)):
+        table = root.local_table
+        if not isinstance(table, sa.Table) or "sync_owner_id" not in table.c:
+            continue
+        where = (table.schema, table.name)
+        if where in seen or not inspector.has_table(table.name, schema=table.schema):
+            continue
+        seen.add(where)
+        if len({m.local_table for m in root.self_and_descendants}) > 1:
+            with session.no_autoflush:
+                rows = session.scalars(
+                    sa.select(root).where(root.class_.sync_owner_id == owner_id)
+                ).all()
+            for row in rows:
+                session.delete(row)
+                by_orm.add(id(row))
+            continue
+        session.execute(
+            sa.delete(table).where(table.c.sync_owner_id == owner_id),
+            execution_options={"synchronize_session": False},
+        )
+    for obj in [*session.identity_map.values(), *session.new]:
+        values = sa.inspect(obj).dict
+        owned = not isinstance(obj, SyncOwner) and (
+            values.get("sync_owner_id") == owner_id
+            or getattr(values.get("sync_owner"), "id", None) == owner_id
+        )
+        if owned and id(obj) not in by_orm:
+            session.expunge(obj)  # its row is gone (or never comes)
+
+
+def _mapped_roots() -> list[Mapper[Any]]:
+    # the base mappers of every mapped SqlSynchronizable class but the owners
+    roots: dict[Mapper[Any], None] = {}
+    pending = list(SqlSynchronizable.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if issubclass(cls, SyncOwner):
+            continue
+        mapper = sa.inspect(cls, raiseerr=False)
+        if isinstance(mapper, Mapper):
+            roots.setdefault(mapper.base_mapper, None)
+    return list(roots)

@@ -13,7 +13,8 @@ relationship change to process (a pending row gets them, and its serial, straigh
 ``__dict__``, which its INSERT reads, unless a validator or listener watches those
 columns); an owner created in the same flush (quirk 42) is set through the relationship,
 which makes the flush insert it first.  The requests for rows owned elsewhere are sent
-by :mod:`entanglement.sql.requests`.
+by :mod:`entanglement.sql.requests` (which also records them, ``sync_commit``'s first
+step).
 """
 
 from __future__ import annotations
@@ -37,9 +38,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Outbox",
+    "changed_names",
     "key_names",
+    "owner_of",
     "prepare_flush",
-    "prepare_remote",
     "snapshot",
     "snapshot_flushed",
 ]
@@ -123,15 +125,16 @@ def owner_of(session: Session, obj: SqlSynchronizable) -> SyncOwner | None:
 def _local_owner(session: Session, serial: _SerialOnce) -> SyncOwner:
     # The first local owner; one is created in this flush when there is none, so that
     # no row is ever written without an owner (quirk 42: such rows could not be sent).
+    # An owner this flush deletes is never chosen.
     cached = session.info.get("entanglement_local_owner")
-    if cached is not None and cached in session:
+    if cached is not None and cached in session and cached.id not in serial.doomed:
         return cached  # type: ignore[no-any-return]
+    query = sa.select(SyncOwner).where(SyncOwner.dest_hash.is_(None))
+    if serial.doomed:
+        query = query.where(SyncOwner.id.not_in(serial.doomed))
     with session.no_autoflush:
         owner = session.scalars(
-            sa.select(SyncOwner)
-            .where(SyncOwner.dest_hash.is_(None))
-            .order_by(SyncOwner.sync_serial, SyncOwner.id)
-            .limit(1)
+            query.order_by(SyncOwner.sync_serial, SyncOwner.id).limit(1)
         ).first()
     if owner is None:
         owner = SyncOwner(sync_serial=serial())
@@ -140,7 +143,8 @@ def _local_owner(session: Session, serial: _SerialOnce) -> SyncOwner:
     return owner
 
 
-def _changed_names(obj: SqlSynchronizable, new: bool) -> AbstractSet[str]:
+def changed_names(obj: SqlSynchronizable, new: bool) -> AbstractSet[str]:
+    """The sync properties of ``obj`` this flush writes (all of them for a new row)."""
     if new:  # every property: one shared set per class, not one per row
         return row_plan(type(obj)).property_names
     props = type(obj)._sync_properties
@@ -153,12 +157,14 @@ def _changed_names(obj: SqlSynchronizable, new: bool) -> AbstractSet[str]:
 
 
 class _SerialOnce:
-    # the flush's serial (allocated on first use) and its local owner (looked up once)
+    # the flush's serial (allocated on first use), its local owner (looked up once)
+    # and the owners it deletes
     def __init__(self, session: Session) -> None:
         self.session = session
         self.value: int | None = None
         self.owner: Any = None
         self.stored_owner = False
+        self.doomed: set[Any] = set()
 
     def local_owner(self) -> SyncOwner:
         owner = self.owner
@@ -176,6 +182,7 @@ class _SerialOnce:
 def prepare_flush(session: SqlSyncSession) -> None:
     """before_flush: owners, serials and tombstones; refuse remote rows when managed."""
     serial = _SerialOnce(session)
+    _forget_deleted_owners(session, serial)
     for obj in list(session.new):  # (session.new and .dirty are rebuilt per access)
         if isinstance(obj, SqlSynchronizable):
             _prepare_changed(session, obj, True, serial)
@@ -214,7 +221,7 @@ def _prepare_changed(
     if owner is None or owner.dest_hash is None:
         obj.sync_serial = serial()
         if session.manager is not None:
-            session.sync_dirty[id(obj)] = (obj, _changed_names(obj, new))
+            session.sync_dirty[id(obj)] = (obj, changed_names(obj, new))
     elif session.manager is not None:
         raise NotImplementedError(
             f"{obj.sync_type} is owned by {owner.id} at {owner.dest_hash}: call"
@@ -244,14 +251,32 @@ def _new_local_row(
     values["sync_owner_id"] = owner.id
     values["sync_serial"] = serial()
     if session.manager is not None:
-        session.sync_dirty[id(obj)] = (obj, _changed_names(obj, True))
+        session.sync_dirty[id(obj)] = (obj, changed_names(obj, True))
     return True
+
+
+def _forget_deleted_owners(session: SqlSyncSession, serial: _SerialOnce) -> None:
+    # An owner's deletion takes its rows and tombstones with it, before anything else
+    # of the flush is looked at (see entanglement.sql.bookkeeping).
+    from entanglement.sql.bookkeeping import forget_owner, remote_owner_refusal
+
+    for obj in list(session.deleted):
+        if isinstance(obj, SyncOwner) and obj.id not in serial.doomed:
+            if obj.dest_hash is not None and session.manager is not None:
+                raise remote_owner_refusal(obj)
+            serial.doomed.add(obj.id)
+            forget_owner(session, obj.id)
 
 
 def _prepare_deleted(session: SqlSyncSession, obj: Any, serial: _SerialOnce) -> None:
     from entanglement.sql.bookkeeping import tombstone_for
 
     owner = owner_of(session, obj)
+    if owner is not None and owner.id in serial.doomed:
+        # the owner goes too: no tombstone; ours is flooded as a SyncOwner delete
+        if owner is obj and owner.dest_hash is None and session.manager is not None:
+            session.sync_deleted[id(obj)] = obj
+        return
     if owner is None or owner.dest_hash is None:
         value = serial()
         obj.sync_serial = value
@@ -263,30 +288,6 @@ def _prepare_deleted(session: SqlSyncSession, obj: Any, serial: _SerialOnce) -> 
             f"{obj.sync_type} is owned by {owner.id} at {owner.dest_hash}: call"
             " sync_commit() before commit() to request its deletion from the owner"
         )
-
-
-def prepare_remote(session: SqlSyncSession, *, expunge_nonlocal: bool) -> None:
-    """sync_commit step 1: record changes of rows owned elsewhere (and expunge them)."""
-    pending = set(map(id, session.new))
-    deleted = set(map(id, session.deleted))
-    for obj in [*session.new, *session.dirty, *session.deleted]:
-        if not _sync_instance(obj):
-            continue
-        owner = owner_of(session, obj)
-        if owner is None or owner.dest_hash is None:
-            continue
-        if id(obj) in deleted:
-            session.sync_deleted[id(obj)] = obj
-        else:
-            new = id(obj) in pending
-            if not new and not session.is_modified(obj, include_collections=False):
-                continue
-            changed = _changed_names(obj, new) - {"sync_serial"}
-            session.sync_dirty[id(obj)] = (obj, changed | ({"*new*"} if new else set()))
-        if sa.inspect(obj).dict.get("sync_owner") is None:
-            set_committed_value(obj, "sync_owner", owner)  # still known once expunged
-        if expunge_nonlocal:
-            session.expunge(obj)
 
 
 def snapshot_flushed(session: SqlSyncSession) -> None:

@@ -78,7 +78,7 @@ class SqlSyncSession(Session):
             update_responses: give each such row a ``sync_future`` that resolves with
                 the owner's answer (the accepted object, an error, or None).
         """
-        capture.prepare_remote(self, expunge_nonlocal=expunge_nonlocal)
+        requests.prepare_remote(self, expunge_nonlocal=expunge_nonlocal)
         if self.manager is not None:
             requests.send_remote_requests(self, update_responses=update_responses)
             self.sync_outbox.send(self.manager)

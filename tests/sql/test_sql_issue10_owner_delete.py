@@ -1,0 +1,184 @@
+"""Issue 10 items 3 and 4: deleting a ``SyncOwner``.
+
+Deleting an owner means that it and everything it owns are gone (§12.3, §12.5): its
+rows and its tombstones are deleted with it (whatever the backend enforces of the
+schema's ON DELETE CASCADE; SQLite enforces nothing by default), no tombstone is
+written for any of them, and, when the owner is ours and the session has a manager,
+the owner's ``delete`` is flooded so that the neighbours forget it and its rows too.
+An owner learned from a neighbour is that node's: ``sync_commit()`` cannot ask for its
+deletion (there is no such request), so the owner row's ``sync_future`` fails with
+``SyncUnauthorized`` saying what to do instead, and nothing changes anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import sqlalchemy as sa
+from sql_helpers import (
+    MODELS,
+    Player,
+    Team,
+    add_teams,
+    caught_up,
+    connected,
+    owner_learned_from,
+    pair,
+    run,
+    shutdown,
+    wait_until,
+)
+
+from entanglement.interface import SyncUnauthorized
+from entanglement.sql import (
+    SqlSyncRegistry,
+    SyncDeleted,
+    SyncOwner,
+    sync_session_maker,
+)
+
+
+def _counts(engine: sa.Engine, owner_id: object) -> tuple[int, int, int, int]:
+    """(owner rows, teams, players, tombstones) of ``owner_id``."""
+    with sa.orm.Session(engine) as session:
+
+        def count(column: sa.ColumnElement[object]) -> int:
+            query = sa.select(sa.func.count()).where(column == owner_id)
+            return int(session.scalar(query) or 0)
+
+        return (
+            count(SyncOwner.id),
+            count(Team.sync_owner_id),
+            count(Player.sync_owner_id),
+            count(SyncDeleted.sync_owner_id),
+        )
+
+
+def _fill(Session: sa.orm.sessionmaker, owner: SyncOwner | None) -> None:
+    """Two teams (one deleted again, leaving a tombstone) and a player of ``owner``."""
+    with Session() as session:
+        if owner is not None:
+            owner = session.merge(owner)
+        red, gone = Team(name=f"red {id(owner)}"), Team(name=f"gone {id(owner)}")
+        for team in (red, gone):
+            team.sync_owner = owner
+        session.add_all([red, gone])
+        session.flush()
+        player = Player(team_id=red.id, name="p")
+        player.sync_owner = owner
+        session.add(player)
+        session.commit()
+        session.delete(session.get(Team, gone.id))
+        session.commit()
+
+
+def test_deleting_an_owner_without_a_manager_deletes_what_it_owns(
+    db_url: str,
+) -> None:
+    engine = sa.create_engine(db_url)
+    try:
+        SqlSyncRegistry.create_bookkeeping(engine)
+        for metadata in {cls.metadata for cls in MODELS}:
+            metadata.create_all(engine)
+        Session = sync_session_maker(bind=engine)
+        with Session() as session:
+            keep, drop = SyncOwner(sync_serial=1), SyncOwner(sync_serial=2)
+            session.add_all([keep, drop])
+            session.commit()
+            keep_id, drop_id = keep.id, drop.id
+        _fill(Session, keep)
+        _fill(Session, drop)
+        assert _counts(engine, drop_id) == (1, 1, 1, 1)
+        with Session() as session:
+            session.delete(session.get(SyncOwner, drop_id))
+            session.commit()
+        assert _counts(engine, drop_id) == (0, 0, 0, 0)
+        assert _counts(engine, keep_id) == (1, 1, 1, 1)
+        with sa.orm.Session(engine) as session:  # no tombstone for what went with it
+            assert session.scalar(sa.select(sa.func.count(SyncDeleted.id))) == 1
+    finally:
+        engine.dispose()
+
+
+def test_deleting_a_local_owner_floods_its_deletion(
+    pki, db_factory: Callable[[str], str]
+) -> None:
+    async def scenario() -> None:
+        a, b = await pair(pki, db_factory)
+        try:
+            add_teams(a, "kept")
+            with a.session() as session:
+                second = SyncOwner()
+                session.add(second)
+                session.commit()
+                second_id = second.id
+            with a.session() as session:
+                team = Team(name="of the second owner")
+                team.sync_owner = session.get(SyncOwner, second_id)
+                session.add(team)
+                session.commit()
+            await connected(b, a)
+            await wait_until(
+                lambda: set(b.teams()) == {"kept", "of the second owner"}
+                and second_id in b.owner_ids()
+            )
+            with a.session() as session:
+                session.delete(session.get(SyncOwner, second_id))
+                session.commit()
+            assert set(a.teams()) == {"kept"}
+            await wait_until(lambda: second_id not in b.owner_ids())
+            assert set(b.teams()) == {"kept"}
+            assert _counts(b.engine, second_id) == (0, 0, 0, 0)
+        finally:
+            await shutdown(a, b)
+
+    run(scenario())
+
+
+def test_sync_commit_of_a_deleted_remote_owner_fails_its_future(
+    pki, db_factory: Callable[[str], str]
+) -> None:
+    async def scenario() -> None:
+        a, b = await pair(pki, db_factory)
+        try:
+            add_teams(a, "x")
+            await connected(b, a)
+            await wait_until(lambda: "x" in b.teams() and caught_up(b, a))
+            remote_id = owner_learned_from(b, a).id
+            with b.session() as session:
+                owner = session.get(SyncOwner, remote_id)
+                session.delete(owner)
+                session.sync_commit()
+                session.commit()
+                with pytest.raises(SyncUnauthorized, match="clear_all_objects"):
+                    await owner.sync_future
+            assert remote_id in b.owner_ids()
+            assert remote_id in a.owner_ids()
+            assert set(b.teams()) == set(a.teams()) == {"x"}
+        finally:
+            await shutdown(a, b)
+
+    run(scenario())
+
+
+def test_commit_of_a_deleted_remote_owner_in_a_managed_session_says_why(
+    pki, db_factory: Callable[[str], str]
+) -> None:
+    async def scenario() -> None:
+        a, b = await pair(pki, db_factory)
+        try:
+            add_teams(a, "x")
+            await connected(b, a)
+            await wait_until(lambda: "x" in b.teams() and caught_up(b, a))
+            remote_id = owner_learned_from(b, a).id
+            with b.session() as session:
+                session.delete(session.get(SyncOwner, remote_id))
+                with pytest.raises(SyncUnauthorized, match="learned from"):
+                    session.commit()
+            assert remote_id in b.owner_ids()
+            assert set(b.teams()) == {"x"}
+        finally:
+            await shutdown(a, b)
+
+    run(scenario())
