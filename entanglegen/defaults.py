@@ -49,7 +49,10 @@ def _default_fits(scalar: str, value: object) -> bool:
     checks: dict[str, Callable[[object], bool]] = {
         "str": lambda v: isinstance(v, str),
         "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        # docs/quirks.md: non-finite defaults are refused (peers' JSON has no NaN).
+        "float": lambda v: (
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+        ),
         "bool": lambda v: isinstance(v, bool),
         "json": _is_json,
         "date": lambda v: isinstance(v, date) and not isinstance(v, datetime),

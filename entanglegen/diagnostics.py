@@ -8,12 +8,18 @@ every problem of every file (sqlc style).  Formats:
 * ``text``:   ``schemas/a.yaml:12:5: error: message [types.A.properties.b] (hint: ...)``
 * ``json``:   one JSON array of objects with the same fields
 * ``github``: ``::error file=…,line=…,col=…,title=entanglegen::message`` workflow commands
+
+Nothing a schema names can forge a line or break the output's encoding: a path holding
+anything but plain characters is printed quoted (Python ``ascii`` form, so a newline, a
+control character or a file name that is not UTF-8 appear as escapes), and control
+characters, line separators and lone surrogates in messages are escaped.
 """
 
 from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
@@ -77,14 +83,28 @@ class Diagnostics:
         return sorted(set(self.items), key=Diagnostic.sort_key)
 
 
+# Control characters, the line separators str.splitlines and terminals honour, and lone
+# surrogates (a file name that is not UTF-8): none may reach the output as such.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9._/+@~-][A-Za-z0-9._/+@~ -]*")
+
+
 def _one_line(text: str) -> str:
     # A message may quote user text; never let it break the line-oriented formats.
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+    return _UNSAFE.sub(lambda m: ascii(m.group())[1:-1], text)
+
+
+def shown_path(path: str) -> str:
+    """``path`` as printed: as is when plain, else quoted with escapes."""
+    if _PLAIN_PATH.fullmatch(path) and not path.endswith(" "):
+        return path
+    return ascii(path)
 
 
 def format_text(diag: Diagnostic) -> str:
     line = (
-        f"{diag.path}:{diag.line}:{diag.col}: {diag.level}: {_one_line(diag.message)}"
+        f"{shown_path(diag.path)}:{diag.line}:{diag.col}: {diag.level}: "
+        f"{_one_line(diag.message)}"
     )
     if diag.key_path:
         line += f" [{_one_line(diag.key_path)}]"
@@ -108,9 +128,9 @@ def format_github(diag: Diagnostic) -> str:
     if diag.hint:
         message += f" (hint: {diag.hint})"
     return (
-        f"::{diag.level} file={_github_escape(diag.path, prop=True)},"
+        f"::{diag.level} file={_github_escape(_one_line(diag.path), prop=True)},"
         f"line={diag.line},col={diag.col},title=entanglegen::"
-        f"{_github_escape(message, prop=False)}"
+        f"{_github_escape(_one_line(message), prop=False)}"
     )
 
 

@@ -61,9 +61,30 @@ def docstring(text: str, indent: int = 4) -> str:
     return f'"""{body}"""'
 
 
+# What a header comment may show as is: no ":" or "=" (so "coding:"/"coding=" can never
+# form a PEP 263 encoding declaration on lines 1-2), no "%" (the escape character), and
+# nothing outside printable ASCII (no line break of any kind, no surrogates).
+_COMMENT_SAFE = re.compile(r"[^A-Za-z0-9 ._/+@~,()\[\]-]")
+
+
 def safe_comment_text(text: str) -> str:
-    """Text for a ``#`` comment: one line, no control characters."""
-    return _UNPRINTABLE.sub("?", text).replace("\n", "\\n").replace("\t", " ")
+    """Text for the generated header comment (line 1 of every module).
+
+    Any character outside a small printable ASCII set is percent-encoded as its UTF-8
+    bytes (a lone surrogate of a non-UTF-8 file name as ``surrogateescape`` bytes), so the
+    line cannot end early, hold a coding declaration or fail to encode.  Plain paths
+    (``schemas/shop.yaml``) are unchanged.
+    """
+    return _COMMENT_SAFE.sub(_percent, text)
+
+
+def _percent(match: re.Match[str]) -> str:
+    char = match.group()
+    try:
+        data = char.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no file name decoding would produce
+        data = char.encode("utf-8", "surrogatepass")
+    return "".join(f"%{byte:02X}" for byte in data)
 
 
 def _import_group(module: str, first_party: frozenset[str]) -> int:

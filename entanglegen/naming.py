@@ -19,16 +19,23 @@ import re
 
 __all__ = [
     "GENERATED_NAMES",
+    "MAX_NAME",
     "attribute_name",
     "class_name",
     "is_identifier",
+    "is_keyword",
+    "is_module_path",
     "member_name",
     "module_alias",
     "snake_case",
 ]
 
 _INVALID = re.compile(r"[^0-9A-Za-z_]")
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# fullmatch, never match + "$": "$" also matches before a trailing newline.
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A name becomes a file name (``<name>.py``, at most 255 bytes on common file systems)
+# and a SQL identifier (63 bytes on PostgreSQL); this bound leaves room for both.
+MAX_NAME = 60
 
 # Names the generated modules define or import at module level or in class bodies.  A
 # schema name equal to one of these would shadow it, so it gets the ``_`` suffix.
@@ -71,7 +78,20 @@ _BODY_BUILTINS = frozenset({"bool", "bytes", "float", "int", "object", "str", "s
 
 
 def is_identifier(text: str) -> bool:
-    return bool(_IDENTIFIER.match(text))
+    """An ASCII Python identifier, the whole string (no trailing newline)."""
+    return _IDENTIFIER.fullmatch(text) is not None
+
+
+def is_keyword(text: str) -> bool:
+    return keyword.iskeyword(text)
+
+
+def is_module_path(text: str) -> bool:
+    """``a.b.c``: two or more identifiers that are not keywords (an importable path)."""
+    parts = text.split(".")
+    return len(parts) >= 2 and all(
+        is_identifier(p) and not keyword.iskeyword(p) for p in parts
+    )
 
 
 def _clean(text: str) -> str:

@@ -14,6 +14,7 @@ import json
 import sys
 from functools import cache
 from importlib import resources
+from importlib.metadata import packages_distributions
 from typing import Any
 
 from . import naming
@@ -33,7 +34,25 @@ from .spec import (
 
 __all__ = ["json_schema", "json_schema_text", "validate_file"]
 
-_RESERVED_PACKAGES = frozenset({"entanglement", "entanglegen", "sqlalchemy", "yaml"})
+# The generator, the runtime and the runtime's dependencies, installed or not; the
+# top-level modules of every installed distribution are added at run time.
+_RESERVED_PACKAGES = frozenset(
+    {
+        "alembic",
+        "cryptography",
+        "entanglegen",
+        "entanglement",
+        "jinja2",
+        "psycopg",
+        "sqlalchemy",
+        "yaml",
+    }
+)
+
+
+@cache
+def _installed_modules() -> dict[str, list[str]]:
+    return dict(packages_distributions())
 
 
 def json_schema_text() -> str:
@@ -147,13 +166,18 @@ class _FileValidator:
         value = self.string(node, key_path, what)
         if value is None:
             return None
-        parts = value.value.split(".")
-        if len(parts) < 2 or not all(naming.is_identifier(p) for p in parts):
+        if not naming.is_module_path(value.value):
+            keywords = [p for p in value.value.split(".") if naming.is_keyword(p)]
+            hint = (
+                f"{keywords[0]!r} is a Python keyword and cannot be imported"
+                if keywords
+                else "write it as package.module.function"
+            )
             self.d.error(
                 value.loc,
                 f"{what} {value.value!r} is not a dotted path module.name",
                 key_path,
-                "write it as package.module.function",
+                hint,
             )
             return None
         return value
@@ -198,7 +222,22 @@ class _FileValidator:
                 value.loc, f"{what} {value.value!r} is not an identifier", key_path
             )
             return None
+        if value is not None and not self.short(value.value, value.loc, key_path, what):
+            return None
         return value
+
+    def short(self, name: str, loc: Loc, key_path: str, what: str) -> bool:
+        """False (and an error) when ``name`` is too long to become a file or column."""
+        if len(name) <= naming.MAX_NAME:
+            return True
+        self.d.error(
+            loc,
+            f"{what} {name[:20]!r}... is {len(name)} characters long; the limit is "
+            f"{naming.MAX_NAME}",
+            key_path,
+            "names become file, class and SQL names: shorten it",
+        )
+        return False
 
     def package(self, node: YNode | None) -> Located | None:
         value = self.identifier(node, "package", "package name")
@@ -216,6 +255,14 @@ class _FileValidator:
                 value.loc,
                 f"package name {name!r} shadows a standard library module",
                 "package",
+            )
+        elif name in _installed_modules():
+            dists = ", ".join(sorted(set(_installed_modules()[name])))
+            self.d.error(
+                value.loc,
+                f"package name {name!r} shadows the installed distribution {dists}",
+                "package",
+                f"choose another name, e.g. {name + '_sync'!r}",
             )
         return value
 
@@ -266,6 +313,8 @@ class _FileValidator:
                     kp,
                 )
                 continue
+            if not self.short(name, key.loc, kp, "operation name"):
+                continue
             op = self.operation(name, key.loc, value, kp)
             if op is not None:
                 result.append(op)
@@ -311,6 +360,8 @@ class _FileValidator:
         result: list[EnumSpec] = []
         for key, value in enums.items if enums else ():
             name, kp = str(key.value), f"enums.{key.value}"
+            if not self.name(key, kp, "enum name"):
+                continue
             body = self.mapping(value, kp, f"enum {name!r}")
             if body is None:
                 continue
@@ -326,6 +377,11 @@ class _FileValidator:
         values = self.strings(node, kp, "enum values")
         if values is None:
             return None
+        if not values:
+            self.d.error(
+                node.loc, "an enum needs at least one value", kp, "list its values"
+            )
+            return ()  # still an enum: uses of it are not unknown types
         members: dict[str, str] = {}
         for item in values:
             member = naming.member_name(item.value)
@@ -347,15 +403,21 @@ class _FileValidator:
         result = []
         for key, value in types.items:
             name, kp = str(key.value), f"types.{key.value}"
-            if not isinstance(key.value, str) or not key.value.strip():
-                self.d.error(
-                    key.loc, f"type name {name!r} must be a non-empty string", kp
-                )
+            if not self.name(key, kp, "type name"):
                 continue
             spec = TypeValidator(self, name, key.loc, kp, storage).run(value)
             if spec is not None:
                 result.append(spec)
         return result
+
+    def name(self, key: YScalar, kp: str, what: str) -> bool:
+        """A type or enum name: a non-empty string of bounded length."""
+        if not isinstance(key.value, str) or not key.value.strip():
+            self.d.error(
+                key.loc, f"{what} {key.value!r} must be a non-empty string", kp
+            )
+            return False
+        return self.short(key.value, key.loc, kp, what)
 
 
 def _kp(base: str, key: object) -> str:

@@ -44,7 +44,7 @@ class TypeValidator:
         if (
             st := f.string(body.get("sync_type"), f"{kp}.sync_type", "sync_type")
         ) is not None:
-            spec.sync_type = st.value
+            self.sync_type(st, f"{kp}.sync_type")
         spec.renamed_from = f.string(
             body.get("renamed_from"), f"{kp}.renamed_from", "renamed_from"
         )
@@ -60,6 +60,20 @@ class TypeValidator:
         if (props := body.get("properties")) is not None:
             self.properties(props)
         return spec
+
+    def sync_type(self, value: Located, kp: str) -> None:
+        # The wire name of the type: peers match it exactly, so it must be visible text.
+        text = value.value
+        if not text or text != text.strip() or not text.isprintable():
+            self.d.error(
+                value.loc,
+                f"sync_type {text!r} must be non-empty printable text without "
+                "surrounding spaces",
+                kp,
+                "leave it out to use the type name",
+            )
+            return
+        self.spec.sync_type = text
 
     def table(self, node: YNode | None) -> None:
         kp = f"{self.spec.key_path}.table"
@@ -148,6 +162,19 @@ class TypeValidator:
             )
             return False
         attr = naming.attribute_name(name)
+        if not naming.is_identifier(name):
+            # The attribute is also the wire name: '-secret' would be sent as '_secret'
+            # (a reserved key every peer refuses), 'a-b' as 'a_b' (not what peers expect).
+            self.d.error(
+                key.loc,
+                f"property name {name!r} is not an identifier (it would be generated "
+                f"and sent as {attr!r})",
+                kp,
+                "use letters, digits and '_', not starting with a digit",
+            )
+            return False
+        if not self.f.short(name, key.loc, kp, "property name"):
+            return False
         if attr != name:
             self.d.warning(
                 key.loc,
