@@ -17,7 +17,12 @@ object.  A plan does the same work with the per-class decisions made once:
   so that filling calls nothing for them.
 * **as-is names**: the message keys that filling assigns unchanged or skips (properties
   without a codec, the reserved keys); a message holding only these is filled by
-  plain ``setattr`` calls, after one subset test done in C.
+  plain ``setattr`` calls, after one subset test done in C.  Properties with a value
+  rule (:mod:`entanglement._valuecheck`: declared ``int``/``float``/``str``/``bool``,
+  length-limited strings...) are as-is names too: the set is then a
+  :class:`~entanglement._valuecheck.CheckedNames` whose subset test also runs the
+  class's generated type check (one call per message, none per value), and their
+  decoder is the rule's checker, which refuses a mistyped value (never converts it).
 * **known keys**: the keys a received message of the class may hold without a closer
   look (its properties not starting with ``_``, the reserved keys).
 * **aliases**: a renamed property (``aliases=``) is sent under its first alias and
@@ -39,6 +44,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ._properties import NO_CODEC, SyncProperty
+from ._valuecheck import CheckedNames, ValueRule, compile_check, rule_of
 from .types import default_encoder
 
 __all__ = [
@@ -48,6 +54,8 @@ __all__ = [
     "decoders_of",
     "encoder_of",
     "known_keys_of",
+    "rules_of",
+    "value_check_of",
 ]
 
 RESERVED_KEYS: Final = frozenset(
@@ -76,7 +84,10 @@ def decoders_of(cls: type) -> dict[str, Callable[[Any], Any] | None]:
     if decoders is None:
         decoders = {}
         for name, prop in _props(cls).items():
+            rule = rule_of(cls, name, prop)
             decoder = prop.codec.decoder
+            if rule is not None:
+                decoder = rule.checker  # stores the value as is, or refuses it
             for key in (name, *prop.aliases):
                 decoders[key] = None if decoder is NO_CODEC.decoder else decoder
         type.__setattr__(cls, "_sync_decode_plan", decoders)
@@ -92,13 +103,39 @@ def as_is_names_of(cls: type) -> frozenset[str]:
     """
     names: frozenset[str] | None = cls.__dict__.get("_sync_as_is_plan")
     if names is None:
-        decoders = decoders_of(cls)
-        names = RESERVED_KEYS.union(
-            name for name, decoder in decoders.items()
-            if decoder is None and name[:1] != "_"
+        rules = rules_of(cls)
+        plain = RESERVED_KEYS.union(
+            name for name, decoder in decoders_of(cls).items()
+            if (decoder is None or name in rules) and name[:1] != "_"
         )  # fmt: skip
+        if rules:
+            checked = CheckedNames(plain)
+            checked.check = compile_check(cls.__dict__.get("__qualname__", "?"), rules)
+            names = checked
+        else:
+            names = plain
         type.__setattr__(cls, "_sync_as_is_plan", names)
     return names
+
+
+def rules_of(cls: type) -> dict[str, ValueRule]:
+    """Message key → the value rule of its property, for the ruled properties."""
+    rules: dict[str, ValueRule] | None = cls.__dict__.get("_sync_rule_plan")
+    if rules is None:
+        rules = {}
+        for name, prop in _props(cls).items():
+            rule = rule_of(cls, name, prop)
+            if rule is not None and name[:1] != "_":
+                rules.update((key, rule) for key in (name, *prop.aliases))
+        type.__setattr__(cls, "_sync_rule_plan", rules)
+    return rules
+
+
+def value_check_of(cls: type) -> Callable[[dict[str, Any]], bool] | None:
+    """The generated value check of ``cls`` (None: no property has a rule)."""
+    check: Callable[[dict[str, Any]], bool] | None
+    check = getattr(as_is_names_of(cls), "check", None)
+    return check
 
 
 def known_keys_of(cls: type) -> frozenset[str]:

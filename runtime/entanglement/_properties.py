@@ -46,6 +46,7 @@ __all__ = [
     "SyncProperty",
     "no_sync_property",
     "sync_property",
+    "unwrap_annotation",
 ]
 
 
@@ -159,10 +160,14 @@ class SyncProperty:
             codec = self.codec
         return codec.decoder(value)
 
+    def declared_type(self) -> Any:
+        """The evaluated annotation (None if absent or unresolvable), not unwrapped."""
+        return self._evaluate_annotation() if self.annotation is not None else None
+
     def _resolve_codec(self) -> Codec:
         mapped = lookup_codec(self.type) if self.type is not None else None
         if mapped is None and self.type is None and self.annotation is not None:
-            mapped = lookup_codec(_unwrap(self._evaluate_annotation()))
+            mapped = lookup_codec(unwrap_annotation(self._evaluate_annotation()))
         if mapped is None:
             mapped = NO_CODEC
         return Codec(self.encoderfn or mapped.encoder, self.decoderfn or mapped.decoder)
@@ -247,17 +252,19 @@ class NoSyncProperty:
         return f"no_sync_property({self.wraps!r})"
 
 
-def _unwrap(annotation: Any) -> Any:
+def unwrap_annotation(annotation: Any) -> Any:
+    """``T`` of ``Optional[T]``, ``T | None``, ``Annotated[T, ...]``, ``Mapped[T]``; else
+    the annotation itself, or None for any other generic."""
     origin = typing.get_origin(annotation)
     if origin is None:
         return annotation
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if origin in (typing.Union, types.UnionType):
-        return _unwrap(args[0]) if len(args) == 1 else None
+        return unwrap_annotation(args[0]) if len(args) == 1 else None
     if origin is typing.Annotated:
-        return _unwrap(args[0])
+        return unwrap_annotation(args[0])
     if getattr(origin, "__name__", None) == "Mapped" and args:
-        return _unwrap(args[0])
+        return unwrap_annotation(args[0])
     return None
 
 

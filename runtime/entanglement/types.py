@@ -23,6 +23,12 @@ Choices and fixed quirks:
   codec of their nearest registered base.
 * Quirk 26 fixed without changing the wire: the enum decoder accepts the member *name*
   (what every peer sends) and, failing that, a member *value*.
+* A received value is never converted to fit its declared type (issue 9): the
+  strict decoders :func:`int_decoder` (an ``int`` of 64 bits, ``bool`` refused) and
+  :func:`float_decoder` (an ``int`` or ``float``, ``bool`` refused) accept exactly the
+  JSON values of their type and refuse anything else with a ``ValueError`` naming the
+  value (quoted and capped by :func:`describe_value`); ``2.5`` is never stored as
+  ``2``.  The codec plans check these types inline, without calling the decoders.
 * Any value with a ``sync_encode_value()`` method that has no codec of its own is encoded
   by calling that method (:func:`default_encoder`); such values decode as the JSON value.
 """
@@ -50,6 +56,9 @@ __all__ = [
     "datetime_decoder",
     "datetime_encoder",
     "default_encoder",
+    "describe_value",
+    "float_decoder",
+    "int_decoder",
     "lookup_codec",
     "register_enum",
     "register_type",
@@ -210,6 +219,49 @@ def binary_decoder(val: str) -> bytes:
         return base64.b64decode(val, validate=True)
     except binascii.Error as exc:
         raise ValueError(f"bad base64: {exc}") from None
+
+
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
+_VALUE_CAP: Final = 60
+
+
+def describe_value(value: Any) -> str:
+    """``float 2.5``: the JSON type and the (quoted, capped) value, for error texts."""
+    text = repr(value)
+    if len(text) > _VALUE_CAP:
+        text = text[: _VALUE_CAP - 3] + "..."
+    # repr quotes strings and escapes control characters and lone surrogates
+    kind = {str: "string", bool: "boolean", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )
+    return f"{kind} {text.encode('ascii', 'backslashreplace').decode('ascii')}"
+
+
+def int_decoder(value: Any) -> int:
+    """Accept an integer of 64 bits as it is; refuse anything else (never converted).
+
+    Raises:
+        ValueError: a float, string, boolean... or an integer out of range.
+    """
+    if type(value) is int and INT64_MIN <= value <= INT64_MAX:
+        return value
+    if type(value) is int:
+        raise ValueError(
+            f"an integer of 64 bits is expected, got {describe_value(value)}"
+        )
+    raise ValueError(f"an integer is expected, got {describe_value(value)}")
+
+
+def float_decoder(value: Any) -> float:
+    """Accept a JSON number (an integer or a float) as it is; refuse anything else.
+
+    Raises:
+        ValueError: a string, boolean, ... (never converted).
+    """
+    if type(value) is float or type(value) is int:
+        return value
+    raise ValueError(f"a number is expected, got {describe_value(value)}")
 
 
 def _desthash_decoder(val: str) -> DestHash:

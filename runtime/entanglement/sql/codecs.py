@@ -2,7 +2,8 @@
 
 Registered here: ``Date``/``DateTime`` (ISO-8601), ``LargeBinary``/``BINARY``/``VARBINARY``
 (standard base64), ``GUID`` (UUID text), ``SqlDestHash`` (hash text), ``Float`` (float),
-``Integer`` (int).
+``Integer`` (int); received numbers are never converted: ``2.5`` for an ``Integer``
+is refused, not stored as ``2`` (:func:`~entanglement.types.int_decoder`, issue 9).
 
 Quirk 28 fixed: :func:`column_codec` matches by the column type's MRO (``TIMESTAMP``,
 ``BigInteger``, ``BLOB`` ... find their base's codec), then, for a ``TypeDecorator`` that is
@@ -25,6 +26,8 @@ from entanglement.types import (
     binary_encoder,
     datetime_decoder,
     datetime_encoder,
+    float_decoder,
+    int_decoder,
     lookup_codec,
     register_type,
     uuid_decoder,
@@ -52,8 +55,8 @@ for _binary_type in (sa.LargeBinary, sa.BINARY, sa.VARBINARY):
     register_type(_binary_type, binary_encoder, binary_decoder)
 register_type(GUID, uuid_encoder, uuid_decoder)
 register_type(SqlDestHash, _hash_text, DestHash.parse)
-register_type(sa.Float, _to_float, _to_float)
-register_type(sa.Integer, _to_int, _to_int)
+register_type(sa.Float, _to_float, float_decoder)  # received: never converted (issue 9)
+register_type(sa.Integer, _to_int, int_decoder)  # received: never converted (issue 9)
 
 
 def column_codec(column_type: TypeEngine[Any]) -> Codec | None:

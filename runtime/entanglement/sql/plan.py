@@ -11,6 +11,13 @@ session is exactly storing the value in its ``__dict__``.  Batched rows are fill
 (:func:`fill_plain`); a message naming anything else takes the object model's path, which
 assigns through the instrumented attribute and raises the proper errors.
 
+*Value checks* (issue 9: a received value is never silently altered): a string longer
+than its ``String(n)`` column, a value not among an ``Enum`` column's, a non-boolean
+for a ``Boolean`` column are refused (rules of :mod:`entanglement._valuecheck`, given
+by this module for mapped columns; numbers have strict decoders).  :func:`fill_plain`
+runs the class's generated check once per message, then stores values of exact types
+without a call per value.
+
 *Core insert*: new batched rows are inserted with one Core ``executemany`` per table and
 set of columns.  Each table of the class (the base table first, for joined-table
 inheritance) gets the values of the properties its columns map to (a joined subclass's
@@ -32,6 +39,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import ColumnProperty, Mapper
+
+from entanglement._codecplan import decoders_of, rules_of, value_check_of
+from entanglement._valuecheck import (
+    BOOL,
+    STR,
+    ValueRule,
+    add_rule_source,
+    enum_rule,
+    string_rule,
+)
 
 __all__ = ["RowPlan", "TablePlan", "fill_plain", "row_plan"]
 
@@ -73,7 +90,8 @@ class RowPlan:
     base_mapper: Mapper[Any]
     pk_names: tuple[str, ...]
     key_decoders: tuple[tuple[str, Callable[[Any], Any]], ...]  # (key, its decoder)
-    decoders: dict[str, Callable[[Any], Any]]  # plain property → its decoder
+    decoders: dict[str, Callable[[Any], Any] | None]  # plain property → decoder
+    check: Callable[[dict[str, Any]], bool] | None  # the class's value check
     plain_constructor: bool
     plain_bookkeeping: bool  # sync_serial and sync_owner_id are plain columns
     column_keys: frozenset[str]  # every column attribute
@@ -113,6 +131,7 @@ def _make_plan(cls: type[Any]) -> RowPlan:
         pk_names=pk_names,
         key_decoders=tuple((name, _key_decoder(cls, name)) for name in pk_names),
         decoders=_plain_decoders(cls, mapper),
+        check=value_check_of(cls),
         plain_constructor=_plain_constructor(mapper),
         plain_bookkeeping=all(
             _plain_column(cls, mapper, name)
@@ -143,11 +162,39 @@ def _key_decoder(cls: type[Any], name: str) -> Callable[[Any], Any]:
 
 
 def _plain_decoders(cls: type[Any], mapper: Mapper[Any]) -> dict[str, Any]:
+    # None: stored as it is, once the class's value check (run first) accepted it;
+    # old names (aliases) never get here (entanglement.sql.receive renames them)
+    decoders = decoders_of(cls)
+    rules = rules_of(cls)
     return {
-        name: sync_prop.codec.decoder
-        for name, sync_prop in cls._sync_properties.items()
+        name: None if name in rules else decoders[name]
+        for name in cls._sync_properties
         if _plain_column(cls, mapper, name)
     }
+
+
+def _column_rule(cls: type, name: str, prop: Any) -> ValueRule | None:
+    # What a column stores as it is: the length of a String(n), the values of an Enum
+    # without an enum class, booleans.  (Integer and Float columns have the strict
+    # decoders of entanglement.types, which are rules of their own.)
+    mapper: Any = sa.inspect(cls, raiseerr=False)
+    if not isinstance(mapper, Mapper):
+        return None
+    attr = mapper.attrs.get(name)
+    if not isinstance(attr, ColumnProperty) or len(attr.columns) != 1:
+        return None
+    column_type = attr.columns[0].type
+    if isinstance(column_type, sa.Enum):
+        return enum_rule(tuple(column_type.enums))
+    if isinstance(column_type, sa.String):
+        length = column_type.length
+        return string_rule(length) if length else STR
+    if isinstance(column_type, sa.Boolean):
+        return BOOL
+    return None
+
+
+add_rule_source(_column_rule)
 
 
 def _plain_column(cls: type[Any], mapper: Mapper[Any], name: str) -> bool:
@@ -237,16 +284,19 @@ def fill_plain(row: Any, msg: dict[str, Any]) -> bool:
     row's class or a value does not decode: the caller then takes the object model's
     path, which raises the proper error (or assigns through the attribute).
     """
-    decoders = row_plan(type(row)).decoders
+    plan = row_plan(type(row))
+    if plan.check is not None and not plan.check(msg):
+        return False  # a value of the wrong type: the object model's path refuses it
+    decoders = plan.decoders
     decoded: list[tuple[str, Any]] = []
     for key, value in msg.items():
         if key[:1] == "_":
             continue
-        decoder = decoders.get(key)
-        if decoder is None:
+        decoder = decoders.get(key, _MISSING)
+        if decoder is _MISSING:
             return False
-        if value is None:
-            decoded.append((key, None))
+        if decoder is None or value is None:
+            decoded.append((key, value))
             continue
         try:
             result = decoder(value)
