@@ -49,10 +49,15 @@ __all__ = [
     "SyncOperation",
     "SyncOperationBase",
     "create",
+    "create_operation",
     "delete",
+    "delete_operation",
     "error",
+    "error_operation",
     "forward",
+    "forward_operation",
     "sync",
+    "sync_operation",
 ]
 
 
@@ -259,3 +264,19 @@ sync = SyncOp("sync")
 forward = ForwardOperation("forward")
 delete = DeleteOperation("delete")
 create = CreateOperation("create")
+
+# The original's names of the standard operation objects, for registries written for it.
+sync_operation = sync
+forward_operation = forward
+delete_operation = delete
+create_operation = create
+error_operation = error
+
+
+def __getattr__(name: str) -> Any:
+    # transition_operation lives in entanglement.transition, which imports this module.
+    if name == "transition_operation":
+        from .transition import transition_operation
+
+        return transition_operation
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
