@@ -7,12 +7,18 @@ Usage::
       remove --hash TEXT
       list
       serve  --cert PEM --key PEM --ca PEM --listen HOST:PORT [--port PORT] [--poll S]
+             [--max-backoff S]
+      upgrade
 
 ``--db`` defaults to ``sqlite:///entanglement.db`` (a file in the current directory).
 ``--base`` names a registry or a declarative base by dotted path (``pkg.models.Base``,
 importable from the current directory as with ``python -m``);
 its tables are created, and ``serve`` synchronises its classes.  The bookkeeping tables
-are always created or upgraded.
+are always created or upgraded.  A generated package with migrations
+(``entanglegen migrations new``) gets its tables from its revisions on an empty
+database; ``upgrade`` applies its newer revisions (and the bookkeeping's), and ``serve``
+refuses a database that is behind or ahead of them: one line saying what to run, exit
+status 1 (:mod:`entanglement.sql.upgrade`).
 
 ``serve`` listens with TLS, connects to the stored destinations, re-reads the
 destination table every ``--poll`` seconds (1 s) to pick up added or removed ones, and
@@ -158,7 +164,16 @@ def _parser() -> argparse.ArgumentParser:
         help=f"default port of destinations without one ({DEFAULT_PORT})",
     )
     serve.add_argument("--poll", type=float, default=1.0, help="seconds between checks")
+    serve.add_argument(
+        "--max-backoff",
+        type=float,
+        metavar="S",
+        help="longest wait between connection attempts (default 600)",
+    )
     serve.set_defaults(run=_cmd_serve, writes=True)
+    sub.add_parser(
+        "upgrade", help="apply the migrations of the bookkeeping and of each --base"
+    ).set_defaults(run=_cmd_upgrade, writes=True)
     return parser
 
 
@@ -212,6 +227,7 @@ def _prepare(args: argparse.Namespace, engine: sa.Engine) -> list[Any]:
 
 def _load_bases(names: Iterable[str], engine: sa.Engine) -> list[Any]:
     from entanglement.sql import SqlSyncRegistry
+    from entanglement.sql.upgrade import UpgradeError, prepare_tables
 
     try:
         SqlSyncRegistry.create_bookkeeping(engine)
@@ -229,7 +245,13 @@ def _load_bases(names: Iterable[str], engine: sa.Engine) -> list[Any]:
             raise NodeError(
                 f"--base {name}: not a SqlSyncRegistry nor a sync declarative base"
             )
-        for metadata in _metadatas(target, registry):
+        try:
+            managed = prepare_tables(engine, name)
+        except UpgradeError as exc:
+            raise NodeError(f"--base {name}: {exc}") from None
+        except sa.exc.SQLAlchemyError as exc:
+            _db_failure(engine, exc, f"--base {name}: cannot create its tables")
+        for metadata in [] if managed else _metadatas(target, registry):
             try:
                 metadata.create_all(engine)
             except sa.exc.SQLAlchemyError as exc:
@@ -365,6 +387,7 @@ def _cmd_serve(
     args: argparse.Namespace, engine: sa.Engine, registries: list[Any]
 ) -> int:
     from entanglement.sql import SqlSyncRegistry
+    from entanglement.sql.upgrade import UpgradeError, serve_refusal
 
     for path in (args.cert, args.key, args.ca):
         try:
@@ -372,9 +395,30 @@ def _cmd_serve(
                 pass
         except OSError as exc:
             raise NodeError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        refusal = serve_refusal(engine, args.base)
+    except UpgradeError as exc:
+        raise NodeError(str(exc)) from None
+    if refusal is not None:
+        print(f"entanglegen node: error: {refusal}", file=sys.stderr)
+        return 1
     if not registries:
         registries = [SqlSyncRegistry(bind=engine)]
     return asyncio.run(_serve(args, registries))
+
+
+def _cmd_upgrade(
+    args: argparse.Namespace, engine: sa.Engine, registries: list[Any]
+) -> int:
+    from entanglement.sql.upgrade import UpgradeError, upgrade_bases
+
+    try:
+        lines = upgrade_bases(engine, args.base)
+    except UpgradeError as exc:
+        print(f"entanglegen node: error: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
+    return 0
 
 
 async def _serve(args: argparse.Namespace, registries: list[Any]) -> int:
@@ -393,6 +437,8 @@ async def _serve(args: argparse.Namespace, registries: list[Any]) -> int:
         )
     except (OSError, ValueError) as exc:
         raise NodeError(f"cannot load the certificate: {exc}") from None
+    if args.max_backoff is not None:
+        manager.max_backoff = max(args.max_backoff, manager.initial_backoff)
     host, port = args.listen
     try:
         await manager.listen_ssl(port, host)
