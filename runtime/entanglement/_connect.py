@@ -26,7 +26,10 @@ destination up (or ask ``unknown_destination``), then:
   flight or live, waits briefly for the peer to drop it and otherwise (the old
   connection was stale) replaces its own;
 * otherwise an existing live connection is replaced and an attempt cancelled;
-* if ``connected()`` raises, the connection is closed (quirk 16 fixed).
+* if ``connected()`` raises, the connection is closed (quirk 16 fixed); when what it
+  raises is a :class:`~entanglement._exceptions.TransportError` (the link dropped
+  while it waited on a drain) that is an ordinary loss: INFO, no traceback, and an
+  outgoing destination reconnects (issue 10 item 17).
 
 Loss (§5.6): the sans-IO connection releases its awaited responses and queued
 elements (their requesters get "no response"), ``dest.protocol`` is cleared, the
@@ -43,7 +46,7 @@ import struct
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from entanglement._exceptions import ConnectError
+from entanglement._exceptions import ConnectError, TransportError
 from entanglement._hashes import CertHash, DestHash
 from entanglement._tls import NoPeerCertificate, peer_cert_hash
 from entanglement.interface import WrongSyncDestination
@@ -166,6 +169,11 @@ class ConnectMixin:
                     raise
                 except (OSError, ConnectError, ssl.SSLError, TimeoutError) as exc:
                     self._schedule_retry(dest, f"{type(exc).__name__}: {exc}")
+                except TransportError as exc:
+                    # The link dropped while connected() waited on it (a drain): an
+                    # ordinary loss, and we reconnect (issue 10 item 17).
+                    reason = f"lost during set-up: {exc}"
+                    self._schedule_retry(dest, reason, logging.INFO)
                 except Exception as exc:  # errors from connected() hooks
                     log.exception("%s: connection setup failed", _describe(dest))
                     self._schedule_retry(dest, repr(exc))
@@ -174,12 +182,15 @@ class ConnectMixin:
             if attempt is not None and attempt.task is asyncio.current_task():
                 del self._attempts[dest.dest_hash]
 
-    def _schedule_retry(self, dest: SyncDestinationBase, reason: str) -> None:
+    def _schedule_retry(
+        self, dest: SyncDestinationBase, reason: str, level: int = logging.WARNING
+    ) -> None:
         assert dest.dest_hash is not None
         delay = self._backoff.get(dest.dest_hash, self.initial_backoff)
         dest.connect_at = self.loop.time() + delay
         self._backoff[dest.dest_hash] = min(2 * delay, self.max_backoff)
-        log.warning(
+        log.log(
+            level,
             "%s: connection failed (%s); retrying in %.1f s",
             _describe(dest),
             reason,
@@ -275,6 +286,10 @@ class ConnectMixin:
         protocol.start_reading()
         try:
             await dest.connected(self, protocol, bw)
+        except TransportError as exc:  # the link dropped meanwhile: an ordinary loss
+            log.info("%s: lost during set-up: %s", protocol.peer_name, exc)
+            protocol.abort()
+            return
         except Exception:
             log.exception("%s: connected() failed; closing", protocol.peer_name)
             protocol.abort()

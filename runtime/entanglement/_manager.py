@@ -12,7 +12,9 @@ Choices where the spec is silent or where we fixed a quirk:
 * Tasks: everything the manager starts (connect attempts, accepted-connection setup,
   callbacks returning coroutines) is created through :meth:`SyncManager.create_task`,
   tracked, and cancelled and awaited on close.  Other layers (the SQL resync) use the
-  same method for their background work.
+  same method for their background work.  A task ending in a TransportError (it
+  waited on a connection that dropped) is logged at INFO without a traceback: the
+  connection's loss is handled, and logged, where it happens (issue 10 item 17).
 * Sending lives in :mod:`entanglement._send`, receiving in
   :mod:`entanglement._receive`, connections in :mod:`entanglement._connect`.
 """
@@ -29,6 +31,7 @@ from typing import Any
 
 from entanglement._connect import ConnectMixin
 from entanglement._destinations import SyncDestinationBase, as_dest_hash
+from entanglement._exceptions import TransportError
 from entanglement._hashes import CertHash, DestHash, certhash_from_file
 from entanglement._receive import ReceiveMixin, default_registries
 from entanglement._send import SendMixin
@@ -191,7 +194,11 @@ class SyncManager(SendMixin, ConnectMixin, ReceiveMixin):
         if task.cancelled():
             return
         exc = task.exception()
-        if exc is not None:
+        if isinstance(exc, TransportError):
+            # A task waiting on a connection that dropped (a drain): the loss itself
+            # is logged and handled (reconnect) by the connection (issue 10 item 17).
+            log.info("task %s ended: %s", task.get_name(), exc)
+        elif exc is not None:
             # Owned tasks handle their expected failures themselves (connect attempts
             # retry, resyncs abort with the connection); anything reaching here is a
             # real failure that would otherwise vanish, so log it with its traceback.
