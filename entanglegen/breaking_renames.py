@@ -13,7 +13,9 @@ Rules (each a located error):
 * it does not name a type (property) that still exists in the registry (in the type, its
   ancestors or its children): the two would share a wire name;
 * no two types of a registry (no two properties of one type, inherited ones included)
-  are renamed from the same name.
+  are renamed from the same name;
+* a primary-key property is not renamed: the key is the object's identity on every
+  peer, and the runtime does not map aliases of key properties.
 
 The old property name goes through the same sanitising as a declared one (``class``
 becomes ``class_``), since that is the wire name the old schema generated.
@@ -88,11 +90,23 @@ def _properties(reg: RegistrySpec, spec: TypeSpec, diags: Diagnostics) -> None:
     for prop in family:
         if prop.renamed_from is not None:
             renamed.setdefault(naming.attribute_name(prop.renamed_from.value), prop)
+    from .resolve import primary_key
+
+    keys = {k.value for k in primary_key(reg, spec).primary_key or ()}
     for prop in spec.properties:
         old = prop.renamed_from
         if old is None:
             continue
         kp = f"{prop.key_path}.renamed_from"
+        if prop.name in keys:
+            diags.error(
+                old.loc,
+                f"primary key {prop.name!r} cannot be renamed: the key is the object's "
+                "identity on every peer",
+                kp,
+                "keep the key's name (its attribute and column stay as they are)",
+            )
+            continue
         attr = naming.attribute_name(old.value)
         if not old.value or old.value.startswith(("_", "sync_")):
             diags.error(

@@ -9,15 +9,21 @@ files and a real git repository.
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import json
 import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gen_helpers import ROOT, cases, run_cli
 
 from entanglegen.breaking_rules import RULES
 from entanglegen.build import build
+from entanglement.network import SyncDestination, SyncManager, SyncServer
 
 CASES = cases("breaking_")
 NOT_RULES = {"doc_only", "file_moved", "memory_property_removed"}
@@ -361,6 +367,12 @@ def test_explicit_sync_type_wins_over_renamed_from(tmp_path: Path) -> None:
             "name that could have been declared [types.Pen.properties.label.renamed_from]",
         ),
         (
+            ("      id: int\n", "      id: {type: int, renamed_from: number}\n"),
+            "schemas/board.yaml:9:37: error: primary key 'id' cannot be renamed: the key "
+            "is the object's identity on every peer [types.Pen.properties.id.renamed_from] "
+            "(hint: keep the key's name (its attribute and column stay as they are))",
+        ),
+        (
             ("renamed_from: Stroke", "renamed_from: Pen"),
             "schemas/board.yaml:6:19: error: type 'Pen' is renamed from itself "
             "[types.Pen.renamed_from]",
@@ -402,3 +414,106 @@ def test_renamed_type_must_not_still_exist(tmp_path: Path) -> None:
         "schemas/board.yaml:19:19: error: types 'Pen' and 'Quill' are both renamed from "
         "'Stroke' [types.Quill.renamed_from]",
     ]
+
+
+# -- renamed_from at runtime: the old and the new generated code exchange values -------
+
+OLD_BOARD = """\
+registry: board
+package: board_v1
+types:
+  Stroke:
+    primary_key: id
+    properties:
+      id: int
+      width: {type: float, default: 1.0}
+      label: str
+"""
+NEW_BOARD = """\
+registry: board
+package: board_v2
+types:
+  Pen:
+    renamed_from: Stroke
+    primary_key: id
+    properties:
+      id: int
+      thickness: {type: float, default: 1.0, renamed_from: width}
+      label: str
+"""
+
+
+@pytest.fixture
+def board_versions(tmp_path: Path) -> Iterator[tuple[Any, Any]]:
+    """The generated packages of OLD_BOARD and NEW_BOARD, imported from a temp dir."""
+    out = tmp_path / "out"
+    for name, text in (("old", OLD_BOARD), ("new", NEW_BOARD)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "board.yaml").write_text(text)
+        result = build([tmp_path / name], root=tmp_path)  # one project per version
+        assert result.ok, result.diagnostics
+        for rel, data in result.files.items():
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            (out / rel).write_bytes(data)
+    sys.path.insert(0, str(out))
+    try:
+        yield importlib.import_module("board_v1"), importlib.import_module("board_v2")
+    finally:
+        sys.path.remove(str(out))
+        for module in [m for m in sys.modules if m.split(".")[0] in PACKAGES]:
+            del sys.modules[module]
+
+
+PACKAGES = ("board_v1", "board_v2")
+
+
+def test_renamed_property_is_sent_under_its_old_name(
+    board_versions: tuple[Any, Any],
+) -> None:
+    v1, v2 = board_versions
+    pen = v2.Pen(id=1, thickness=2.5, label="a")
+    wire = pen.to_sync()
+    assert wire["width"] == 2.5
+    assert "thickness" not in wire
+    assert v2.Pen.sync_type == v1.Stroke.sync_type == "Stroke"
+
+
+def test_old_and_new_generated_code_exchange_a_renamed_property(
+    board_versions: tuple[Any, Any], pki: dict[str, Any]
+) -> None:
+    v1, v2 = board_versions
+
+    async def scenario() -> None:
+        old_reg, new_reg = v1.new_registry(), v2.new_registry()
+        a, b = pki["a"], pki["b"]
+        srv = SyncServer(a.cert, 0, key=a.key, cafile=a.cafile, registries=[old_reg])
+        cli = SyncManager(b.cert, 0, key=b.key, cafile=b.cafile, registries=[new_reg])
+        async with srv, cli:
+            listener = await srv.listen_ssl(0, "127.0.0.1")
+            port = int(listener.sockets[0].getsockname()[1])
+            srv.add_destination(SyncDestination(b.hash, "new-node"))
+            task = cli.add_destination(_At(a.hash, "old-node", port))
+            if task is not None:
+                await task
+            while not (srv.connections and cli.connections):  # noqa: ASYNC110
+                await asyncio.sleep(0.005)
+            old_reg.store_synchronize(v1.Stroke(id=1, width=2.5, label="from old"))
+            new_reg.store_synchronize(v2.Pen(id=2, thickness=4.0, label="from new"))
+            pens = new_reg.store_for_class(v2.Pen)
+            strokes = old_reg.store_for_class(v1.Stroke)
+            while 1 not in pens or 2 not in strokes:  # noqa: ASYNC110
+                await asyncio.sleep(0.005)
+            assert (pens[1].thickness, pens[1].label) == (2.5, "from old")
+            assert (strokes[2].width, strokes[2].label) == (4.0, "from new")
+
+    async def bounded() -> None:
+        async with asyncio.timeout(20):
+            await scenario()
+
+    asyncio.run(bounded())
+
+
+class _At(SyncDestination):
+    def __init__(self, dest_hash: Any, name: str, port: int) -> None:
+        super().__init__(dest_hash, name, host="127.0.0.1")
+        self.port = port
