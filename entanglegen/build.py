@@ -118,6 +118,10 @@ def build(
     if not files:
         return BuildResult([], {}, ok=True)
     specs = validate(files, root, diags)
+    if not diags.has_errors:
+        from .migrations import pending_diagnostics  # (imports this module)
+
+        pending_diagnostics(specs, root, diags)  # a table change needs its revision
     if diags.has_errors:
         return BuildResult(diags.sorted())
     env = make_environment(templates)
