@@ -185,7 +185,11 @@ def run(argv: list[str]) -> int:
     config = find_config(Path.cwd())
     paths = args.schemas or config.schemas
     ignores = read_ignores(config.root / "pyproject.toml")
-    new = _load("the working tree", load_project(from_disk(paths, config.root)))
+    new_sources = from_disk(paths, config.root)
+    if not new_sources:
+        shown = ", ".join(str(p) for p in paths)
+        raise UsageError(f"no schema files found in {shown}")
+    new = _load("the working tree", load_project(new_sources))
     against = Path(args.against)
     if against.is_dir():
         old_sources = from_disk([against], config.root)

@@ -517,3 +517,25 @@ class _At(SyncDestination):
     def __init__(self, dest_hash: Any, name: str, port: int) -> None:
         super().__init__(dest_hash, name, host="127.0.0.1")
         self.port = port
+
+
+def test_old_side_that_does_not_validate_and_no_schemas(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    (root / "schemas" / "board.yaml").write_text(SCHEMA.replace("id: int", "id: nope"))
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "broken")
+    (root / "schemas" / "board.yaml").write_text(SCHEMA)
+    code, out, err = run_cli("breaking", "--against", "main", cwd=root)
+    assert (code, out) == (2, "")
+    assert err.splitlines() == [
+        "entanglegen breaking: the schemas of main do not validate",
+        "schemas/board.yaml:7:11: error: unknown type 'nope' "
+        "[types.Stroke.properties.id.type]",
+        "entanglegen: 1 error, 0 warnings in 1 file",
+        "entanglegen breaking: error: fix the schemas of main first",
+    ]
+    (root / "empty").mkdir()
+    code, _, err = run_cli("breaking", "empty", "--against", "main", cwd=root)
+    assert code == 2
+    assert err == "entanglegen breaking: error: no schema files found in empty\n"
