@@ -3,8 +3,8 @@
 A server holds cursors; one peer sees only the public ones (a FilteredSyncDestination),
 another sees everything.  Covered: the initial send on connect, admission when an object
 starts passing, withdrawal by a synthetic delete when it stops passing (the other peer
-keeps it), re-evaluation after a filter change, and reconnection after the peer's objects
-changed.
+keeps it), re-evaluation after a filter change, a three-node gateway where the filter sits
+at the relay, and reconnection after the peer's objects changed.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from entanglement.filter import (
     SyncOwnerFilter,
 )
 from entanglement.interface import sync_property
-from entanglement.memory import StoreInSyncStoreMixin, SyncStoreRegistry
+from entanglement.memory import StoreInSyncStoreMixin, SyncOwner, SyncStoreRegistry
 from entanglement.network import SyncDestination, SyncManager, SyncServer
 
 
@@ -42,7 +42,16 @@ async def wait_until(predicate: Callable[[], bool]) -> None:
 
 
 class BoardRegistry(SyncStoreRegistry):
-    pass
+    """A memory registry whose application passes received owners on.
+
+    The protocol does not flood in-memory owners (§13); an application whose nodes relay
+    objects passes them on itself, so that nodes two hops away accept the objects.
+    """
+
+    def incoming_sync(self, obj: Any, **info: Any) -> None:
+        super().incoming_sync(obj, **info)
+        if isinstance(obj, SyncOwner) and not obj.sync_is_local:
+            self.manager.synchronize(obj, exclude=[info["sender"]])
 
 
 class Card(StoreInSyncStoreMixin):
@@ -198,6 +207,45 @@ def test_veto_beats_recommendation_and_default(pki: Any) -> None:
         dest.should_listen({}, Card)
     dest.filter_should_listen_returns_true = True
     assert dest.should_listen({}, Card)
+
+
+def test_gateway_filters_what_it_relays(pki: Any) -> None:
+    """Owner a → relay g → leaf l; the relay's filter hides a's secret cards from l."""
+
+    async def scenario() -> None:
+        ra, rg, rl = fresh(3)
+        a, g, leaf = (pki.nodes[n] for n in "abc")
+        gateway = SyncServer(g.cert, 0, key=g.key, cafile=g.cafile, registries=[rg])
+        await gateway.listen_ssl(0, "127.0.0.1")
+        gateway.add_destination(SyncDestination(a.hash, "a"))
+        to_leaf = FilteredSyncDestination(leaf.hash, "leaf")
+        # The relay enumerates its own store (what it learned from a).
+        for f in public_only(rg):
+            to_leaf.add_filter(f)
+        gateway.add_destination(to_leaf)
+        owner = SyncManager(a.cert, 0, key=a.key, cafile=a.cafile, registries=[ra])
+        leaf_m = SyncManager(
+            leaf.cert, 0, key=leaf.key, cafile=leaf.cafile, registries=[rl]
+        )
+        try:
+            await connect(owner, g, gateway)
+            await connect(leaf_m, g, gateway)
+            await wait_until(lambda: len(gateway.connections) == 2)
+            shown, hidden = card("public: map"), card("secret: plan")
+            for obj in (shown, hidden):
+                ra.store_synchronize(obj)
+            await wait_until(lambda: set(labels(rg)) == {shown.id, hidden.id})
+            await wait_until(lambda: shown.id in labels(rl))
+            assert hidden.id not in labels(rl)
+            shown.label = "secret: map"
+            ra.store_synchronize(shown)
+            await wait_until(lambda: labels(rg).get(shown.id) == "secret: map")
+            await wait_until(lambda: shown.id not in labels(rl))
+        finally:
+            for m in (owner, leaf_m, gateway):
+                await m.aclose()
+
+    run(scenario())
 
 
 def test_reconnect_withdraws_and_resends(pki: Any) -> None:

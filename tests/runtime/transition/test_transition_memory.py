@@ -5,8 +5,9 @@ shown provisionally at the owner while its stored object stays as it was, then a
 by the initiator's final ``forward`` (both futures resolve with the final object, the
 provisional table empties); a final forward the owner refuses (both futures fail); a
 transition broken by another client's change (``BrokenTransition`` reaches the
-initiator); an owner's own transition released by its neighbours; and the error for a
-class without transition support.
+initiator); an owner's own transition released by its neighbours; a three-node line
+(owner, gateway, initiator) where the gateway shows, relays, ends and breaks transitions;
+and the error for a class without transition support.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 
 from entanglement.interface import SyncUnauthorized, sync_property
-from entanglement.memory import StoreInSyncStoreMixin, SyncStoreRegistry
+from entanglement.memory import StoreInSyncStoreMixin, SyncOwner, SyncStoreRegistry
 from entanglement.network import SyncDestination, SyncManager, SyncServer
 from entanglement.operations import transition_operation
 from entanglement.transition import BrokenTransition, TransitionTrackerMixin
@@ -46,6 +47,12 @@ class ShapeRegistry(SyncStoreRegistry):
         super().__init__()
         self.register_operation("transition", transition_operation)
         self.shown: list[tuple[Any, float]] = []
+
+    def incoming_sync(self, obj: Any, **info: Any) -> None:
+        super().incoming_sync(obj, **info)
+        # The protocol does not flood in-memory owners (§13): relays pass them on.
+        if isinstance(obj, SyncOwner) and not obj.sync_is_local:
+            self.manager.synchronize(obj, exclude=[info["sender"]])
 
     def incoming_transition(self, obj: Any, **info: Any) -> None:
         self.shown.append((obj.id, obj.x))
@@ -246,5 +253,96 @@ def test_transition_of_a_class_without_support(pki: Any) -> None:
                 await answer
         finally:
             await board.close()
+
+    run(scenario())
+
+
+class Line:
+    """Owner o <- gateway g <- initiator c (each arrow an outgoing TLS connection)."""
+
+    def __init__(self, pki: Any) -> None:
+        self.pki = pki
+        self.regs = registries(3)
+        self.managers: list[SyncManager] = []
+
+    async def start(self) -> tuple[SyncManager, ...]:
+        o, g, c = (self.pki.nodes[n] for n in "abc")
+        owner = SyncServer(
+            o.cert, 0, key=o.key, cafile=o.cafile, registries=[self.regs[0]]
+        )
+        gateway = SyncServer(
+            g.cert, 0, key=g.key, cafile=g.cafile, registries=[self.regs[1]]
+        )
+        client = SyncManager(
+            c.cert, 0, key=c.key, cafile=c.cafile, registries=[self.regs[2]]
+        )
+        self.managers += [owner, gateway, client]
+        for upstream, node, downstream, down_node in (
+            (owner, o, gateway, g),
+            (gateway, g, client, c),
+        ):
+            await upstream.listen_ssl(0, "127.0.0.1")
+            [listener] = upstream.servers
+            upstream.add_destination(SyncDestination(down_node.hash, "down"))
+            dest = SyncDestination(node.hash, "up", host="127.0.0.1")
+            dest.port = listener.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+            await downstream.add_destination(dest)  # type: ignore[misc]
+        await wait_until(lambda: len(gateway.connections) == 2)
+        return owner, gateway, client
+
+    async def close(self) -> None:
+        for manager in reversed(self.managers):
+            await manager.aclose()
+
+
+async def line_shape(line: Line) -> Shape:
+    shape = Shape()
+    shape.id, shape.x = uuid.uuid4(), 0.0
+    line.regs[0].store_synchronize(shape)
+    await wait_until(lambda: shape.id in store(line.regs[2]))
+    return shape
+
+
+def test_gateway_relays_and_ends_a_transition(pki: Any) -> None:
+    async def scenario() -> None:
+        line = Line(pki)
+        _owner, _gateway, client = await line.start()
+        try:
+            shape = await line_shape(line)
+            mine = store(line.regs[2])[shape.id]
+            mine.x = 3.0
+            future = mine.perform_transition(client)
+            for reg in line.regs[:2]:  # the gateway shows it too, on its way
+                await wait_until(lambda reg=reg: (shape.id, 3.0) in reg.shown)
+            assert store(line.regs[1])[shape.id].x == 0.0
+            mine.x = 5.0
+            final = client.synchronize(mine, operation="forward", response=True)
+            assert (await future).x == 5.0
+            assert (await final).x == 5.0
+            for reg in line.regs:
+                await wait_until(lambda reg=reg: store(reg)[shape.id].x == 5.0)
+        finally:
+            await line.close()
+
+    run(scenario())
+
+
+def test_gateway_breaks_a_transition_overtaken_by_the_owner(pki: Any) -> None:
+    async def scenario() -> None:
+        line = Line(pki)
+        _owner, _gateway, client = await line.start()
+        try:
+            shape = await line_shape(line)
+            mine = store(line.regs[2])[shape.id]
+            mine.x = 3.0
+            future = mine.perform_transition(client)
+            await wait_until(lambda: (shape.id, 3.0) in line.regs[0].shown)
+            shape.x = 11.0
+            line.regs[0].store_synchronize(shape)  # the owner moves it meanwhile
+            with pytest.raises(BrokenTransition):
+                await future
+            await wait_until(lambda: store(line.regs[2])[shape.id].x == 11.0)
+        finally:
+            await line.close()
 
     run(scenario())
