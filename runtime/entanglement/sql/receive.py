@@ -14,6 +14,15 @@
 Renamed properties: a message naming a property by an old name (an alias) has the key
 renamed to the property's name first, so keys, filling and the batch see one name.
 
+Properties of a newer schema (issue 9): by default a message naming a property the
+class does not know is refused (and its owner's serial held, see
+:mod:`entanglement.sql.batch`).  A class setting ``sync_unknown_properties =
+"store_rest"`` stores the rest of such a row instead, logs the left-out names with the
+peer, and holds the serial all the same, so the row is sent again once this node is
+upgraded.  The choice is the receiver's, made in its (older) schema: an old node cannot
+learn what a newer one added without extra messages a spec-following peer would answer
+with errors.
+
 Batched ``sync`` rows (:mod:`entanglement.sql.batch`) skip steps 2 and 4 here (the
 batch does them for the whole burst when it commits), look each owner up once per
 batch, and are never added to a session; a class with the plain declarative constructor
@@ -22,21 +31,25 @@ gets its rows without calling it, keys and owner set in the row's ``__dict__``.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from entanglement._codecplan import aliases_of
+from entanglement._codecplan import aliases_of, known_keys_of
 from entanglement.interface import SyncBadEncodingError, Synchronizable
 from entanglement.sql.bookkeeping import SyncOwner
 from entanglement.sql.plan import RowPlan, row_plan
+from entanglement.types import describe_value
 
 if TYPE_CHECKING:
     from entanglement.sql.model import SqlSynchronizable
 
-__all__ = ["canonical_names", "construct_row", "decode_keys"]
+__all__ = ["STORE_REST", "canonical_names", "construct_row", "decode_keys"]
+
+log = logging.getLogger("entanglement")
 
 
 def decode_keys(
@@ -78,6 +91,42 @@ def canonical_names(msg: dict[str, Any], aliases: dict[str, str]) -> None:
             msg.setdefault(name, value)
 
 
+_REFUSE = "refuse"
+STORE_REST = "store_rest"
+
+
+def _drop_unknown(cls: Any, msg: dict[str, Any], info: dict[str, Any]) -> None:
+    # sync_unknown_properties = "store_rest": properties of a newer schema are left
+    # out, the rest of the row is stored, and the row's serial is held so that it is
+    # sent again once this node is upgraded and can read them (issue 9)
+    known = known_keys_of(cls)
+    if known.issuperset(msg):
+        return
+    unknown = sorted(key for key in msg if key not in known and key[:1] != "_")
+    if not unknown:
+        return
+    for key in unknown:
+        del msg[key]
+    sender = info.get("sender")
+    context = info["context"]
+    if context.batch is not None:
+        context.batch.hold(sender, msg.get("_sync_owner"), msg.get("sync_serial"))
+    log.warning(
+        "%r %s: stored a %s of owner %s without %s, which this schema does not know"
+        " (the row is asked for again on the next connection)",
+        getattr(sender, "name", None),
+        getattr(sender, "dest_hash", None),
+        cls.sync_type,
+        peer_text(msg.get("_sync_owner")),
+        ", ".join(peer_text(key) for key in unknown),
+    )
+
+
+def peer_text(value: Any) -> str:
+    """A peer-supplied value quoted and capped for a log line."""
+    return describe_value(value).split(" ", 1)[1]
+
+
 def _lookup(session: Session, cls: type[Any], keys: dict[str, Any]) -> Any:
     mapper: Mapper[Any] = sa.inspect(cls)
     pk_names = [mapper.get_property_by_column(c).key for c in mapper.primary_key]
@@ -110,10 +159,14 @@ def construct_row(
     cls: type[SqlSynchronizable], msg: dict[str, Any], info: dict[str, Any]
 ) -> Any:
     """The implementation of ``SqlSynchronizable.sync_construct`` (``info`` as a dict)."""
+    context = info["context"]
+    if context.batch is not None:  # refused from here on: the owner's serial is held
+        context.batch.expect(info.get("sender"), msg)
     aliases = aliases_of(cls)
     if aliases:  # a renamed property: the row is filled under its new name
         canonical_names(msg, aliases)
-    context = info["context"]
+    if cls.__dict__.get("sync_unknown_properties", _REFUSE) != _REFUSE:
+        _drop_unknown(cls, msg, info)
     session: Session = context.session
     operation = info.get("operation")
     required = getattr(operation, "primary_keys_required", True)

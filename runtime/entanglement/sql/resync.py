@@ -14,6 +14,10 @@ Fixed quirks:
   ``sync_drain`` fails on connection loss), so the connect algorithm retries.
 * 19: an IHave is answered even when it arrives before our side registered the
   connection as live (the answer goes to the connecting connection).
+* Issue 9: a YouHave is recorded only up to the serial before the first row of its
+  owner this node refused on this connection (see :mod:`entanglement.sql.batch`);
+  the refused rows are then in the next connection's IHave answer.  The wire is
+  unchanged: the IHave simply carries a lower serial.
 * 36: the forced resync of an owner (tombstone of an unknown type) persists the new
   outgoing epoch.
 """
@@ -83,10 +87,13 @@ def _incoming_you_have(
     you_have: YouHave, context: SyncContext, manager: Any, sender: Any, **info: Any
 ) -> None:
     from entanglement.sql.announce import schedule_you_have
-    from entanglement.sql.batch import take_failure
+    from entanglement.sql.batch import take_failure, take_hold
 
     owner = you_have.sync_owner
     serial = int(you_have.serial)
+    held, cap = take_hold(manager, sender, owner.id)
+    if held and (cap is None or cap < serial):
+        serial = _held_serial(sender, owner, serial, cap)
     if take_failure(manager):
         log.error(
             "%s: not recording YouHave %d for %s: received rows were lost",
@@ -112,6 +119,22 @@ def _incoming_you_have(
         dest = protocol.dest
         if dest is not sender and owner.id in getattr(dest, "received_i_have", ()):
             schedule_you_have(manager, dest, owner.id)
+
+
+def _held_serial(sender: Any, owner: SyncOwner, serial: int, cap: int | None) -> int:
+    # Rows of this owner were refused (issue 9): record the serial only up to the
+    # row before the first refused one, so they are asked for again next time.
+    current = int(owner.incoming_serial)
+    kept = current if cap is None else max(current, cap)
+    log.warning(
+        "%s: rows of owner %s were refused; recording serial %d, not %d (they are "
+        "asked for again on the next connection)",
+        _name(sender),
+        owner.id,
+        kept,
+        serial,
+    )
+    return kept
 
 
 def _incoming_my_owners(
@@ -172,6 +195,9 @@ def incoming_i_have(
 
 async def resync_on_connect(dest: Any, manager: Any, protocol: Any) -> None:
     """§12.8.1: offer our owners to a new connection, then MyOwners."""
+    from entanglement.sql.batch import forget_holds
+
+    forget_holds(manager, dest)  # what was held is in this connection's IHave answers
     maker = sql_state(manager).sessionmaker
     assert maker is not None
     with maker(expire_on_commit=False) as session:
