@@ -106,12 +106,14 @@ def read_ignores(pyproject: Path) -> list[Ignore]:
     return ignores
 
 
-def _load(label: str, project: Project) -> Project:
+def _load(label: str, project: Project, fmt: str) -> Project:
     if not project.ok:
         sys.stderr.write(
             f"entanglegen breaking: the schemas of {label} do not validate\n"
         )
         sys.stderr.write(render(project.diagnostics, "text"))
+        if fmt == "github":  # annotate the lines in CI too
+            sys.stdout.write(render(project.diagnostics, "github"))
         raise UsageError(f"fix the schemas of {label} first")
     return project
 
@@ -189,13 +191,13 @@ def run(argv: list[str]) -> int:
     if not new_sources:
         shown = ", ".join(str(p) for p in paths)
         raise UsageError(f"no schema files found in {shown}")
-    new = _load("the working tree", load_project(new_sources))
+    new = _load("the working tree", load_project(new_sources), args.format)
     against = Path(args.against)
     if against.is_dir():
         old_sources = from_disk([against], config.root)
     else:
         old_sources = from_git(args.against, paths, config.root)
-    old = _load(args.against, load_project(old_sources))
+    old = _load(args.against, load_project(old_sources), args.format)
     changes = compare(old, new)
     ignored = {c for c in changes if c.breaking and any(i.matches(c) for i in ignores)}
     out = sys.stdout

@@ -2,7 +2,7 @@
 
 Golden cases: tests/cases/breaking_<rule>/ hold ``old/`` and ``new/`` schemas and
 ``expected/stderr.txt``, the text report of ``entanglegen breaking new --against old``
-(case directory prefix removed); ``pytest --update-goldens`` rewrites it.  A case named
+run in the case directory (as its own project); ``pytest --update-goldens`` rewrites it.  A case named
 after a rule must report that rule.  The CLI tests run the real command in process on real
 files and a real git repository.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -30,19 +31,22 @@ NOT_RULES = {"doc_only", "file_moved", "memory_property_removed"}
 NOT_RULES.add("renamed_type_and_property")
 
 
-def _normalise(text: str, case: Path) -> str:
-    return text.replace(f"{case.relative_to(ROOT).as_posix()}/", "")
+def _check(case: Path, tmp_path: Path) -> tuple[int, str, str]:
+    """``breaking new --against old`` in a copy of the case that is its own project.
 
-
-def _check(case: Path) -> tuple[int, str, str]:
-    rel = case.relative_to(ROOT).as_posix()
-    return run_cli("breaking", f"{rel}/new", "--against", f"{rel}/old")
+    Its own pyproject.toml keeps the repository's ``[tool.entanglegen.breaking]`` (if the
+    project ever accepts a break) out of the goldens.
+    """
+    project = tmp_path / case.name
+    for side in ("old", "new"):
+        shutil.copytree(case / side, project / side)
+    (project / "pyproject.toml").write_text("[tool.entanglegen]\n")
+    return run_cli("breaking", "new", "--against", "old", cwd=project)
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
-def test_breaking_case(case: Path, update_goldens: bool) -> None:
-    code, out, err = _check(case)
-    stderr = _normalise(err, case)
+def test_breaking_case(case: Path, update_goldens: bool, tmp_path: Path) -> None:
+    code, out, stderr = _check(case, tmp_path)
     expected = case / "expected" / "stderr.txt"
     if update_goldens:
         expected.parent.mkdir(exist_ok=True)
@@ -67,16 +71,17 @@ def test_every_rule_has_a_case_and_a_doc_entry() -> None:
         assert f"`{rule}`" in chapter, rule
 
 
-def test_not_breaking_changes_report_nothing() -> None:
+def test_not_breaking_changes_report_nothing(tmp_path: Path) -> None:
     for name in ("doc_only", "file_moved"):
-        code, _, err = _check(ROOT / "tests" / "cases" / f"breaking_{name}")
+        code, _, err = _check(ROOT / "tests" / "cases" / f"breaking_{name}", tmp_path)
         assert code == 0
         assert err.count("\n") == 1
         assert "0 breaking, 0 ignored, 0 safe" in err
 
 
-def test_memory_registry_has_no_sql_category() -> None:
-    code, _, err = _check(ROOT / "tests" / "cases" / "breaking_memory_property_removed")
+def test_memory_registry_has_no_sql_category(tmp_path: Path) -> None:
+    case = ROOT / "tests" / "cases" / "breaking_memory_property_removed"
+    code, _, err = _check(case, tmp_path)
     assert code == 1
     assert "[PROPERTY_REMOVED]" in err
     assert "(WIRE, API)" in err
@@ -535,6 +540,11 @@ def test_old_side_that_does_not_validate_and_no_schemas(tmp_path: Path) -> None:
         "entanglegen: 1 error, 0 warnings in 1 file",
         "entanglegen breaking: error: fix the schemas of main first",
     ]
+    code, out, _ = run_cli(
+        "breaking", "--against", "main", "--format", "github", cwd=root
+    )
+    assert code == 2
+    assert out.startswith("::error file=schemas/board.yaml,line=7,col=11,")
     (root / "empty").mkdir()
     code, _, err = run_cli("breaking", "empty", "--against", "main", cwd=root)
     assert code == 2
