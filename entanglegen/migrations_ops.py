@@ -44,9 +44,23 @@ class Code:
 
     lines: list[str] = field(default_factory=list)
     modules: set[str] = field(default_factory=set)
+    batch_of: str | None = None
+    """The table whose ``batch_alter_table`` block the last lines are."""
 
     def add(self, *lines: str) -> None:
         self.lines += lines
+        self.batch_of = None
+
+    def batch(self, table: str, *lines: str) -> None:
+        """Lines inside a ``batch_alter_table`` block; adjacent blocks of one table
+        merge (on SQLite each block copies the table once)."""
+        body = [f"    {line}" for line in lines]
+        if self.batch_of != table:
+            self.lines.append(
+                f"with op.batch_alter_table({py_literal(table)}) as batch:"
+            )
+        self.lines += body
+        self.batch_of = table
 
 
 def column_code(column: Column, *, nullable: bool | None = None) -> str:
@@ -187,8 +201,7 @@ class RenameTable(Op):
 
 
 def _batch(table: str, code: Code, *lines: str) -> None:
-    code.add(f"with op.batch_alter_table({py_literal(table)}) as batch:")
-    code.add(*(f"    {line}" for line in lines))
+    code.batch(table, *lines)
 
 
 @dataclass

@@ -203,6 +203,8 @@ class PackageMigrations:
         """An Alembic configuration running this chain (on ``conn`` when given)."""
         config = Config()
         config.set_main_option("script_location", _SCRIPT_LOCATION)
+        # one directory; ``os`` splits on os.pathsep only (spaces in paths are fine)
+        config.set_main_option("path_separator", "os")
         config.set_main_option("version_locations", str(self.directory / "versions"))
         config.attributes["version_table"] = self.version_table
         config.attributes["target_metadata"] = sa.MetaData()
@@ -342,7 +344,14 @@ def upgrade_package(
 
 
 def _migrations_of(base: str) -> PackageMigrations | None:
-    return find_package_migrations(base.rpartition(".")[0] or base)
+    import importlib
+
+    module = base.rpartition(".")[0] or base
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise UpgradeError(f"--base {base}: cannot import {module}: {exc}") from None
+    return find_package_migrations(module)
 
 
 def prepare_tables(engine: Engine, base: str) -> bool:
