@@ -11,7 +11,11 @@ this module only moves bytes between it and an asyncio transport.
   ``protocol``; the meter is the ``bwprotocol``.
 * Receiving: ``data_received`` feeds the connection and runs the manager's receive
   pipeline for each event synchronously, in order.  A fatal framing error closes the
-  connection with a log line naming the peer.
+  connection with a log line naming the peer.  Work is bounded per loop turn (issue
+  10 item 15): at most :data:`TURN_FRAMES` frames, the rest at the next turns, with
+  reading paused until the backlog is gone, so that one peer's flood cannot starve
+  the other connections (every connection gets its turn in between) nor fill our
+  memory (the flood waits in the peer's socket).
 * Sending has no task: enqueuing wakes the connection, which schedules one
   ``call_soon`` flush.  A flush builds every frame that is ready, joins them into writes
   of about :data:`WRITE_CHUNK` bytes, and stops when the bandwidth budget or the
@@ -47,6 +51,8 @@ log = logging.getLogger("entanglement.protocol")
 
 WRITE_CHUNK: Final = 256 * 1024
 TURN_BUDGET: Final = 1024 * 1024
+# Frames of one connection handled per event loop turn (fairness, issue 10 item 15).
+TURN_FRAMES: Final = 500
 QUANTUM: Final = 0.1
 
 
@@ -81,6 +87,10 @@ class SyncProtocol:
         self.closed = False
         # Bytes are buffered, not processed, until the peer's identity is confirmed.
         self._reading = False
+        # The next turn's share of buffered frames (see _process), and whether
+        # reading is paused until it has run.
+        self._backlog: asyncio.Handle | None = None
+        self._paused_for_backlog = False
         self._flush_handle: asyncio.Handle | None = None
         self._drain: asyncio.Future[None] | None = None
         self._lost: asyncio.Future[None] = self.loop.create_future()
@@ -139,20 +149,37 @@ class SyncProtocol:
             _set_reading(self.transport, True)
 
     def data_received(self, data: bytes) -> None:
-        """Feed received bytes and run the receive pipeline for each complete frame."""
+        """Feed received bytes and run the receive pipeline for each complete frame
+        (at most :data:`TURN_FRAMES` now, the rest at the next loop turns)."""
         self.conn.receive_data(data)
-        if self._reading:
+        if self._reading and self._backlog is None:
             self._process()
 
     def _process(self) -> None:
+        self._backlog = None
         if self.closed:
             return
+        conn = self.conn
         try:
             # The manager stops taking events as soon as this connection closes.
-            self.manager._receive_events(self, self.conn.events())
+            self.manager._receive_events(self, conn.events(TURN_FRAMES))
         except RemoteProtocolError as exc:
             log.error("%s: closing the connection: %s", self.peer_name, exc)
             self.abort()
+            return
+        if self.closed or self.transport is None:
+            return
+        if conn.has_frame:
+            # Fairness between connections (issue 10 item 15): the rest waits for
+            # the next loop turn, and reading pauses meanwhile so that a flood
+            # stays in the peer's socket, not in our memory.
+            if not self._paused_for_backlog:
+                self._paused_for_backlog = True
+                _set_reading(self.transport, False)
+            self._backlog = self.loop.call_soon(self._process)
+        elif self._paused_for_backlog:
+            self._paused_for_backlog = False
+            _set_reading(self.transport, True)
 
     def eof_received(self) -> bool:
         """The peer closed its side: close ours too."""
@@ -171,6 +198,9 @@ class SyncProtocol:
         if self._flush_handle is not None:
             self._flush_handle.cancel()
             self._flush_handle = None
+        if self._backlog is not None:
+            self._backlog.cancel()
+            self._backlog = None
         self.conn.on_wakeup = None
         self.conn.connection_lost()
         if self._drain is not None and not self._drain.done():

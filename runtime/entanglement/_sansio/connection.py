@@ -166,8 +166,14 @@ class SyncConnection:
             if event is not None:
                 return event
 
-    def events(self) -> Iterator[Event | dict[str, Any]]:
-        """Yield an event for every complete frame buffered now, in order.
+    @property
+    def has_frame(self) -> bool:
+        """True when a complete frame is buffered (``events`` would yield)."""
+        return self._frames.has_frame
+
+    def events(self, limit: int | None = None) -> Iterator[Event | dict[str, Any]]:
+        """Yield an event for every complete frame buffered now (at most ``limit``
+        frames; the rest stay buffered), in order.
 
         The batch form of :meth:`next_event`, with the same events and counters: the
         frames are cut in one call and the common frame (no flags, a JSON object with
@@ -187,7 +193,7 @@ class SyncConnection:
         """
         scan = self._json.scan
         debug = log.isEnabledFor(logging.DEBUG)  # once per chunk, not per frame
-        for payload, flags in self._frames.take_frames():
+        for payload, flags in self._frames.take_frames(limit):
             number = self.in_count
             self.in_count = number + 1
             if debug:

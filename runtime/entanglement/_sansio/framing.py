@@ -146,14 +146,16 @@ class FrameBuffer:
         self._pos = end
         return payload, flags
 
-    def take_frames(self) -> list[tuple[bytearray, int]]:
-        """Every complete frame held, as ``(payload, flags)`` tuples, in order.
+    def take_frames(self, limit: int | None = None) -> list[tuple[bytearray, int]]:
+        """Every complete frame held (at most ``limit``), as ``(payload, flags)``
+        tuples, in order.
 
         The batch form of :meth:`next_raw` (one call per received chunk instead of
         one per frame, the header checks repeated inline); payloads are bytearray
         slices, one copy less than bytes.  A fatal header after some good frames
         returns the good ones and poisons the buffer: :meth:`raise_if_failed` and
-        the next call raise the error.
+        the next call raise the error.  Frames beyond ``limit`` stay buffered
+        (:attr:`has_frame` tells whether one is complete).
 
         Raises:
             FrameTooLargeError: the first header announces more than MAX_PAYLOAD bytes.
@@ -165,7 +167,8 @@ class FrameBuffer:
         size = len(buf)
         frames: list[tuple[bytearray, int]] = []
         append = frames.append
-        while size - pos >= _HEADER_SIZE:
+        left = -1 if limit is None else limit  # (never reaches 0 when unlimited)
+        while size - pos >= _HEADER_SIZE and left:
             length, flags = _unpack_header(buf, pos)
             if length > MAX_PAYLOAD or flags & _UNKNOWN_CRITICAL:
                 try:
@@ -179,8 +182,20 @@ class FrameBuffer:
                 break
             append((buf[pos + _HEADER_SIZE : end], flags))
             pos = end
+            left -= 1
         self._pos = pos
         return frames
+
+    @property
+    def has_frame(self) -> bool:
+        """True when a complete frame (or a fatal header) is buffered."""
+        buf, pos = self._buf, self._pos
+        if self._error is not None:
+            return True
+        if len(buf) - pos < _HEADER_SIZE:
+            return False
+        length: int = _unpack_header(buf, pos)[0]
+        return length > MAX_PAYLOAD or len(buf) >= pos + _HEADER_SIZE + length
 
     def raise_if_failed(self) -> None:
         """Raise the fatal error met by :meth:`take_frames`, if there was one."""
