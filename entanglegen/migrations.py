@@ -172,7 +172,6 @@ def _cmd_new(args: argparse.Namespace) -> int:
     if not packages:
         print("entanglegen migrations: no SQL package in these schemas")
         return 0
-    wrote = 0
     for package in packages:
         if not package.pending:
             print(
@@ -181,8 +180,7 @@ def _cmd_new(args: argparse.Namespace) -> int:
             )
             continue
         path = write_revision(package, args.message)
-        wrote += 1
-        print(f"wrote {path}")
+        print(f"wrote {_shown(path)}")
     return 0
 
 
@@ -211,8 +209,15 @@ def write_revision(package: Package, message: str) -> Path:
     path.write_text(text, "utf-8")
     (package.directory / STATE_FILE).write_bytes(dump_state(package.current))
     for note in diff.notes:
-        print(f"{path}: note: {note}", file=sys.stderr)
+        print(f"{_shown(path)}: note: {note}", file=sys.stderr)
     return path
+
+
+def _shown(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def problems(package: Package) -> list[str]:
