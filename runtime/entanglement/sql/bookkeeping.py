@@ -75,6 +75,7 @@ __all__ = [
     "as_aware",
     "forget_owner",
     "remote_owner_refusal",
+    "remote_row_refusal",
     "tombstone_for",
 ]
 
@@ -317,6 +318,21 @@ def remote_owner_refusal(owner: SyncOwner) -> SyncUnauthorized:
         " delete it (no request asks a node to delete its owner); to forget the owners"
         " learned from a neighbour and their rows, call that SqlSyncDestination's"
         " clear_all_objects(manager)"
+    )
+
+
+def remote_row_refusal(obj: Any, owner: SyncOwner) -> SyncUnauthorized:
+    """The error of a session without a manager changing a row owned elsewhere."""
+    keys = obj.sync_primary_keys
+    names = () if keys == "Unique" else keys
+    values = {name: sa.inspect(obj).dict.get(name) for name in names}
+    return SyncUnauthorized(
+        f"{obj.sync_type} {values} is owned by {owner.id}, learned from"
+        f" {owner.dest_hash}: a session without a manager cannot change, create or"
+        " delete it (its owner would never hear of it). Make the change on the"
+        " owner's node, or through a session with a manager"
+        " (registry.sessionmaker(manager=manager)) and sync_commit(), which sends it"
+        " to the owner"
     )
 
 

@@ -14,21 +14,30 @@ relationship change to process (a pending row gets them, and its serial, straigh
 columns); an owner created in the same flush (quirk 42) is set through the relationship,
 which makes the flush insert it first.  The requests for rows owned elsewhere are sent
 by :mod:`entanglement.sql.requests` (which also records them, ``sync_commit``'s first
-step).
+step); the queue of committed local changes is :class:`entanglement.sql.session.Outbox`.
+
+A flush that deletes an owner first deletes what it owns (:func:`~entanglement.sql.
+bookkeeping.forget_owner`, issue 10 item 3); a session without a manager that is not one
+of the node's own (:data:`NODE_SESSION_KEY`) refuses changes of rows owned elsewhere
+(issue 10 item 8, see :mod:`entanglement.sql.session`).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
-from entanglement.sql.bookkeeping import SyncOwner
+from entanglement.sql.bookkeeping import (
+    SyncOwner,
+    forget_owner,
+    remote_owner_refusal,
+    remote_row_refusal,
+    tombstone_for,
+)
 from entanglement.sql.model import SqlSynchronizable
 from entanglement.sql.plan import row_plan
 from entanglement.sql.serials import allocate_serial
@@ -37,64 +46,19 @@ if TYPE_CHECKING:
     from entanglement.sql.session import SqlSyncSession
 
 __all__ = [
-    "Outbox",
+    "NODE_SESSION_KEY",
     "changed_names",
     "key_names",
     "owner_of",
     "prepare_flush",
+    "refuse_unmanaged",
     "snapshot",
     "snapshot_flushed",
 ]
 
-log = logging.getLogger("entanglement")
-
-
-@dataclass
-class Outbox:
-    """Committed local changes waiting for the commit to finish.
-
-    A changed row is kept as its *record* (its values copied at flush time, see
-    :func:`row_record`) and becomes a snapshot instance only when it is sent: a
-    mapped instance is three objects for the garbage collector (instance, state,
-    ``__dict__``), and everything a commit keeps alive until it ends makes the next
-    full collection, which walks the whole heap, come sooner.
-    """
-
-    items: dict[Any, tuple[str, Any]] = field(default_factory=dict)
-    max_serial: int = 0
-
-    def add(self, key: Any, operation: str, snap: Any) -> None:
-        """Queue a snapshot (an instance, or a :func:`row_record`)."""
-        self.items[key] = (operation, snap)
-        serial = snap[1].get("sync_serial") if type(snap) is tuple else snap.sync_serial
-        self.max_serial = max(self.max_serial, int(serial or 0))
-
-    def clear(self) -> None:
-        self.items.clear()
-        self.max_serial = 0
-
-    def send(self, manager: Any, *, flush: bool = False) -> None:
-        """Flood every snapshot to all live destinations, then trigger YouHave.
-
-        With ``flush``, the frames are written at once (``manager.flush()``) instead
-        of at the event loop's next turn.
-        """
-        from entanglement.sql.announce import trigger_you_have
-
-        if not self.items:
-            return
-        items, serial = list(self.items.values()), self.max_serial
-        self.clear()
-        snaps = [(op, materialize(s) if type(s) is tuple else s) for op, s in items]
-        for operation, snap in sorted(snaps, key=lambda i: int(i[1].sync_priority)):
-            keys = key_names(snap) if operation == "delete" else None
-            try:
-                manager.synchronize(snap, operation=operation, attributes_to_sync=keys)
-            except Exception:
-                log.exception("could not flood %s %s", operation, snap.sync_type)
-        trigger_you_have(manager, serial)
-        if flush:
-            manager.flush()
+# session.info key of the node's own sessions (receive contexts, manager.session): they
+# store what arrives from an owner's direction, so they may write rows owned elsewhere
+NODE_SESSION_KEY = "entanglement_node_session"
 
 
 def _sync_instance(obj: object) -> bool:
@@ -227,6 +191,17 @@ def _prepare_changed(
             f"{obj.sync_type} is owned by {owner.id} at {owner.dest_hash}: call"
             " sync_commit() before commit() to send changes of rows owned elsewhere"
         )
+    elif not _stores_owners_version(obj, new):
+        refuse_unmanaged(session, obj, owner)
+
+
+def _stores_owners_version(obj: Any, new: bool) -> bool:
+    # A change of a row owned elsewhere that writes a serial stores a version of the
+    # owner's (as a receive session, or a tool copying rows, does); one without is an
+    # edit the owner has not made.
+    if new:
+        return instance_state(obj).dict.get("sync_serial") is not None
+    return bool(sa.inspect(obj).attrs.sync_serial.history.has_changes())
 
 
 def _new_local_row(
@@ -258,8 +233,6 @@ def _new_local_row(
 def _forget_deleted_owners(session: SqlSyncSession, serial: _SerialOnce) -> None:
     # An owner's deletion takes its rows and tombstones with it, before anything else
     # of the flush is looked at (see entanglement.sql.bookkeeping).
-    from entanglement.sql.bookkeeping import forget_owner, remote_owner_refusal
-
     for obj in list(session.deleted):
         if isinstance(obj, SyncOwner) and obj.id not in serial.doomed:
             if obj.dest_hash is not None and session.manager is not None:
@@ -269,8 +242,6 @@ def _forget_deleted_owners(session: SqlSyncSession, serial: _SerialOnce) -> None
 
 
 def _prepare_deleted(session: SqlSyncSession, obj: Any, serial: _SerialOnce) -> None:
-    from entanglement.sql.bookkeeping import tombstone_for
-
     owner = owner_of(session, obj)
     if owner is not None and owner.id in serial.doomed:
         # the owner goes too: no tombstone; ours is flooded as a SyncOwner delete
@@ -288,6 +259,22 @@ def _prepare_deleted(session: SqlSyncSession, obj: Any, serial: _SerialOnce) -> 
             f"{obj.sync_type} is owned by {owner.id} at {owner.dest_hash}: call"
             " sync_commit() before commit() to request its deletion from the owner"
         )
+    else:
+        refuse_unmanaged(session, obj, owner)
+
+
+def refuse_unmanaged(session: Session, obj: Any, owner: Any) -> None:
+    """Refuse an application's manager-less change of a row owned elsewhere.
+
+    Called for an edit without a new serial, a deletion, or anything ``sync_commit``
+    would have to send.
+
+    Raises:
+        SyncUnauthorized: unless ``session`` is one of the node's own sessions, or
+            ``obj`` is an owner (bookkeeping, see :mod:`entanglement.sql.bookkeeping`).
+    """
+    if not isinstance(obj, SyncOwner) and not session.info.get(NODE_SESSION_KEY):
+        raise remote_row_refusal(obj, owner)
 
 
 def snapshot_flushed(session: SqlSyncSession) -> None:

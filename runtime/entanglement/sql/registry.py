@@ -38,6 +38,7 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from entanglement.interface import SyncError, SyncNotFound, SyncRegistry
 from entanglement.operations import create, delete, forward, sync
 from entanglement.sql.batch import flush_batch, manager_batch
+from entanglement.sql.capture import NODE_SESSION_KEY
 from entanglement.sql.state import sql_state
 
 __all__ = ["BatchSyncContext", "SqlSyncError", "SqlSyncRegistry", "SyncContext"]
@@ -60,10 +61,18 @@ class SyncContext:
     row: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # its session stores what arrives from the owners' directions: it may write
+        # rows owned elsewhere (see entanglement.sql.session)
+        self.session.info[NODE_SESSION_KEY] = True
+
 
 class BatchSyncContext(SyncContext):
     """The SyncContext of a batched row, and its own context manager: leaving it lets
     the batch commit when due (one object per received row rather than two)."""
+
+    def __post_init__(self) -> None:
+        pass  # the batch's session bypasses change capture; one context per row
 
     def __enter__(self) -> BatchSyncContext:
         return self
@@ -127,6 +136,7 @@ class SqlSyncRegistry(SyncRegistry):
         if session is None:
             # no expiry: destinations loaded here stay readable between commits
             session = self.sessionmaker(expire_on_commit=False)
+            session.info[NODE_SESSION_KEY] = True
             manager.session = session
         return session
 

@@ -23,6 +23,7 @@ from entanglement.sql.capture import (
     key_names,
     owner_of,
     owner_of_detached,
+    refuse_unmanaged,
     snapshot,
 )
 from entanglement.sql.model import SqlSynchronizable
@@ -44,6 +45,10 @@ def prepare_remote(session: SqlSyncSession, *, expunge_nonlocal: bool) -> None:
             continue
         owner = owner_of(session, obj)
         if owner is None or owner.dest_hash is None:
+            continue
+        if session.manager is None:
+            # nothing could send it: refused (an owner's deletion is left to commit)
+            refuse_unmanaged(session, obj, owner)
             continue
         if id(obj) in deleted:
             session.sync_deleted[id(obj)] = obj

@@ -18,6 +18,18 @@ them awaits (house style rule 14):
 into ``forward`` (changed attributes + keys), ``create`` (new rows) or ``delete``
 requests toward the owner's next hop, each with a ``sync_future``, and expunged.
 
+Rows owned elsewhere in a session without a manager (issue 10 item 8; the spec lets any
+such session store them): only the node's own sessions may (receive contexts and
+``manager.session``, marked with :data:`~entanglement.sql.capture.NODE_SESSION_KEY`), as
+they store what comes from the owner's direction.  An application's session (the
+README's application-plus-node set-up) refuses an edit, creation or deletion of such a
+row with ``SyncUnauthorized`` at commit (and at ``sync_commit()``, which has nothing to
+send it with): stored locally, the change would never reach the owner, and the next
+update from the owner would silently undo it.  A write that sets the row's
+``sync_serial`` stores a version of the owner's (what a tool copying rows between
+databases does) and is allowed.  Owners (``SyncOwner`` rows) are
+bookkeeping and stay writable (see :mod:`entanglement.sql.bookkeeping`).
+
 Fixed quirk 42: a flush that writes a row without an owner while no local owner exists
 creates the local owner in that flush, so no row is ever stored ownerless.
 Fixed quirk 43: a *new* row given a remote owner is sent as a ``create`` request to the
@@ -31,6 +43,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
@@ -45,9 +58,59 @@ if TYPE_CHECKING:
     from entanglement.sql.bookkeeping import SyncOwner
     from entanglement.sql.model import SqlSynchronizable
 
-__all__ = ["SqlSyncSession", "send_create", "sync_session_maker"]
+__all__ = ["Outbox", "SqlSyncSession", "send_create", "sync_session_maker"]
 
 log = logging.getLogger("entanglement")
+
+
+@dataclass
+class Outbox:
+    """Committed local changes waiting for the commit to finish.
+
+    A changed row is kept as its *record* (its values copied at flush time, see
+    :func:`~entanglement.sql.capture.row_record`) and becomes a snapshot instance only when it is sent: a
+    mapped instance is three objects for the garbage collector (instance, state,
+    ``__dict__``), and everything a commit keeps alive until it ends makes the next
+    full collection, which walks the whole heap, come sooner.
+    """
+
+    items: dict[Any, tuple[str, Any]] = field(default_factory=dict)
+    max_serial: int = 0
+
+    def add(self, key: Any, operation: str, snap: Any) -> None:
+        """Queue a snapshot (an instance, or a row record)."""
+        self.items[key] = (operation, snap)
+        serial = snap[1].get("sync_serial") if type(snap) is tuple else snap.sync_serial
+        self.max_serial = max(self.max_serial, int(serial or 0))
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.max_serial = 0
+
+    def send(self, manager: Any, *, flush: bool = False) -> None:
+        """Flood every snapshot to all live destinations, then trigger YouHave.
+
+        With ``flush``, the frames are written at once (``manager.flush()``) instead
+        of at the event loop's next turn.
+        """
+        from entanglement.sql.announce import trigger_you_have
+
+        if not self.items:
+            return
+        items, serial = list(self.items.values()), self.max_serial
+        self.clear()
+        snaps = [
+            (op, capture.materialize(s) if type(s) is tuple else s) for op, s in items
+        ]
+        for operation, snap in sorted(snaps, key=lambda i: int(i[1].sync_priority)):
+            keys = capture.key_names(snap) if operation == "delete" else None
+            try:
+                manager.synchronize(snap, operation=operation, attributes_to_sync=keys)
+            except Exception:
+                log.exception("could not flood %s %s", operation, snap.sync_type)
+        trigger_you_have(manager, serial)
+        if flush:
+            manager.flush()
 
 
 class SqlSyncSession(Session):
@@ -66,7 +129,7 @@ class SqlSyncSession(Session):
         self.manager = manager
         self.sync_dirty: dict[int, tuple[SqlSynchronizable, AbstractSet[str]]] = {}
         self.sync_deleted: dict[int, SqlSynchronizable] = {}
-        self.sync_outbox = capture.Outbox()
+        self.sync_outbox = Outbox()
 
     def sync_commit(
         self, expunge_nonlocal: bool = True, *, update_responses: bool = True
