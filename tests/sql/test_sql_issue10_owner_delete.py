@@ -30,6 +30,7 @@ from sql_helpers import (
     wait_until,
 )
 
+from entanglement._hashes import DestHash
 from entanglement.interface import SyncUnauthorized
 from entanglement.sql import (
     SqlSyncRegistry,
@@ -182,3 +183,52 @@ def test_commit_of_a_deleted_remote_owner_in_a_managed_session_says_why(
             await shutdown(a, b)
 
     run(scenario())
+
+
+def test_forgetting_a_neighbours_owner_takes_its_tombstones_without_a_cascade(
+    db_url: str,
+) -> None:
+    # Databases the original's migration made have sync_deleted's foreign key without
+    # ON DELETE CASCADE: on PostgreSQL, forgetting an owner with tombstones (MyOwners,
+    # clear_all_objects) then failed on the constraint.
+    engine = sa.create_engine(db_url)
+    try:
+        SqlSyncRegistry.create_bookkeeping(engine)
+        for metadata in {cls.metadata for cls in MODELS}:
+            metadata.create_all(engine)
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        "alter table sync_deleted drop constraint"
+                        " sync_deleted_sync_owner_id_fkey;"
+                        " alter table sync_deleted add constraint"
+                        " sync_deleted_sync_owner_id_fkey foreign key (sync_owner_id)"
+                        " references sync_owners (id)"
+                    )
+                )
+        Session = sync_session_maker(bind=engine)
+        with Session() as session:
+            remote = SyncOwner(dest_hash=DestHash.from_string("peer"), sync_serial=4)
+            session.add(remote)
+            session.flush()
+            team = Team(name="copied", sync_serial=3)
+            team.sync_owner = remote
+            session.add(team)
+            session.add(
+                SyncDeleted(
+                    sync_type="Team",
+                    primary_key='{"id": "0"}',
+                    sync_owner_id=remote.id,
+                    sync_serial=4,
+                )
+            )
+            session.commit()
+            remote_id = remote.id
+        assert _counts(engine, remote_id) == (1, 1, 0, 1)
+        with Session() as session:
+            session.delete(session.get(SyncOwner, remote_id))
+            session.commit()
+        assert _counts(engine, remote_id) == (0, 0, 0, 0)
+    finally:
+        engine.dispose()
