@@ -233,6 +233,8 @@ def _load_bases(names: Iterable[str], engine: sa.Engine) -> list[Any]:
         SqlSyncRegistry.create_bookkeeping(engine)
     except sa.exc.SQLAlchemyError as exc:
         _db_failure(engine, exc, "cannot create the bookkeeping tables")
+    except UpgradeError as exc:
+        raise NodeError(str(exc)) from None
     registries: list[Any] = []
     for name in names:
         target = _import(name)

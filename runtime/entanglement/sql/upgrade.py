@@ -109,14 +109,20 @@ def _upgrade(
 ) -> None:
     config = _config(conn, metadata, script_location, version_table)
     tables = set(sa.inspect(conn).get_table_names())
-    if version_table in tables:
-        command.upgrade(config, "head")
-    elif user_table is not None and user_table in tables:
-        command.stamp(config, user_table_version or "base")
-        command.upgrade(config, "head")
-    else:
-        metadata.create_all(conn)
-        command.stamp(config, "head")
+    try:
+        if version_table in tables:
+            command.upgrade(config, "head")
+        elif user_table is not None and user_table in tables:
+            command.stamp(config, user_table_version or "base")
+            command.upgrade(config, "head")
+        else:
+            metadata.create_all(conn)
+            command.stamp(config, "head")
+    except util.CommandError as exc:  # e.g. a revision of newer code
+        raise UpgradeError(
+            f"cannot upgrade the tables of {version_table}: {exc} (was the database "
+            "upgraded by a newer version?)"
+        ) from None
 
 
 def _config(
