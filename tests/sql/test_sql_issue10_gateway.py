@@ -23,7 +23,7 @@ from sql_helpers import (
     wait_until,
 )
 
-from entanglement.sql import SqlSyncError
+from entanglement.sql import SqlSyncError, SyncOwner
 
 
 async def _line(pki: dict[str, Any], db_factory: Callable[[str], str]) -> list[SqlNode]:
@@ -79,6 +79,36 @@ def test_an_error_at_the_owner_reaches_the_requester_through_the_gateway(
                 with pytest.raises(SqlSyncError, match="refused"):
                     await team.sync_future
             assert o.teams() == g.teams() == a.teams() == before
+        finally:
+            await shutdown(a, g, o)
+
+    run(scenario())
+
+
+def test_create_and_delete_requests_travel_through_the_gateway(pki, db_factory) -> None:
+    async def scenario() -> None:
+        a, g, o = await _line(pki, db_factory)
+        try:
+            with a.plain() as session:  # O's owner, as A learned it (from G)
+                owner = session.get(SyncOwner, o.local_owner().id)
+                assert owner is not None
+                assert owner.dest_hash == g.hash
+                session.expunge(owner)
+            created = await Team(name="made by a", motto="new").sync_create(
+                a.manager, owner
+            )
+            assert created.motto == "new"
+            assert o.teams()["made by a"] == "new"
+            with a.session() as session:
+                team = session.scalars(sa.select(Team).where(Team.name == "x")).one()
+                session.delete(team)
+                session.sync_commit()
+                session.commit()
+                await team.sync_future
+            assert set(o.teams()) == {"y", "made by a"}
+            await wait_until(
+                lambda: set(a.teams()) == set(g.teams()) == {"y", "made by a"}
+            )
         finally:
             await shutdown(a, g, o)
 
