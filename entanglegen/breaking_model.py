@@ -82,6 +82,7 @@ class TypeFacts:
     parent: str
     key: tuple[str, ...]  # the root's key property names, or ("unique",)
     priority: int | None
+    unknown_properties: str  # refuse | store_rest (what this type's nodes do)
     props: dict[str, PropFacts] = field(default_factory=dict)
 
 
@@ -173,6 +174,7 @@ def _type(
         parent=spec.parent.value if spec.parent else "",
         key=key,
         priority=spec.priority,
+        unknown_properties=spec.unknown_properties,
         props={p.name: _prop(p, by_name) for p in spec.properties},
     )
 

@@ -22,7 +22,9 @@ Choices where the issue leaves the direction open:
   direction refuses the other's longest strings) and SQL (the column type changes).
 * every synchronised property added is WIRE: an old peer refuses a message carrying an
   attribute it does not know (PROTOCOL.md §8, "unknown attributes are rejected"), so it
-  stops receiving the whole row until it is upgraded.
+  stops receiving the whole row until it is upgraded; unless the *old* schema's type says
+  ``unknown_properties: store_rest`` and the property is nullable or defaulted: then old
+  peers store the rest of the row and get it whole once upgraded, which is safe.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ def _type_text(p: PropFacts) -> str:
     return p.scalar
 
 
-def added(emit: Emit, owner: str, p: PropFacts) -> None:
+def added(emit: Emit, owner: str, p: PropFacts, *, store_rest: bool = False) -> None:
+    """A new property; ``store_rest``: old nodes store the rest of rows naming it."""
     subject = f"{owner}.{p.name}"
     if not p.sync:
         emit(
@@ -65,6 +68,17 @@ def added(emit: Emit, owner: str, p: PropFacts) -> None:
     if p.nullable or p.has_default:
         rule = "PROPERTY_ADDED_NULLABLE" if p.nullable else "PROPERTY_ADDED_DEFAULTED"
         fill = "null" if p.nullable else "its default"
+        if store_rest:
+            emit(
+                rule,
+                subject,
+                p.loc,
+                f"property {subject} added; old peers store the rest of each row "
+                "(unknown_properties: store_rest) and receive it whole once upgraded, "
+                f"rows from old peers get {fill}",
+                (),
+            )
+            return
         emit(
             rule,
             subject,

@@ -362,7 +362,9 @@ def _properties(
             removed(out.emitter(registry, sql=sql, wire=prop.sync), new.name, prop)
     for name, prop in new.props.items():
         if name not in props.values():
-            added(out.emitter(registry, sql=sql, wire=prop.sync), new.name, prop)
+            store_rest = old.unknown_properties == "store_rest"
+            emit_added = out.emitter(registry, sql=sql, wire=prop.sync)
+            added(emit_added, new.name, prop, store_rest=store_rest)
     for before_name, after_name in props.items():
         before, after = old.props[before_name], new.props[after_name]
         # Compare references and enums through renames of their registry or type.

@@ -62,6 +62,11 @@ def _class_attrs(b: TypeBuilder, spec: TypeSpec) -> list[ClassAttrIR]:
     ]
     if spec.priority is not None:
         attrs.append(ClassAttrIR("sync_priority", str(spec.priority)))
+    if spec.unknown_properties != "refuse":
+        # Read from the class's own __dict__ by the runtime: every type says it itself.
+        attrs.append(
+            ClassAttrIR("sync_unknown_properties", py_literal(spec.unknown_properties))
+        )
     mapper = {}
     if spec.parent is not None or _has_children(b, spec):
         mapper["polymorphic_identity"] = spec.sync_type

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from . import naming
 from .diagnostics import Loc
 from .loader import YMap, YNode, YScalar, YSeq, plain
-from .spec import UNIQUE, Located, PropertySpec, TypeSpec
+from .spec import UNIQUE, UNKNOWN_PROPERTIES, Located, PropertySpec, TypeSpec
 
 if TYPE_CHECKING:
     from .schema import _FileValidator
@@ -52,6 +52,7 @@ class TypeValidator:
             # While renamed_from stays, the wire keeps the old name (docs/schema.md).
             spec.sync_type = spec.renamed_from.value
         self.table(body.get("table"))
+        self.unknown_properties(body.get("unknown_properties"))
         self.primary_key(body.get("primary_key"))
         if (prio := body.get("priority")) is not None:
             spec.priority = f.integer(prio, f"{kp}.priority", "priority", 0, 1_000_000)
@@ -82,6 +83,22 @@ class TypeValidator:
             self.d.error(value.loc, "table applies to sql types only", kp, "remove it")
             return
         self.spec.table = value
+
+    def unknown_properties(self, node: YNode | None) -> None:
+        kp = f"{self.spec.key_path}.unknown_properties"
+        value = self.f.string(node, kp, "unknown_properties")
+        if value is None:
+            return
+        if value.value not in UNKNOWN_PROPERTIES:
+            self.d.error(
+                value.loc,
+                f"unknown_properties must be refuse or store_rest, not {value.value!r}",
+                kp,
+            )
+        elif self.spec.storage != "sql":
+            self.d.error(value.loc, "unknown_properties applies to sql types only", kp)
+        else:
+            self.spec.unknown_properties = value.value
 
     def primary_key(self, node: YNode | None) -> None:
         if node is None:

@@ -27,6 +27,7 @@ BUILTIN_OPERATIONS = ("sync", "forward", "create", "delete")
 POLICY_HOOKS = ("should_send", "should_listen", "should_listen_constructed")
 STORAGES = ("memory", "sql")
 UNIQUE = "unique"
+UNKNOWN_PROPERTIES = ("refuse", "store_rest")
 
 
 class _Missing:
@@ -98,6 +99,8 @@ class TypeSpec:
     parent: Located | None = None
     doc: str = ""
     properties: list[PropertySpec] = field(default_factory=list)
+    unknown_properties: str = "refuse"
+    """What a received row naming unknown properties gets: ``refuse`` or ``store_rest``."""
     renamed_from: Located | None = None
     """The type's previous name: its default sync_type while set, and the table to rename."""
     invalid_properties: set[str] = field(default_factory=set)

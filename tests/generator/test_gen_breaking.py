@@ -28,7 +28,7 @@ from entanglement.network import SyncDestination, SyncManager, SyncServer
 
 CASES = cases("breaking_")
 NOT_RULES = {"doc_only", "file_moved", "memory_property_removed"}
-NOT_RULES.add("renamed_type_and_property")
+NOT_RULES |= {"renamed_type_and_property", "property_added_nullable_store_rest"}
 
 
 def _check(case: Path, tmp_path: Path) -> tuple[int, str, str]:
@@ -549,3 +549,37 @@ def test_old_side_that_does_not_validate_and_no_schemas(tmp_path: Path) -> None:
     code, _, err = run_cli("breaking", "empty", "--against", "main", cwd=root)
     assert code == 2
     assert err == "entanglegen breaking: error: no schema files found in empty\n"
+
+
+def test_unknown_properties_store_rest_is_emitted_for_sql_types_only(
+    tmp_path: Path,
+) -> None:
+    text = RENAMED.format(storage="sql").replace(
+        "    primary_key: id\n",
+        "    primary_key: id\n    unknown_properties: store_rest\n",
+    )
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "board.yaml").write_text(text)
+    result = build([tmp_path / "schemas"], root=tmp_path)
+    code = result.files["board_sync/models/pen.py"].decode()
+    assert '    sync_unknown_properties = "store_rest"\n' in code
+    refuse = text.replace("store_rest", "refuse")
+    (tmp_path / "schemas" / "board.yaml").write_text(refuse)
+    code = build([tmp_path / "schemas"], root=tmp_path).files[
+        "board_sync/models/pen.py"
+    ]
+    assert b"sync_unknown_properties" not in code  # the runtime's default
+    for storage, value, message in (
+        ("memory", "store_rest", "unknown_properties applies to sql types only"),
+        ("sql", "keep", "unknown_properties must be refuse or store_rest, not 'keep'"),
+    ):
+        bad = RENAMED.format(storage=storage).replace(
+            "    primary_key: id\n",
+            f"    primary_key: id\n    unknown_properties: {value}\n",
+        )
+        (tmp_path / "schemas" / "board.yaml").write_text(bad)
+        exit_code, _, err = run_cli("check", "schemas", cwd=tmp_path)
+        assert exit_code == 1
+        assert err.splitlines()[0] == (
+            f"schemas/board.yaml:8:25: error: {message} [types.Pen.unknown_properties]"
+        )
