@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         "--against",
         required=True,
         metavar="REF_OR_DIR",
-        help="a directory of old schemas, or a git ref (main, HEAD~1, a tag)",
+        help="a directory (or file) of old schemas, or a git ref (main, HEAD~1, a tag)",
     )
     parser.add_argument("--format", choices=("text", "json", "github"), default="text")
     return parser
@@ -193,7 +193,7 @@ def run(argv: list[str]) -> int:
         raise UsageError(f"no schema files found in {shown}")
     new = _load("the working tree", load_project(new_sources), args.format)
     against = Path(args.against)
-    if against.is_dir():
+    if against.is_dir() or against.is_file():
         old_sources = from_disk([against], config.root)
     else:
         old_sources = from_git(args.against, paths, config.root)

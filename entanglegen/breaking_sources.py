@@ -1,8 +1,8 @@
 """Where ``entanglegen breaking`` reads each side's schema files: disk, a directory, git.
 
 * the new side: the schema files and directories given (or the project's), from disk;
-* ``--against DIR``: every ``*.yaml``/``*.yml`` under DIR (a directory wins over a git
-  ref of the same name);
+* ``--against DIR``: every ``*.yaml``/``*.yml`` under DIR, or that one file (a path that
+  exists wins over a git ref of the same name);
 * ``--against REF``: the same paths as the new side, as they are in git commit REF
   (``git ls-tree`` / ``git show``, run in the project root, which must be in a work tree).
 

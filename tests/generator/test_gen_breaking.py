@@ -205,6 +205,8 @@ def test_directory_mode_and_invalid_schemas(tmp_path: Path) -> None:
     (old / "board.yaml").write_text(SCHEMA.replace("nullable: true", "length: 5"))
     code, _, err = run_cli("breaking", "--against", str(old), cwd=root)
     assert code == 1
+    by_file = run_cli("breaking", "--against", str(old / "board.yaml"), cwd=root)[2]
+    assert by_file.splitlines()[:-1] == err.splitlines()[:-1]  # not the "against" line
     assert "[PROPERTY_MADE_NULLABLE]" in err
     assert "[PROPERTY_LENGTH_WIDENED]" in err
     (root / "schemas" / "board.yaml").write_text(SCHEMA.replace("id: int", "id: nope"))
