@@ -478,3 +478,61 @@ def test_committed_example_package_chain_matches_its_models(
         assert [d for d in found if _table_of(d) in tables] == []
     finally:
         engine.dispose()
+
+
+def test_serve_starts_once_upgraded(
+    project: Project, tmp_path: Path, pki: dict
+) -> None:
+    import signal
+    import socket
+    import time
+
+    url = f"sqlite:///{tmp_path / 'served.sqlite'}"
+    _v1_database(project, url).dispose()
+    project.schema(V2)
+    project.revise("Evolve")
+    assert _node("--db", url, "--base", project.base(), "upgrade")[0] == 0
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cert, log = pki["a"], tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "entanglegen", "node", "--db", url,
+             "--base", project.base(), "serve", "--cert", str(cert.cert),
+             "--key", str(cert.key), "--ca", str(cert.cafile),
+             "--listen", f"127.0.0.1:{port}"],
+            cwd=project.root, stdout=out, stderr=out,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while "listening on" not in log.read_text() and proc.poll() is None:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        assert proc.poll() is None, log.read_text()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0, log.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_bookkeeping_of_newer_code_is_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'newer.sqlite'}"
+    engine = sa.create_engine(url)
+    try:
+        create_bookkeeping_tables(engine)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text("UPDATE entanglement_version SET version_num = 'f00d'")
+            )
+    finally:
+        engine.dispose()
+    code, _, err = _node("--db", url, "upgrade")
+    assert code == 2
+    assert err == (
+        "entanglegen node: error: cannot upgrade the tables of entanglement_version: "
+        "Can't locate revision identified by 'f00d' (was the database upgraded by a "
+        "newer version?)\n"
+    )
