@@ -29,10 +29,13 @@ from sql_helpers import (
     shutdown,
     wait_until,
 )
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from entanglement._hashes import DestHash
 from entanglement.interface import SyncUnauthorized
 from entanglement.sql import (
+    SqlSynchronizable,
     SqlSyncRegistry,
     SyncDeleted,
     SyncOwner,
@@ -230,5 +233,56 @@ def test_forgetting_a_neighbours_owner_takes_its_tombstones_without_a_cascade(
             session.delete(session.get(SyncOwner, remote_id))
             session.commit()
         assert _counts(engine, remote_id) == (0, 0, 0, 0)
+    finally:
+        engine.dispose()
+
+
+class JoinedBase(SqlSynchronizable, DeclarativeBase):
+    sync_registry = SqlSyncRegistry()
+
+
+class Device(JoinedBase):
+    __tablename__ = "issue10_device"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    __mapper_args__ = {  # noqa: RUF012 - read by SQLAlchemy
+        "polymorphic_on": "kind",
+        "polymorphic_identity": "device",
+    }
+
+
+class Phone(Device):
+    __tablename__ = "issue10_phone"
+    id: Mapped[int] = mapped_column(ForeignKey("issue10_device.id"), primary_key=True)
+    number: Mapped[str] = mapped_column(String(20))
+    __mapper_args__ = {"polymorphic_identity": "phone"}  # noqa: RUF012
+
+
+def test_deleting_an_owner_deletes_its_joined_inheritance_rows(db_url: str) -> None:
+    engine = sa.create_engine(db_url)
+    try:
+        SqlSyncRegistry.create_bookkeeping(engine)
+        JoinedBase.metadata.create_all(engine)
+        Session = sync_session_maker(bind=engine)
+        with Session() as session:
+            keep, drop = SyncOwner(sync_serial=1), SyncOwner(sync_serial=2)
+            session.add_all([keep, drop])
+            session.flush()
+            for key, owner in ((1, keep), (2, drop), (3, drop)):
+                phone = Phone(id=key, number=f"{key}")
+                phone.sync_owner = owner
+                device = Device(id=10 + key)
+                device.sync_owner = owner
+                session.add_all([phone, device])
+            session.commit()
+            drop_id = drop.id
+        with Session() as session:
+            loaded = session.get(Phone, 2)  # in the session while its owner goes
+            session.delete(session.get(SyncOwner, drop_id))
+            session.commit()
+            assert loaded not in session
+        with sa.orm.Session(engine) as session:
+            assert sorted(session.scalars(sa.select(Device.id))) == [1, 11]
+            assert list(session.scalars(sa.select(Phone.number))) == ["1"]
     finally:
         engine.dispose()

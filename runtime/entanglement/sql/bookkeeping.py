@@ -20,7 +20,7 @@ everything it owns are gone, as the schema's ``ON DELETE CASCADE`` says, on ever
 (SQLite enforces foreign keys only when asked, and databases created by the original's
 migration have no cascade on ``sync_deleted``).  The flush that deletes an owner first
 deletes its tombstones and its rows in every mapped SqlSynchronizable table present in
-the database (:func:`forget_owner`): no tombstones for them (a neighbour forgets them
+the database (:func:`forget_owner`, Core statements: nothing is loaded): no tombstones for them (a neighbour forgets them
 with the owner, as with any cleared owner, §12.3 and quirk 37), and the session's
 objects of that owner are expunged.  An owner of ours deleted in a session with a
 manager is then flooded as ``delete`` of the SyncOwner (a neighbour that misses it
@@ -339,47 +339,57 @@ def remote_row_refusal(obj: Any, owner: SyncOwner) -> SyncUnauthorized:
 def forget_owner(session: Session, owner_id: uuid.UUID) -> None:
     """In a flush deleting owner ``owner_id``: delete its tombstones and its rows.
 
-    Rows go with one ``DELETE`` per single-table hierarchy (children's hierarchies
-    first), joined-table hierarchies through the ORM (in this flush, before the
-    owner); the session's objects of that owner are expunged.  Only tables present in
+    Rows go with Core ``DELETE`` statements (hierarchies of children first; in a
+    joined-table hierarchy, the subclass tables before the base table), so no row is
+    loaded; the session's objects of that owner are expunged.  Only tables present in
     the database are touched (a process may map classes of other databases).
     """
-    connection = session.connection()
-    inspector = sa.inspect(connection)
+    inspector = sa.inspect(session.connection())
+    seen: set[tuple[str | None, str]] = set()
+
+    def present(table: sa.Table) -> bool:
+        where = (table.schema, table.name)
+        if where in seen or not inspector.has_table(table.name, schema=table.schema):
+            return False
+        seen.add(where)
+        return True
+
     session.execute(
         sa.delete(sync_deleted).where(sync_deleted.c.sync_owner_id == owner_id)
     )
-    seen: set[tuple[str | None, str]] = set()
-    by_orm: set[int] = set()  # joined rows, deleted by this flush
     for root in sorted(_mapped_roots(), key=lambda m: -int(m.class_.sync_priority)):
-        table = root.local_table
-        if not isinstance(table, sa.Table) or "sync_owner_id" not in table.c:
-            continue
-        where = (table.schema, table.name)
-        if where in seen or not inspector.has_table(table.name, schema=table.schema):
-            continue
-        seen.add(where)
-        if len({m.local_table for m in root.self_and_descendants}) > 1:
-            with session.no_autoflush:
-                rows = session.scalars(
-                    sa.select(root).where(root.class_.sync_owner_id == owner_id)
-                ).all()
-            for row in rows:
-                session.delete(row)
-                by_orm.add(id(row))
-            continue
-        session.execute(
-            sa.delete(table).where(table.c.sync_owner_id == owner_id),
-            execution_options={"synchronize_session": False},
-        )
+        base = root.local_table
+        if isinstance(base, sa.Table) and "sync_owner_id" in base.c and present(base):
+            _delete_owned(session, root, base, owner_id, present)
     for obj in [*session.identity_map.values(), *session.new]:
         values = sa.inspect(obj).dict
-        owned = not isinstance(obj, SyncOwner) and (
+        if not isinstance(obj, SyncOwner) and (
             values.get("sync_owner_id") == owner_id
             or getattr(values.get("sync_owner"), "id", None) == owner_id
-        )
-        if owned and id(obj) not in by_orm:
+        ):
             session.expunge(obj)  # its row is gone (or never comes)
+
+
+def _delete_owned(
+    session: Session,
+    root: Mapper[Any],
+    base: sa.Table,
+    owner_id: uuid.UUID,
+    present: Any,
+) -> None:
+    owned = sa.select(*base.primary_key.columns).where(base.c.sync_owner_id == owner_id)
+    depth: dict[sa.Table, int] = {}
+    for mapper in root.self_and_descendants:
+        table = mapper.local_table
+        if isinstance(table, sa.Table) and table is not base:
+            depth[table] = max(depth.get(table, 0), len(list(mapper.iterate_to_root())))
+    for table in sorted(depth, key=lambda t: -depth[t]):
+        if not present(table):
+            continue
+        keys = list(table.primary_key.columns)  # joined to the base table's keys
+        match = keys[0].in_(owned) if len(keys) == 1 else sa.tuple_(*keys).in_(owned)
+        session.execute(sa.delete(table).where(match))
+    session.execute(sa.delete(base).where(base.c.sync_owner_id == owner_id))
 
 
 def _mapped_roots() -> list[Mapper[Any]]:
