@@ -194,6 +194,9 @@ class Synchronizable(metaclass=SynchronizableMeta):
     sync_type: ClassVar[str]
     sync_priority: ClassVar[int] = 100
     sync_owner: Any = EphemeralUnflooded
+    # True for classes whose peers refuse an object without an owner (the in-memory
+    # stores): synchronize() then refuses one at once (issue 10 item 9).
+    _sync_owner_required: ClassVar[bool] = False
     sync_primary_keys: ClassVar[PrimaryKeys]
     _sync_properties: ClassVar[dict[str, SyncProperty]]
 

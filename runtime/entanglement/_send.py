@@ -11,6 +11,8 @@ Choices where the spec is silent or where we fixed a quirk:
   one that is "connecting" before its transport exists (quirk 18).
 * The per-class registry and the "overrides sync_receive" check are cached: the check
   walks the MRO statically and would otherwise cost more than the rest of the call.
+* An object of a class needing an owner (in-memory stores) without one is refused
+  at once, with what to do (issue 10 item 9), not sent for its peers to refuse.
 * Fast paths (same outcome, less work per object): a policy hook that is still the
   base class's "return True" is not called (:func:`is_base_hook`), and a call with no
   target (a received object's flood on a node with one link) stops once the arguments
@@ -27,6 +29,7 @@ from entanglement._destinations import SyncDestinationBase
 from entanglement._registry import SyncRegistry
 from entanglement._sansio import ResponseContext
 from entanglement.interface import (
+    EphemeralUnflooded,
     Synchronizable,
     SyncNotConnected,
     overrides_sync_receive,
@@ -110,7 +113,9 @@ class SendMixin:
             The response future, or None.
 
         Raises:
-            ValueError: both ``response`` and ``response_for`` were given.
+            ValueError: both ``response`` and ``response_for`` were given, or the
+                object's class needs an owner (an in-memory store class) and it has
+                none.
             SyntaxError: the class overrides ``sync_receive``.
             UnregisteredSyncClass: no registry knows the class.
             SyncInvalidOperation: its registry does not accept ``operation``.
@@ -118,6 +123,8 @@ class SendMixin:
         """
         if response is not False and response_for is not None:
             raise ValueError("response and response_for are mutually exclusive")
+        if obj._sync_owner_required:
+            _require_owner(obj)
         registry = self._class_registry.get(type(obj))
         if registry is None or obj.sync_type not in registry.registry:
             registry = self._registry_of(obj)
@@ -277,6 +284,20 @@ class SendMixin:
         info["registry"] = registry
         info["sync_type"] = sync_type
         return _send_chain(obj, destination, registry, info)
+
+
+def _require_owner(obj: Any) -> None:
+    owner = obj.sync_owner
+    if owner is None or owner is EphemeralUnflooded:
+        keys = getattr(obj, "sync_primary_keys", ())
+        named = ", ".join(f"{k}={getattr(obj, k, '?')!r}" for k in keys)
+        raise ValueError(
+            f"{type(obj).__name__}({named}) has no owner, and peers refuse it without"
+            " one: send it with its registry's store_synchronize(obj), which gives it"
+            " the local owner, stores it and sends the owner first (or set"
+            " obj.sync_owner to an owner the peers know, e.g. registry.local_owner"
+            " once it was sent)"
+        )
 
 
 def is_base_hook(bound: Any, base: Any) -> bool:

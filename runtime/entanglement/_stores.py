@@ -234,12 +234,18 @@ class OwnerAnnouncer:
     first object on every connection.  Sending it before *every* object doubled the
     frames of high-rate updates; instead we remember, per connection object (weakly: a
     closed connection is forgotten, a reconnect is a new object and starts fresh), the
-    owners it was given.  The owner's priority (2) makes it leave the connection's queue
-    before the objects (100) queued with it.
+    owners it was given and the priority they were queued with.
+
+    Order (issue 10 item 7): the owner is queued with the priority of the object it
+    precedes when that is lower (more urgent) than its own, and within one priority the
+    queue is first-in first-out, so it leaves first whatever the object's priority.  An
+    object more urgent than the owner was queued with queues the owner again at that
+    priority: still queued, the owner moves up (it coalesces, keeping its place in
+    arrival order); already sent, the peer gets a harmless second copy.
     """
 
     def __init__(self) -> None:
-        self._sent: weakref.WeakKeyDictionary[Any, set[uuid.UUID]] = (
+        self._sent: weakref.WeakKeyDictionary[Any, dict[uuid.UUID, int]] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -249,6 +255,7 @@ class OwnerAnnouncer:
         owner: SyncOwner,
         destinations: Iterable[Any] | None = None,
         exclude: Iterable[Any] = (),
+        priority: int | None = None,
     ) -> None:
         """Queue ``owner`` on the target connections that have not had it yet.
 
@@ -257,21 +264,33 @@ class OwnerAnnouncer:
             owner: a local owner.
             destinations: the object's targets (None: every live connection).
             exclude: destinations the object skips (compared with ``==``).
+            priority: the object's priority (None: the owner's own).
         """
+        own = owner.sync_priority
+        wanted = own if priority is None or priority > own else priority
         targets = _target_protocols(manager, destinations, exclude)
         if targets is None:  # not a SyncManager: no connections to remember
-            manager.synchronize(owner, destinations=destinations, exclude=exclude)
+            manager.synchronize(
+                owner, destinations=destinations, exclude=exclude, priority=wanted
+            )
             return
-        fresh = [
+        owner_id = owner.id
+        behind = [
             (protocol, dest)
             for protocol, dest in targets
-            if owner.id not in self._sent.get(protocol, ())
+            if self._sent.get(protocol, _NONE).get(owner_id, _NEVER) > wanted
         ]
-        if not fresh:
+        if not behind:
             return
-        manager.synchronize(owner, destinations=[dest for _, dest in fresh])
-        for protocol, _ in fresh:
-            self._sent.setdefault(protocol, set()).add(owner.id)
+        manager.synchronize(
+            owner, destinations=[dest for _, dest in behind], priority=wanted
+        )
+        for protocol, _ in behind:
+            self._sent.setdefault(protocol, {})[owner_id] = wanted
+
+
+_NONE: dict[uuid.UUID, int] = {}
+_NEVER = float("inf")  # (sent with no priority: any priority is more urgent)
 
 
 def _target_protocols(

@@ -30,15 +30,22 @@ Choices and fixed quirks:
   owner refuses an unknown object (``SyncNotFound``: forward cannot create);
   ``incoming_create`` at the owner refuses a key that is already taken
   (``SyncUnauthorized``).
+* ``manager.synchronize(obj)`` of a :class:`StoreInSyncStoreMixin` object without an
+  owner raises ValueError at once, naming the object and what to do (issue 10 item
+  9): its peers would refuse it (``_sync_owner is required``).
+  ``registry.store_synchronize(obj)`` gives it the local owner, stores it and sends
+  the owner first.
 * Objects of classes with ``sync_primary_keys = Unique`` are events: they go through the
   operations and hooks but are never stored (they have no key).
 * As in the original a received owner is not flooded further.  Peers accept an object
   only once they know its owner, so ``store_synchronize`` sends the local owner to each
   connection once, before the first object it sends there (priority 2 makes the owner
-  leave the queue before objects, priority 100).  Which connections had which owner is
-  remembered per connection object, weakly (:class:`~entanglement._stores.OwnerAnnouncer`):
-  a peer connecting later, or a reconnect (a new connection object), gets the owner
-  again, and high-rate updates (cursors) cost one frame per update, not two.
+  leave the queue before objects, priority 100; an object of a more urgent priority
+  takes the owner with it to that priority, so the owner leaves first whatever the
+  priorities, issue 10 item 7).  Which connections had which owner is remembered per
+  connection object, weakly (:class:`~entanglement._stores.OwnerAnnouncer`): a peer
+  connecting later, or a reconnect (a new connection object), gets the owner again,
+  and high-rate updates (cursors) cost one frame per update, not two.
 """
 
 from __future__ import annotations
@@ -177,8 +184,15 @@ class SyncStoreRegistry(SyncRegistry):
                 kwargs["exclude"] = list(kwargs["exclude"])
             if kwargs.get("destinations") is not None:
                 kwargs["destinations"] = list(kwargs["destinations"])
+            priority = kwargs.get("priority")
+            if priority is None:
+                priority = obj.sync_priority
             self._owner_announcer.announce(
-                manager, owner, kwargs.get("destinations"), kwargs.get("exclude", ())
+                manager,
+                owner,
+                kwargs.get("destinations"),
+                kwargs.get("exclude", ()),
+                priority,
             )
         return manager.synchronize(obj, **kwargs)
 
@@ -262,6 +276,7 @@ class StoreInSyncStoreMixin(Synchronizable):
     """Objects stored in their SyncStoreRegistry; ``_sync_owner`` is the owner's UUID."""
 
     sync_owner: Any = None
+    _sync_owner_required = True
     _sync_owner: uuid.UUID = sync_property(
         property(_get_owner_id, _set_owner_id), type=uuid.UUID
     )
