@@ -61,6 +61,21 @@ def test_breaking_case(case: Path, update_goldens: bool, tmp_path: Path) -> None
         assert (": breaking: " in stderr) == bool(RULES[rule]), "categories"
 
 
+@pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
+def test_a_side_against_itself_has_no_change(case: Path) -> None:
+    for side in ("old", "new"):
+        path = (case / side).relative_to(ROOT).as_posix()
+        code, out, err = run_cli("breaking", path, "--against", path)
+        assert (code, out) == (0, "")
+        assert "0 breaking, 0 ignored, 0 safe change(s)" in err.splitlines()[-1]
+
+
+def test_the_example_schemas_load_on_both_sides() -> None:
+    code, _, err = run_cli("breaking", "schemas", "--against", "schemas")
+    assert code == 0
+    assert "0 breaking, 0 ignored, 0 safe change(s)" in err.splitlines()[-1]
+
+
 def test_every_rule_has_a_case_and_a_doc_entry() -> None:
     names = {c.name.removeprefix("breaking_") for c in CASES}
     assert {r.lower() for r in RULES} <= names
@@ -585,3 +600,39 @@ def test_unknown_properties_store_rest_is_emitted_for_sql_types_only(
         assert err.splitlines()[0] == (
             f"schemas/board.yaml:8:25: error: {message} [types.Pen.unknown_properties]"
         )
+
+
+# Rules seen when a case runs backwards (new → old); the rest are their own inverse.
+PAIRS = {
+    "REGISTRY_ADDED": "REGISTRY_REMOVED",
+    "OPERATION_ADDED": "OPERATION_REMOVED",
+    "ENUM_ADDED": "ENUM_REMOVED",
+    "ENUM_VALUE_ADDED": "ENUM_VALUE_REMOVED",
+    "TYPE_ADDED": "TYPE_REMOVED",
+    "PROPERTY_TYPE_WIDENED": "PROPERTY_TYPE_NARROWED",
+    "PROPERTY_LENGTH_WIDENED": "PROPERTY_LENGTH_NARROWED",
+    "PROPERTY_MADE_NULLABLE": "PROPERTY_MADE_REQUIRED",
+    "PROPERTY_DEFAULT_ADDED": "PROPERTY_DEFAULT_REMOVED",
+}
+INVERSE = PAIRS | {v: k for k, v in PAIRS.items()}
+INVERSE |= {r: "PROPERTY_REMOVED" for r in RULES if r.startswith("PROPERTY_ADDED_")}
+# Backwards, a declared rename is a removal and an addition, and a removed property
+# comes back as an addition of whichever kind it is.
+ONE_WAY = {"type_renamed", "property_renamed", "renamed_type_and_property"}
+ONE_WAY |= {"property_removed", "memory_property_removed"}
+
+
+def _rules(text: str) -> set[str]:
+    return {line.split("[", 1)[1].split("]")[0] for line in text.splitlines()[:-1]}
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in CASES if c.name.removeprefix("breaking_") not in ONE_WAY],
+    ids=lambda p: p.name,
+)
+def test_a_case_backwards_reports_the_inverse_rules(case: Path) -> None:
+    rel = case.relative_to(ROOT).as_posix()
+    forward = _rules(run_cli("breaking", f"{rel}/new", "--against", f"{rel}/old")[2])
+    backward = _rules(run_cli("breaking", f"{rel}/old", "--against", f"{rel}/new")[2])
+    assert backward == {INVERSE.get(rule, rule) for rule in forward}
