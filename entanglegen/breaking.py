@@ -182,29 +182,31 @@ def _summary(changes: list[Change], ignored: set[Change], against: str) -> str:
     )
 
 
-def run(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    config = find_config(Path.cwd())
-    paths = args.schemas or config.schemas
-    ignores = read_ignores(config.root / "pyproject.toml")
-    new_sources = from_disk(paths, config.root)
+def _sides(args: argparse.Namespace, root: Path, paths: list[Path]) -> list[Change]:
+    """Load both sides (usage errors for what cannot be compared) and compare them."""
+    new_sources = from_disk(paths, root)
     if not new_sources:
         shown = ", ".join(str(p) for p in paths)
         raise UsageError(f"no schema files found in {shown}")
     new = _load("the working tree", load_project(new_sources), args.format)
     against = Path(args.against)
     if against.is_dir() or against.is_file():
-        old_sources = from_disk([against], config.root)
+        old_sources = from_disk([against], root)
     else:
-        old_sources = from_git(args.against, paths, config.root)
+        old_sources = from_git(args.against, paths, root)
     old = _load(args.against, load_project(old_sources), args.format)
-    changes = compare(old, new)
+    return compare(old, new)
+
+
+def _report(
+    fmt: str, against: str, changes: list[Change], ignores: list[Ignore]
+) -> set[Change]:
+    """Write the report in ``fmt``; return the breaking changes that are accepted."""
     ignored = {c for c in changes if c.breaking and any(i.matches(c) for i in ignores)}
-    out = sys.stdout
-    if args.format == "json":
-        out.write(_json(changes, ignored, args.against))
-    elif args.format == "github":
-        out.writelines(_github(c, _status(c, ignored)) for c in changes)
+    if fmt == "json":
+        sys.stdout.write(_json(changes, ignored, against))
+    elif fmt == "github":
+        sys.stdout.writelines(_github(c, _status(c, ignored)) for c in changes)
     else:
         sys.stderr.writelines(_line(c, _status(c, ignored)) + "\n" for c in changes)
     for ignore in ignores:
@@ -213,7 +215,16 @@ def run(argv: list[str]) -> int:
                 f"entanglegen breaking: ignore entry {ignore.entry!r} matches no change "
                 "(remove it from pyproject.toml?)\n"
             )
-    sys.stderr.write(_summary(changes, ignored, args.against))
+    sys.stderr.write(_summary(changes, ignored, against))
+    return ignored
+
+
+def run(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    config = find_config(Path.cwd())
+    ignores = read_ignores(config.root / "pyproject.toml")
+    changes = _sides(args, config.root, args.schemas or config.schemas)
+    ignored = _report(args.format, args.against, changes, ignores)
     return 1 if any(c.breaking and c not in ignored for c in changes) else 0
 
 
