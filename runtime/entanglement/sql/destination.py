@@ -7,6 +7,14 @@ runs the connect-time resynchronisation (§12.8.1).
 
 Choices: ``port`` is a column (quirk 20 fixed: NULL means the manager's port);
 ``you_have_timeout`` is a class attribute (0.5 s; tests set 0).
+
+An interrupted first catch-up (found by the fault-injection suite, tests/faults): the
+rows of an owner arrive before its YouHave, so a link cut in between leaves rows stored
+while ``incoming_serial`` is still 0.  The next IHave then says 0, which is answered with
+every row but no tombstones (§12.8.3 step 2), so a row the owner deleted meanwhile would
+stay here forever.  ``connected()`` therefore clears, before the resync, the rows of each
+owner learned from this destination whose ``incoming_serial`` is 0, exactly as an epoch
+change does (§12.8.2 step 3); the IHave(0) that follows fetches all of them again.
 """
 
 from __future__ import annotations
@@ -128,9 +136,38 @@ class SqlSyncDestination(SyncDestination, _Bookkeeping):
         session = getattr(manager, "session", None)
         if session is not None:
             session.commit()
+            self.forget_interrupted_catch_ups(manager.registries, session)
             await resync_on_connect(self, manager, protocol)
         log.info("%s %s: connected, resync started", self.name, self.dest_hash)
         return True
+
+    def forget_interrupted_catch_ups(
+        self, registries: Iterable[Any], session: Session
+    ) -> int:
+        """Clear the rows of owners from here that were never confirmed by a YouHave.
+
+        Returns:
+            The number of rows deleted (committed).
+        """
+        owners = session.scalars(
+            sa.select(SyncOwner).where(
+                SyncOwner.dest_hash == self.dest_hash, SyncOwner.incoming_serial == 0
+            )
+        ).all()
+        cleared = 0
+        for owner in owners:
+            count = owner.clear_all_objects(registries=registries, session=session)
+            session.commit()
+            if count:
+                log.info(
+                    "%s %s: owner %s: cleared %d rows of an interrupted first catch-up",
+                    self.name,
+                    self.dest_hash,
+                    owner.id,
+                    count,
+                )
+            cleared += count
+        return cleared
 
     def clear_all_objects(
         self,
