@@ -264,6 +264,9 @@ class RenameColumn(Op):
             f"existing_type={self.old['type']}, "
             f"existing_nullable={self.old['nullable']})",
         )
+        # A later change of this column names it by its new name, which a batch
+        # block only knows once the rename is applied: close the block.
+        code.batch_of = None
 
     def reverse(self) -> Op:
         renamed = {**self.old, "name": self.new_name}

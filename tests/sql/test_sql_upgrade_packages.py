@@ -78,7 +78,7 @@ types:
       id: int
       name: {{type: str, length: 40}}
       note: {{type: str, default: "-"}}
-      title: {{type: str, length: 20, renamed_from: old_title}}
+      title: {{type: str, length: 30, renamed_from: old_title}}
       stock: float
       size: Size
       comment: {{type: str, nullable: true}}

@@ -204,8 +204,8 @@ def upgrade_package(
         if before.state == "unversioned":
             command.stamp(config, migrations.baseline)
         command.upgrade(config, "head")
-    except (sa.exc.SQLAlchemyError, util.CommandError) as exc:
-        first = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    except Exception as exc:  # a revision is code under review: any failure is one line
+        first = (str(getattr(exc, "orig", None) or exc).splitlines() or [""])[0]
         raise UpgradeError(
             f"upgrading {migrations.package} failed: {type(exc).__name__}: {first}"
         ) from None
