@@ -35,7 +35,9 @@ def check_renames(regs: list[RegistrySpec], diags: Diagnostics) -> None:
     for reg in regs:
         _types(reg, diags)
         for spec in reg.types:
-            _properties(reg, spec, diags)
+            # Most types rename nothing; the others look at their whole family.
+            if any(p.renamed_from is not None for p in spec.properties):
+                _properties(reg, spec, diags)
 
 
 def _types(reg: RegistrySpec, diags: Diagnostics) -> None:
@@ -78,20 +80,20 @@ def _family(reg: RegistrySpec, spec: TypeSpec) -> list[PropertySpec]:
 
     props = list(effective_properties(reg, spec))
     for other in reg.types:
-        if other is not spec and spec in ancestry(reg, other)[1:]:
-            props += [p for p in other.properties if p not in props]
+        if other is not spec and any(a is spec for a in ancestry(reg, other)[1:]):
+            props += other.properties
     return props
 
 
 def _properties(reg: RegistrySpec, spec: TypeSpec, diags: Diagnostics) -> None:
+    from .resolve import primary_key
+
     family = _family(reg, spec)
     current = {naming.attribute_name(p.name) for p in family}
     renamed: dict[str, PropertySpec] = {}
     for prop in family:
         if prop.renamed_from is not None:
             renamed.setdefault(naming.attribute_name(prop.renamed_from.value), prop)
-    from .resolve import primary_key
-
     keys = {k.value for k in primary_key(reg, spec).primary_key or ()}
     for prop in spec.properties:
         old = prop.renamed_from
