@@ -357,24 +357,26 @@ def _properties(
         elif prop.renamed_from in old.props and prop.renamed_from not in new.props:
             props[prop.renamed_from] = name
     emit = out.emitter(registry, sql=sql)
+    local = out.emitter(registry, sql=sql, wire=False)  # neither side sends it
     for name, prop in old.props.items():
         if name not in props:
-            removed(out.emitter(registry, sql=sql, wire=prop.sync), new.name, prop)
+            removed(emit if prop.sync else local, new.name, prop)
+    store_rest = old.unknown_properties == "store_rest"
     for name, prop in new.props.items():
         if name not in props.values():
-            store_rest = old.unknown_properties == "store_rest"
-            emit_added = out.emitter(registry, sql=sql, wire=prop.sync)
-            added(emit_added, new.name, prop, store_rest=store_rest)
+            added(emit if prop.sync else local, new.name, prop, store_rest=store_rest)
     for before_name, after_name in props.items():
         before, after = old.props[before_name], new.props[after_name]
-        # Compare references and enums through renames of their registry or type.
-        before = replace(
-            before,
-            target=out.renames.get(before.target, before.target),
-            enum=out.renames.get(before.enum, before.enum),
-        )
-        wire = before.sync or after.sync
-        changed(out.emitter(registry, sql=sql, wire=wire), new.name, before, after)
+        if before == after:
+            continue
+        if before.target in out.renames or before.enum in out.renames:
+            # Compare references and enums through renames of their registry or type.
+            before = replace(
+                before,
+                target=out.renames.get(before.target, before.target),
+                enum=out.renames.get(before.enum, before.enum),
+            )
+        changed(emit if before.sync or after.sync else local, new.name, before, after)
     if not new.parent and not old.parent:
         key = tuple(props.get(k, k) for k in old.key)
         if key != new.key:
