@@ -412,14 +412,18 @@ def test_serve_refuses_a_database_behind_or_ahead(
 
 
 def test_failed_revision_is_one_line_and_changes_nothing(
-    project: Project, tmp_path: Path
+    project: Project, db_factory: Callable[[str], str]
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'fail.sqlite'}"
+    url = db_factory("fail")
     engine = _v1_database(project, url)
     try:
         # a required column without default cannot be added to a table with rows
         project.schema(
-            V1.replace("      stock: int\n", "      stock: int\n      sku: str\n")
+            V1.replace(
+                "      stock: int\n",
+                "      stock: int\n      extra: {{type: str, nullable: true}}\n"
+                "      sku: str\n",
+            )
         )
         code, _, err = project.cli("migrations", "new", "-m", "Add sku")
         assert code == 0
@@ -433,6 +437,8 @@ def test_failed_revision_is_one_line_and_changes_nothing(
         assert package_status(engine, project.migrations).revision == "0001"
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM items")).scalar() == 2
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("items")}
+        assert "extra" not in columns  # the step before the failing one is undone
     finally:
         engine.dispose()
 

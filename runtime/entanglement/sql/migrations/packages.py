@@ -191,6 +191,10 @@ def upgrade_package(
     """
     if isinstance(bind, Engine):
         with bind.begin() as conn:
+            if conn.dialect.name == "sqlite":
+                # The sqlite3 driver opens a transaction only before DML: without this
+                # BEGIN a revision's DDL would commit statement by statement.
+                conn.exec_driver_sql("BEGIN")
             return upgrade_package(conn, migrations)
     before = package_status(bind, migrations)
     if before.state == "ahead":
