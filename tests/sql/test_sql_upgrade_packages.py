@@ -87,6 +87,7 @@ types:
       flags: {{type: json, default: {{a: 1}}}}
       added_at: {{type: datetime, default: now}}
       token: {{type: uuid, default: random}}
+      since: {{type: date, default: 2020-01-02}}
   Label:
     renamed_from: Tag
     table: labels
@@ -249,7 +250,7 @@ def test_upgrade_keeps_every_row_and_value(
             items = conn.execute(
                 sa.text(
                     "SELECT id, name, note, title, stock, size, comment, colour, count,"
-                    " flags, added_at, token, sync_serial FROM items ORDER BY id"
+                    " flags, added_at, token, since, sync_serial FROM items ORDER BY id"
                 )
             ).all()
             labels = conn.execute(
@@ -272,6 +273,7 @@ def test_upgrade_keeps_every_row_and_value(
             assert flags == {"a": 1}
             assert row.added_at is not None
             assert uuid.UUID(hex=row.token)
+            assert str(row.since) == "2020-01-02"
         assert items[0].sync_serial == 10
         assert items[1].sync_serial == 11
         assert len({row.token for row in items}) == 2  # each row its own random default
@@ -542,3 +544,70 @@ def test_bookkeeping_of_newer_code_is_one_line(tmp_path: Path) -> None:
         "Can't locate revision identified by 'f00d' (was the database upgraded by a "
         "newer version?)\n"
     )
+
+
+CHILDLESS = """\
+registry: fleet
+package: {package}
+storage: sql
+types:
+  Machine:
+    table: machines
+    primary_key: id
+    properties:
+      id: int
+      name: {{type: str, length: 20}}
+"""
+
+WITH_CHILD = CHILDLESS + """\
+  Robot:
+    parent: Machine
+    table: robots
+    properties:
+      arms: {{type: int, default: 2}}
+"""
+
+
+def test_first_child_type_fills_the_parents_discriminator(
+    project: Project, db_factory: Callable[[str], str]
+) -> None:
+    project.schema(CHILDLESS)
+    project.revise("Baseline")
+    url = db_factory("fleet")
+    engine = sa.create_engine(url)
+    try:
+        create_bookkeeping_tables(engine)
+        upgrade_package(engine, project.migrations)
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO machines (id, name, sync_serial) VALUES (1, 'm1', 1),"
+                    " (2, 'm2', 2)"
+                )
+            )
+        project.schema(WITH_CHILD)
+        project.revise("Robots")
+        assert _node("--db", url, "--base", project.base(), "upgrade")[0] == 0
+        assert _package_differences(engine, project) == []
+        module = importlib.import_module(project.package)
+        with sa.orm.Session(engine) as session:
+            machines = session.scalars(
+                sa.select(module.Machine).order_by(module.Machine.id)
+            ).all()
+            assert [(type(m).__name__, m.name) for m in machines] == [
+                ("Machine", "m1"),
+                ("Machine", "m2"),
+            ]
+            session.add(module.Robot(id=3, name="r3", arms=4, sync_serial=3))
+            session.commit()
+        with engine.connect() as conn:
+            kinds = conn.execute(
+                sa.text("SELECT id, sync_kind FROM machines ORDER BY id")
+            )
+            assert [tuple(r) for r in kinds] == [
+                (1, "Machine"),
+                (2, "Machine"),
+                (3, "Robot"),
+            ]
+    finally:
+        engine.dispose()
