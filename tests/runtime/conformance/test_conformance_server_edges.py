@@ -155,12 +155,14 @@ def test_a_frame_too_large_is_refused_without_using_a_number(pki, caplog) -> Non
             [dest] = srv.destinations
             huge = Record()
             huge.id, huge.text = uuid.uuid4(), "x" * 70_000
+            huge.sync_owner = reg.local_owner  # (synchronize refuses owner-less ones)
             future = srv.synchronize(huge, destinations=[dest], response=True)
             assert await future is None  # never sent: nobody can answer it
             at_limit = Record()
-            at_limit.id = uuid.uuid4()
+            at_limit.id, at_limit.sync_owner = uuid.uuid4(), reg.local_owner
             overhead = len(json.dumps({
-                "id": str(at_limit.id), "text": "", "_sync_type": "Record"
+                "id": str(at_limit.id), "text": "", "_sync_type": "Record",
+                "_sync_owner": str(reg.local_owner.id),
             }))  # fmt: skip
             at_limit.text = "y" * (65536 - overhead)
             asked = srv.synchronize(at_limit, destinations=[dest], response=True)
