@@ -40,6 +40,11 @@ Choices where the spec is silent or where we fixed a quirk:
   operation called directly); the library's own operation hooks and the base fill
   (``fill_from_message``) are called with the info dict itself when a class keeps the
   public hook.  Each saves a keyword-argument dict per object.
+* Several registries may hold different classes under one name (a memory and an SQL
+  registry both have a ``SyncOwner``, issue 10 item 6): each received message then
+  goes to the class its attributes belong to (:func:`best_fit`), so both work side
+  by side on one manager whatever the order of the registries (§13 says they cannot;
+  we prefer that they can).
 * Events are handled a received chunk at a time (:meth:`ReceiveMixin._receive_events`).
   A plain message (it asks for nothing and answers nothing) whose
   ``(sync_type, operation)`` *route* keeps every base hook runs
@@ -175,6 +180,9 @@ class ReceiveMixin:
             UnregisteredSyncClass: no registry knows the type.
             SyncInvalidOperation: its registry does not accept the operation.
         """
+        candidates = self.syncable_candidates(key[0])
+        if len(candidates) > 1:
+            return None  # the class depends on each message's keys (best_fit)
         cls, registry = self.find_syncable(key[0])
         operation = registry.get_operation(key[1])
         sender = protocol.dest
@@ -244,7 +252,7 @@ class ReceiveMixin:
 
     def _receive_object(self, msg: dict[str, Any], info: dict[str, Any]) -> Any:
         validate_message(msg)
-        cls, registry = self.find_syncable(msg["_sync_type"])
+        cls, registry = self.find_syncable(msg["_sync_type"], msg)
         if "_sync_is_error" in msg:
             check_error_flag(msg, cls)
         info["operation"] = registry.get_operation(msg["_sync_operation"])
@@ -294,19 +302,34 @@ class ReceiveMixin:
             registry.sync_receive(obj, **info)
         return obj
 
-    def find_syncable(self, sync_type: str) -> tuple[Any, SyncRegistry]:
+    def find_syncable(
+        self, sync_type: str, msg: dict[str, Any] | None = None
+    ) -> tuple[Any, SyncRegistry]:
         """Return ``(class, registry)`` for a sync_type (registries in order).
+
+        When several registries hold different classes under the name (the memory
+        and the SQL ``SyncOwner``), ``msg`` decides: see :func:`best_fit`.
 
         Raises:
             UnregisteredSyncClass: no registry of this manager knows ``sync_type``.
         """
+        candidates = self.syncable_candidates(sync_type)
+        if not candidates:
+            raise UnregisteredSyncClass(
+                f"sync_type {peer_repr(sync_type)} is not registered here"
+            )
+        if len(candidates) == 1 or msg is None:
+            return candidates[0]
+        return best_fit(candidates, msg)
+
+    def syncable_candidates(self, sync_type: str) -> list[tuple[Any, SyncRegistry]]:
+        """Every ``(class, registry)`` knowing ``sync_type``, one per class, in order."""
+        found: list[tuple[Any, SyncRegistry]] = []
         for registry in self.registries:
             cls = registry.registry.get(sync_type)
-            if cls is not None:
-                return cls, registry
-        raise UnregisteredSyncClass(
-            f"sync_type {peer_repr(sync_type)} is not registered here"
-        )
+            if cls is not None and not any(cls is c for c, _ in found):
+                found.append((cls, registry))
+        return found
 
     # -- the should_listen chains (overridable; call the base) --------------------
 
@@ -536,6 +559,30 @@ def _require_true(result: Any, hook: str) -> None:
 
 def _not_true(result: Any, hook: str) -> None:
     raise TypeError(f"{hook} returned {result!r}; it must return True or raise")
+
+
+def best_fit(
+    candidates: list[tuple[Any, SyncRegistry]], msg: dict[str, Any]
+) -> tuple[Any, SyncRegistry]:
+    """The candidate class a message's attributes belong to (issue 10 item 6).
+
+    A class fits when it declares every attribute of the message; of those, the one
+    with the fewest declared attributes the message lacks wins (a memory SyncOwner
+    message, ``_sync_owner`` alone, fits the SQL SyncOwner too, which would lack
+    ``id``, ``type``, ``epoch`` and ``sync_serial``); ties go to registry order.  When
+    none fits, the first one is used (its fill names the stray attribute).
+    """
+    best: tuple[Any, SyncRegistry] | None = None
+    best_missing = 0
+    for cls, registry in candidates:
+        if not known_keys_of(cls).issuperset(msg):
+            continue
+        missing = sum(
+            1 for name in cls._sync_properties if name[:1] != "_" and name not in msg
+        )
+        if best is None or missing < best_missing:
+            best, best_missing = (cls, registry), missing
+    return best if best is not None else candidates[0]
 
 
 def default_registries(given: list[SyncRegistry]) -> list[SyncRegistry]:

@@ -51,7 +51,11 @@ class SendMixin:
 
     if TYPE_CHECKING:  # provided by ReceiveMixin and ConnectMixin
 
-        def find_syncable(self, sync_type: str) -> tuple[Any, Any]: ...
+        def find_syncable(
+            self, sync_type: str, msg: dict[str, Any] | None = None
+        ) -> tuple[Any, Any]: ...
+
+        def syncable_candidates(self, sync_type: str) -> list[tuple[Any, Any]]: ...
 
         def _connecting_protocol(
             self, dest_hash: DestHash | None
@@ -203,8 +207,22 @@ class SendMixin:
             return registry
         if overrides_sync_receive(cls):
             raise SyntaxError(f"{cls.__name__} overrides sync_receive; it must not")
-        _, registry = self.find_syncable(sync_type)
+        registry = self._registry_holding(cls, sync_type)
         self._class_registry[cls] = registry
+        return registry
+
+    def _registry_holding(self, cls: type, sync_type: str) -> Any:
+        # The registry of the object's own class: several registries may hold
+        # different classes under one name (memory and SQL SyncOwner, issue 10
+        # item 6); the first one by name is only the fallback.
+        candidates = self.syncable_candidates(sync_type)
+        for found, registry in candidates:
+            if found is cls:
+                return registry
+        for found, registry in candidates:
+            if isinstance(found, type) and issubclass(cls, found):
+                return registry
+        _, registry = self.find_syncable(sync_type)
         return registry
 
     def _enqueue_all(
