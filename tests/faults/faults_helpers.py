@@ -62,7 +62,15 @@ def cli_ok(*args: str) -> None:
 class NodeProcess:
     """One ``entanglegen node serve`` process; its output is appended to ``log``."""
 
-    def __init__(self, name: str, db: str, cert: Any, port: int, log: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        db: str,
+        cert: Any,
+        port: int,
+        log: Path,
+        max_backoff: float | None = MAX_BACKOFF,
+    ) -> None:
         self.name = name
         self.db = db
         self.port = port
@@ -70,8 +78,9 @@ class NodeProcess:
         self.args = [
             "--db", db, *BASE, "serve", "--cert", str(cert.cert), "--key", str(cert.key),
             "--ca", str(cert.cafile), "--listen", f"127.0.0.1:{port}", "--poll", "0.2",
-            "--max-backoff", str(MAX_BACKOFF),
         ]  # fmt: skip
+        if max_backoff is not None:
+            self.args += ["--max-backoff", str(max_backoff)]
         self.proc: subprocess.Popen[str] | None = None
         self.exits: list[int] = []
         self._listened = 0
@@ -116,6 +125,7 @@ def make_pair(
     tmp_path: Path,
     ports: dict[str, int] | None = None,
     connect_port: int | None = None,
+    max_backoff: float | None = MAX_BACKOFF,
 ) -> dict[str, NodeProcess]:
     """Nodes ``a`` (accepts) and ``b`` (connects to a, at ``connect_port`` if given).
 
@@ -128,7 +138,8 @@ def make_pair(
     cli_ok("--db", dbs["b"], "add", "--hash", str(pki["a"].hash), "--name", "a",
            "--host", "127.0.0.1", "--port", str(connect_port or ports["a"]))  # fmt: skip
     return {
-        n: NodeProcess(n, dbs[n], pki[n], ports[n], tmp_path / f"{n}.log") for n in "ab"
+        n: NodeProcess(n, dbs[n], pki[n], ports[n], tmp_path / f"{n}.log", max_backoff)
+        for n in "ab"
     }
 
 

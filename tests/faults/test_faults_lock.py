@@ -1,0 +1,104 @@
+"""A database locked for longer than the driver's busy timeout (issue 10 item 10).
+
+Another writer takes an exclusive lock on a node's SQLite file and holds it past
+pysqlite's busy timeout (5 s), first on node a's file while b's application commits
+(b pushes to a, whose periodic reads and stores meet the lock), then on b's file while
+a's application commits.  Before the fix the node exited with status 2 and "internal
+error ... please report this" after the first failed re-read of its destination table.
+Now it must stay up, log one warning per episode naming the database (and one line when
+the database answers again), and in the end both databases hold the same rows, column by
+column, ``sync_serial`` and owner included.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from faults_helpers import Workload, make_pair, scan_logs, stop_all, wait_converged
+
+pytestmark = pytest.mark.faults
+
+BUSY_TIMEOUT = 5.0  # pysqlite's default, which the node's engine uses
+
+
+@contextmanager
+def exclusive_lock(path: Path, seconds: float) -> Iterator[threading.Thread]:
+    """Hold an exclusive lock on the SQLite file for ``seconds`` from a second writer.
+
+    Entered once the lock is held; the body runs while it is held; leaving waits until
+    it has been released.
+    """
+    held = threading.Event()
+
+    def hold() -> None:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+        try:
+            conn.execute("BEGIN EXCLUSIVE")
+            held.set()
+            time.sleep(seconds)
+            conn.execute("ROLLBACK")
+        finally:
+            conn.close()
+
+    thread = threading.Thread(target=hold, name=f"lock {path.name}")
+    thread.start()
+    try:
+        assert held.wait(30), f"could not lock {path}"
+        yield thread
+    finally:
+        thread.join(seconds + 30)
+
+
+def _commit_while(thread: threading.Thread, work: Workload, rng: random.Random) -> None:
+    while thread.is_alive():
+        work.commit(rng.randint(1, 20))
+        time.sleep(rng.uniform(0.05, 0.3))
+
+
+def test_a_lock_held_past_the_busy_timeout_is_waited_out(pki, tmp_path, fault_seed):
+    rng = random.Random(fault_seed)
+    files = {n: tmp_path / f"{n}.sqlite" for n in "ab"}
+    dbs = {n: f"sqlite:///{files[n]}" for n in "ab"}
+    nodes = make_pair(pki, dbs, tmp_path, max_backoff=None)  # the default: 600 s
+    wa = Workload(dbs["a"], random.Random(rng.getrandbits(64)), "a")
+    wb = Workload(dbs["b"], random.Random(rng.getrandbits(64)), "b")
+    held = [rng.uniform(BUSY_TIMEOUT + 1.5, BUSY_TIMEOUT + 3.5) for _ in "ab"]
+    try:
+        wa.commit(100)
+        for n in nodes.values():
+            n.start()
+        for n in nodes.values():
+            n.wait_listening()
+        with exclusive_lock(files["a"], held[0]) as lock:
+            _commit_while(lock, wb, rng)  # b pushes to a, which cannot store
+        with exclusive_lock(files["b"], held[1]) as lock:
+            _commit_while(lock, wa, rng)  # a pushes to b, which cannot store
+        wa.commit(20)
+        wb.commit(20)
+        rows, diff = wait_converged(dbs, 60.0)
+        alive = {n.name: n.alive() for n in nodes.values()}
+    finally:
+        stop_all(nodes.values())
+        wa.close()
+        wb.close()
+    report = (
+        f"seed {fault_seed}: locks of {held[0]:.1f} s on a, {held[1]:.1f} s on b; "
+        f"{wa.summary()}; {wb.summary()}"
+    )
+    print(report)
+    assert alive == {"a": True, "b": True}, f"{report}: {scan_logs(nodes.values())}"
+    assert not scan_logs(nodes.values()), scan_logs(nodes.values())
+    assert not diff, f"{report}: not converged: {diff}"
+    assert set(rows) == set(wa.live) | set(wb.live), report
+    for n in nodes.values():
+        text = n.text()
+        warned = text.count(f"database {files[n.name]} is unavailable")
+        assert 1 <= warned <= 3, f"{report}: {n.name} warned {warned} times:\n{text}"
+        assert f"database {files[n.name]} is available again" in text, text
