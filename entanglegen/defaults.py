@@ -15,9 +15,13 @@ from datetime import date, datetime
 from .schema import did_you_mean
 from .spec import EnumSpec, PropertySpec, Resolved
 
-__all__ = ["SPECIAL_DEFAULTS", "default_problems"]
+__all__ = ["MAX_DEFAULT_DEPTH", "SPECIAL_DEFAULTS", "default_problems"]
 
 SPECIAL_DEFAULTS = {"uuid": "random", "datetime": "now", "date": "today"}
+# A json default becomes one nested literal; Python's parser refuses 200 nested brackets
+# and black gets slow long before.  The loader's own bound (64 levels) is not enough alone:
+# this one holds wherever the default is placed.
+MAX_DEFAULT_DEPTH = 20
 
 
 def default_problems(
@@ -37,10 +41,29 @@ def default_problems(
     if res.kind == "ref":
         yield "a reference can only default to null", ""
         return
+    if (depth := _depth(value)) > MAX_DEFAULT_DEPTH:
+        yield (
+            f"default nests {depth} levels deep; the limit is {MAX_DEFAULT_DEPTH}",
+            "a default is a small value: set deep structures in code",
+        )
+        return
     if not _default_fits(res.scalar, value):
         special = SPECIAL_DEFAULTS.get(res.scalar)
         hint = f"the special default of {res.scalar} is {special!r}" if special else ""
         yield f"default {value!r} is not a valid {res.scalar}", hint
+
+
+def _depth(value: object) -> int:
+    # Iterative: the bound is what is being checked.
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, list | dict):
+            level += 1
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack += [(child, level) for child in children]
+    return deepest
 
 
 def _default_fits(scalar: str, value: object) -> bool:

@@ -17,8 +17,18 @@ from __future__ import annotations
 
 from . import naming
 from .breaking_renames import check_renames
+from .collisions import check_collisions
 from .defaults import default_problems
 from .diagnostics import Diagnostics
+from .hooks import check_hooks
+from .resolve_index import (
+    ancestry,
+    cycles,
+    effective_properties,
+    enum_named,
+    primary_key,
+    type_named,
+)
 from .schema import did_you_mean
 from .spec import (
     MISSING,
@@ -35,27 +45,6 @@ __all__ = ["ancestry", "effective_properties", "primary_key", "resolve_project"]
 _KEY_SCALARS = ("uuid", "int", "str")
 
 
-def ancestry(reg: RegistrySpec, spec: TypeSpec) -> list[TypeSpec]:
-    """``spec`` and its ancestors, most-derived first (stops at a cycle or unknown parent)."""
-    chain = [spec]
-    while chain[-1].parent is not None:
-        parent = reg.type_named(chain[-1].parent.value)
-        if parent is None or parent in chain:
-            break
-        chain.append(parent)
-    return chain
-
-
-def effective_properties(reg: RegistrySpec, spec: TypeSpec) -> list[PropertySpec]:
-    """Inherited properties first (root-most), then the type's own."""
-    return [p for t in reversed(ancestry(reg, spec)) for p in t.properties]
-
-
-def primary_key(reg: RegistrySpec, spec: TypeSpec) -> TypeSpec:
-    """The type (``spec`` or an ancestor) that declares the key."""
-    return ancestry(reg, spec)[-1]
-
-
 class _Resolver:
     def __init__(self, regs: list[RegistrySpec], diags: Diagnostics) -> None:
         self.regs = regs
@@ -69,6 +58,7 @@ class _Resolver:
             self.names(reg)
             for spec in reg.types:
                 self.parent(reg, spec)
+            self.cycles(reg)
         for reg in self.regs:
             for spec in reg.types:
                 for prop in spec.properties:
@@ -155,7 +145,7 @@ class _Resolver:
                     )
                     continue
                 name = naming.class_name(spec.name) + naming.class_name(prop.name)
-                if reg.enum_named(name) is not None:
+                if enum_named(reg, name) is not None:
                     self.d.error(
                         prop.loc,
                         f"inline enum {name} clashes with enum {name!r}",
@@ -171,7 +161,7 @@ class _Resolver:
         if spec.parent is None:
             return
         name, kp = spec.parent.value, f"{spec.key_path}.parent"
-        if reg.type_named(name) is None:
+        if type_named(reg, name) is None:
             if "." in name:
                 self.d.error(
                     spec.parent.loc,
@@ -183,15 +173,18 @@ class _Resolver:
                 hint = did_you_mean(name, [t.name for t in reg.types])
                 self.d.error(spec.parent.loc, f"unknown parent type {name!r}", kp, hint)
             return
-        seen = [spec.name]
-        current: TypeSpec | None = reg.type_named(name)
-        while current is not None:
-            if current.name in seen:
-                cycle = " -> ".join([*seen, current.name])
-                self.d.error(spec.parent.loc, f"inheritance cycle: {cycle}", kp)
-                return
-            seen.append(current.name)
-            current = reg.type_named(current.parent.value) if current.parent else None
+
+    def cycles(self, reg: RegistrySpec) -> None:
+        # Found once per registry (linear); each member names the cycle from itself.
+        for cycle in cycles(reg):
+            for i, member in enumerate(cycle):
+                names = [t.name for t in cycle[i:] + cycle[: i + 1]]
+                if member.parent is not None:
+                    self.d.error(
+                        member.parent.loc,
+                        f"inheritance cycle: {' -> '.join(names)}",
+                        f"{member.key_path}.parent",
+                    )
 
     def prop_type(self, reg: RegistrySpec, prop: PropertySpec) -> None:
         if prop.resolved is not None:
@@ -212,9 +205,9 @@ class _Resolver:
 
     def lookup(self, reg: RegistrySpec, name: str) -> Resolved | None:
         reg_name = reg.registry.value
-        if reg.enum_named(name) is not None:
+        if enum_named(reg, name) is not None:
             return Resolved("enum", registry=reg_name, target=name)
-        target = reg.type_named(name)
+        target = type_named(reg, name)
         if target is None:
             return None
         return Resolved(
@@ -386,7 +379,7 @@ class _Resolver:
 
     def enum(self, res: Resolved) -> EnumSpec | None:
         reg = self.by_name.get(res.registry)
-        return reg.enum_named(res.target) if reg else None
+        return enum_named(reg, res.target) if reg else None
 
 
 def _describe(item: EnumSpec | TypeSpec) -> str:
@@ -401,4 +394,6 @@ def _describe(item: EnumSpec | TypeSpec) -> str:
 def resolve_project(regs: list[RegistrySpec], diags: Diagnostics) -> None:
     """Check the project as a whole and attach resolved types (in place)."""
     _Resolver(regs, diags).run()
+    check_collisions(regs, diags)
+    check_hooks(regs, diags)
     check_renames(regs, diags)

@@ -1,0 +1,217 @@
+"""Stage 2b (continued): names a valid-looking schema would make collide in the output.
+
+Run by :mod:`entanglegen.resolve` once types are resolved.  Each rule is a located error
+with a hint; without it the package would generate and then fail at import or at run time:
+
+* two hook paths with one import alias (``a.b_c`` and ``a_b.c`` both import as
+  ``_a_b_c``: one hook would silently replace the other);
+* a property whose attribute is a public attribute of the runtime base classes
+  (``to_sync``...).  The set is read from the runtime classes themselves, so it follows the
+  runtime;
+* a type whose wire name is one of the runtime's own SQL meta types (``SyncOwner``...:
+  read from the runtime's meta registry), or whose class is the generated registry class;
+* a table named like a runtime bookkeeping table (read from the bookkeeping metadata, plus
+  Alembic's default version table, which the generated migrations use), and tables or
+  columns whose names differ only in case (they are one name on SQLite and on case-folding
+  databases);
+* a joined-inheritance child that references one of its ancestors (two foreign keys to
+  one table: SQLAlchemy cannot tell the join from the reference);
+* an inheritance chain deeper than :data:`MAX_INHERITANCE` (every class repeats its
+  inherited properties, so output grows with the square of the depth).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from . import naming
+from .diagnostics import Diagnostics
+from .resolve_index import ancestry, effective_properties
+from .spec import RegistrySpec, TypeSpec
+
+__all__ = ["MAX_INHERITANCE", "check_collisions"]
+
+MAX_INHERITANCE = 32
+# Alembic's default version table; the generated migrations keep the default.
+_ALEMBIC_VERSION_TABLE = "alembic_version"
+
+
+@cache
+def runtime_attributes(storage: str) -> dict[str, str]:
+    """Public attribute name -> the runtime class that defines it, for one storage."""
+    classes: list[type] = []
+    try:
+        if storage == "sql":
+            from entanglement.sql.base import SqlSynchronizable
+
+            classes.append(SqlSynchronizable)
+        else:
+            from entanglement.interface import Synchronizable
+            from entanglement.memory import StoreInSyncStoreMixin
+
+            classes += [Synchronizable, StoreInSyncStoreMixin]
+    except ImportError:  # no runtime installed: nothing to compare with
+        return {}
+    names: dict[str, str] = {}
+    for cls in classes:
+        for name in dir(cls):
+            if not name.startswith("_"):
+                names.setdefault(name, cls.__name__)
+    return names
+
+
+@cache
+def runtime_wire_types() -> frozenset[str]:
+    """The sync_type names the runtime's SQL meta registry already uses."""
+    try:
+        from entanglement.sql.meta import sql_meta_registry
+    except ImportError:
+        return frozenset()
+    return frozenset(sql_meta_registry.registry)
+
+
+@cache
+def bookkeeping_tables() -> frozenset[str]:
+    """Tables the runtime keeps beside the application's, lower-cased."""
+    try:
+        from entanglement.sql.tables import bookkeeping_metadata
+    except ImportError:
+        return frozenset({_ALEMBIC_VERSION_TABLE})
+    return frozenset(
+        {name.lower() for name in bookkeeping_metadata.tables}
+        | {_ALEMBIC_VERSION_TABLE}
+    )
+
+
+class _Collisions:
+    def __init__(self, diags: Diagnostics) -> None:
+        self.d = diags
+
+    def registry(self, reg: RegistrySpec) -> None:
+        self.hooks(reg)
+        registry_class = naming.class_name(reg.registry.value) + "Registry"
+        tables: dict[str, str] = {}
+        for spec in reg.types:
+            depth = len(ancestry(reg, spec))
+            if depth == MAX_INHERITANCE + 1 and spec.parent is not None:
+                self.d.error(
+                    spec.parent.loc,
+                    f"type {spec.name!r} is {depth} levels deep in its inheritance "
+                    f"chain; the limit is {MAX_INHERITANCE}",
+                    f"{spec.key_path}.parent",
+                    "flatten the hierarchy",
+                )
+            self.type_names(spec, registry_class)
+            self.properties(reg, spec)
+            if spec.storage == "sql":
+                self.table(spec, tables)
+                self.columns(reg, spec)
+                self.joined_reference(reg, spec)
+
+    def hooks(self, reg: RegistrySpec) -> None:
+        located = [*reg.policy.values()]
+        located += [op.handler for op in reg.operations or () if op.handler]
+        for spec in reg.types:
+            for prop in spec.properties:
+                located += [h for h in (prop.encoder, prop.decoder) if h is not None]
+        seen: dict[str, str] = {}
+        for hook in located:
+            alias = naming.module_alias(hook.value)
+            first = seen.setdefault(alias, hook.value)
+            if first != hook.value:
+                self.d.error(
+                    hook.loc,
+                    f"hooks {first!r} and {hook.value!r} are both imported as {alias}",
+                    "",
+                    "move one of the functions, or import it through another module",
+                )
+
+    def type_names(self, spec: TypeSpec, registry_class: str) -> None:
+        if naming.class_name(spec.name) == registry_class:
+            self.d.error(
+                spec.loc,
+                f"type {spec.name!r} has the name of the generated registry class",
+                spec.key_path,
+                "rename the type",
+            )
+        if spec.sync_type in runtime_wire_types():
+            self.d.error(
+                spec.loc,
+                f"type {spec.name!r} has the wire name {spec.sync_type!r} of a "
+                "runtime meta type",
+                spec.key_path,
+                "rename the type, or give it another sync_type",
+            )
+
+    def properties(self, reg: RegistrySpec, spec: TypeSpec) -> None:
+        reserved = runtime_attributes(spec.storage)
+        for prop in spec.properties:
+            attr = naming.attribute_name(prop.name)
+            if attr in reserved:
+                self.d.error(
+                    prop.loc,
+                    f"property {prop.name!r} has the name of an attribute of the "
+                    f"runtime class {reserved[attr]}",
+                    prop.key_path,
+                    "rename the property",
+                )
+
+    def table(self, spec: TypeSpec, tables: dict[str, str]) -> None:
+        name = spec.table.value if spec.table else naming.snake_case(spec.name)
+        loc = spec.table.loc if spec.table else spec.loc
+        kp = f"{spec.key_path}.table"
+        if name.lower() in bookkeeping_tables():
+            self.d.error(
+                loc,
+                f"table {name!r} of type {spec.name!r} is a runtime bookkeeping table",
+                kp,
+                "give the type another table: name",
+            )
+        other = tables.setdefault(name.lower(), name)
+        if other != name:
+            self.d.error(
+                loc,
+                f"table {name!r} of type {spec.name!r} differs from table {other!r} "
+                "only in case",
+                kp,
+                "databases such as SQLite treat them as one table",
+            )
+
+    def columns(self, reg: RegistrySpec, spec: TypeSpec) -> None:
+        seen: dict[str, str] = {}
+        for prop in effective_properties(reg, spec):
+            attr = naming.attribute_name(prop.name)
+            other = seen.setdefault(attr.lower(), attr)
+            if other != attr and prop in spec.properties:
+                self.d.error(
+                    prop.loc,
+                    f"column {attr!r} differs from column {other!r} only in case",
+                    prop.key_path,
+                    "databases such as SQLite treat them as one column",
+                )
+
+    def joined_reference(self, reg: RegistrySpec, spec: TypeSpec) -> None:
+        ancestors = {t.name for t in ancestry(reg, spec)[1:]}
+        for prop in spec.properties:
+            res = prop.resolved
+            if (
+                res is not None
+                and res.kind == "ref"
+                and res.registry == reg.registry.value
+                and res.target in ancestors
+            ):
+                self.d.error(
+                    prop.type.loc,
+                    f"property {prop.name!r} of {spec.name!r} references its ancestor "
+                    f"{res.target!r}; with joined-table inheritance the two foreign "
+                    "keys to one table are ambiguous",
+                    f"{prop.key_path}.type",
+                    "reference another type, or store the key as a plain value",
+                )
+
+
+def check_collisions(regs: list[RegistrySpec], diags: Diagnostics) -> None:
+    """Report the collisions of every registry (in place, into ``diags``)."""
+    checker = _Collisions(diags)
+    for reg in regs:
+        checker.registry(reg)
