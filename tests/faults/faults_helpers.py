@@ -83,22 +83,26 @@ class NodeProcess:
             self.args += ["--max-backoff", str(max_backoff)]
         self.proc: subprocess.Popen[str] | None = None
         self.exits: list[int] = []
-        self._listened = 0
+        self._log_start = 0
 
     def start(self) -> None:
         assert self.proc is None
-        self._listened = self.text().count(" listening on ")
+        self._log_start = len(self.text())
         with self.log.open("a") as out:
             self.proc = subprocess.Popen([*NODE, *self.args], stdout=out, stderr=out,
                                          env=env(), text=True)  # fmt: skip
 
+    def wait_line(self, fragment: str, timeout: float = 60.0) -> None:
+        """Wait until this run of the process logs ``fragment`` (bounded)."""
+        deadline = time.monotonic() + timeout
+        while fragment not in self.text()[self._log_start :]:
+            assert self.alive(), f"{self.name} exited: {self.text()[-2000:]}"
+            assert time.monotonic() < deadline, f"{self.name}: no {fragment!r}"
+            time.sleep(0.02)
+
     def wait_listening(self, timeout: float = 60.0) -> None:
         """Wait until this run of the process listens (bounded)."""
-        deadline = time.monotonic() + timeout
-        while self.text().count(" listening on ") <= self._listened:
-            assert self.alive(), f"{self.name} exited: {self.text()[-2000:]}"
-            assert time.monotonic() < deadline, f"{self.name} did not start"
-            time.sleep(0.05)
+        self.wait_line(" listening on ", timeout)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -192,6 +196,14 @@ class Workload:
             session.commit()
         self.commits += 1
 
+    def bulk_insert(self, rows: int) -> None:
+        """One transaction and one flush (so one serial) inserting ``rows`` rows."""
+        with self.maker() as session:
+            for _ in range(rows):
+                self._insert(session)
+            session.commit()
+        self.commits += 1
+
     def _insert(self, session: Any) -> None:
         item = Item(
             id=uuid.UUID(int=self.rng.getrandbits(128), version=4),
@@ -238,6 +250,18 @@ def table_rows(db: str) -> dict[Any, tuple[Any, ...]]:
             return {row.id: tuple(row) for row in conn.execute(sa.select(table))}
     except sa.exc.OperationalError:
         return {}
+    finally:
+        engine.dispose()
+
+
+def count_rows(db: str) -> int:
+    """How many rows the synchronised table holds (0 while it cannot be read)."""
+    engine = sa.create_engine(db)
+    try:
+        with engine.connect() as conn:
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(Item)) or 0)
+    except sa.exc.OperationalError:
+        return 0
     finally:
         engine.dispose()
 
