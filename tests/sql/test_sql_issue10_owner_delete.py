@@ -268,3 +268,40 @@ def test_deleting_an_owner_deletes_its_joined_inheritance_rows(db_url: str) -> N
             assert list(session.scalars(sa.select(Phone.number))) == ["1"]
     finally:
         engine.dispose()
+
+
+def test_an_owner_an_application_deleted_is_forgotten_at_the_next_connection(
+    pki, db_factory: Callable[[str], str]
+) -> None:
+    # The application-plus-node set-up: the application's session has no manager, so
+    # nothing is flooded; the neighbour learns it from MyOwners when it reconnects.
+    async def scenario() -> None:
+        a, b = await pair(pki, db_factory)
+        try:
+            add_teams(a, "kept")
+            application = sync_session_maker(bind=a.engine)
+            with application() as session:
+                second = SyncOwner()
+                team = Team(name="of the second owner")
+                team.sync_owner = second
+                session.add_all([second, team])
+                session.commit()
+                second_id = second.id
+            await connected(b, a)
+            await wait_until(
+                lambda: set(b.teams()) == {"kept", "of the second owner"}
+                and caught_up(b, a)
+            )
+            await b.stop()
+            with application() as session:
+                session.delete(session.get(SyncOwner, second_id))
+                session.commit()
+            assert set(a.teams()) == {"kept"}
+            await b.start()
+            await wait_until(lambda: second_id not in b.owner_ids())
+            await wait_until(lambda: caught_up(b, a))
+            assert set(b.teams()) == {"kept"}
+        finally:
+            await shutdown(a, b)
+
+    run(scenario())
