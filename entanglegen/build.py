@@ -20,7 +20,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from . import __version__
-from .diagnostics import Diagnostic, Diagnostics
+from .diagnostics import Diagnostic, Diagnostics, Loc
 from .formatting import format_module
 from .ir import build_ir
 from .loader import load_file
@@ -76,11 +76,27 @@ def display_path(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # surrogates of undecodable bytes (surrogateescape)
+        return False
+    return True
+
+
 def validate(files: list[Path], root: Path, diags: Diagnostics) -> list[RegistrySpec]:
     """Load, check and resolve every schema file; problems go to ``diags``."""
     specs = []
     for file in files:
         shown = display_path(file, root)
+        if not _is_utf8(shown):
+            # The name goes into headers and diagnostics; it is printed escaped.
+            diags.error(
+                Loc(shown, 1, 1),
+                "schema file name is not UTF-8",
+                hint="rename the file",
+            )
+            continue
         node = load_file(file, shown, diags)
         spec = validate_file(node, shown, diags) if node is not None else None
         if spec is not None:
