@@ -50,7 +50,19 @@ def default_problems(
     if not _default_fits(res.scalar, value):
         special = SPECIAL_DEFAULTS.get(res.scalar)
         hint = f"the special default of {res.scalar} is {special!r}" if special else ""
+        if res.scalar in ("float", "json") and _non_finite(value):
+            hint = "NaN and infinities are refused: the wire is JSON, which has neither"
         yield f"default {value!r} is not a valid {res.scalar}", hint
+
+
+def _non_finite(value: object) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, list):
+        return any(_non_finite(v) for v in value)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    return False
 
 
 def _depth(value: object) -> int:
