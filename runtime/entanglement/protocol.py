@@ -165,6 +165,10 @@ class SyncProtocol:
             self.manager._receive_events(self, conn.events(TURN_FRAMES))
         except RemoteProtocolError as exc:
             log.error("%s: closing the connection: %s", self.peer_name, exc)
+            # The poisoned frame buffer keeps the error: without its traceback (whose
+            # frames hold this protocol) the connection is freed by reference
+            # counting once closed (issue 10 item 14).
+            exc.__traceback__ = None
             self.abort()
             return
         if self.closed or self.transport is None:
