@@ -97,3 +97,32 @@ def test_closed_connections_are_freed_without_the_cyclic_collector(pki) -> None:
     finally:
         gc.enable()
     assert alive == []
+
+
+async def closed_on_bad_header(pki: Any) -> list[str]:
+    ra, _, _ = fresh_registries()
+    a, d = pki.nodes["a"], pki.nodes["d"]
+    async with server(a, ra) as srv:
+        await srv.listen_ssl(0, "127.0.0.1")
+        srv.add_destination(SyncDestination(d.hash, RAW_NAME))
+        raw = await RawPeer.connect(port_of(srv), d.cert, d.key, d.cafile)
+        await wait_until(lambda: d.hash in srv._connections)
+        refs = parts(srv._connections[d.hash])
+        raw.send_payload(b"{}", 0x0004)  # an unknown critical flag: fatal
+        await wait_until(lambda: d.hash not in srv._connections)
+        await raw.close()
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+        return [repr(r()) for r in refs if r() is not None]
+
+
+def test_a_connection_closed_on_a_framing_error_is_freed(pki) -> None:
+    # The poisoned frame buffer keeps the error it raised; its traceback held the
+    # frames of the receive loop, and so the protocol, in a cycle.
+    gc.collect()
+    gc.disable()
+    try:
+        alive = run(closed_on_bad_header(pki))
+    finally:
+        gc.enable()
+    assert alive == []
