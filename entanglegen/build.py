@@ -215,6 +215,8 @@ def fingerprint(
         except OSError:
             data = b"\0unreadable"
         digest.update(
-            display_path(file, root).encode() + b"\0" + hashlib.sha256(data).digest()
+            display_path(file, root).encode("utf-8", "surrogateescape")
+            + b"\0"
+            + hashlib.sha256(data).digest()
         )
     return digest.hexdigest()

@@ -59,6 +59,7 @@ _SCALAR_TAGS = frozenset(
     _TAG + t for t in ("null", "bool", "int", "float", "str", "binary", "timestamp")
 )
 _MERGE = _TAG + "merge"
+_STR = _TAG + "str"
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +204,9 @@ class _Builder:
                 yaml.ScalarNode, event.value, event.implicit
             )
         value: object
-        if tag == _MERGE:
+        if tag == _STR:
+            value = event.value  # what SafeConstructor makes of it, without the detour
+        elif tag == _MERGE:
             value = event.value  # "<<" is an ordinary (unknown) key here
         elif tag not in _SCALAR_TAGS:
             self.bad_tag(loc, tag)

@@ -223,7 +223,8 @@ def _swap(result: Plan, out_dir: Path, staging: Path) -> None:
 
 def _undo(done: list[tuple[Path, Path | None]], made: list[Path]) -> None:
     for target, backup in reversed(done):
-        target.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # absent when its own move failed
+            target.unlink()
         if backup is not None:
             os.replace(backup, target)
     for directory in reversed(made):
