@@ -37,8 +37,8 @@ Choices where the specification is silent:
   original: several nodes in one process (tests, a process serving two sites) would
   otherwise take each other's transitions for their own.  ``transition_tracked_objects()``
   without a manager merges the tables of every manager.
-* The SQL mixin of §15 (``SqlTransitionTrackerMixin``) is not provided yet; SQL classes
-  cannot take part in transitions.
+* The SQL mixin of §15 is :class:`entanglement.sql.transition.SqlTransitionTrackerMixin`
+  (it overrides :meth:`TransitionTrackerMixin.transition_copy`).
 """
 
 from __future__ import annotations
@@ -184,6 +184,13 @@ class TransitionTrackerMixin(Synchronizable):
     def transition_modified_attrs(self) -> Iterable[str] | None:
         """The attributes a transition message carries (None: all of them)."""
         return None
+
+    @classmethod
+    def transition_copy(cls, obj: Any) -> Any:
+        """The provisional object of a received transition: a copy of ``obj`` (the
+        stored object, or what normal construction returned) that stored state never
+        shares.  A shallow copy here; the SQL mixin builds a detached instance."""
+        return copy.copy(obj)
 
     # -- sending ---------------------------------------------------------------------
 
@@ -345,7 +352,7 @@ def _provisional(
     if isinstance(saved, list):  # a store context must not roll back what we never fill
         saved[:] = [entry for entry in saved if entry[0] is not base]
     stored = _stored(info.get("registry"), cls, key)
-    provisional = copy.copy(stored if stored is not None else base)
+    provisional = cls.transition_copy(stored if stored is not None else base)
     for name in ("_transition_future", "_transition_table", "_transition_key"):
         vars(provisional).pop(name, None)
     provisional.transition_id = msg["transition_id"]
