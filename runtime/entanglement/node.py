@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
         argv: the arguments after ``node`` (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit status: 0 on success, 2 on a user error.
+        The exit status: 0 on success, 1 when the database cannot be written (or,
+        for ``serve`` and ``upgrade``, its tables need migrating), 2 on a user error.
     """
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(
