@@ -457,8 +457,8 @@ def _receive_routed(msg: dict[str, Any], route: _Route) -> None:
         # validate_message left no "_" keys but the reserved ones.
         route.info["attributes"] = route.keys.difference(RESERVED_KEYS)
     owner = msg.get("_sync_owner")
-    if owner is not None and owner is not route.owner and owner != route.owner:
-        check_owner_text(owner, msg)  # (objects of a route mostly share an owner)
+    if owner != route.owner and owner is not None:  # (a route's objects mostly
+        check_owner_text(owner, msg)  # share an owner: checked once per change)
         route.owner = owner
     operation = route.operation
     info = route.info
