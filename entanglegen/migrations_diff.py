@@ -18,6 +18,7 @@ written, but fails on a table with rows or NULLs, which the note says).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import naming
 from .migrations_ops import (
@@ -35,6 +36,9 @@ from .migrations_state import State
 from .spec import RegistrySpec
 
 __all__ = ["Diff", "Renames", "diff_states", "renames_of"]
+
+Table = dict[str, Any]
+"""One type's entry of a state: ``{"table": name, "columns": [column, ...]}``."""
 
 
 @dataclass
@@ -68,7 +72,7 @@ def _keys(columns: list[Column]) -> list[Column]:
     return [c for c in columns if c["primary_key"]]
 
 
-def _by_fk_order(types: dict[str, dict[str, object]], names: list[str]) -> list[str]:
+def _by_fk_order(types: dict[str, Table], names: list[str]) -> list[str]:
     """``names`` ordered so that a table comes after the tables its keys reference."""
     table_of = {name: str(types[name]["table"]) for name in names}
     pending, ordered = list(names), list[str]()
@@ -76,7 +80,7 @@ def _by_fk_order(types: dict[str, dict[str, object]], names: list[str]) -> list[
         placed = {table_of[n] for n in ordered}
         wanted = set(table_of.values()) - placed
         for name in pending:
-            columns: list[Column] = types[name]["columns"]  # type: ignore[assignment]
+            columns: list[Column] = types[name]["columns"]
             needs = {
                 str(c["foreign_key"]).rpartition(".")[0]
                 for c in columns
@@ -125,14 +129,14 @@ def diff_states(old: State | None, new: State, renames: Renames) -> Diff:
 def _columns(
     diff: Diff,
     type_name: str,
-    old_table: dict[str, object],
-    new_table: dict[str, object],
+    old_table: Table,
+    new_table: Table,
     renames: Renames,
     table_renames: dict[str, str],
 ) -> None:
     table = str(new_table["table"])
-    old_cols: dict[str, Column] = {c["name"]: c for c in old_table["columns"]}  # type: ignore[attr-defined]
-    new_cols: dict[str, Column] = {c["name"]: c for c in new_table["columns"]}  # type: ignore[attr-defined]
+    old_cols: dict[str, Column] = {c["name"]: c for c in old_table["columns"]}
+    new_cols: dict[str, Column] = {c["name"]: c for c in new_table["columns"]}
     keys = _keys(list(new_cols.values()))
     seen: set[str] = set()
     for name, column in new_cols.items():

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,24 +274,23 @@ class RenameColumn(Op):
         return RenameColumn(self.table, renamed, self.old["name"])
 
 
-_TYPES: dict[str, type[sa.types.TypeEngine[Any]]] = {
+_TYPES: dict[str, Callable[[int | None], sa.types.TypeEngine[Any]]] = {
     "str": sa.String,
-    "int": sa.Integer,
-    "float": sa.Float,
-    "bool": sa.Boolean,
+    "int": lambda _: sa.Integer(),
+    "float": lambda _: sa.Float(),
+    "bool": lambda _: sa.Boolean(),
     "bytes": sa.LargeBinary,
     "uuid": sa.String,
-    "datetime": sa.DateTime,
-    "date": sa.Date,
-    "json": sa.JSON,
+    "datetime": lambda _: sa.DateTime(timezone=True),
+    "date": lambda _: sa.Date(),
+    "json": lambda _: sa.JSON(),
 }
 
 
 def _postgres_type(column: Column) -> str:
     """The PostgreSQL name of a column's type (for ``USING col::TYPE``)."""
     match = re.search(r"length=(\d+)", column["type"])
-    cls = _TYPES[column["kind"]]
-    type_ = cls(int(match.group(1))) if match else cls()  # type: ignore[call-arg]
+    type_ = _TYPES[column["kind"]](int(match.group(1)) if match else None)
     dialect: sa.engine.Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     return str(type_.compile(dialect=dialect))
 
