@@ -97,8 +97,15 @@ def test_a_lock_held_past_the_busy_timeout_is_waited_out(pki, tmp_path, fault_se
     assert not scan_logs(nodes.values()), scan_logs(nodes.values())
     assert not diff, f"{report}: not converged: {diff}"
     assert set(rows) == set(wa.live) | set(wb.live), report
+    warnings = 0
     for n in nodes.values():
+        # One warning per episode, and its end.  (A node whose event loop sat out the
+        # lock inside a receive may find the database free at its next periodic read:
+        # then it has nothing to report.)
         text = n.text()
         warned = text.count(f"database {files[n.name]} is unavailable")
-        assert 1 <= warned <= 3, f"{report}: {n.name} warned {warned} times:\n{text}"
-        assert f"database {files[n.name]} is available again" in text, text
+        assert warned <= 2, f"{report}: {n.name} warned {warned} times:\n{text}"
+        if warned:
+            assert f"database {files[n.name]} is available again" in text, text
+        warnings += warned
+    assert warnings, f"{report}: no node met the lock in its periodic reads"
