@@ -54,6 +54,7 @@ class TypeValidator:
         self.table(body.get("table"))
         self.unknown_properties(body.get("unknown_properties"))
         self.primary_key(body.get("primary_key"))
+        self.transitions(body.get("transitions"))
         if (prio := body.get("priority")) is not None:
             spec.priority = f.integer(prio, f"{kp}.priority", "priority", 0, 1_000_000)
         spec.parent = f.string(body.get("parent"), f"{kp}.parent", "parent")
@@ -99,6 +100,20 @@ class TypeValidator:
             self.d.error(value.loc, "unknown_properties applies to sql types only", kp)
         else:
             self.spec.unknown_properties = value.value
+
+    def transitions(self, node: YNode | None) -> None:
+        kp = f"{self.spec.key_path}.transitions"
+        value = self.f.boolean(node, kp, "transitions")
+        if value and self.spec.unique:
+            # transitions are tracked by primary-key values (PROTOCOL.md §15)
+            self.d.error(
+                node.loc,  # type: ignore[union-attr]
+                "transitions need primary keys; a 'unique' type has none",
+                kp,
+                "name key properties in primary_key, or remove transitions",
+            )
+            return
+        self.spec.transitions = bool(value)
 
     def primary_key(self, node: YNode | None) -> None:
         if node is None:

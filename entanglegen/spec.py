@@ -101,6 +101,9 @@ class TypeSpec:
     properties: list[PropertySpec] = field(default_factory=list)
     unknown_properties: str = "refuse"
     """What a received row naming unknown properties gets: ``refuse`` or ``store_rest``."""
+    transitions: bool = False
+    """The class carries the transition mixin (PROTOCOL.md §15) and its registry
+    registers the ``transition`` operation."""
     renamed_from: Located | None = None
     """The type's previous name: its default sync_type while set, and the table to rename."""
     invalid_properties: set[str] = field(default_factory=set)
