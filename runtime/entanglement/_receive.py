@@ -42,7 +42,7 @@ Choices where the spec is silent or where we fixed a quirk:
   public hook.  Each saves a keyword-argument dict per object.
 * Several registries may hold different classes under one name (a memory and an SQL
   registry both have a ``SyncOwner``, issue 10 item 6): each received message then
-  goes to the class its attributes belong to (:func:`best_fit`), so both work side
+  goes to the class its attributes belong to (:mod:`entanglement._lookup`), so both work side
   by side on one manager whatever the order of the registries (§13 says they cannot;
   we prefer that they can).
 * Events are handled a received chunk at a time (:meth:`ReceiveMixin._receive_events`).
@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from entanglement._codecplan import RESERVED_KEYS, as_is_names_of, known_keys_of
 from entanglement._destinations import SyncDestinationBase
+from entanglement._lookup import default_registries, find_syncable, syncable_candidates
 from entanglement._model import assign_failed, fill_from_message
 from entanglement._opbase import (
     SyncOperation,
@@ -88,14 +89,13 @@ from entanglement.interface import (
     SyncError,
     Synchronizable,
     UnregisteredSyncClass,
-    error_registry,
 )
 from entanglement.operations import error as error_operation
 
 if TYPE_CHECKING:
     from entanglement.protocol import SyncProtocol
 
-__all__ = ["RESERVED_KEYS", "ReceiveMixin"]
+__all__ = ["RESERVED_KEYS", "ReceiveMixin", "default_registries"]
 
 log = logging.getLogger("entanglement")
 
@@ -308,28 +308,17 @@ class ReceiveMixin:
         """Return ``(class, registry)`` for a sync_type (registries in order).
 
         When several registries hold different classes under the name (the memory
-        and the SQL ``SyncOwner``), ``msg`` decides: see :func:`best_fit`.
+        and the SQL ``SyncOwner``), ``msg`` decides: see
+        :func:`entanglement._lookup.best_fit`.
 
         Raises:
             UnregisteredSyncClass: no registry of this manager knows ``sync_type``.
         """
-        candidates = self.syncable_candidates(sync_type)
-        if not candidates:
-            raise UnregisteredSyncClass(
-                f"sync_type {peer_repr(sync_type)} is not registered here"
-            )
-        if len(candidates) == 1 or msg is None:
-            return candidates[0]
-        return best_fit(candidates, msg)
+        return find_syncable(self.registries, sync_type, msg)
 
     def syncable_candidates(self, sync_type: str) -> list[tuple[Any, SyncRegistry]]:
         """Every ``(class, registry)`` knowing ``sync_type``, one per class, in order."""
-        found: list[tuple[Any, SyncRegistry]] = []
-        for registry in self.registries:
-            cls = registry.registry.get(sync_type)
-            if cls is not None and not any(cls is c for c, _ in found):
-                found.append((cls, registry))
-        return found
+        return syncable_candidates(self.registries, sync_type)
 
     # -- the should_listen chains (overridable; call the base) --------------------
 
@@ -559,45 +548,6 @@ def _require_true(result: Any, hook: str) -> None:
 
 def _not_true(result: Any, hook: str) -> None:
     raise TypeError(f"{hook} returned {result!r}; it must return True or raise")
-
-
-def best_fit(
-    candidates: list[tuple[Any, SyncRegistry]], msg: dict[str, Any]
-) -> tuple[Any, SyncRegistry]:
-    """The candidate class a message's attributes belong to (issue 10 item 6).
-
-    A class fits when it declares every attribute of the message; of those, the one
-    with the fewest declared attributes the message lacks wins (a memory SyncOwner
-    message, ``_sync_owner`` alone, fits the SQL SyncOwner too, which would lack
-    ``id``, ``type``, ``epoch`` and ``sync_serial``); ties go to registry order.  When
-    none fits, the first one is used (its fill names the stray attribute).
-    """
-    best: tuple[Any, SyncRegistry] | None = None
-    best_missing = 0
-    for cls, registry in candidates:
-        if not known_keys_of(cls).issuperset(msg):
-            continue
-        missing = sum(
-            1 for name in cls._sync_properties if name[:1] != "_" and name not in msg
-        )
-        if best is None or missing < best_missing:
-            best, best_missing = (cls, registry), missing
-    return best if best is not None else candidates[0]
-
-
-def default_registries(given: list[SyncRegistry]) -> list[SyncRegistry]:
-    """Given registries in order, then inherited ones, then the error registry."""
-    ordered: list[SyncRegistry] = []
-    for registry in given:
-        if not any(registry is r for r in ordered):
-            ordered.append(registry)
-    for registry in list(ordered):
-        for inherited in getattr(registry, "inherited_registries", ()):
-            if not any(inherited is r for r in ordered):
-                ordered.append(inherited)
-    if not any(error_registry is r for r in ordered):
-        ordered.append(error_registry)
-    return ordered
 
 
 _BASE_CONSTRUCTED: Final = ReceiveMixin.should_listen_constructed
