@@ -44,7 +44,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from ._properties import NO_CODEC, SyncProperty
-from ._valuecheck import CheckedNames, ValueRule, compile_check, rule_of
+from ._valuecheck import CheckedNames, ValueRule, checked_names, rule_of
 from .types import default_encoder
 
 __all__ = [
@@ -109,9 +109,8 @@ def as_is_names_of(cls: type) -> frozenset[str]:
             if (decoder is None or name in rules) and name[:1] != "_"
         )  # fmt: skip
         if rules:
-            checked = CheckedNames(plain)
-            checked.check = compile_check(cls.__dict__.get("__qualname__", "?"), rules)
-            names = checked
+            qualname = getattr(cls, "__qualname__", "?")
+            names = checked_names(qualname, plain, rules)
         else:
             names = plain
         type.__setattr__(cls, "_sync_as_is_plan", names)
@@ -133,9 +132,8 @@ def rules_of(cls: type) -> dict[str, ValueRule]:
 
 def value_check_of(cls: type) -> Callable[[dict[str, Any]], bool] | None:
     """The generated value check of ``cls`` (None: no property has a rule)."""
-    check: Callable[[dict[str, Any]], bool] | None
-    check = getattr(as_is_names_of(cls), "check", None)
-    return check
+    names = as_is_names_of(cls)
+    return names.check if isinstance(names, CheckedNames) else None
 
 
 def known_keys_of(cls: type) -> frozenset[str]:

@@ -19,7 +19,8 @@ error naming the expected type and the (quoted, capped) value.  Rules come from
 
 Choice where the spec is silent: an integer is a valid ``float`` value (JSON has one
 number type; peers in other languages write ``2`` for ``2.0``); a float is never a
-valid ``int`` value, not even ``3.0``; ``bool`` is neither.
+valid ``int`` value, not even ``3.0``; ``bool`` is neither.  A declared ``int`` is
+unbounded, as Python's; an SQL ``Integer`` column takes 64 bits (what it can store).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ __all__ = [
     "CheckedNames",
     "ValueRule",
     "add_rule_source",
-    "compile_check",
+    "checked_names",
     "enum_rule",
     "rule_of",
     "string_rule",
@@ -78,12 +79,13 @@ def make_rule(expected: str, test: str) -> ValueRule:
     return ValueRule(expected, test, checker)
 
 
-INT: Final = make_rule("an integer of 64 bits", "type(v) is int and MIN <= v <= MAX")
+INT: Final = make_rule("an integer", "type(v) is int")
+INT64: Final = make_rule("an integer of 64 bits", "type(v) is int and MIN <= v <= MAX")
 FLOAT: Final = make_rule("a number", "type(v) is float or type(v) is int")
 STR: Final = make_rule("a string", "type(v) is str")
 BOOL: Final = make_rule("a boolean", "type(v) is bool")
 _BY_DECODER: Final[dict[Callable[[Any], Any], ValueRule]] = {
-    int_decoder: INT,
+    int_decoder: INT64,
     float_decoder: FLOAT,
 }
 _BY_TYPE: Final = {int: INT, float: FLOAT, str: STR, bool: BOOL}
@@ -120,25 +122,44 @@ def rule_of(cls: type, name: str, prop: SyncProperty) -> ValueRule | None:
     return _BY_TYPE.get(unwrap_annotation(declared))
 
 
-def compile_check(
-    qualname: str, rules: dict[str, ValueRule]
-) -> Callable[[dict[str, Any]], bool]:
-    """One function telling whether every ruled key of a message holds a valid value."""
-    namespace: dict[str, Any] = {"MIN": INT64_MIN, "MAX": INT64_MAX}
-    lines = ["def check(msg):", "    get = msg.get"]
+def checked_names(
+    qualname: str, names: frozenset[str], rules: dict[str, ValueRule]
+) -> CheckedNames:
+    """``names`` whose ``issuperset(msg)`` also checks the ruled values of ``msg``.
+
+    The method is generated for the class (one subclass of :class:`CheckedNames` per
+    class), so the subset test and the checks are one Python call per message.
+    """
+    namespace: dict[str, Any] = {
+        "MIN": INT64_MIN,
+        "MAX": INT64_MAX,
+        "SUBSET": frozenset.issuperset,
+    }
+    body = ["    get = msg.get"]
     for i, (key, rule) in enumerate(rules.items()):
         namespace[f"K{i}"] = key
-        lines += [
+        body += [
             f"    v = get(K{i})",
             f"    if v is not None and not ({rule.test}):",
             "        return False",
         ]
-    lines.append("    return True")
+    subset = ["def issuperset(self, msg):", *body, "    return SUBSET(self, msg)"]
+    source = "\n".join([*subset, "def check(msg):", *body, "    return True"])
     # Safe: keys are read from the namespace; tests are this module's expressions.
-    exec("\n".join(lines), namespace)
-    check: Callable[[dict[str, Any]], bool] = namespace["check"]
-    check.__qualname__ = f"{qualname} value check"
-    return check
+    exec(source, namespace)
+    for name in ("issuperset", "check"):
+        namespace[name].__qualname__ = f"{qualname} value check"
+    subclass = type(
+        f"CheckedNames[{qualname}]",
+        (CheckedNames,),
+        {
+            "__slots__": (),
+            "issuperset": namespace["issuperset"],
+            "check": staticmethod(namespace["check"]),
+        },
+    )
+    checked: CheckedNames = subclass(names)
+    return checked
 
 
 class CheckedNames(frozenset[str]):
@@ -146,11 +167,16 @@ class CheckedNames(frozenset[str]):
 
     The receive paths ask ``names.issuperset(msg)`` before assigning a message's
     values as they are; for a class with rules that one call also runs the class's
-    generated check, so a mistyped value sends the message down the decoding path,
-    whose checker raises the error.
+    generated checks (see :func:`checked_names`), so a mistyped value sends the
+    message down the decoding path, whose checker raises the error.
     """
 
-    check: Callable[[dict[str, Any]], bool]
+    __slots__ = ()
+
+    @staticmethod
+    def check(msg: dict[str, Any]) -> bool:
+        """True if every ruled value of ``msg`` is valid (generated per class)."""
+        raise NotImplementedError  # pragma: no cover - every instance's class has one
 
     def issuperset(self, other: Any) -> bool:
         """True if every key of ``other`` is here and every ruled value is valid."""

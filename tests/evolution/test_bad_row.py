@@ -1,7 +1,7 @@
 """Issue 10 item 5: one bad row is refused alone; its burst is stored; the serial held.
 
-A peer sends 50 good rows, one whose ``sync_serial`` does not fit 64 bits, 50 good
-rows and ``YouHave 200``: the good rows are stored, the bad one is refused with an
+A peer sends 50 good rows, one whose ``sync_serial`` does not fit 64 bits (and one
+with a null for a NOT NULL column), 50 good rows and ``YouHave 200``: the good rows are stored, the bad one is refused with an
 error to the sender (logged with the peer), and the YouHave is not recorded past what
 was really received.
 """
@@ -88,15 +88,20 @@ async def _scenario(pki: Any, db_factory: Any, caplog: Any) -> tuple[int, int | 
         return RawStroke({"id": i, "name": f"r{i}", "width": 1.0, "sync_serial": serial,
                           "_sync_owner": str(owner.id)})  # fmt: skip
 
-    burst = [row(i, i) for i in range(1, 51)] + [row(51, 2**64)]
-    burst += [row(i, i) for i in range(52, 102)]
+    null_name = row(52, 52)
+    null_name.values["name"] = None  # NOT NULL: it would fail the batch's commit
+    burst = [row(i, i) for i in range(1, 51)] + [row(51, 2**64), null_name]
+    burst += [row(i, i) for i in range(53, 103)]
     for obj in burst:
         sender.manager.synchronize(obj, destinations=[dest])
     sender.manager.synchronize(YouHave(200, owner), destinations=[dest])
     await wait_until(lambda: len(rows(receiver.engine)) >= 100)
     await wait_until(lambda: "not 200 " in caplog.text)  # the YouHave, held back
-    await wait_until(lambda: any("sync_serial" in str(e) for e in errors.seen))
-    assert len(errors.seen) == 1, errors.seen  # the bad row alone
+    await wait_until(lambda: len(errors.seen) >= 2)
+    texts = sorted(str(e) for e in errors.seen)
+    assert len(texts) == 2, texts  # the bad rows alone
+    assert "'name' cannot be null" in texts[0]
+    assert "sync_serial" in texts[1]
     stored, incoming = rows(receiver.engine), _incoming(receiver, owner.id)
     await shutdown(receiver, sender)
     return len(stored), incoming

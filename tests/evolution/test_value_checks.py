@@ -39,7 +39,7 @@ from entanglement.interface import (
 )
 from entanglement.sql import SqlSynchronizable, SqlSyncRegistry
 
-BAD_SIZES = [2.5, 3.0, True, "4", 2**64]
+BAD_SIZES = [2.5, 3.0, True, "4", [4]]
 
 
 async def _send_things(pki: Any) -> tuple[dict[int, Thing], Owner]:

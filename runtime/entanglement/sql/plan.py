@@ -49,6 +49,7 @@ from entanglement._valuecheck import (
     enum_rule,
     string_rule,
 )
+from entanglement.interface import SyncBadEncodingError
 
 __all__ = ["RowPlan", "TablePlan", "fill_plain", "row_plan"]
 
@@ -92,6 +93,7 @@ class RowPlan:
     key_decoders: tuple[tuple[str, Callable[[Any], Any]], ...]  # (key, its decoder)
     decoders: dict[str, Callable[[Any], Any] | None]  # plain property → decoder
     check: Callable[[dict[str, Any]], bool] | None  # the class's value check
+    required: frozenset[str]  # plain properties over NOT NULL columns
     plain_constructor: bool
     plain_bookkeeping: bool  # sync_serial and sync_owner_id are plain columns
     column_keys: frozenset[str]  # every column attribute
@@ -132,6 +134,12 @@ def _make_plan(cls: type[Any]) -> RowPlan:
         key_decoders=tuple((name, _key_decoder(cls, name)) for name in pk_names),
         decoders=_plain_decoders(cls, mapper),
         check=value_check_of(cls),
+        required=frozenset(
+            name
+            for name in cls._sync_properties
+            if _plain_column(cls, mapper, name)
+            and not any(c.nullable for c in mapper.attrs[name].columns)
+        ),
         plain_constructor=_plain_constructor(mapper),
         plain_bookkeeping=all(
             _plain_column(cls, mapper, name)
@@ -283,6 +291,10 @@ def fill_plain(row: Any, msg: dict[str, Any]) -> bool:
     Returns False, having changed nothing, when a key is not a plain property of the
     row's class or a value does not decode: the caller then takes the object model's
     path, which raises the proper error (or assigns through the attribute).
+
+    Raises:
+        SyncBadEncodingError: a null for a NOT NULL column (refused alone, rather than
+            failing the whole batch's commit or silently taking the column default).
     """
     plan = row_plan(type(row))
     if plan.check is not None and not plan.check(msg):
@@ -295,6 +307,11 @@ def fill_plain(row: Any, msg: dict[str, Any]) -> bool:
         decoder = decoders.get(key, _MISSING)
         if decoder is _MISSING:
             return False
+        if value is None and key in plan.required:
+            # stored, it would fail the whole batch's commit (or take the default)
+            raise SyncBadEncodingError(
+                f"{type(row).sync_type}: {key!r} cannot be null", network_msg=msg
+            )
         if decoder is None or value is None:
             decoded.append((key, value))
             continue
