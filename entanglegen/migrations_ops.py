@@ -131,15 +131,21 @@ def _fill(
     if column["default"].get("special") != "random":
         code.add(f"op.execute(table.update(){where}.values({{{name}: {value}}}))")
         return
-    # Every row gets its own value: one UPDATE per row, by primary key.
+    # Every row gets its own value: one UPDATE per row, by primary key, sent as one
+    # executemany (a round trip per row would take minutes on a large table).
     key_cols = ", ".join(f"table.c[{py_literal(k['name'])}]" for k in keys)
     match = ", ".join(
-        f"table.c[{py_literal(k['name'])}] == row[{i}]" for i, k in enumerate(keys)
+        f"table.c[{py_literal(k['name'])}] == sa.bindparam('entanglegen_key_{i}')"
+        for i, k in enumerate(keys)
     )
+    params = ", ".join(f"'entanglegen_key_{i}': row[{i}]" for i, _ in enumerate(keys))
     code.add(
         "bind = op.get_bind()",
-        f"for row in bind.execute(sa.select({key_cols}){where}).all():",
-        f"    bind.execute(table.update().where({match}).values({{{name}: {value}}}))",
+        f"rows = bind.execute(sa.select({key_cols}){where}).all()",
+        "if rows:",
+        f"    bind.execute(table.update().where({match})"
+        f".values({{{name}: sa.bindparam('entanglegen_value')}}), "
+        f"[{{{params}, 'entanglegen_value': {value}}} for row in rows])",
     )
 
 
