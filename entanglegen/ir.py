@@ -108,6 +108,7 @@ class RegistryIR:
     should_listen_constructed: HookIR | None
     custom_operations: tuple[OperationIR, ...]
     disabled_operations: tuple[str, ...]
+    transitions: bool
     has_init: bool
     models_imports: tuple[str, ...]
     models_all: tuple[str, ...]
@@ -159,6 +160,7 @@ class _RegistryPart:
     hooks: dict[str, HookIR | None]
     customs: tuple[OperationIR, ...]
     disabled: tuple[str, ...]
+    transitions: bool
 
 
 def _registry_part(reg: RegistrySpec, imports: Imports) -> _RegistryPart:
@@ -180,10 +182,13 @@ def _registry_part(reg: RegistrySpec, imports: Imports) -> _RegistryPart:
         for op in BUILTIN_OPERATIONS
         if listed is not None and op not in listed
     )
-    if any(h is not None for h in hooks.values()) or customs or disabled:
+    transitions = any(t.transitions for t in reg.types)
+    if transitions:  # not registered by default (PROTOCOL.md §15)
+        imports.add("from entanglement.operations import transition_operation")
+    if any(h is not None for h in hooks.values()) or customs or disabled or transitions:
         imports.add("from typing import Any")
     base = "SqlSyncRegistry" if is_sql else "SyncStoreRegistry"
-    return _RegistryPart(base, hooks, customs, disabled)
+    return _RegistryPart(base, hooks, customs, disabled, transitions)
 
 
 def _operation(op: OperationSpec, imports: Imports) -> OperationIR:
@@ -251,7 +256,8 @@ def build_ir(reg: RegistrySpec, source: str, project: list[RegistrySpec]) -> Reg
         should_listen_constructed=part.hooks["should_listen_constructed"],
         custom_operations=part.customs,
         disabled_operations=part.disabled,
-        has_init=bool(part.customs or part.disabled),
+        transitions=part.transitions,
+        has_init=bool(part.customs or part.disabled or part.transitions),
     )
 
 

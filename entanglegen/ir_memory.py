@@ -30,7 +30,8 @@ def memory_type(b: TypeBuilder, spec: TypeSpec) -> TypeIR:
     return TypeIR(
         template=TypeIR.MEMORY,
         class_name=naming.class_name(spec.name),
-        bases=b.sibling(spec.parent.value) if spec.parent else _root_bases(b),
+        bases=_transition_mixin(b, chain)
+        + (b.sibling(spec.parent.value) if spec.parent else _root_bases(b)),
         docstring=docstring(doc),
         class_attrs=tuple(attrs),
         properties=tuple(own_props),
@@ -38,6 +39,14 @@ def memory_type(b: TypeBuilder, spec: TypeSpec) -> TypeIR:
         super_args=", ".join(f"{p.attr}={p.attr}" for p in parent_props),
         init_assigns=tuple(p.init_assign for p in own_props),
     )
+
+
+def _transition_mixin(b: TypeBuilder, chain: list[TypeSpec]) -> str:
+    # the first type of a chain that asks for transitions carries the mixin
+    if not chain[0].transitions or any(t.transitions for t in chain[1:]):
+        return ""
+    b.imports.add("from entanglement.transition import TransitionTrackerMixin")
+    return "TransitionTrackerMixin, "
 
 
 def _root_bases(b: TypeBuilder) -> str:

@@ -19,7 +19,8 @@ _DISCRIMINATOR = "sync_kind"
 
 
 def sql_type(b: TypeBuilder, spec: TypeSpec) -> TypeIR:
-    root = ancestry(b.reg, spec)[-1]
+    chain = ancestry(b.reg, spec)
+    root = chain[-1]
     keys = [k.value for k in root.primary_key or ()]
     props: list[PropertyIR] = []
     if spec.parent is not None:
@@ -34,7 +35,8 @@ def sql_type(b: TypeBuilder, spec: TypeSpec) -> TypeIR:
     return TypeIR(
         template=TypeIR.SQL,
         class_name=naming.class_name(spec.name),
-        bases=b.sibling(spec.parent.value) if spec.parent else _base(b),
+        bases=_transition_mixin(b, chain)
+        + (b.sibling(spec.parent.value) if spec.parent else _base(b)),
         docstring=docstring(doc),
         class_attrs=tuple(_class_attrs(b, spec)),
         properties=tuple(props),
@@ -42,6 +44,14 @@ def sql_type(b: TypeBuilder, spec: TypeSpec) -> TypeIR:
         super_args="",
         init_assigns=(),
     )
+
+
+def _transition_mixin(b: TypeBuilder, chain: list[TypeSpec]) -> str:
+    # the first type of a chain that asks for transitions carries the mixin
+    if not chain[0].transitions or any(t.transitions for t in chain[1:]):
+        return ""
+    b.imports.add("from entanglement.sql.transition import SqlTransitionTrackerMixin")
+    return "SqlTransitionTrackerMixin, "
 
 
 def _base(b: TypeBuilder) -> str:
