@@ -5,7 +5,9 @@
   or a tuple for several keys); lookups accept a key or an object.
 * :class:`SyncOwner`: the in-memory owner record; wire form
   ``{"_sync_owner": "<uuid>", "_sync_type": "SyncOwner"}``.  Same wire name as the SQL
-  SyncOwner but another attribute set: the two cannot share a manager or a link.
+  SyncOwner but another attribute set.  A manager may carry both registries (issue 10
+  item 6): a received ``SyncOwner`` goes to the class its attributes belong to (see
+  :mod:`entanglement._lookup`), a sent one uses its own class's registry.
 * :class:`SyncStoreRegistry`: registers ``sync``, ``forward``, ``create``, ``delete`` and
   the in-memory ``SyncOwner``; keeps one store per class (``sync_store_with`` shares one).
 * :class:`StoreInSyncStoreMixin`: objects that live in their registry's stores.
