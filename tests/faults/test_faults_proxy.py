@@ -28,7 +28,7 @@ from faults_proxy import CuttingProxy
 
 pytestmark = pytest.mark.faults
 
-CUTS = 8  # the applications commit until the proxy has cut this many links
+CUTS = 6  # the applications commit until the proxy has cut this many links
 MAX_WRITE_SECONDS = 30.0
 CONVERGE_SECONDS = 60.0
 
