@@ -21,6 +21,7 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -616,5 +617,30 @@ def test_first_child_type_fills_the_parents_discriminator(
                 (2, "Machine"),
                 (3, "Robot"),
             ]
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_foreign_keys_on_survive_an_upgrade(
+    project: Project, tmp_path: Path
+) -> None:
+    # labels reference items, and items is copied by batch mode: with foreign keys
+    # enforced, the copy's DROP TABLE would fail on the referencing rows
+    url = f"sqlite:///{tmp_path / 'fk.sqlite'}"
+    _v1_database(project, url).dispose()
+    project.schema(V2)
+    project.revise("Evolve")
+    engine = sa.create_engine(url)
+
+    @sa.event.listens_for(engine, "connect")
+    def _enforce(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+
+    try:
+        upgrade_package(engine, project.migrations)
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.execute(sa.text("SELECT count(*) FROM labels")).scalar() == 2
+            assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
     finally:
         engine.dispose()

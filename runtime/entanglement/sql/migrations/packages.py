@@ -18,7 +18,7 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from alembic import command, util
@@ -190,12 +190,11 @@ def upgrade_package(
             transaction is rolled back; the message names the revision's error).
     """
     if isinstance(bind, Engine):
-        with bind.begin() as conn:
-            if conn.dialect.name == "sqlite":
-                # The sqlite3 driver opens a transaction only before DML: without this
-                # BEGIN a revision's DDL would commit statement by statement.
-                conn.exec_driver_sql("BEGIN")
-            return upgrade_package(conn, migrations)
+        with bind.connect() as conn:
+            if conn.dialect.name != "sqlite":
+                with conn.begin():
+                    return upgrade_package(conn, migrations)
+            return _upgrade_sqlite(conn, migrations)
     before = package_status(bind, migrations)
     if before.state == "ahead":
         raise UpgradeError(
@@ -214,3 +213,26 @@ def upgrade_package(
             f"upgrading {migrations.package} failed: {type(exc).__name__}: {first}"
         ) from None
     return before
+
+
+def _upgrade_sqlite(conn: Connection, migrations: PackageMigrations) -> PackageStatus:
+    """:func:`upgrade_package` on SQLite, in one transaction, foreign keys unchecked.
+
+    Batch mode copies a table, drops the original and renames the copy; with
+    ``PRAGMA foreign_keys=ON`` (which an application may set on its connections) that
+    DROP would fail on, or cascade to, the rows that reference it.  The pragma cannot
+    change inside a transaction, so it is switched off before and restored after.
+    """
+    raw: Any = conn.connection.driver_connection
+    enforced = bool(raw.execute("PRAGMA foreign_keys").fetchone()[0])
+    if enforced:
+        raw.execute("PRAGMA foreign_keys=OFF")
+    try:
+        with conn.begin():
+            # The sqlite3 driver opens a transaction only before DML: without this BEGIN
+            # a revision's DDL would commit statement by statement.
+            conn.exec_driver_sql("BEGIN")
+            return upgrade_package(conn, migrations)
+    finally:
+        if enforced:
+            raw.execute("PRAGMA foreign_keys=ON")
