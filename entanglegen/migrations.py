@@ -12,11 +12,13 @@ revision leaves them (:mod:`entanglegen.migrations_state`).  ``new`` compares th
 with the current schema and writes the next revision plus the new state; the first
 ``new`` of a package writes its baseline.  ``check`` exits 1 when a package's schema has
 changed without a revision (or its state names a revision file that is missing), as
-``entanglegen build`` does through :func:`pending_diagnostics`.  ``entanglegen node ...
+``entanglegen build`` does through :func:`pending_diagnostics` (there in the output
+directory ``[tool.entanglegen]`` names, whatever ``-o`` says).  ``entanglegen node ...
 upgrade`` applies the revisions (:mod:`entanglement.sql.upgrade`).
 
 Choices: revision ids are sequence numbers (readable, deterministic, and two branches
-that both add one conflict in git instead of forking the chain); a package without a
+that both add one conflict in git, on ``schema_state.json``, instead of forking the
+chain); a package without a
 ``migrations`` directory is not managed (nothing is checked until its first ``new``); memory
 packages have no tables and are skipped.  Exit status: 0 success (``new`` with no change
 writes nothing and says so), 1 schema errors or pending changes, 2 usage errors.
