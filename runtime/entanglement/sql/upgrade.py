@@ -227,10 +227,17 @@ def upgrade_bases(engine: Engine, bases: list[str]) -> list[str]:
 
 
 def serve_refusal(engine: Engine, bases: list[str]) -> str | None:
-    """Why ``serve`` must not start on this database (None when every chain is at head).
+    """Why ``serve`` must not start on this database (None when it may).
 
-    The reason is one line naming the package, the revisions and the command to run.
+    A package's chain behind or ahead of the database, or (for any base, with or without
+    migrations) a table or column its models declare that the database lacks: the
+    node would fail on its first read.  The reason is one line naming the package, what
+    is wrong and the command to run.
     """
+    url = engine.url.render_as_string(hide_password=True)
+    run = " ".join(
+        ["entanglegen node --db", url, *(f"--base {b}" for b in bases), "upgrade"]
+    )
     for base in bases:
         migrations = _migrations_of(base)
         if migrations is None:
@@ -238,10 +245,6 @@ def serve_refusal(engine: Engine, bases: list[str]) -> str | None:
         status = package_status(engine, migrations)
         if status.state in ("current", "empty"):
             continue
-        url = engine.url.render_as_string(hide_password=True)
-        run = " ".join(
-            ["entanglegen node --db", url, *(f"--base {b}" for b in bases), "upgrade"]
-        )
         if status.state == "ahead":
             return (
                 f"the database is at revision {status.revision} of "
@@ -257,4 +260,49 @@ def serve_refusal(engine: Engine, bases: list[str]) -> str | None:
             f"the database is behind {migrations.package} ({where}, the code needs "
             f"{status.head}): run '{run}'"
         )
+    for base in bases:
+        missing = _missing_columns(engine, base)
+        if missing:
+            more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+            fix = (
+                f"run '{run}'"
+                if _migrations_of(base) is not None
+                else "its tables were made from older models: migrate them first"
+                " (entanglegen migrations new, for a generated package)"
+            )
+            return (
+                f"the database lacks {missing[0]}{more}, which the models of "
+                f"--base {base} declare: {fix}"
+            )
     return None
+
+
+def _missing_columns(engine: Engine, base: str) -> list[str]:
+    """``table.column`` (or ``table``) of ``base``'s models absent from the database."""
+    import importlib
+
+    module, _, attr = base.rpartition(".")
+    target = getattr(importlib.import_module(module or base), attr, None)
+    metadatas = {id(m): m for m in _metadatas(target)}
+    inspector = sa.inspect(engine)
+    present = set(inspector.get_table_names())
+    missing: list[str] = []
+    for metadata in metadatas.values():
+        for table in metadata.sorted_tables:
+            if table.name not in present:
+                missing.append(table.name)
+                continue
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            missing += [
+                f"{table.name}.{c.name}" for c in table.columns if c.name not in have
+            ]
+    return missing
+
+
+def _metadatas(target: object) -> list[sa.MetaData]:
+    # a declarative base has .metadata; a registry knows its classes
+    found = [getattr(target, "metadata", None)]
+    classes = getattr(getattr(target, "registry", None), "values", None)
+    if callable(classes):
+        found += [getattr(cls, "metadata", None) for cls in classes()]
+    return [m for m in found if isinstance(m, sa.MetaData)]
