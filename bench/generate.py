@@ -20,12 +20,20 @@ defaults, so every code path of the generator is exercised.  Measured (best of
   ``python -m entanglegen build`` including interpreter start-up, the user's experience.
   Target: under one second.
 * ``check``: ``build --check`` over unchanged output (renders and formats for real).
+
+``--scaling`` measures instead how the work before black grows with the project (issue
+11: it must grow linearly): for 1,000, 2,000, 5,000 and 10,000 types (``--sizes``) it
+times ``check``'s work (load, validate, resolve) and the whole pipeline up to black (plus
+IR and render), in process, best of ``--repeat``, and prints seconds per 1,000 types;
+results go to ``bench/results/generate-scaling.json``.  Black itself is linear in the
+number of modules (one per type) and is left out: at 10,000 types it alone takes minutes.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import os
@@ -130,15 +138,92 @@ def rendered_sources(schemas: Path, root: Path) -> list[str]:
     return out
 
 
+def _validated(schemas: Path, root: Path) -> list[Any]:
+    diags = Diagnostics()
+    specs = validate(discover([schemas]), root, diags)
+    assert not diags.has_errors, diags.sorted()[:3]
+    return specs
+
+
+def _rendered(schemas: Path, root: Path) -> int:
+    specs = _validated(schemas, root)
+    env = make_environment()
+    return sum(len(render_registry(env, build_ir(s, s.path, specs))) for s in specs)
+
+
+def scaling(sizes: list[int], props: int, repeat: int, out_json: Path) -> None:
+    # Warm up first: imports (the runtime classes the collision rules read), caches.
+    with tempfile.TemporaryDirectory(prefix="entanglegen-scaling-") as tmp:
+        (Path(tmp) / "schemas").mkdir()
+        synthetic_project(Path(tmp) / "schemas", FILES * 2, props)
+        _rendered(Path(tmp) / "schemas", Path(tmp))
+    rows = []
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix="entanglegen-scaling-") as tmp:
+            root = Path(tmp)
+            schemas = root / "schemas"
+            schemas.mkdir()
+            synthetic_project(schemas, size, props)
+            check_s = best(functools.partial(_validated, schemas, root), repeat)
+            render_s = best(functools.partial(_rendered, schemas, root), repeat)
+        rows.append({"types": size, "check_s": check_s, "to_black_s": render_s})
+        print(
+            f"{size:>6} types: check {check_s:7.3f} s ({check_s / size * 1000:.3f} s "
+            f"per 1k), up to black {render_s:7.3f} s ({render_s / size * 1000:.3f} s "
+            "per 1k)",
+            flush=True,
+        )
+    first = rows[0]
+    for row in rows:
+        factor = row["types"] / first["types"]
+        row["check_growth"] = round(row["check_s"] / first["check_s"] / factor, 3)
+        row["to_black_growth"] = round(
+            row["to_black_s"] / first["to_black_s"] / factor, 3
+        )
+        row["check_s"] = round(row["check_s"], 4)
+        row["to_black_s"] = round(row["to_black_s"], 4)
+    print("time per type relative to the smallest project (1.0 = linear):")
+    for row in rows:
+        print(
+            f"{row['types']:>6} types: check {row['check_growth']:.2f}, "
+            f"up to black {row['to_black_growth']:.2f}"
+        )
+    result = {
+        "benchmark": "generate-scaling",
+        "properties_per_type": props,
+        "schema_files": FILES,
+        "repeat": repeat,
+        "rows": rows,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+    }
+    out_json.parent.mkdir(parents=True, exist_ok=True)
+    out_json.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out_json.relative_to(ROOT)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--types", type=int, default=1000)
+    parser.add_argument("--scaling", action="store_true", help="see the docstring")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[1000, 2000, 5000, 10_000]
+    )
     parser.add_argument("--props", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument(
         "--json", type=Path, default=ROOT / "bench" / "results" / "generate.json"
     )
     args = parser.parse_args()
+    if args.scaling:
+        scaling(
+            args.sizes,
+            args.props,
+            args.repeat,
+            ROOT / "bench" / "results" / "generate-scaling.json",
+        )
+        return
 
     with tempfile.TemporaryDirectory(prefix="entanglegen-bench-") as tmp:
         root = Path(tmp)
