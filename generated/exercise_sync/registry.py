@@ -16,6 +16,7 @@ from entanglegen.example_hooks import (
 from entanglegen.example_hooks import (
     exercise_should_send as _entanglegen_example_hooks_exercise_should_send,
 )
+from entanglement.operations import transition_operation
 from entanglement.sql.base import SqlSyncRegistry
 
 
@@ -27,6 +28,7 @@ class ExerciseRegistry(SqlSyncRegistry):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.register_operation("escalate", self.incoming_escalate)
+        self.register_operation("transition", transition_operation)
 
     def should_send(self, obj: Any, destination: Any = None, **info: Any) -> bool:
         if not super().should_send(obj, destination, **info):

@@ -9,6 +9,7 @@ from entanglegen.example_hooks import (
     nudge_participant as _entanglegen_example_hooks_nudge_participant,
 )
 from entanglement.memory import SyncStoreRegistry
+from entanglement.operations import transition_operation
 
 
 class PresenceRegistry(SyncStoreRegistry):
@@ -19,6 +20,7 @@ class PresenceRegistry(SyncStoreRegistry):
         del self.operations["forward"]
         del self.operations["create"]
         self.register_operation("nudge", self.incoming_nudge)
+        self.register_operation("transition", transition_operation)
 
     def incoming_nudge(self, obj: Any, **info: Any) -> None:
         """Ask a participant's client to flash its cursor (not flooded)."""

@@ -12,13 +12,14 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from entanglement import support as _support
 from entanglement.interface import no_sync_property, sync_property
+from entanglement.sql.transition import SqlTransitionTrackerMixin
 from entanglement.sql.types import GUID
 
 from ._base import Base
 from ._enums import MachineOs, Side
 
 
-class Machine(Base):
+class Machine(SqlTransitionTrackerMixin, Base):
     """A machine in the range, owned by one team at a time."""
 
     __tablename__ = "machines"

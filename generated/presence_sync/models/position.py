@@ -9,6 +9,7 @@ import uuid
 from entanglement import support as _support
 from entanglement.interface import Synchronizable, sync_property
 from entanglement.memory import StoreInSyncStoreMixin
+from entanglement.transition import TransitionTrackerMixin
 from entanglement.types import (
     datetime_decoder,
     datetime_encoder,
@@ -19,7 +20,7 @@ from entanglement.types import (
 from ..registry import registry
 
 
-class Position(StoreInSyncStoreMixin, Synchronizable):
+class Position(TransitionTrackerMixin, StoreInSyncStoreMixin, Synchronizable):
     """Where a participant is on the floor plan of the venue."""
 
     sync_registry = registry
