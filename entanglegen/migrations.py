@@ -59,6 +59,7 @@ __all__ = [
 MIGRATIONS_DIR = "migrations"
 STATE_FILE = "schema_state.json"
 _REVISION_LINE = re.compile(r'^revision = "([^"]+)"$', re.MULTILINE)
+_DOWN_LINE = re.compile(r'^down_revision = "([^"]+)"$', re.MULTILINE)
 _INIT = '"""{what}"""\n'
 
 
@@ -233,21 +234,47 @@ def problems(package: Package) -> list[str]:
             f"{package.committed['revision']} and no revision covers it (run "
             "'entanglegen migrations new -m MSG')"
         ]
-    revision = package.committed["revision"]
-    if revision not in _revisions(package.directory / "versions"):
+    return _chain_problems(name, package.directory / "versions", package.committed)
+
+
+def _chain_problems(name: str, versions: Path, state: State) -> list[str]:
+    """The revision files must form one line from a baseline to the state's revision."""
+    revision = str(state["revision"])
+    chain = _revisions(versions)
+    if revision not in chain:
         return [
-            f"{name}'s schema state is at revision {revision} but "
-            f"{package.directory / 'versions'} has no such revision file"
+            f"{name}'s schema state is at revision {revision} but {versions} has no "
+            "such revision file"
+        ]
+    children: dict[str | None, list[str]] = {}
+    for rev, down in sorted(chain.items()):
+        children.setdefault(down, []).append(rev)
+    forks = {k: v for k, v in children.items() if len(v) > 1}
+    if forks:
+        down, revs = sorted(forks.items(), key=str)[0]
+        return [
+            f"{name}: revisions {', '.join(revs)} all follow {down or 'the start'} "
+            f"(two branches each added one?): keep one line, then run "
+            "'entanglegen migrations new -m MSG' for what the other did"
+        ]
+    heads = set(chain) - {d for d in chain.values() if d}
+    if heads != {revision}:
+        return [
+            f"{name}'s schema state is at revision {revision} but the newest revision "
+            f"in {versions} is {', '.join(sorted(heads))}"
         ]
     return []
 
 
-def _revisions(versions: Path) -> set[str]:
-    found = set()
+def _revisions(versions: Path) -> dict[str, str | None]:
+    """revision → down_revision of every revision file."""
+    found: dict[str, str | None] = {}
     for path in versions.glob("*.py"):
-        match = _REVISION_LINE.search(path.read_text("utf-8"))
+        text = path.read_text("utf-8")
+        match = _REVISION_LINE.search(text)
         if match:
-            found.add(match.group(1))
+            down = _DOWN_LINE.search(text)
+            found[match.group(1)] = down.group(1) if down else None
     return found
 
 

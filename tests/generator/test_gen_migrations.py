@@ -270,3 +270,25 @@ def test_schema_errors_are_reported_and_nothing_is_written(tmp_path: Path) -> No
 def test_the_repository_has_a_revision_for_every_change() -> None:
     code, out, err = run_cli("migrations", "check", cwd=ROOT)
     assert code == 0, out + err
+
+
+def test_check_wants_one_line_of_revisions(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    assert run_cli("migrations", "new", "-m", "Baseline", cwd=root)[0] == 0
+    edit(root, "length: 30", "length: 60")
+    assert run_cli("migrations", "new", "-m", "Longer", cwd=root)[0] == 0
+    versions = migrations(root) / "versions"
+    second = revision_text(root, "0002")
+    # another branch's revision after the same parent, merged without a conflict
+    (versions / "rev_0003_other.py").write_text(second.replace('"0002"', '"0003"'))
+    code, _, err = run_cli("migrations", "check", cwd=root)
+    assert code == 1
+    assert "revisions 0002, 0003 all follow 0001 (two branches each added one?)" in err
+    # a revision after the state's: the state file is behind its chain
+    (versions / "rev_0003_other.py").write_text(
+        second.replace('"0002"', '"0003"').replace('"0001"', '"0002"')
+    )
+    code, _, err = run_cli("migrations", "check", cwd=root)
+    assert code == 1
+    assert "state is at revision 0002 but the newest revision" in err
+    assert err.rstrip().endswith("is 0003")
