@@ -265,10 +265,11 @@ def test_answer_with_an_error_class_unknown_here(pki) -> None:
             [dest] = srv.destinations
             future = srv.synchronize(row, destinations=[dest], response=True)
             [request] = await peer.receive_requests(1)
+            # (BrokenTransition was such a class until entanglement.transition existed.)
             peer.send({
-                "args": ["transition broken"], "network_msg": None, "context": None,
-                "cause": None, "transition_id": str(uuid.uuid4()),
-                "_sync_is_error": True, "_sync_type": "BrokenTransition",
+                "args": ["plugin failed"], "network_msg": None, "context": None,
+                "cause": None, "plugin_id": str(uuid.uuid4()),
+                "_sync_is_error": True, "_sync_type": "PluginOnlyError",
                 "_sync_operation": "error", "_resp_for": [request.number],
             })  # fmt: skip
             assert await future is None
