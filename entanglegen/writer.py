@@ -89,9 +89,14 @@ def _previous_files(out_dir: Path, packages: set[str]) -> set[str]:
                 MARKER
             ):
                 previous.add(path.relative_to(out_dir).as_posix())
-    # Never follow a manifest entry out of the managed directory.
+    # Never follow a manifest entry out of the managed directory, nor into a package's
+    # migrations/ (written once by 'entanglegen migrations new', then owned like code).
     return {
-        p for p in previous if not Path(p).is_absolute() and ".." not in Path(p).parts
+        p
+        for p in previous
+        if not Path(p).is_absolute()
+        and ".." not in Path(p).parts
+        and Path(p).parts[1:2] != ("migrations",)
     }
 
 
