@@ -309,10 +309,12 @@ def test_upgrade_keeps_every_row_and_value(
         engine.dispose()
 
 
-def test_downgrade_returns_to_the_baseline(project: Project, tmp_path: Path) -> None:
+def test_downgrade_returns_to_the_baseline(
+    project: Project, db_factory: Callable[[str], str]
+) -> None:
     from alembic import command
 
-    url = f"sqlite:///{tmp_path / 'down.sqlite'}"
+    url = db_factory("down")
     engine = _v1_database(project, url)
     try:
         project.schema(V2)
