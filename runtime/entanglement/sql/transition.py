@@ -161,7 +161,10 @@ def _detach(row: Any) -> None:
     reason = _dirty_reason(session, row)
     if reason is not None:
         raise DirtyTransitionError(row, reason)
-    owner = owner_of_detached(row)
+    with session.no_autoflush:  # the transition's own changes are never flushed
+        for prop in sa.inspect(row).mapper.column_attrs:
+            getattr(row, prop.key)  # (a subclass's columns may not be loaded yet)
+        owner = owner_of_detached(row)
     session.expunge(row)
     if owner is not None:
         # a detached copy with the owner's identity: readable whatever becomes of the
