@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from ._hashes import DestHash
+from ._sansio.peertext import peer_repr
 
 __all__ = [
     "Codec",
@@ -223,19 +224,14 @@ def binary_decoder(val: str) -> bytes:
 
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1
-_VALUE_CAP: Final = 60
 
 
 def describe_value(value: Any) -> str:
     """``float 2.5``: the JSON type and the (quoted, capped) value, for error texts."""
-    text = repr(value)
-    if len(text) > _VALUE_CAP:
-        text = text[: _VALUE_CAP - 3] + "..."
-    # repr quotes strings and escapes control characters and lone surrogates
     kind = {str: "string", bool: "boolean", type(None): "null"}.get(
         type(value), type(value).__name__
     )
-    return f"{kind} {text.encode('ascii', 'backslashreplace').decode('ascii')}"
+    return f"{kind} {peer_repr(value)}"
 
 
 def int_decoder(value: Any) -> int:

@@ -66,6 +66,12 @@ class Scenario:
     refused_by_new: str | None  # the property new names when refusing old's rows
     old_rows: list[dict[str, Any]] = field(default_factory=list)
     old_fix: list[Any] = field(default_factory=list)  # old's edits before the upgrade
+    v1: str = V1
+    stored_by_old: str | None = None  # left out by old (unknown_properties: store_rest)
+
+
+_TABLE = "    table: strokes\n"
+_STORE_REST = "    table: strokes\n    unknown_properties: store_rest\n"
 
 
 def _v2(old: str, new: str) -> str:
@@ -93,6 +99,17 @@ SCENARIOS = {
         [{**_NEW[0], "colour": "#ff0000"}, _NEW[1], _NEW[2]],
         refused_by_old="colour",
         refused_by_new=None,
+    ),
+    "add_nullable_store_rest": Scenario(
+        _v2(
+            "      note:",
+            "      colour: {{type: str, length: 7, nullable: true}}\n" "      note:",
+        ).replace(_TABLE, _STORE_REST),
+        [{**_NEW[0], "colour": "#ff0000"}, _NEW[1], _NEW[2]],
+        refused_by_old=None,  # old stores the rest meanwhile, and the whole row later
+        refused_by_new=None,
+        v1=V1.replace(_TABLE, _STORE_REST),
+        stored_by_old="colour",
     ),
     "add_required": Scenario(
         _v2("      note:", "      layer: {{type: int, default: 1}}\n      note:"),
@@ -145,7 +162,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Versions]:
     for name, scenario in SCENARIOS.items():
         package = f"evo_{name}_{uuid.uuid4().hex[:6]}"
         root = tmp_path_factory.mktemp(name)
-        made[name] = versions(root, package, V1, scenario.v2)
+        made[name] = versions(root, package, scenario.v1, scenario.v2)
     return made
 
 
@@ -178,31 +195,19 @@ def _unsettled(old: Node, new: Node) -> str:
     )
 
 
-@pytest.mark.parametrize("name", list(SCENARIOS))
-def test_mixed_versions_converge_after_upgrade(
-    name: str, generated: dict[str, Versions], pair: dict[str, Any]
-) -> None:
-    scenario, made = SCENARIOS[name], generated[name]
-    tmp, pki = pair["tmp"], pair["pki"]
-    old = Node(
-        "old", pair["db_factory"]("old"), pki["a"], tmp / "old.log", made.package
-    )
-    new = Node(
-        "new", pair["db_factory"]("new"), pki["b"], tmp / "new.log", made.package
-    )
-    pair["nodes"] = (old, new)
-    old.add(new, connect=True)  # old connects out to new
-    new.add(old, connect=False)
-    old.start(made.v1)
-    new.start(made.v2)
-    # connected, each side's IHave answered: from now on every commit is pushed live
-    # and announced, so the last serial of each side is the one to wait for
+def _both_started(old: Node, new: Node, since: tuple[int, int] = (0, 0)) -> None:
+    # connected and each side's IHave answered: from then on every commit is pushed
+    # live and announced, so the last serial of each side is the one to wait for
     wait_for(
-        lambda: "sent owner" in old.text() and "sent owner" in new.text(),
+        lambda: "sent owner" in old.text()[since[0] :]
+        and "sent owner" in new.text()[since[1] :],
         lambda: _unsettled(old, new),
     )
-    # rows, updates and deletes on both sides while the schemas differ
-    # (each operation is its own commit: the node pushes them as they come)
+
+
+def _mixed(scenario: Scenario, old: Node, new: Node) -> None:
+    """Rows, updates and deletes on both sides while the schemas differ (each its
+    own commit: the nodes push them as they come), until both YouHaves are handled."""
     old.write(
         *(["add", row] for row in scenario.old_rows or _OLD),
         ["set", 1, {"width": 9}],
@@ -221,6 +226,9 @@ def test_mixed_versions_converge_after_upgrade(
         old.write(*scenario.old_fix)
         wait_for(lambda: _settled(new, old), lambda: _unsettled(old, new))
 
+
+def _check_mixed(name: str, scenario: Scenario, old: Node, new: Node) -> None:
+    """Refusals logged with peer and property; nothing truncated or converted."""
     for receiver, sender, prop in (
         (old, "new", scenario.refused_by_old),
         (new, "old", scenario.refused_by_new),
@@ -231,22 +239,41 @@ def test_mixed_versions_converge_after_upgrade(
             assert "rejected sync of 'Stroke'" not in receiver.text()
     stored = rows(old.db)
     assert all(len(row["name"]) <= 16 for row in stored.values())
+    if scenario.stored_by_old is not None:
+        assert {11, 12} <= set(stored)  # the rest of the rows, meanwhile
+        assert scenario.stored_by_old not in stored[11]
+        left_out = f"without {scenario.stored_by_old!r}, which this schema"
+        lines = old.text().splitlines()
+        assert any(left_out in line and "'new'" in line for line in lines)
     if name == "widen_int_to_float":
         assert 11 not in stored  # refused, not stored as 2
     if name == "narrow_string":
         assert "a-long-name3" not in {r["name"] for r in rows(new.db).values()}
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_mixed_versions_converge_after_upgrade(
+    name: str, generated: dict[str, Versions], pair: dict[str, Any]
+) -> None:
+    scenario, made = SCENARIOS[name], generated[name]
+    tmp, db, pki = pair["tmp"], pair["db_factory"], pair["pki"]
+    old = Node("old", db("old"), pki["a"], tmp / "old.log", made.package)
+    new = Node("new", db("new"), pki["b"], tmp / "new.log", made.package)
+    pair["nodes"] = (old, new)
+    old.add(new, connect=True)  # old connects out to new
+    new.add(old, connect=False)
+    old.start(made.v1)
+    new.start(made.v2)
+    _both_started(old, new)
+    _mixed(scenario, old, new)
+    _check_mixed(name, scenario, old, new)
 
     # the old side is migrated by its generated revision and restarted on v2
     old.stop()
     old.run(made.v2, "upgrade")
     since = len(old.text()), len(new.text())
     old.start(made.v2)
-    # both IHaves answered again (what was held is in the answers)
-    wait_for(
-        lambda: "sent owner" in old.text()[since[0] :]
-        and "sent owner" in new.text()[since[1] :],
-        lambda: _unsettled(old, new),
-    )
+    _both_started(old, new, since)  # (what was held is in the IHave answers)
     wait_for(lambda: rows(old.db) == rows(new.db), "the same rows on both sides")
     final = rows(new.db)
     assert set(final) == {1, 3, 11, 12}

@@ -39,10 +39,10 @@ from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from entanglement._codecplan import aliases_of, known_keys_of
+from entanglement._sansio.peertext import peer_repr
 from entanglement.interface import SyncBadEncodingError, Synchronizable
 from entanglement.sql.bookkeeping import SyncOwner
 from entanglement.sql.plan import RowPlan, row_plan
-from entanglement.types import describe_value
 
 if TYPE_CHECKING:
     from entanglement.sql.model import SqlSynchronizable
@@ -117,14 +117,9 @@ def _drop_unknown(cls: Any, msg: dict[str, Any], info: dict[str, Any]) -> None:
         getattr(sender, "name", None),
         getattr(sender, "dest_hash", None),
         cls.sync_type,
-        peer_text(msg.get("_sync_owner")),
-        ", ".join(peer_text(key) for key in unknown),
+        peer_repr(msg.get("_sync_owner")),
+        ", ".join(peer_repr(key) for key in unknown),
     )
-
-
-def peer_text(value: Any) -> str:
-    """A peer-supplied value quoted and capped for a log line."""
-    return describe_value(value).split(" ", 1)[1]
 
 
 def _lookup(session: Session, cls: type[Any], keys: dict[str, Any]) -> Any:
