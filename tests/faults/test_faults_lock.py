@@ -21,7 +21,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from faults_helpers import Workload, make_pair, scan_logs, stop_all, wait_converged
+from faults_helpers import (
+    BASE,
+    NodeProcess,
+    Workload,
+    cli_ok,
+    free_port,
+    make_pair,
+    scan_logs,
+    stop_all,
+    wait_converged,
+)
 
 pytestmark = pytest.mark.faults
 
@@ -109,3 +119,24 @@ def test_a_lock_held_past_the_busy_timeout_is_waited_out(pki, tmp_path, fault_se
         assert warned or n.name == "b", f"{report}: a did not meet the lock:\n{text}"
         if warned:
             assert f"database {files[n.name]} is available again" in text, text
+
+
+def test_serve_started_while_the_database_is_locked_waits_for_it(pki, tmp_path):
+    path = tmp_path / "a.sqlite"
+    # A 1 s busy timeout (pysqlite's ``timeout`` in the URL), so that a lock of 12 s
+    # surely outlasts the process's start-up (imports) plus the timeout.
+    db = f"sqlite:///{path}?timeout=1"
+    cli_ok("--db", db, *BASE, "list")  # the tables
+    node = NodeProcess("a", db, pki["a"], free_port(), tmp_path / "a.log")
+    try:
+        with exclusive_lock(path, 12.0):
+            node.start()  # its start-up reads and the write check meet the lock
+        node.wait_listening()
+        assert node.alive()
+    finally:
+        stop_all([node])
+    text = node.text()
+    assert text.count(f"database {path} is unavailable") == 1, text
+    assert "starting the node is retried with backoff" in text, text
+    assert f"database {path} is available again" in text, text
+    assert not scan_logs([node]), text
