@@ -79,7 +79,13 @@ def test_a_lock_held_past_the_busy_timeout_is_waited_out(pki, tmp_path, fault_se
     nodes = make_pair(pki, dbs, tmp_path, max_backoff=None)  # the default: 600 s
     wa = Workload(dbs["a"], random.Random(rng.getrandbits(64)), "a")
     wb = Workload(dbs["b"], random.Random(rng.getrandbits(64)), "b")
-    held = [rng.uniform(BUSY_TIMEOUT + 1.5, BUSY_TIMEOUT + 3.5) for _ in "ab"]
+    # a's lock outlasts two busy timeouts: a late message from b (a YouHave) may keep
+    # a's event loop inside one receive for a whole timeout, and the periodic read
+    # that follows must still meet the lock
+    held = [
+        rng.uniform(2 * BUSY_TIMEOUT + 1.5, 2 * BUSY_TIMEOUT + 2.5),
+        rng.uniform(BUSY_TIMEOUT + 1.5, BUSY_TIMEOUT + 3.5),
+    ]
     try:
         wa.commit(100)
         wb.commit(50)
@@ -88,6 +94,7 @@ def test_a_lock_held_past_the_busy_timeout_is_waited_out(pki, tmp_path, fault_se
         for n in nodes.values():
             n.wait_listening()
         wait_converged(dbs, 60.0)
+        time.sleep(1.5)  # the YouHave announcements that follow (0.5 s)
         with exclusive_lock(files["a"], held[0]):
             pass  # nothing to receive: a's periodic reads meet the lock (item 10)
         with exclusive_lock(files["b"], held[1]) as lock:
