@@ -31,13 +31,11 @@ it, and plain column values go straight into its ``__dict__``
 attribute as usual).  ORM events of the class (``before_insert``...) do not run for
 them, as with any bulk INSERT.
 
-Failures: a refused message leaves nothing in the batch, and its row is *held*: the
-row's owner's next YouHave from that neighbour is recorded only up to the serial
-before the row (not at all when the row's serial is not a valid one), so a row this
-node could not read is asked for again on the next connection, and arrives once the
-node is upgraded (issue 9; the row's neighbours in the burst are stored as usual,
-issue 10 item 5).  A refusal by an application hook inside the receive context holds
-the serial the same way (this layer cannot tell it from a row it cannot read).  A row whose stored owner
+Failures: a refused message leaves nothing in the batch, and its row is *held*
+(:mod:`entanglement.sql.holds`): the owner's YouHave is recorded only up to the serial
+before it, so the row is asked for again on the next connection and arrives once the
+node can read it (issue 9); the row's neighbours in the burst are stored as usual
+(issue 10 item 5).  A row whose stored owner
 differs from the message's, or whose stored class differs from the message's, is
 skipped with an error in the log (rows never change owner or class through messages).
 A commit that fails (a database constraint, or a bug: logged with its traceback) rolls
@@ -49,7 +47,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,9 +56,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import sessionmaker
 
 from entanglement._codecplan import aliases_of
+from entanglement.sql.holds import Holds
 from entanglement.sql.plan import RowPlan, row_plan
 from entanglement.sql.state import sql_state
-from entanglement.types import INT64_MAX
 
 __all__ = [
     "COMMIT_DELAY",
@@ -70,10 +67,8 @@ __all__ = [
     "ReceiveBatch",
     "batch_context",
     "flush_batch",
-    "forget_holds",
     "manager_batch",
     "take_failure",
-    "take_hold",
 ]
 
 log = logging.getLogger("entanglement")
@@ -98,10 +93,7 @@ class ReceiveBatch:
         self.owners: dict[Any, Any] = {}
         self.rows: dict[tuple[Any, ...], tuple[Any, frozenset[str]]] = {}
         self.failed = False
-        # (sender hash text, owner id text) → the serial up to which its rows were
-        # all stored (None: unknown, hold at what we had), see hold()
-        self.holds: dict[tuple[str, str], int | None] = {}
-        self._expected: tuple[Any, Any, Any] | None = None
+        self.holds = Holds()  # serials of refused rows (entanglement.sql.holds)
         self._timer: asyncio.TimerHandle | None = None
         self._first = self._last = 0.0
 
@@ -115,49 +107,9 @@ class ReceiveBatch:
         """True while a commit is due (rows were added since the last one)."""
         return self._timer is not None
 
-    def expect(self, sender: Any, msg: dict[str, Any]) -> None:
-        """A row is being received from ``sender``: unless :meth:`add` takes it before
-        :meth:`received`, it was refused, and its owner's serial is held back."""
-        self._expected = (sender, msg.get("_sync_owner"), msg.get("sync_serial"))
-
-    def hold(self, sender: Any, owner_text: Any, serial: Any) -> None:
-        """Remember that a row of this owner at ``serial`` was not stored.
-
-        The next YouHave of the owner from ``sender`` is then recorded at most up to
-        the serial before it (not at all if the serial is not a valid one), so the
-        row is asked for again on the next connection (issue 9).
-        """
-        key = (str(getattr(sender, "dest_hash", None)), _owner_key(owner_text))
-        valid = type(serial) is int and 0 < serial <= INT64_MAX
-        cap = serial - 1 if valid else None
-        if key in self.holds:
-            known = self.holds[key]
-            cap = None if known is None or cap is None else min(known, cap)
-        self.holds[key] = cap
-
-    def take_hold(self, sender: Any, owner_id: Any) -> tuple[bool, int | None]:
-        """``(held, cap)`` for the owner's rows from ``sender``.
-
-        A hold lasts as long as the connection: a refused row is sent again only in
-        the answer to the next connection's IHave (see :meth:`forget_holds`).
-        """
-        key = (str(getattr(sender, "dest_hash", None)), _owner_key(owner_id))
-        if key not in self.holds:
-            return False, None
-        return True, self.holds[key]
-
-    def forget_holds(self, sender: Any) -> None:
-        """A new connection to ``sender``: its IHave answers re-send what was held."""
-        text = str(getattr(sender, "dest_hash", None))
-        for key in [key for key in self.holds if key[0] == text]:
-            del self.holds[key]
-
     def received(self) -> None:
         """A row was received: commit now if the batch is full, else when due."""
-        expected = self._expected
-        if expected is not None:  # refused before incoming_sync took it
-            self._expected = None
-            self.hold(*expected)
+        self.holds.settle()  # a row refused before incoming_sync took it is held
         if len(self.rows) >= MAX_ROWS:
             self.commit()
             return
@@ -179,7 +131,7 @@ class ReceiveBatch:
     def add(self, row: Any, attributes: frozenset[str]) -> None:
         """Queue a received row and the attributes its message carried (a later
         message of the same row replaces it)."""
-        self._expected = None
+        self.holds.taken()
         plan = row_plan(type(row))
         aliases = aliases_of(type(row))
         if aliases:  # the message named a renamed property by its old name
@@ -216,13 +168,6 @@ class ReceiveBatch:
                 )
         session.expunge_all()
         self.owners.clear()
-
-
-def _owner_key(owner: Any) -> str:
-    try:
-        return str(uuid.UUID(str(owner)))
-    except ValueError:
-        return str(owner)
 
 
 _Entry = tuple[Any, frozenset[str], tuple[Any, ...]]  # row, attributes, key values
@@ -380,22 +325,6 @@ def flush_batch(manager: Any) -> None:
     batch = sql_state(manager).batch
     if batch is not None and (batch.pending or batch.scheduled):
         batch.commit()
-
-
-def take_hold(manager: Any, sender: Any, owner_id: Any) -> tuple[bool, int | None]:
-    """``(held, cap)``: whether rows of the owner from ``sender`` were refused on this
-    connection, and the serial up to which all were stored (None: unknown)."""
-    batch = sql_state(manager).batch
-    if batch is None:
-        return False, None
-    return batch.take_hold(sender, owner_id)  # type: ignore[no-any-return]
-
-
-def forget_holds(manager: Any, sender: Any) -> None:
-    """Forget the held serials of ``sender``'s owners (a new connection begins)."""
-    batch = sql_state(manager).batch
-    if batch is not None:
-        batch.forget_holds(sender)
 
 
 def take_failure(manager: Any) -> bool:

@@ -110,7 +110,7 @@ def _drop_unknown(cls: Any, msg: dict[str, Any], info: dict[str, Any]) -> None:
     sender = info.get("sender")
     context = info["context"]
     if context.batch is not None:
-        context.batch.hold(sender, msg.get("_sync_owner"), msg.get("sync_serial"))
+        context.batch.holds.hold(sender, msg.get("_sync_owner"), msg.get("sync_serial"))
     log.warning(
         "%r %s: stored a %s of owner %s without %s, which this schema does not know"
         " (the row is asked for again on the next connection)",
@@ -156,7 +156,7 @@ def construct_row(
     """The implementation of ``SqlSynchronizable.sync_construct`` (``info`` as a dict)."""
     context = info["context"]
     if context.batch is not None:  # refused from here on: the owner's serial is held
-        context.batch.expect(info.get("sender"), msg)
+        context.batch.holds.expect(info.get("sender"), msg)
     aliases = aliases_of(cls)
     if aliases:  # a renamed property: the row is filled under its new name
         canonical_names(msg, aliases)

@@ -15,7 +15,7 @@ Fixed quirks:
 * 19: an IHave is answered even when it arrives before our side registered the
   connection as live (the answer goes to the connecting connection).
 * Issue 9: a YouHave is recorded only up to the serial before the first row of its
-  owner this node refused on this connection (see :mod:`entanglement.sql.batch`);
+  owner this node refused on this connection (see :mod:`entanglement.sql.holds`);
   the refused rows are then in the next connection's IHave answer.  The wire is
   unchanged: the IHave simply carries a lower serial.
 * 36: the forced resync of an owner (tombstone of an unknown type) persists the new
@@ -87,7 +87,8 @@ def _incoming_you_have(
     you_have: YouHave, context: SyncContext, manager: Any, sender: Any, **info: Any
 ) -> None:
     from entanglement.sql.announce import schedule_you_have
-    from entanglement.sql.batch import take_failure, take_hold
+    from entanglement.sql.batch import take_failure
+    from entanglement.sql.holds import take_hold
 
     owner = you_have.sync_owner
     serial = int(you_have.serial)
@@ -195,7 +196,7 @@ def incoming_i_have(
 
 async def resync_on_connect(dest: Any, manager: Any, protocol: Any) -> None:
     """§12.8.1: offer our owners to a new connection, then MyOwners."""
-    from entanglement.sql.batch import forget_holds
+    from entanglement.sql.holds import forget_holds
 
     forget_holds(manager, dest)  # what was held is in this connection's IHave answers
     maker = sql_state(manager).sessionmaker
