@@ -286,6 +286,14 @@ def _problem(exc: yaml.YAMLError) -> str:
     return str(exc)
 
 
+def _opened(exc: yaml.MarkedYAMLError, loc: Loc) -> str:
+    # Where the construct that failed opens, when the error is reported elsewhere.
+    mark = exc.context_mark
+    if mark is None or (mark.line + 1, mark.column + 1) == (loc.line, loc.col):
+        return ""
+    return f" (it opens at line {mark.line + 1}, column {mark.column + 1})"
+
+
 def _mark_loc(exc: yaml.MarkedYAMLError, path: str) -> Loc:
     mark = exc.problem_mark or exc.context_mark
     # An unclosed quote or bracket is found at the end of the stream; the place to fix
@@ -310,7 +318,8 @@ def load_text(text: str, path: str, diags: Diagnostics) -> YNode | None:
         diags.error(exc.loc, exc.message, hint=exc.hint)
         return None
     except yaml.MarkedYAMLError as exc:
-        diags.error(_mark_loc(exc, path), f"YAML syntax error: {_problem(exc)}")
+        loc = _mark_loc(exc, path)
+        diags.error(loc, f"YAML syntax error: {_problem(exc)}{_opened(exc, loc)}")
         return None
     except yaml.reader.ReaderError as exc:
         char = exc.character if isinstance(exc.character, int) else ord(exc.character)
