@@ -26,7 +26,7 @@ import contextlib
 import logging
 import os
 import ssl
-from collections.abc import Coroutine, Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from entanglement._connect import ConnectMixin
@@ -181,9 +181,14 @@ class SyncManager(SendMixin, ConnectMixin, ReceiveMixin):
     # -- tasks and shutdown ------------------------------------------------------
 
     def create_task(
-        self, coro: Coroutine[Any, Any, Any], *, name: str | None = None
+        self, coro: Awaitable[Any], *, name: str | None = None
     ) -> asyncio.Task[Any]:
-        """Start a task owned by the manager (cancelled and awaited on close)."""
+        """Start a task owned by the manager (cancelled and awaited on close).
+
+        ``coro`` may be any awaitable (a future such as ``protocol.sync_drain()``'s too).
+        """
+        if not asyncio.iscoroutine(coro):
+            coro = _awaiting(coro)
         task = self.loop.create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
@@ -238,6 +243,15 @@ class SyncManager(SendMixin, ConnectMixin, ReceiveMixin):
                 async with asyncio.timeout(1.0):
                     await asyncio.gather(*(p.wait_closed() for p in protocols))
 
+    def run_until_complete(self, awaitable: Any) -> Any:
+        """Run ``awaitable`` on the manager's loop until it completes (the original's
+        style: a manager owning its loop, driven from synchronous code).
+
+        Returns:
+            The awaitable's result.
+        """
+        return self.loop.run_until_complete(awaitable)
+
     def close(self) -> None:
         """Close everything; a private event loop is spun down and closed too.
 
@@ -282,3 +296,7 @@ def _choose_loop(
         return asyncio.get_running_loop(), False
     except RuntimeError:
         return asyncio.new_event_loop(), True
+
+
+async def _awaiting(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable

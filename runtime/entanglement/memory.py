@@ -14,6 +14,10 @@
 
 Choices and fixed quirks:
 
+* As in the original, ``obj._sync_owner = <uuid>`` may name an owner that is not stored
+  yet: the id is kept and resolved once that owner is known; ``store_synchronize`` of such
+  an object makes it a local owner (stored and announced) if no peer sent it meanwhile.
+
 * Quirk 52 fixed: ``sync_context`` yields a :class:`StoreContext` whose ``owner`` the mixin
   sets while constructing, so ``create`` works in memory; ``associate_with_manager`` sets
   ``manager`` (weakly).
@@ -175,7 +179,7 @@ class SyncStoreRegistry(SyncRegistry):
         ``manager.synchronize``.  Returns what ``synchronize`` returns (or None).
         """
         if getattr(obj, "sync_owner", None) in (None, EphemeralUnflooded):
-            obj.sync_owner = self.local_owner
+            obj.sync_owner = self._owner_for_pending(obj)
         self.add_to_store(obj)
         manager = self.manager
         if manager is None:
@@ -197,6 +201,19 @@ class SyncStoreRegistry(SyncRegistry):
                 priority,
             )
         return manager.synchronize(obj, **kwargs)
+
+    def _owner_for_pending(self, obj: Synchronizable) -> SyncOwner:
+        """The owner of an object that has none: the one its assigned id names (made a
+        local owner here when no peer sent it), else the local owner."""
+        pending = vars(obj).pop("_sync_owner_pending", None)
+        if pending is None:
+            return self.local_owner
+        owner = self.owners.get(pending)
+        if isinstance(owner, SyncOwner):
+            return owner
+        owner = SyncOwner(pending)
+        self.owners.add(owner)
+        return owner
 
     def sync_context(self, **info: Any) -> AbstractContextManager[Any]:
         """Yield a fresh :class:`StoreContext` (its ``owner`` is set on construction).
@@ -256,13 +273,32 @@ class SyncStoreRegistry(SyncRegistry):
 
 def _get_owner_id(self: StoreInSyncStoreMixin) -> uuid.UUID:
     owner = self.sync_owner
+    if owner is None:
+        pending = _resolve_pending_owner(self)
+        if pending is not None:
+            return pending
+    owner = self.sync_owner
     if owner is None or owner is EphemeralUnflooded:
         raise AttributeError("_sync_owner")
     owner_id: uuid.UUID = owner.id
     return owner_id
 
 
+def _resolve_pending_owner(self: StoreInSyncStoreMixin) -> uuid.UUID | None:
+    """An id assigned before its owner was known: resolve it if the owner is now."""
+    pending: uuid.UUID | None = vars(self).get("_sync_owner_pending")
+    if pending is None:
+        return None
+    owners = getattr(type(self).sync_registry, "owners", None)
+    owner = owners.get(pending) if owners is not None else None
+    if isinstance(owner, SyncOwner):
+        self.sync_owner = owner
+        del vars(self)["_sync_owner_pending"]
+    return pending
+
+
 def _set_owner_id(self: StoreInSyncStoreMixin, value: Any) -> None:
+    vars(self).pop("_sync_owner_pending", None)
     if isinstance(value, SyncOwner) or value is None:
         self.sync_owner = value
         return
@@ -270,7 +306,11 @@ def _set_owner_id(self: StoreInSyncStoreMixin, value: Any) -> None:
     owners = getattr(type(self).sync_registry, "owners", None)
     owner = owners.get(owner_id) if owners is not None else None
     if owner is None:
-        raise SyncBadOwner(f"unknown owner {owner_id}: synchronize owner before object")
+        # As in the original: an owner not known yet is remembered by its id and
+        # resolved once it is (store_synchronize makes it a local owner otherwise).
+        self.sync_owner = None
+        vars(self)["_sync_owner_pending"] = owner_id
+        return
     self.sync_owner = owner
 
 

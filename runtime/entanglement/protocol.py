@@ -260,22 +260,35 @@ class SyncProtocol:
         if conn.has_output and not bw.paused:
             self._schedule_flush()  # yield to the loop, then go on
 
-    async def sync_drain(self) -> None:
-        """Wait until everything queued before this call has been written.
+    def sync_drain(self) -> asyncio.Future[None]:
+        """A future that completes once everything queued before this call is written.
 
-        Raises:
-            WriteError: the connection was lost first.
+        As in the original, the future is fixed at call time, so callers may collect
+        several (``asyncio.wait([p.sync_drain() for p in manager.connections])``) or
+        poll ``.done()``; awaiting it directly works too.  Each call gets its own
+        future over the shared one, so cancelling one waiter leaves the others.
+
+        Returns:
+            The future; it fails with WriteError if the connection is lost first (or
+            was already closed).
         """
         if self.closed:
-            raise WriteError(f"{self.peer_name}: connection is closed")
+            failed: asyncio.Future[None] = self.loop.create_future()
+            failed.set_exception(WriteError(f"{self.peer_name}: connection is closed"))
+            failed.add_done_callback(_retrieve)
+            return failed
         if not self.conn.queue.begin_drain():
             if self._drain is None:
-                return
+                done: asyncio.Future[None] = self.loop.create_future()
+                done.set_result(None)
+                return done
         elif self._drain is None:
             self._drain = self.loop.create_future()
             self._drain.add_done_callback(_retrieve)
             self._schedule_flush()
-        await asyncio.shield(self._drain)
+        waiter = asyncio.shield(self._drain)
+        waiter.add_done_callback(_retrieve)
+        return waiter
 
     # -- closing -----------------------------------------------------------------
 

@@ -232,8 +232,28 @@ def test_mixin_owner_property():
     c._sync_owner = str(owner.id)
     assert c.sync_owner is owner
     assert c.to_sync()["_sync_owner"] == str(owner.id)
-    with pytest.raises(SyncBadOwner, match="synchronize owner before object"):
-        c._sync_owner = str(uuid.uuid4())
+    # An owner not stored yet (the original allows it): the id is kept and resolved
+    # once the owner is known.
+    later = SyncOwner(dest_hash=PEER)
+    c._sync_owner = str(later.id)
+    assert c.sync_owner is None
+    assert c._sync_owner == later.id
+    assert c.to_sync()["_sync_owner"] == str(later.id)
+    reg.owners.add(later)
+    assert c._sync_owner == later.id
+    assert c.sync_owner is later
+
+
+def test_store_synchronize_makes_an_assigned_unknown_owner_local():
+    reg = SyncStoreRegistry()
+    reg.register_syncable("Cursor", Cursor)
+    c = cursor()
+    owner_id = uuid.uuid4()
+    c._sync_owner = str(owner_id)
+    reg.store_synchronize(c)
+    assert c.sync_owner.id == owner_id
+    assert c.sync_owner.dest_hash is None
+    assert reg.owners[owner_id] is c.sync_owner
 
 
 # --- receiving --------------------------------------------------------------------
