@@ -148,13 +148,23 @@ class Node:
 
     def write(self, *ops: Any) -> None:
         """Commit ``ops`` as an application of this node's current version would."""
-        assert self.version is not None
-        done = subprocess.run(
-            [sys.executable, str(HERE / "evo_app.py"), self.db, self.base.split(".")[0],
-             json.dumps(ops)],
-            capture_output=True, text=True, env=_env(self.version), timeout=60,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stdout + done.stderr
+        write_all((self, list(ops)))
+
+
+def write_all(*work: tuple[Node, list[Any]]) -> None:
+    """Each node's application commits its ops, the applications running at once."""
+    procs = []
+    for node, ops in work:
+        assert node.version is not None
+        procs.append(subprocess.Popen(
+            [sys.executable, str(HERE / "evo_app.py"), node.db,
+             node.base.split(".")[0], json.dumps(ops)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=_env(node.version),
+        ))  # fmt: skip
+    for proc in procs:
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out
 
 
 def rows(db: str) -> dict[Any, dict[str, Any]]:

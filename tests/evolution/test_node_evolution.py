@@ -33,6 +33,7 @@ from .evo_helpers import (
     rows,
     versions,
     wait_for,
+    write_all,
 )
 
 pytestmark = pytest.mark.slow
@@ -208,15 +209,11 @@ def _both_started(old: Node, new: Node, since: tuple[int, int] = (0, 0)) -> None
 def _mixed(scenario: Scenario, old: Node, new: Node) -> None:
     """Rows, updates and deletes on both sides while the schemas differ (each its
     own commit: the nodes push them as they come), until both YouHaves are handled."""
-    old.write(
-        *(["add", row] for row in scenario.old_rows or _OLD),
-        ["set", 1, {"width": 9}],
-        ["delete", 2],
-    )
-    new.write(
-        *(["add", row] for row in scenario.new_rows),
-        ["set", 12, {"width": 8}],
-        ["delete", 13],
+    old_ops = [["add", row] for row in scenario.old_rows or _OLD]
+    new_ops = [["add", row] for row in scenario.new_rows]
+    write_all(
+        (old, [*old_ops, ["set", 1, {"width": 9}], ["delete", 2]]),
+        (new, [*new_ops, ["set", 12, {"width": 8}], ["delete", 13]]),
     )
     wait_for(
         lambda: _settled(new, old) and _settled(old, new), lambda: _unsettled(old, new)
