@@ -2,46 +2,86 @@
 
 A hook (``policy``, an operation's ``handler``, a property's ``encoder``/``decoder``) is
 written ``package.module.name``; the generated module imports ``name`` from
-``package.module``.  When that module can be found on the generator's ``sys.path`` it is
-imported (the generated package imports it anyway) and a missing ``name`` is a located
-error with a did-you-mean among the module's public names.  A module that cannot be
-found, or that fails to import, is not checked here: it may well exist where the
-generated package runs (the generator does not run with the application's path).
+``package.module``.  When that module can be found, a missing ``name`` is a located error
+with a did-you-mean among the module's names.
+
+Checking must not run code a schema names (``check`` runs on schemas nobody vetted yet):
+a module already imported is asked directly; any other is located on ``sys.path`` without
+importing it or its packages (``importlib.machinery.PathFinder``, one level at a time) and
+its source is read with ``ast`` for the names its top level binds (definitions,
+assignments, imports, also inside top-level ``if``/``try``/``with``).  A module that cannot
+be found, is not Python source, or may create names dynamically (``from x import *``, a
+module ``__getattr__``, assignments to ``globals()``) is not checked: it may well exist
+where the generated package runs.
 """
 
 from __future__ import annotations
 
+import ast
 import difflib
-import importlib
-import importlib.util
-from types import ModuleType
+import sys
+from importlib.machinery import PathFinder
 
 from .diagnostics import Diagnostics
 from .spec import Located, RegistrySpec
 
 __all__ = ["check_hooks"]
 
-_UNAVAILABLE = object()
+
+def _module_names(name: str) -> set[str] | None:
+    """The names module ``name`` defines, or None when that cannot be known here."""
+    module = sys.modules.get(name)
+    if module is not None:
+        return set(dir(module))
+    path: list[str] | None = None
+    spec = None
+    for part in name.split("."):
+        spec = PathFinder.find_spec(part, path)
+        if spec is None:
+            return None
+        path = list(spec.submodule_search_locations or [])
+    origin = spec.origin if spec is not None else None
+    if origin is None or not origin.endswith(".py"):
+        return None
+    try:
+        with open(origin, "rb") as handle:
+            tree = ast.parse(handle.read(), filename=origin)
+    except (OSError, SyntaxError, ValueError):
+        return None
+    return _top_level_names(tree.body)
 
 
-class _Modules:
-    def __init__(self) -> None:
-        self.cache: dict[str, ModuleType | object] = {}
-
-    def get(self, name: str) -> ModuleType | None:
-        if name not in self.cache:
-            self.cache[name] = self._load(name)
-        module = self.cache[name]
-        return module if isinstance(module, ModuleType) else None
-
-    @staticmethod
-    def _load(name: str) -> ModuleType | object:
-        try:
-            if importlib.util.find_spec(name) is None:
-                return _UNAVAILABLE
-            return importlib.import_module(name)
-        except Exception:  # any failure: not checkable here
-            return _UNAVAILABLE
+def _top_level_names(body: list[ast.stmt]) -> set[str] | None:
+    names: set[str] = set()
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if node.name == "__getattr__":
+                return None
+            names.add(node.name)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            for alias in node.names:
+                if alias.name == "*":
+                    return None
+                names.add(alias.asname or alias.name.split(".")[0])
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+        elif isinstance(node, ast.If | ast.Try | ast.With | ast.For | ast.While):
+            nested = [*node.body, *getattr(node, "orelse", [])]
+            nested += getattr(node, "finalbody", [])
+            for handler in getattr(node, "handlers", []):
+                nested += handler.body
+            inner = _top_level_names(nested)
+            if inner is None:
+                return None
+            names |= inner
+        if any(
+            isinstance(n, ast.Name) and n.id in ("globals", "setattr")
+            for n in ast.walk(node)
+        ):
+            return None
+    return names
 
 
 def _hooks(reg: RegistrySpec) -> list[tuple[str, Located]]:
@@ -56,15 +96,17 @@ def _hooks(reg: RegistrySpec) -> list[tuple[str, Located]]:
 
 
 def check_hooks(regs: list[RegistrySpec], diags: Diagnostics) -> None:
-    """Report hooks whose module imports here but lacks the named function."""
-    modules = _Modules()
+    """Report hooks whose module can be read here but does not define the name."""
+    known: dict[str, set[str] | None] = {}
     for reg in regs:
         for what, hook in _hooks(reg):
             module_name, _, name = hook.value.rpartition(".")
-            module = modules.get(module_name)
-            if module is None or hasattr(module, name):
+            if module_name not in known:
+                known[module_name] = _module_names(module_name)
+            names = known[module_name]
+            if names is None or name in names:
                 continue
-            public = [n for n in dir(module) if not n.startswith("_")]
+            public = sorted(n for n in names if not n.startswith("_"))
             match = difflib.get_close_matches(name, public, n=1, cutoff=0.6)
             diags.error(
                 hook.loc,

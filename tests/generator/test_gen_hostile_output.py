@@ -165,3 +165,40 @@ def test_a_good_build_replaces_and_removes(tmp_path: Path) -> None:
         "pkg/a.py": b"new a\n",
         "pkg/new/b.py": b"b\n",
     }
+
+
+def test_hook_paths_are_checked_without_running_the_hook_modules(
+    tmp_path: Path,
+) -> None:
+    lib = tmp_path / "lib"
+    (lib / "hookpkg_canary").mkdir(parents=True)
+    planted = "import builtins\nbuiltins.HOOK_CANARY = 1\n"
+    (lib / "hookpkg_canary" / "__init__.py").write_text(planted)
+    (lib / "hookpkg_canary" / "codecs.py").write_text(
+        planted + "def encode(v): return v\nif True:\n    decode = encode\n"
+    )
+    (lib / "hookpkg_canary" / "dynamic.py").write_text("def __getattr__(n): ...\n")
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    (schemas / "s.yaml").write_text(
+        SCHEMA.format(package="hooks_sync", doc="d")
+        + "      a: {type: str, encoder: hookpkg_canary.codecs.encod, "
+        "decoder: hookpkg_canary.codecs.decode}\n"
+        + "      b: {type: str, encoder: hookpkg_canary.dynamic.anything, "
+        "decoder: hookpkg_canary.nowhere.x}\n"
+    )
+    sys.path.insert(0, str(lib))
+    try:
+        result = build([schemas], root=tmp_path)
+    finally:
+        sys.path.remove(str(lib))
+    assert [(d.line, d.message, d.hint) for d in result.diagnostics] == [
+        (
+            9,
+            "encoder 'hookpkg_canary.codecs.encod': module 'hookpkg_canary.codecs' "
+            "has no 'encod'",
+            "did you mean hookpkg_canary.codecs.encode?",
+        )
+    ]
+    assert not hasattr(builtins, "HOOK_CANARY")
+    assert "hookpkg_canary" not in sys.modules
