@@ -347,6 +347,7 @@ class _Resolver:
                 f"type {res.target!r} cannot be referenced: it needs a "
                 "single primary key of type uuid, int or str",
                 f"{prop.key_path}.type",
+                self.key_hint(res),
             )
         if prop.length is not None and res.scalar not in ("str", "bytes"):
             self.d.error(
@@ -376,6 +377,20 @@ class _Resolver:
                     f"{prop.key_path}.default",
                     hint,
                 )
+
+    def key_hint(self, res: Resolved) -> str:
+        # A key that is itself a reference: its column's type would depend on another
+        # table being defined first (the import order of the generated modules).
+        reg = self.by_name.get(res.registry)
+        target = type_named(reg, res.target) if reg else None
+        if reg is None or target is None:
+            return ""
+        keys = primary_key(reg, target).primary_key or ()
+        props = {p.name: p for p in effective_properties(reg, target)}
+        key = props.get(keys[0].value) if len(keys) == 1 else None
+        if key is None or key.resolved is None or key.resolved.kind != "ref":
+            return ""
+        return f"its key {key.name!r} is itself a reference to {key.type.value!r}"
 
     def enum(self, res: Resolved) -> EnumSpec | None:
         reg = self.by_name.get(res.registry)
