@@ -19,7 +19,7 @@ from . import naming
 from .breaking_renames import check_renames
 from .collisions import check_collisions
 from .defaults import default_problems
-from .diagnostics import Diagnostics
+from .diagnostics import Diagnostics, shown_path
 from .hooks import check_hooks
 from .resolve_index import (
     ancestry,
@@ -81,7 +81,7 @@ class _Resolver:
                     other = seen[value.value].path
                     self.d.error(
                         value.loc,
-                        f"{attr} {value.value!r} is already declared in {other}",
+                        f"{attr} {value.value!r} is already declared in {shown_path(other)}",
                         attr,
                     )
                 seen.setdefault(value.value, reg)
