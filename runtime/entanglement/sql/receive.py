@@ -160,7 +160,7 @@ def construct_row(
     aliases = aliases_of(cls)
     if aliases:  # a renamed property: the row is filled under its new name
         canonical_names(msg, aliases)
-    if cls.__dict__.get("sync_unknown_properties", _REFUSE) != _REFUSE:
+    if getattr(cls, "sync_unknown_properties", _REFUSE) != _REFUSE:  # (inherited)
         _drop_unknown(cls, msg, info)
     session: Session = context.session
     operation = info.get("operation")
