@@ -20,7 +20,9 @@ def memory_type(b: TypeBuilder, spec: TypeSpec) -> TypeIR:
     inherited = effective_properties(b.reg, spec)[: -len(spec.properties) or None]
     # Inherited properties only appear as __init__ parameters here: build them with a
     # scratch import set and keep just the imports their parameters need.
-    scratch = TypeBuilder(b.reg, b.by_name.values(), Imports(), b.modules)
+    scratch = TypeBuilder(
+        b.reg, b.by_name.values(), Imports(), b.modules, b.parent_names
+    )
     parent_props = [_property(scratch, p, p.name in keys) for p in inherited]
     for prop in parent_props:
         b.imports.take(scratch.imports, prop.init_param)

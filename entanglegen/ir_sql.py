@@ -60,9 +60,7 @@ def _base(b: TypeBuilder) -> str:
 
 
 def _has_children(b: TypeBuilder, spec: TypeSpec) -> bool:
-    return any(
-        t.parent is not None and t.parent.value == spec.name for t in b.reg.types
-    )
+    return spec.name in b.parent_names
 
 
 def _class_attrs(b: TypeBuilder, spec: TypeSpec) -> list[ClassAttrIR]:

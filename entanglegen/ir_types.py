@@ -123,10 +123,16 @@ class TypeBuilder:
         project: Iterable[RegistrySpec],
         imports: Imports,
         modules: dict[str, str],
+        parent_names: frozenset[str] | None = None,
     ):
         self.reg, self.imports, self.modules = reg, imports, modules
         self.is_sql = reg.storage == "sql"
         self.by_name = {r.registry.value: r for r in project}
+        # Names of the registry's types that have children; build_types works it out
+        # once per registry (asking every type about every type was quadratic).
+        self.parent_names = (
+            parent_names if parent_names is not None else parents_of(reg)
+        )
 
     def use(self, code: str) -> str:
         for name in free_names(code) & _MODULE_IMPORTS.keys():
@@ -257,21 +263,31 @@ def table_name(spec: TypeSpec) -> str:
     return spec.table.value if spec.table else naming.snake_case(spec.name)
 
 
+def parents_of(reg: RegistrySpec) -> frozenset[str]:
+    """Names of the types of ``reg`` that other types derive from."""
+    return frozenset(t.parent.value for t in reg.types if t.parent is not None)
+
+
 def build_types(reg: RegistrySpec, project: list[RegistrySpec]) -> tuple[TypeIR, ...]:
     """The IR of every type of ``reg`` (one module each), parents before children."""
     from .ir_memory import memory_type
     from .ir_sql import sql_type
 
     ordered: list[TypeSpec] = []
+    seen: set[int] = (
+        set()
+    )  # by identity: comparing dataclasses over a list is quadratic
     for spec in reg.types:
         for ancestor in reversed(ancestry(reg, spec)):
-            if ancestor not in ordered:
+            if id(ancestor) not in seen:
+                seen.add(id(ancestor))
                 ordered.append(ancestor)
     modules = module_names(reg)
     make = sql_type if reg.storage == "sql" else memory_type
+    parents = parents_of(reg)
     result = []
     for spec in ordered:
-        builder = TypeBuilder(reg, project, Imports(), modules)
+        builder = TypeBuilder(reg, project, Imports(), modules, parents)
         made = make(builder, spec)
         pragmas: tuple[str, ...] = ()
         if any(a.name == "__mapper_args__" for a in made.class_attrs):
