@@ -398,12 +398,36 @@ class ReceiveMixin:
             )
             return
         log.warning("%s: rejected %s: %s", protocol.peer_name, what, peer_str(str(exc)))
+        self._tell_refusal_listeners(protocol, msg, exc)
         if msg.get("_sync_is_error") is True and self._is_error_class(msg):
             return  # never answer an error with an error (§6.3)
         if exc.network_msg is None:
             exc.network_msg = msg
         request = response_for if response_for and not response_for.responded else None
         self._send_error(protocol, exc, request)
+
+    def add_refusal_listener(self, listener: RefusalListener) -> None:
+        """Call ``listener(manager, sender, msg, error)`` for each message refused with
+        a SyncError.
+
+        The SQL layer listens so that a row of a type this node does not know (a newer
+        schema's) is not counted as received (:mod:`entanglement.sql.holds`).  Adding
+        the same listener twice has no effect.
+        """
+        listeners: list[RefusalListener] = self.__dict__.setdefault(
+            "_refusal_listeners", []
+        )
+        if listener not in listeners:
+            listeners.append(listener)
+
+    def _tell_refusal_listeners(
+        self, protocol: SyncProtocol, msg: dict[str, Any], exc: SyncError
+    ) -> None:
+        for listener in self.__dict__.get("_refusal_listeners", ()):
+            try:
+                listener(self, protocol.dest, msg, exc)
+            except Exception:  # a listener's bug must not cost the error reply
+                log.exception("%s: a refusal listener failed", protocol.peer_name)
 
     def _is_error_class(self, msg: dict[str, Any]) -> bool:
         # An error is a message of an error class that says so (§6.1): the flag on
@@ -431,6 +455,9 @@ class ReceiveMixin:
             request.answered = True
         fit_for_frame(error)
         protocol.conn.enqueue(error, error_operation, None, request, ERROR_PRIORITY)
+
+
+RefusalListener = Callable[[Any, Any, dict[str, Any], SyncError], None]
 
 
 def _receive_routed(msg: dict[str, Any], route: _Route) -> None:

@@ -39,6 +39,7 @@ from entanglement.interface import SyncError, SyncNotFound, SyncRegistry
 from entanglement.operations import create, delete, forward, sync
 from entanglement.sql.batch import flush_batch, manager_batch
 from entanglement.sql.capture import NODE_SESSION_KEY
+from entanglement.sql.holds import hold_unknown_type
 from entanglement.sql.state import sql_state
 
 __all__ = ["BatchSyncContext", "SqlSyncError", "SqlSyncRegistry", "SyncContext"]
@@ -126,6 +127,9 @@ class SqlSyncRegistry(SyncRegistry):
         """Remember the manager; give it a ``session`` if it has none."""
         super().associate_with_manager(manager)
         self.ensure_session(manager)
+        add_listener = getattr(manager, "add_refusal_listener", None)
+        if add_listener is not None:  # a row of a type we lack is held (sql.holds)
+            add_listener(hold_unknown_type)
 
     def ensure_session(self, manager: Any) -> Session:
         """Create ``manager.session`` (no manager attached) unless it exists."""
