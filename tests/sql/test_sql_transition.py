@@ -141,7 +141,7 @@ def test_transition_shown_then_accepted(pki, db_factory) -> None:
             await wait_until(lambda: not (o.tracked() or c.tracked() or d.tracked()))
             assert "transition_id" not in vars(row)
         finally:
-            await shutdown(o, c, d)
+            await shutdown(c, d, o)  # clients first: none reconnects to a stopped owner
 
     run(scenario())
 
@@ -162,7 +162,7 @@ def test_final_forward_refused(pki, db_factory) -> None:
             assert o.x(marker_id) == c.x(marker_id) == 0.0
             await wait_until(lambda: not (o.tracked() or c.tracked()))
         finally:
-            await shutdown(o, c, d)
+            await shutdown(c, d, o)  # clients first: none reconnects to a stopped owner
 
     run(scenario())
 
@@ -188,7 +188,7 @@ def test_broken_by_another_replicas_change(pki, db_factory) -> None:
             await wait_until(lambda: c.x(marker_id) == 8.0)
             assert not o.tracked()
         finally:
-            await shutdown(o, c, d)
+            await shutdown(c, d, o)  # clients first: none reconnects to a stopped owner
 
     run(scenario())
 
@@ -211,7 +211,7 @@ def test_broken_by_a_local_commit_at_the_owner(pki, db_factory) -> None:
             await wait_until(lambda: not c.tracked())
             assert o.x(marker_id) == c.x(marker_id) == 0.0
         finally:
-            await shutdown(o, c, d)
+            await shutdown(c, d, o)  # clients first: none reconnects to a stopped owner
 
     run(scenario())
 
@@ -250,7 +250,7 @@ def test_owner_transition_released_then_one_broken(pki, db_factory) -> None:
                 await second
             assert o.x(marker_id) == 6.0
         finally:
-            await shutdown(o, c, d)
+            await shutdown(c, d, o)  # clients first: none reconnects to a stopped owner
 
     run(scenario())
 
@@ -279,6 +279,6 @@ def test_dirty_transition_error(pki, db_factory) -> None:
             assert c.board.shown == []
             assert not o.tracked()
         finally:
-            await shutdown(o, c, d)
+            await shutdown(c, d, o)  # clients first: none reconnects to a stopped owner
 
     run(scenario())
