@@ -26,7 +26,7 @@ import contextlib
 import logging
 import os
 import ssl
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from entanglement._connect import ConnectMixin
@@ -225,6 +225,24 @@ class SyncManager(SendMixin, ConnectMixin, ReceiveMixin):
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._wait_protocols(protocols + self._all_protocols())
         await self._wait_listeners()
+        for callback in self.__dict__.pop("_close_callbacks", []):
+            try:
+                callback(self)
+            except Exception:  # one layer's failure must not keep the rest open
+                log.exception("a close callback of %r failed", self)
+
+    def on_close(self, callback: Callable[[SyncManager], None]) -> None:
+        """Call ``callback(manager)`` once :meth:`aclose` has closed every connection.
+
+        The SQL layer stores the rows still waiting in its receive batch and closes
+        that batch's session, so no database connection outlives the manager.
+        Registering the same callback twice has no effect.
+        """
+        callbacks: list[Callable[[SyncManager], None]] = self.__dict__.setdefault(
+            "_close_callbacks", []
+        )
+        if callback not in callbacks:
+            callbacks.append(callback)
 
     async def _wait_protocols(self, protocols: list[SyncProtocol]) -> None:
         # A graceful TLS close waits for the peer's close_notify; give it a moment,

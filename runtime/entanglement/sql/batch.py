@@ -66,6 +66,7 @@ __all__ = [
     "MAX_ROWS",
     "ReceiveBatch",
     "batch_context",
+    "close_batch",
     "flush_batch",
     "manager_batch",
     "take_failure",
@@ -325,6 +326,17 @@ def flush_batch(manager: Any) -> None:
     batch = sql_state(manager).batch
     if batch is not None and (batch.pending or batch.scheduled):
         batch.commit()
+
+
+def close_batch(manager: Any) -> None:
+    """The manager closed: store what waits, then release the batch's connection."""
+    state = sql_state(manager)
+    batch, state.batch = state.batch, None
+    if batch is None:
+        return
+    if batch.pending or batch.scheduled:
+        batch.commit()
+    batch.session.close()
 
 
 def take_failure(manager: Any) -> bool:

@@ -37,7 +37,7 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from entanglement.interface import SyncError, SyncNotFound, SyncRegistry
 from entanglement.operations import create, delete, forward, sync
-from entanglement.sql.batch import flush_batch, manager_batch
+from entanglement.sql.batch import close_batch, flush_batch, manager_batch
 from entanglement.sql.capture import NODE_SESSION_KEY
 from entanglement.sql.holds import hold_unknown_type
 from entanglement.sql.state import sql_state
@@ -130,6 +130,9 @@ class SqlSyncRegistry(SyncRegistry):
         add_listener = getattr(manager, "add_refusal_listener", None)
         if add_listener is not None:  # a row of a type we lack is held (sql.holds)
             add_listener(hold_unknown_type)
+        on_close = getattr(manager, "on_close", None)
+        if on_close is not None:  # no connection of the receive batch outlives it
+            on_close(close_batch)
 
     def ensure_session(self, manager: Any) -> Session:
         """Create ``manager.session`` (no manager attached) unless it exists."""
