@@ -392,6 +392,17 @@ class ReceiveMixin:
         # Peer text, quoted and capped: one line, whatever the peer sent.
         operation = msg.get("_sync_operation", "sync")
         what = f"{peer_str(str(operation), 100)} of {peer_repr(msg.get('_sync_type'))}"
+        if _storage_unavailable(exc):
+            # A busy or locked database (issue 10 item 10): what this message changed
+            # is unknown, so drop the link; the resync after reconnecting asks for
+            # everything again.  (Not the peer's fault: no error is sent to it.)
+            log.warning(
+                "%s: storage unavailable while processing %s; reconnecting",
+                protocol.peer_name,
+                what,
+            )
+            protocol.close()
+            return
         if not isinstance(exc, SyncError):
             log.error(
                 "%s: failed to process %s", protocol.peer_name, what, exc_info=exc
@@ -587,3 +598,17 @@ _REGISTRY_RECEIVE: Final = SyncRegistry.sync_receive
 _CLASS_LISTEN: Final = Synchronizable.sync_should_listen.__func__  # type: ignore[attr-defined]
 _OBJECT_CONSTRUCTED: Final = Synchronizable.sync_should_listen_constructed
 _OBJECT_FILL: Final = Synchronizable.sync_receive_constructed
+
+
+def _storage_unavailable(exc: BaseException) -> bool:
+    """A transient fault of an SQL store, raised as is or as the cause of a SyncError
+    (only SQLAlchemy errors can be one)."""
+    for candidate in (exc, exc.__cause__):
+        if candidate is not None and type(candidate).__module__.startswith(
+            "sqlalchemy"
+        ):
+            from entanglement.sql.transient import is_transient
+
+            if is_transient(candidate):
+                return True
+    return False

@@ -97,11 +97,14 @@ def _incoming_you_have(
         serial = _held_serial(sender, owner, serial, cap)
     if take_failure(manager):
         log.error(
-            "%s: not recording YouHave %d for %s: received rows were lost",
+            "%s: not recording YouHave %d for %s: received rows were lost; reconnecting",
             _name(sender),
             serial,
             owner.id,
         )
+        for protocol in list(manager.connections):  # the resync asks for them again
+            if protocol.dest is sender:
+                protocol.close()
     elif serial < owner.incoming_serial:
         log.warning(
             "%s: YouHave %d for %s is below our %d",
