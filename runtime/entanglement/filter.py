@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import bisect
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from typing import Any
 
 from ._destinations import SyncDestination
@@ -288,22 +288,17 @@ class FilteredDestinationMixin(FilteredMixin):
         Returns:
             How many objects were queued.
         """
-        count = 0
-        for obj in list(self.enumerate_objects()):
-            key = sent_key(obj)
-            if key is not None and key in self._sent_this_connection:
-                continue
-            if self.filters_pass(obj, manager=manager, destination=self):
-                manager.synchronize(obj, destinations=[self])
-                count += 1
-        return count
+        return self._send_passing(manager, self._sent_this_connection)
 
     def potential_new_objects(self, manager: Any) -> int:
         """After a filter change: send what now passes and the peer does not hold."""
+        return self._send_passing(manager, self.sent)
+
+    def _send_passing(self, manager: Any, skip: Container[SentKey]) -> int:
         count = 0
         for obj in list(self.enumerate_objects()):
             key = sent_key(obj)
-            if key is not None and key in self.sent:
+            if key is not None and key in skip:
                 continue
             if self.filters_pass(obj, manager=manager, destination=self):
                 manager.synchronize(obj, destinations=[self])
