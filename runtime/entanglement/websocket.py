@@ -57,6 +57,7 @@ from entanglement.websocket_transport import MAX_MESSAGE, WebSocketTransport
 
 __all__ = [
     "FindDestination",
+    "WebSocketConnectMixin",
     "WebSocketDestination",
     "WebSocketProtocol",
     "WebSocketRequest",
@@ -242,15 +243,76 @@ async def serve_websocket(
     return server
 
 
-class WebSocketDestination(SyncDestinationBase):
-    """A peer reached by connecting to its WebSocket endpoint (``ws://`` or ``wss://``).
+class WebSocketConnectMixin:
+    """Connecting out over WebSocket, for any destination class (see
+    :class:`WebSocketDestination`, and ``SqlWebSocketDestination`` in
+    :mod:`entanglement.websocket_sql`).
 
-    The transport does not prove the peer's identity: ``dest_hash`` is what the
-    application says the endpoint is (for ``wss://`` the TLS certificate is checked
-    against ``ssl``'s CAs and the URL's host name).
+    The class provides ``websocket_url``; ``ws_headers`` (extra request headers: a
+    session cookie, a token) and ``ws_ssl`` (a client SSL context for ``wss://``) are
+    optional attributes.  The transport does not prove the peer's identity:
+    ``dest_hash`` is what the application says the endpoint is (for ``wss://`` the TLS
+    certificate is checked against ``ws_ssl``'s CAs and the URL's host name).
+    """
+
+    ws_headers: Mapping[str, str] | None = None
+    ws_ssl: ssl_module.SSLContext | None = None
+
+    @property
+    def websocket_url(self) -> str | None:
+        """The endpoint (``ws://`` or ``wss://``); None when it cannot connect."""
+        raise NotImplementedError
+
+    @property
+    def can_connect(self) -> bool:
+        """True when the URL is known."""
+        return self.websocket_url is not None
+
+    @property
+    def verifies_identity(self) -> bool:
+        """The WebSocket carries no certificate identity of its own."""
+        return False
+
+    async def open_transport(
+        self, manager: Any, factory: Callable[[], asyncio.Protocol]
+    ) -> tuple[asyncio.BaseTransport, asyncio.Protocol]:
+        """Open the WebSocket; the transport's task is owned by the manager.
+
+        Raises:
+            ConnectError: the handshake failed (refused, not a WebSocket endpoint).
+            ValueError: there is no URL or it is not a WebSocket URL (no retry).
+        """
+        url = self.websocket_url
+        if url is None:
+            raise ValueError(f"{self!r} has no WebSocket URL")
+        try:
+            websocket = await connect(
+                url,
+                additional_headers=self.ws_headers,
+                ssl=self.ws_ssl,
+                max_size=MAX_MESSAGE,
+                compression=None,
+                open_timeout=manager.handshake_timeout,
+            )
+        except InvalidURI as exc:
+            raise ValueError(str(exc)) from exc
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            raise ConnectError(f"{url} refused the WebSocket: HTTP {status}") from exc
+        except InvalidHandshake as exc:
+            raise ConnectError(f"{url}: {exc}") from exc
+        protocol = factory()
+        transport = WebSocketTransport(websocket, protocol)
+        transport.start()
+        manager.create_task(transport.run(), name=f"websocket {url}")
+        return transport, protocol
+
+
+class WebSocketDestination(WebSocketConnectMixin, SyncDestinationBase):
+    """A peer reached by connecting to its WebSocket endpoint (``ws://``, ``wss://``).
 
     Args:
-        dest_hash: the peer's identity.
+        dest_hash: the peer's identity (what the application says it is).
         name: a name for logs.
         url: the endpoint.
         headers: extra request headers (a session cookie, a token).
@@ -270,46 +332,13 @@ class WebSocketDestination(SyncDestinationBase):
     ) -> None:
         super().__init__(dest_hash, name, bw_per_sec)
         self.url = url
-        self.headers = dict(headers or {})
-        self.ssl = ssl
+        self.ws_headers = dict(headers or {})
+        self.ws_ssl = ssl
 
     @property
-    def can_connect(self) -> bool:
-        """Always: the URL is known."""
-        return True
-
-    async def open_transport(
-        self, manager: Any, factory: Callable[[], asyncio.Protocol]
-    ) -> tuple[asyncio.BaseTransport, asyncio.Protocol]:
-        """Open the WebSocket; the transport's task is owned by the manager.
-
-        Raises:
-            ConnectError: the handshake failed (refused, not a WebSocket endpoint).
-            ValueError: the URL is not a WebSocket URL (no retry).
-        """
-        try:
-            websocket = await connect(
-                self.url,
-                additional_headers=self.headers,
-                ssl=self.ssl,
-                max_size=MAX_MESSAGE,
-                compression=None,
-                open_timeout=manager.handshake_timeout,
-            )
-        except InvalidURI as exc:
-            raise ValueError(str(exc)) from exc
-        except InvalidStatus as exc:
-            status = exc.response.status_code
-            raise ConnectError(
-                f"{self.url} refused the WebSocket: HTTP {status}"
-            ) from exc
-        except InvalidHandshake as exc:
-            raise ConnectError(f"{self.url}: {exc}") from exc
-        protocol = factory()
-        transport = WebSocketTransport(websocket, protocol)
-        transport.start()
-        manager.create_task(transport.run(), name=f"websocket {self.name}")
-        return transport, protocol
+    def websocket_url(self) -> str | None:
+        """The endpoint."""
+        return self.url
 
 
 def _addr(request: WebSocketRequest) -> str:
