@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 import sqlalchemy as sa
 from exercise_sync import Base, Side, Team, new_registry
 from ws_helpers import run, url_of, user_hash, wait_until
@@ -64,12 +63,7 @@ def blue_session(request: WebSocketRequest) -> SqlSyncDestination | None:
     return SqlSyncDestination(user_hash("blue-b"), "blue-b")
 
 
-@pytest.mark.parametrize(
-    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def test_catch_up_over_websocket(
-    db_factory: Callable[[str], str], backend: str
-) -> None:
+def test_catch_up_over_websocket(db_factory: Callable[[str], str]) -> None:
     SqlSyncDestination.you_have_timeout = 0.0
 
     async def scenario() -> None:
