@@ -1,454 +1,252 @@
-"""Throughput, latency and coalescing of the runtime over TLS on loopback.
+"""Throughput, latency and coalescing of the runtime over TLS on loopback, one node per process.
 
-Run: ``.venv/bin/python bench/throughput.py [--n 20000]``.  Prints a table and writes
-``bench/results/throughput.json``.
+Run: ``.venv/bin/python bench/throughput.py [--n 20000] [--repeat 5] [--quick]``.  Prints
+a table and writes ``bench/results/throughput.json``.
 
-What is measured (sender and receiver share one process and one event loop, in both the
-library runs and the floor, so the two are comparable on any machine):
+What is measured (issue 12 item 3): two nodes, each in its own process as users deploy
+them (``bench/_tp_nodes.py``), the application of ``bench/_app.py`` (its registry
+overrides ``sync_receive`` and calls super, its class defines ``__init__`` and
+``sync_construct``):
 
-* ``library``: N small objects (``{"id", "color", "size", "_sync_owner"}``) synchronised
-  from a SyncServer to a SyncManager peer over TLS, from the first ``synchronize`` call
-  until the peer's registry has stored the last one.  The full receive pipeline runs
-  (validation, should_listen chains, construction, ownership checks, registry hook).
+* ``two processes, application``: N small objects (``{"id", "color", "size",
+  "_sync_owner"}``) synchronised from a ``SyncServer`` process to a ``SyncManager``
+  process over TLS; from the sender's first ``synchronize`` until the receiver's
+  registry stored the last one (the two processes stamp one machine-wide clock).
   Destinations get ``bw_per_sec`` = 10 GB/s so the limiter does not throttle.
-* ``floor``: the physical floor for the same wire traffic in Python: a bare asyncio TLS
-  pair, the sender ``json.dumps`` + frames the same dicts and joins them into 256 KiB
-  writes, the receiver splits the frames and ``json.loads`` each one.  No library code.
-* ``floor (bytes only)``: the same without JSON on either side (pre-encoded frames,
-  receiver only splits frames), for context.
-* ``by cpu time``: the same library and floor runs compared by the CPU seconds this
-  process used (both sides) instead of wall time; steadier on a shared machine.
-* ``latency``: round trip of a response future: a ``forward`` with ``response=True`` to
-  the owner, answered by its ``sync`` flood; p50/p99 over sequential requests.
-* ``coalescing``: 20,000 updates of one object, the producer yielding to the event loop
-  every 100 updates: frames actually sent and time until the peer holds the final value.
-* ``cpu per object``: the same work split into stages, run without sockets, so that the
-  ratio to the floor can be explained stage by stage.
+* ``two processes, floor``: the same traffic with no library code, in two processes: a
+  bare asyncio TLS sender that ``json.dumps`` + frames the same dicts (same keys, same
+  order, hence the same frame bytes) into 256 KiB writes with ``drain``, and a
+  receiver that splits the frames and ``json.loads`` each one; from the sender's first
+  ``json.dumps`` until the receiver decoded the last one.
+* context rows: the same in two processes with the *no-hook* application (no
+  ``sync_receive`` override), and both nodes in one process and one event loop (the
+  previous benchmark's set-up) with either application, against a one-process floor.
+* ``by cpu time``: CPU seconds of both processes (the receiver from its connection, the
+  sender from its first object) compared instead of wall time.
+* ``latency``: round trip of a response future in two processes: a ``forward`` with
+  ``response=True`` to the owner, answered by its ``sync`` flood; p50/p99 over
+  sequential requests (target p99 ≤ 1 ms).
+* ``coalescing``: N updates of one object with no yield to the event loop (the
+  protocol's promise: only the last is sent, target 1 frame), then N updates of another
+  yielding every 100; frames counted by the receiver.
 
-Where the library's time goes (the ``cpu per object`` rows): the floor does one
-``json.dumps`` and one ``json.loads`` per object and nothing else.  The library also
-runs the application's hooks (``sync_construct`` and ``incoming_sync`` with the ``info``
-keywords, the ``to_sync`` property getters) and its own per-object work: argument
-checks, the send policy chain and coalescing in ``synchronize``; ``to_sync`` through
-the class's codec plan, message keys and framing; the §9 receive pipeline (validation,
-the should_listen chains, the operation's ownership checks, fill, the flood decision).
-What keeps that within about the floor's cost again: per-class codec plans, hooks
-that are still the base ones never called, receive routes worked out once per chunk
-read (one ``info`` dict per route, validation reused while the keys repeat), plain
-messages handed over as their dicts, frames written into one buffer, a queue whose
-in-order keys go to a deque, and no task, future or event object per object.
-
-Fairness: the same dicts (same keys, same order, hence the same frame bytes) go through
-both, in the same process and event loop, with the garbage collector on for both; the
-application's owner keeps its id text ready, as the floor's messages do (formatting a
-UUID per object sent would be application work, not the library's); the
-library's clock starts before its first ``synchronize`` as the floor's starts before
-its first ``json.dumps``; runs alternate library/floor/bytes-only and the best of each
-is kept, so a busy moment of a shared machine does not favour one side.
+Fairness: runs alternate (application, floor, no-hook, one-process ...) ``--repeat``
+times (at least 5 for the reported figures) and each row gives its best and its
+median, so a busy moment of a shared machine does not favour one side; ratios are of
+figures measured in the same run.  Every process is started before its clock starts
+(start-up, imports and the TLS handshake are outside every figure).  The frame count
+of a run is the receiver's count of objects, as the library sends one object per frame.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
-import os
-import platform
-import ssl
 import statistics
-import struct
 import sys
 import tempfile
-import time
-import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from entanglement._hashes import certhash_from_file
-from entanglement.interface import Synchronizable, SyncRegistry, sync_property
-from entanglement.network import SyncDestination, SyncManager, SyncServer
-from entanglement.operations import forward, sync
-from entanglement.pki import gen_site_ca, host_cert
-from entanglement.protocol import SyncProtocol
+from _common import (
+    HERE,
+    Child,
+    Pki,
+    best_median,
+    close_all,
+    load_note,
+    print_table,
+    write_json,
+)
 
-HEADER = struct.Struct(">II")
-RESULTS = Path(__file__).parent / "results" / "throughput.json"
-
-
-class Owner:
-    def __init__(self, owner_id: uuid.UUID, dest_hash: Any = None) -> None:
-        self.id, self.dest_hash = owner_id, dest_hash
-        # The wire form, made once: the floor's messages hold it ready-made too, and
-        # formatting a UUID per object sent is the application's cost, not ours.
-        self.text = str(owner_id)
+NODES = str(HERE / "_tp_nodes.py")
+RESULTS = HERE / "results" / "throughput.json"
 
 
-class Store(SyncRegistry):
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_operation("sync", sync)
-        self.register_operation("forward", forward)
-        self.owners: dict[str, Owner] = {}
-        self.items: dict[int, Item] = {}
-        self.count = 0
-        self.target = -1
-        self.done: asyncio.Future[None] | None = None
-        self.watch: tuple[int, int] | None = None
+class Bench:
+    """Starts the benchmark's processes in one work directory."""
 
-    def incoming_sync(self, obj: Item, **info: Any) -> None:
-        self.items[obj.id] = obj
-        self.count += 1
-        finished = self.count >= self.target or (
-            self.watch is not None and (obj.id, obj.size) == self.watch
-        )
-        if finished and self.done is not None and not self.done.done():
-            self.done.set_result(None)
+    def __init__(self, work: Path, args: argparse.Namespace) -> None:
+        self.work, self.args = work, args
+        self.pki = Pki(work / "pki", ["s", "c"])
+        self.started = 0
 
-    def incoming_forward(self, obj: Item, **info: Any) -> None:
-        self.items[obj.id] = obj
+    def child(self, name: str, role: str, node: str, *extra: str) -> Child:
+        self.started += 1
+        log = self.work / f"{self.started:03d}-{name}.log"
+        argv = [NODES, role, *self.pki.args(node), "--n", str(self.args.n), *extra]
+        return Child(name, argv, log)
 
+    def pair(self, roles: tuple[str, str], *extra: str) -> dict[str, dict[str, Any]]:
+        """Run a sender and a receiver process; every event each reported, by name."""
+        sender = self.child("sender", roles[0], "s", "--peer-hash", self.pki.hashes["c"],
+                            *extra)  # fmt: skip
+        children = [sender]
+        events: dict[str, dict[str, Any]] = {}
+        try:
+            port = sender.expect("ready")["port"]
+            receiver = self.child("receiver", roles[1], "c", "--peer-hash",
+                                  self.pki.hashes["s"], "--port", str(port), *extra)  # fmt: skip
+            children.append(receiver)
+            final = receiver.next_event(self.args.timeout)
+            events[final["event"]] = final
+            sender.proc.stdin.close()  # type: ignore[union-attr]
+            while "cpu" not in events:
+                event = sender.next_event(self.args.timeout)
+                events[event["event"]] = event
+        finally:
+            close_all(children)
+        return events
 
-class Item(Synchronizable):
-    sync_primary_keys = ("id",)
-    id: int = sync_property(constructor=True)
-    color: str = sync_property()
-    size: int = sync_property()
-    _sync_owner = sync_property(property(lambda self: self.sync_owner.text))
+    def two_process(self, hooks: str) -> dict[str, float]:
+        events = self.pair(("sender", "receiver"), "--hooks", hooks)
+        return _figures(self.args.n, events["done"]["t"] - events["start"]["t"],
+                        events["done"]["cpu"] + events["cpu"]["cpu"])  # fmt: skip
 
-    def __init__(self, id: int, owner: Owner | None = None) -> None:
-        self.id = id
-        self.sync_owner = owner
+    def floor(self) -> dict[str, float]:
+        events = self.pair(("floor-sender", "floor-receiver"))
+        return _figures(self.args.n, events["done"]["t"] - events["start"]["t"],
+                        events["done"]["cpu"] + events["cpu"]["cpu"])  # fmt: skip
 
-    @classmethod
-    def sync_construct(cls, msg: dict[str, Any], **info: Any) -> Item:
-        store = info["registry"]
-        owner_id = msg["_sync_owner"]
-        owner = store.owners.get(owner_id)
-        if owner is None:
-            sender_hash = info["sender"].dest_hash
-            owner = store.owners[owner_id] = Owner(uuid.UUID(owner_id), sender_hash)
-        return cls(msg.pop("id"), owner)
-
-
-def make_pki(directory: Path) -> dict[str, tuple[Path, Path, Path]]:
-    ca = gen_site_ca(directory, "Bench CA")
-    nodes = {}
-    for name in ("s", "c"):
-        cert, key = host_cert(directory, "127.0.0.1", prefix=name)
-        nodes[name] = (cert, key, ca)
-    return nodes
-
-
-class PortDest(SyncDestination):
-    def __init__(self, dest_hash: Any, name: str, port: int) -> None:
-        super().__init__(dest_hash, name, host="127.0.0.1", bw_per_sec=10**10)
-        self.port = port
+    def one_process(self, role: str, *extra: str) -> dict[str, float]:
+        cert2, key2 = self.pki.certs["c"]
+        child = self.child(role, role, "s", "--peer-hash", self.pki.hashes["c"],
+                           "--cert2", str(cert2), "--key2", str(key2), *extra)  # fmt: skip
+        try:
+            result = child.expect("result", self.args.timeout)
+        finally:
+            close_all([child])
+        return _figures(self.args.n, result["seconds"], result["cpu"])
 
 
-async def library_pair(nodes: Any) -> tuple[SyncServer, SyncManager, Store, Store]:
-    (scert, skey, ca), (ccert, ckey, _) = nodes["s"], nodes["c"]
-    rs, rc = Store(), Store()
-    for reg in (rs, rc):
-        reg.register_syncable("Item", Item)
-    srv = SyncServer(scert, 0, key=skey, cafile=ca, registries=[rs])
-    cli = SyncManager(ccert, 0, key=ckey, cafile=ca, registries=[rc])
-    listener = await srv.listen_ssl(0, "127.0.0.1")
-    port = listener.sockets[0].getsockname()[1]
-    srv.add_destination(
-        SyncDestination(certhash_from_file(ccert), "client", bw_per_sec=10**10)
-    )
-    connecting = cli.add_destination(
-        PortDest(certhash_from_file(scert), "server", port)
-    )
-    assert connecting is not None
-    await connecting
-    while not srv.connections:  # noqa: ASYNC110 - no event for "connected" here
-        await asyncio.sleep(0.001)
-    return srv, cli, rs, rc
+def _figures(n: int, seconds: float, cpu: float) -> dict[str, float]:
+    return {"objects": n, "seconds": seconds, "objects_per_s": n / seconds,
+            "cpu_seconds": cpu}  # fmt: skip
 
 
-async def bench_library(nodes: Any, n: int) -> dict[str, float]:
-    srv, cli, _, rc = await library_pair(nodes)
-    async with srv, cli:
-        owner = Owner(uuid.uuid4())
-        items = []
-        for i in range(n):
-            item = Item(i, owner)
-            item.color, item.size = "red", i
-            items.append(item)
-        rc.done, rc.target = srv.loop.create_future(), n
-        start, cpu_start = time.perf_counter(), time.process_time()
-        for item in items:
-            srv.synchronize(item)
-        await rc.done
-        elapsed = time.perf_counter() - start
-        cpu = time.process_time() - cpu_start
-        frames = srv.connections[0].conn.out_count
-    return {"objects": n, "seconds": elapsed, "objects_per_s": n / elapsed,
-            "cpu_seconds": cpu, "frames_sent": frames}  # fmt: skip
+VARIANTS: dict[str, Callable[[Bench], dict[str, float]]] = {
+    "two_process_app": lambda b: b.two_process("app"),
+    "two_process_floor": Bench.floor,
+    "two_process_no_hooks": lambda b: b.two_process("base"),
+    "one_process_app": lambda b: b.one_process("one-process", "--hooks", "app"),
+    "one_process_no_hooks": lambda b: b.one_process("one-process", "--hooks", "base"),
+    "one_process_floor": lambda b: b.one_process("one-process-floor"),
+}
+LABELS = {
+    "two_process_app": "two processes, application",
+    "two_process_floor": "two processes, floor (TLS + json)",
+    "two_process_no_hooks": "two processes, no-hook application",
+    "one_process_app": "one process, application",
+    "one_process_no_hooks": "one process, no-hook application",
+    "one_process_floor": "one process, floor (TLS + json)",
+}
+RATIOS = {  # name: (library variant, floor variant)
+    "two_process_app": ("two_process_app", "two_process_floor"),
+    "two_process_no_hooks": ("two_process_no_hooks", "two_process_floor"),
+    "one_process_app": ("one_process_app", "one_process_floor"),
+    "one_process_no_hooks": ("one_process_no_hooks", "one_process_floor"),
+}
 
 
-async def bench_latency(nodes: Any, rounds: int) -> dict[str, float]:
-    srv, cli, rs, rc = await library_pair(nodes)
-    async with srv, cli:
-        owner = Owner(uuid.uuid4())
-        item = Item(1, owner)
-        item.color, item.size = "red", 0
-        rs.owners[str(owner.id)] = owner
-        rs.items[1] = item
-        rc.done, rc.target = srv.loop.create_future(), 1
-        srv.synchronize(item)
-        await rc.done
-        [to_srv] = cli.destinations
-        samples = []
-        for i in range(rounds):
-            proposal = Item(1, rc.items[1].sync_owner)
-            proposal.size = i
-            start = time.perf_counter()
-            await cli.synchronize(
-                proposal, destinations=[to_srv], operation="forward",
-                attributes_to_sync=["id", "size"], response=True,
-            )  # fmt: skip
-            samples.append(time.perf_counter() - start)
-    samples.sort()
-    return {
-        "rounds": rounds,
-        "p50_ms": 1000 * statistics.median(samples),
-        "p99_ms": 1000 * samples[int(0.99 * (len(samples) - 1))],
+def measure(bench: Bench) -> dict[str, Any]:
+    """Alternating runs of every variant, then the latency and coalescing runs."""
+    runs: dict[str, list[dict[str, float]]] = {name: [] for name in VARIANTS}
+    for _ in range(bench.args.repeat):
+        for name, variant in VARIANTS.items():
+            runs[name].append(variant(bench))
+    latency = bench.pair(("sender", "receiver"), "--scenario", "latency", "--rounds",
+                         str(bench.args.rounds))["latency"]  # fmt: skip
+    coalescing = bench.pair(("sender", "receiver"), "--scenario", "coalesce")
+    return {"runs": runs, "latency": latency, "coalescing": coalescing}
+
+
+def summarise(n: int, measured: dict[str, Any]) -> dict[str, Any]:
+    """Best and median per variant, ratios of the same run's figures."""
+    runs = measured["runs"]
+    rates = {k: best_median([r["objects_per_s"] for r in v]) for k, v in runs.items()}
+    ratios = {}
+    for name, (lib, floor) in RATIOS.items():
+        per_run = [a["objects_per_s"] / b["objects_per_s"]
+                   for a, b in zip(runs[lib], runs[floor], strict=True)]  # fmt: skip
+        cpu = [b["cpu_seconds"] / a["cpu_seconds"]
+               for a, b in zip(runs[lib], runs[floor], strict=True)]  # fmt: skip
+        ratios[name] = {
+            "best_over_best": rates[lib]["best"] / rates[floor]["best"],
+            "median_over_median": rates[lib]["median"] / rates[floor]["median"],
+            "median_of_run_ratios": statistics.median(per_run),
+            "median_by_cpu_time": statistics.median(cpu),
+        }
+    co = measured["coalescing"]
+    coalescing = {
+        "updates": n,
+        "frames_no_yield": co["coalesced"]["frames"],
+        "seconds_to_final_no_yield": co["coalesced"]["t"] - co["start"]["t"],
+        "frames_yield_every_100": co["coalesced"]["frames_yielding"],
+        "seconds_to_final_yielding": co["coalesced"]["t_yielding"]
+        - co["start_yielding"]["t"],
     }
+    return {"rates": rates, "ratios": ratios, "coalescing": coalescing}
 
 
-async def bench_coalescing(nodes: Any, updates: int) -> dict[str, float]:
-    srv, cli, _, rc = await library_pair(nodes)
-    async with srv, cli:
-        owner = Owner(uuid.uuid4())
-        protocol = srv.connections[0]
-        before = protocol.conn.out_count
-        rc.done, rc.watch = srv.loop.create_future(), (1, updates - 1)
-        start = time.perf_counter()
-        for i in range(updates):
-            item = Item(1, owner)
-            item.color, item.size = "blue", i
-            srv.synchronize(item)
-            if i % 100 == 99:
-                await asyncio.sleep(0)
-        await rc.done
-        elapsed = time.perf_counter() - start
-        sent = protocol.conn.out_count - before
-    return {"updates": updates, "frames_sent": sent, "seconds_to_final": elapsed}
+def rows_of(n: int, summary: dict[str, Any], latency: dict[str, Any]) -> list[Any]:
+    rows = []
+    for name, label in LABELS.items():
+        rate = summary["rates"][name]
+        rows.append((label, f"{rate['best']:,.0f} obj/s",
+                     f"median {rate['median']:,.0f} of {rate['runs']}"))  # fmt: skip
+    for name, ratio in summary["ratios"].items():
+        target = "target >= 0.50" if name == "two_process_app" else "context"
+        rows.append((f"{LABELS[name]} / its floor",
+                     f"{ratio['best_over_best']:.2f} best",
+                     f"median {ratio['median_over_median']:.2f}, by cpu "
+                     f"{ratio['median_by_cpu_time']:.2f}; {target}"))  # fmt: skip
+    co = summary["coalescing"]
+    rows += [
+        ("response round trip p50 (two processes)", f"{latency['p50_ms']:.3f} ms",
+         f"{latency['rounds']} rounds"),
+        ("response round trip p99 (two processes)", f"{latency['p99_ms']:.3f} ms",
+         "target <= 1 ms"),
+        (f"coalescing: frames for {n:,} updates, no yield", f"{co['frames_no_yield']}",
+         f"target 1; final value after {co['seconds_to_final_no_yield']:.3f} s"),
+        (f"coalescing: frames for {n:,} updates, yield/100",
+         f"{co['frames_yield_every_100']}",
+         f"final value after {co['seconds_to_final_yielding']:.3f} s"),
+    ]  # fmt: skip
+    return rows
 
 
-async def bench_floor(nodes: Any, n: int, with_json: bool) -> dict[str, float]:
-    (scert, skey, ca), (ccert, ckey, _) = nodes["s"], nodes["c"]
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(ca))
-    server_ctx.load_cert_chain(str(scert), str(skey))
-    server_ctx.verify_mode = ssl.CERT_OPTIONAL
-    client_ctx = ssl.create_default_context(cafile=str(ca))
-    client_ctx.load_cert_chain(str(ccert), str(ckey))
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[tuple[float, float]] = loop.create_future()
-    owner = str(uuid.uuid4())
-    msgs = [{"id": i, "color": "red", "size": i, "_sync_owner": owner,
-             "_sync_type": "Item"} for i in range(n)]  # fmt: skip
-    pre = [HEADER.pack(len(p), 0) + p for p in (json.dumps(m).encode() for m in msgs)]
-
-    class Receiver(asyncio.Protocol):
-        def __init__(self) -> None:
-            self.buf = bytearray()
-            self.count = 0
-
-        def data_received(self, data: bytes) -> None:
-            buf = self.buf
-            buf += data
-            pos = 0
-            while len(buf) - pos >= 8:
-                length, _ = HEADER.unpack_from(buf, pos)
-                if len(buf) - pos - 8 < length:
-                    break
-                if with_json:
-                    json.loads(bytes(buf[pos + 8 : pos + 8 + length]))
-                pos += 8 + length
-                self.count += 1
-            del buf[:pos]
-            if self.count >= n and not done.done():
-                done.set_result((time.perf_counter(), time.process_time()))
-
-    server = await loop.create_server(Receiver, "127.0.0.1", 0, ssl=server_ctx)
-    port = server.sockets[0].getsockname()[1]
-    transport, _ = await loop.create_connection(
-        asyncio.Protocol, "127.0.0.1", port, ssl=client_ctx,
-        server_hostname="127.0.0.1",
-    )  # fmt: skip
-    start, cpu_start = time.perf_counter(), time.process_time()
-    chunk: list[bytes] = []
-    size = 0
-    for i in range(n):
-        if with_json:
-            payload = json.dumps(msgs[i]).encode()
-            frame = HEADER.pack(len(payload), 0) + payload
-        else:
-            frame = pre[i]
-        chunk.append(frame)
-        size += len(frame)
-        if size >= 256 * 1024:
-            transport.write(b"".join(chunk))
-            chunk, size = [], 0
-            await asyncio.sleep(0)  # let the receiver run, as the library does
-    transport.write(b"".join(chunk))
-    end, cpu_end = await done
-    transport.close()
-    server.close()
-    await server.wait_closed()
-    elapsed = end - start
-    return {"objects": n, "seconds": elapsed, "objects_per_s": n / elapsed,
-            "cpu_seconds": cpu_end - cpu_start}  # fmt: skip
-
-
-async def bench_breakdown(nodes: Any, n: int) -> dict[str, float]:
-    """CPU microseconds per object of each stage, without sockets, in this process."""
-    (ccert, ckey, ca), scert = nodes["c"], nodes["s"][0]
-    store = Store()
-    store.register_syncable("Item", Item)
-    mgr = SyncManager(ccert, 0, key=ckey, cafile=ca, registries=[store])
-    peer = SyncDestination(certhash_from_file(scert), "peer")
-    protocol = SyncProtocol(mgr, dest=peer)  # no transport: frames are only built
-    assert peer.dest_hash is not None
-    mgr._connections[peer.dest_hash] = protocol
-    owner = str(uuid.uuid4())
-    msgs = [{"id": i, "color": "red", "size": i, "_sync_owner": owner,
-             "_sync_type": "Item"} for i in range(n)]  # fmt: skip
-    clock = time.perf_counter
-    start = clock()
-    for msg in msgs:
-        json.loads(json.dumps(msg))
-    json_us = clock() - start
-    items = []
-    for i in range(n):
-        item = Item(i, Owner(uuid.UUID(owner)))
-        item.color, item.size = "red", i
-        items.append(item)
-    start = clock()
-    for item in items:
-        mgr.synchronize(item)
-    enqueue_us = clock() - start
-    start = clock()
-    frames = protocol.conn.frames_to_send(1 << 40)
-    build_us = clock() - start
-    start = clock()
-    protocol.conn.receive_data(b"".join(frames))
-    events = list(protocol.conn.events())
-    parse_us = clock() - start
-    assert all(type(event) is dict for event in events)  # plain messages
-    del mgr._connections[peer.dest_hash]  # the receiver's flood goes nowhere
-    start = clock()
-    mgr._receive_events(protocol, events)
-    pipeline_us = clock() - start
-    hooks_us = _hooks_share(store, peer, mgr, protocol, owner, n)
-    await mgr.aclose()
-    per = 1e6 / n
-    return {
-        "json_encode_decode_us": json_us * per,
-        "synchronize_us": enqueue_us * per,
-        "frame_build_us": build_us * per,
-        "frame_parse_us": parse_us * per,
-        "receive_pipeline_us": pipeline_us * per,
-        "of_which_application_hooks_us": hooks_us * per,
-    }
-
-
-def _hooks_share(
-    store: Store, peer: Any, mgr: Any, protocol: Any, owner: str, n: int
-) -> float:
-    # The application's part of the receive pipeline, which no library can skip: its
-    # sync_construct and incoming_sync hooks, called with the info keywords.
-    operation = store.get_operation("sync")
-    info: dict[str, Any] = {"protocol": protocol, "manager": mgr,
-        "response_for": None, "sender": peer, "registry": store,
-        "operation": operation, "attributes": frozenset(("id", "color", "size")),
-        "context": None}  # fmt: skip
-    msgs = [{"id": i, "color": "red", "size": i, "_sync_owner": owner}
-            for i in range(n)]  # fmt: skip
-    start = time.perf_counter()
-    for msg in msgs:
-        obj = Item.sync_construct(msg, **info)
-        store.incoming_sync(obj, **info)
-    return time.perf_counter() - start
-
-
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=7, help="best of R runs")
-    args = parser.parse_args()
+    parser.add_argument("--repeat", type=int, default=5, help="alternating runs")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    parser.add_argument("--quick", action="store_true",
+                        help="smallest mode: 2,000 objects, 1 run, 50 rounds")  # fmt: skip
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.n, args.repeat, args.rounds = 2000, 1, 50
+    load_before = load_note()
     with tempfile.TemporaryDirectory() as tmp:
-        nodes = make_pki(Path(tmp))
-        # Interleaved, best of R: the machine may be shared, and slow phases of it
-        # should not fall on one side of the comparison only.
-        runs: dict[str, list[dict[str, float]]] = {"lib": [], "floor": [], "raw": []}
-        for _ in range(args.repeat):
-            runs["lib"].append(asyncio.run(bench_library(nodes, args.n)))
-            runs["floor"].append(asyncio.run(bench_floor(nodes, args.n, True)))
-            runs["raw"].append(asyncio.run(bench_floor(nodes, args.n, False)))
-        lib, floor, raw = (
-            max(runs[k], key=lambda r: r["objects_per_s"])
-            for k in ("lib", "floor", "raw")
-        )
-        latency = asyncio.run(bench_latency(nodes, args.rounds))
-        coalescing = asyncio.run(bench_coalescing(nodes, 20_000))
-        breakdown = asyncio.run(bench_breakdown(nodes, args.n))
-    ratio = lib["objects_per_s"] / floor["objects_per_s"]
-    ratio_raw = lib["objects_per_s"] / raw["objects_per_s"]
-    # CPU seconds of this process (both sides): steadier than wall time when other
-    # processes share the machine, as they take CPU away rather than add to ours.
-    ratio_cpu = floor["cpu_seconds"] / lib["cpu_seconds"]
-    rows = [
-        ("library (TLS, full pipeline)", f"{lib['objects_per_s']:,.0f} obj/s",
-         f"{lib['seconds']:.3f} s"),
-        ("floor: bare asyncio TLS + json", f"{floor['objects_per_s']:,.0f} obj/s",
-         f"{floor['seconds']:.3f} s"),
-        ("floor: bare asyncio TLS, bytes only", f"{raw['objects_per_s']:,.0f} obj/s",
-         f"{raw['seconds']:.3f} s"),
-        ("library / floor (json)", f"{ratio:.2f}", "target >= 0.50"),
-        ("library / floor (bytes only)", f"{ratio_raw:.2f}", ""),
-        ("library / floor (json), by cpu time", f"{ratio_cpu:.2f}",
-         f"{1e6 * lib['cpu_seconds'] / args.n:.1f} vs "
-         f"{1e6 * floor['cpu_seconds'] / args.n:.1f} cpu us/object"),
-        ("response round trip p50", f"{latency['p50_ms']:.3f} ms",
-         f"{latency['rounds']} rounds"),
-        ("response round trip p99", f"{latency['p99_ms']:.3f} ms", ""),
-        ("coalescing: frames for 20,000 updates", f"{coalescing['frames_sent']}",
-         f"{coalescing['seconds_to_final']:.3f} s to final value"),
-    ]  # fmt: skip
-    rows += [(f"  cpu per object: {k.removesuffix('_us').replace('_', ' ')}",
-              f"{v:.1f} us", "") for k, v in breakdown.items()]  # fmt: skip
-    rows += [("  wall per object: library / floor (json)",
-              f"{1e6 / lib['objects_per_s']:.1f} us",
-              f"{1e6 / floor['objects_per_s']:.1f} us")]  # fmt: skip
-    width = max(len(r[0]) for r in rows)
-    print(f"throughput of {args.n:,} objects, best of {args.repeat}")
-    for name, value, note in rows:
-        print(f"  {name:<{width}}  {value:>18}  {note}")
+        measured = measure(Bench(Path(tmp), args))
+    summary = summarise(args.n, measured)
+    rows = rows_of(args.n, summary, measured["latency"])
+    print_table(f"throughput of {args.n:,} objects, {args.repeat} alternating runs "
+                f"(best, median); {load_before}", rows)  # fmt: skip
     result = {
         "n": args.n,
+        "repeat": args.repeat,
         "python": sys.version.split()[0],
-        "machine": platform.machine(),
-        "library": lib,
-        "floor_json": floor,
-        "floor_bytes_only": raw,
-        "ratio_to_floor_json": ratio,
-        "ratio_to_floor_bytes_only": ratio_raw,
-        "ratio_to_floor_json_by_cpu_time": ratio_cpu,
-        "load_average_1min": os.getloadavg()[0],
+        "load_before": load_before,
+        "load_after": load_note(),
+        **summary,
         "target_ratio": 0.5,
-        "target_met": ratio >= 0.5,
-        "latency": latency,
-        "coalescing": coalescing,
-        "cpu_breakdown_us_per_object": breakdown,
+        "target_met": summary["ratios"]["two_process_app"]["median_over_median"] >= 0.5,
+        "latency": measured["latency"],
+        "runs": measured["runs"],
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
+    write_json(args.out, result)
     return 0
 
 
