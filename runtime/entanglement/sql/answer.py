@@ -1,13 +1,15 @@
 """Answering an IHave (PROTOCOL.md §12.8.3): tombstones, rows, then YouHave.
 
 Rows are read one inheritance hierarchy at a time (all subclasses loaded with it), in
-batches; after each batch we wait until the connection has written it, so memory stays
-bounded however many rows a fresh peer needs.  The rows are not expunged: a session's
-identity map holds unmodified rows weakly, so a written batch is freed as soon as it is
-dropped (an expunge per row cost a tenth of the sending side's time).  Each row is given
-the owner snapshot as its loaded ``sync_owner`` through its ``__dict__`` (what
-``set_committed_value`` amounts to for an attribute that is neither loaded nor changed),
-which keeps the row encodable without a query.
+batches by ``sync_serial`` (keyset: each batch is its own query, read to the end); after
+each batch we wait until the connection has written it, so memory stays bounded however
+many rows a fresh peer needs, and no read stays open across that wait (an open SQLite
+cursor holds the file's shared lock, which blocks every commit meanwhile).  The rows are
+not expunged: a session's identity map holds unmodified rows weakly, so a written batch
+is freed as soon as it is dropped (an expunge per row cost a tenth of the sending side's
+time).  Each row is given the owner snapshot as its loaded ``sync_owner`` through its
+``__dict__`` (what ``set_committed_value`` amounts to for an attribute that is neither
+loaded nor changed), which keeps the row encodable without a query.
 
 Row condition C for owner X: ``sync_owner_id = X``, or ``sync_owner_id IS NULL`` when X
 is the ``first_local_owner`` we announced to this neighbour (legacy ownerless rows).
@@ -158,25 +160,38 @@ async def _send_rows(
     owner_snap: Any,
 ) -> int:
     entity = with_polymorphic(root, "*")
-    stmt = (
-        sa.select(entity)
-        .where(condition(entity.sync_owner_id), entity.sync_serial > serial)
-        .order_by(entity.sync_serial)
-        .execution_options(yield_per=BATCH)
-    )
+    rows_of = sa.select(entity).where(condition(entity.sync_owner_id))
     top = serial
     destinations = [dest]
-    result = session.scalars(stmt)
-    for batch in result.partitions():
+    while True:
+        batch = _next_batch(session, entity, rows_of, top)
+        if not batch:
+            return top
         for row in batch:
             # every row here is X's (or, legacy, ownerless and sent as X's: quirk 42)
             row.__dict__["sync_owner"] = owner_snap
             manager.synchronize(row, destinations=destinations)
-        top = max(top, int(batch[-1].sync_serial))
-        await protocol.sync_drain()
+        top = int(batch[-1].sync_serial)
         del batch  # unmodified rows: the identity map lets them go with the list
-    result.close()
-    return top
+        await protocol.sync_drain()
+
+
+def _next_batch(session: Session, entity: Any, rows_of: Any, after: int) -> list[Any]:
+    # Each batch is a query read to its end before the drain: a cursor left open
+    # across an await holds SQLite's shared lock, so every commit of this node (and
+    # of the applications on its file) waited out the busy timeout meanwhile (issue
+    # 10, the fault suite).  Keyset on sync_serial; the rows of the batch's last
+    # serial (one flush can give many rows one serial) are all taken with it.
+    batch = session.scalars(
+        rows_of.where(entity.sync_serial > after)
+        .order_by(entity.sync_serial)
+        .limit(BATCH)
+    ).all()
+    if len(batch) < BATCH:
+        return list(batch)
+    last = batch[-1].sync_serial
+    head = [row for row in batch if row.sync_serial != last]
+    return head + list(session.scalars(rows_of.where(entity.sync_serial == last)))
 
 
 def force_resync(manager: Any, session: Session, owner: SyncOwner) -> None:

@@ -35,12 +35,15 @@ creates the local owner in that flush, so no row is ever stored ownerless.
 Fixed quirk 43: a *new* row given a remote owner is sent as a ``create`` request to the
 owner instead of being committed locally and forwarded (which the owner had to reject).
 Quirk 50: no stack capture per session, and no scratch session is left open.
+A commit that fails is rolled back at once (:meth:`SqlSyncSession.commit`): a failed
+COMMIT would otherwise keep the transaction, and on SQLite the file's write lock, open.
 Sessions must be used on the manager's event-loop thread (``synchronize`` is not
 thread-safe).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
@@ -130,6 +133,23 @@ class SqlSyncSession(Session):
         self.sync_dirty: dict[int, tuple[SqlSynchronizable, AbstractSet[str]]] = {}
         self.sync_deleted: dict[int, SqlSynchronizable] = {}
         self.sync_outbox = Outbox()
+
+    def commit(self) -> None:
+        """Commit; a commit that fails is rolled back before the error propagates.
+
+        A failed COMMIT leaves the transaction open (SQLAlchemy's "prepared" state, in
+        which the session can neither retry nor run SQL): on SQLite it keeps the file's
+        write lock and its hot journal until someone calls ``rollback()``, so every
+        other writer, the node's own receive sessions included, fails on the busy
+        timeout meanwhile (issue 10, the fault suite).  Rolling back here means no
+        failure leaves a transaction open, whatever the caller does next.
+        """
+        try:
+            super().commit()
+        except BaseException:
+            with contextlib.suppress(Exception):  # the commit's error is the one to see
+                self.rollback()
+            raise
 
     def sync_commit(
         self, expunge_nonlocal: bool = True, *, update_responses: bool = True
