@@ -395,13 +395,15 @@ class ReceiveMixin:
         if _storage_unavailable(exc):
             # A busy or locked database (issue 10 item 10): what this message changed
             # is unknown, so drop the link; the resync after reconnecting asks for
-            # everything again.  (Not the peer's fault: no error is sent to it.)
+            # everything again.  (Not the peer's fault: no error is sent to it.)  An
+            # abort, not a close: the rest of the chunk is not processed, else each
+            # of its messages would wait out the busy timeout again, loop blocked.
             log.warning(
                 "%s: storage unavailable while processing %s; reconnecting",
                 protocol.peer_name,
                 what,
             )
-            protocol.close()
+            protocol.abort()
             return
         if not isinstance(exc, SyncError):
             log.error(
