@@ -15,7 +15,16 @@ from datetime import date, datetime
 from .schema import did_you_mean
 from .spec import EnumSpec, PropertySpec, Resolved
 
-__all__ = ["MAX_DEFAULT_DEPTH", "SPECIAL_DEFAULTS", "default_problems"]
+__all__ = [
+    "MAX_DEFAULT_DEPTH",
+    "SERVER_DEFAULT_SCALARS",
+    "SPECIAL_DEFAULTS",
+    "default_problems",
+    "server_default_problems",
+]
+
+# Types whose values every database writes the same way as a DEFAULT literal.
+SERVER_DEFAULT_SCALARS = ("str", "int", "float", "bool", "date", "datetime")
 
 SPECIAL_DEFAULTS = {"uuid": "random", "datetime": "now", "date": "today"}
 # A json default becomes one nested literal; Python's parser refuses 200 nested brackets
@@ -106,3 +115,37 @@ def _is_json(value: object) -> bool:
     if isinstance(value, dict):
         return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
     return False
+
+
+def server_default_problems(
+    prop: PropertySpec, res: Resolved, enum: EnumSpec | None
+) -> Iterator[tuple[str, str]]:
+    """(message, hint) for each way ``prop``'s server_default does not fit its type."""
+    value = prop.server_default
+    if value is None:
+        yield "server_default null is what the database does already", "remove it"
+        return
+    if res.kind == "enum":
+        if enum is not None and value not in enum.values:
+            hint = did_you_mean(str(value), list(enum.values))
+            yield f"server_default {value!r} is not one of the enum values", hint
+        return
+    if res.kind == "ref" or res.scalar not in SERVER_DEFAULT_SCALARS:
+        what = "a reference" if res.kind == "ref" else f"type {res.scalar}"
+        yield (
+            f"{what} has no portable server_default",
+            "use default: (computed by the generated code) instead",
+        )
+        return
+    if res.scalar == "datetime":
+        if value != "now":
+            yield f"server_default of a datetime must be 'now', not {value!r}", ""
+        return
+    if value == SPECIAL_DEFAULTS.get(res.scalar) or not _default_fits(
+        res.scalar, value
+    ):
+        yield f"server_default {value!r} is not a valid {res.scalar}", ""
+    elif (
+        prop.length is not None and isinstance(value, str) and len(value) > prop.length
+    ):
+        yield f"server_default is longer than length {prop.length}", ""

@@ -1,9 +1,9 @@
 """Stage 2b (continued): dotted hook paths resolved at build time, where they can be.
 
-A hook (``policy``, an operation's ``handler``, a property's ``encoder``/``decoder``) is
-written ``package.module.name``; the generated module imports ``name`` from
-``package.module``.  When that module can be found, a missing ``name`` is a located error
-with a did-you-mean among the module's names.
+A hook (``policy``, an operation's ``handler``, a property's ``encoder``/``decoder``, a
+type's ``table_args``) is written ``package.module.name``; the generated module imports
+``name`` from ``package.module``.  When that module can be found, a missing ``name`` is a
+located error with a did-you-mean among the module's names.
 
 Checking must not run code a schema names (``check`` runs on schemas nobody vetted yet):
 a module already imported is asked directly; any other is located on ``sys.path`` without
@@ -92,6 +92,8 @@ def _hooks(reg: RegistrySpec) -> list[tuple[str, Located]]:
             for what, hook in (("encoder", prop.encoder), ("decoder", prop.decoder)):
                 if hook is not None:
                     found.append((what, hook))
+        if spec.table_args is not None:
+            found.append(("table_args", spec.table_args))
     return found
 
 

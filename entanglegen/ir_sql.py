@@ -6,12 +6,15 @@ parent's table; a parent with children gets the ``sync_kind`` discriminator.
 
 from __future__ import annotations
 
+import datetime
+
 from . import naming
+from .collisions import table_constraints
 from .ir import ClassAttrIR, PropertyIR, TypeIR
 from .ir_types import Kind, TypeBuilder, table_name
 from .literals import docstring, py_literal
 from .resolve import ancestry, effective_properties
-from .spec import PropertySpec, TypeSpec
+from .spec import MISSING, PropertySpec, TypeSpec
 
 __all__ = ["sql_type"]
 
@@ -75,6 +78,8 @@ def _class_attrs(b: TypeBuilder, spec: TypeSpec) -> list[ClassAttrIR]:
         attrs.append(
             ClassAttrIR("sync_unknown_properties", py_literal(spec.unknown_properties))
         )
+    if table_args := _table_args(b, spec):
+        attrs.append(ClassAttrIR("__table_args__", table_args))
     mapper = {}
     if spec.parent is not None or _has_children(b, spec):
         mapper["polymorphic_identity"] = spec.sync_type
@@ -83,6 +88,38 @@ def _class_attrs(b: TypeBuilder, spec: TypeSpec) -> list[ClassAttrIR]:
     if mapper:
         attrs.append(ClassAttrIR("__mapper_args__", py_literal(mapper)))
     return attrs
+
+
+def _table_args(b: TypeBuilder, spec: TypeSpec) -> str:
+    """``(sa.Index(...), ..., *hook())``, or '' when the table has none."""
+    items = []
+    for c in table_constraints(spec):
+        name = f"name={py_literal(c.name)}"
+        columns = ", ".join(py_literal(col) for col in c.columns)
+        if c.kind == "check":
+            items.append(f"sa.CheckConstraint({py_literal(c.sql)}, {name})")
+        elif c.kind == "unique":
+            items.append(f"sa.UniqueConstraint({columns}, {name})")
+        else:
+            unique = ", unique=True" if c.unique else ""
+            items.append(f"sa.Index({py_literal(c.name)}, {columns}{unique})")
+    if spec.table_args is not None:
+        # Last: a trailing dict of Table keyword arguments in the hook's tuple stays last.
+        items.append(f"*{b.hook(spec.table_args.value)}()")
+    return b.use(f"({', '.join(items)},)") if items else ""
+
+
+def _server_default(prop: PropertySpec) -> str:
+    # One text form per value, which SQLAlchemy quotes as a literal: PostgreSQL and
+    # SQLite both read '5' into an integer column and '2026-01-02' into a date.
+    value = prop.server_default
+    if isinstance(value, bool):
+        return "sa.true()" if value else "sa.false()"
+    if prop.resolved is not None and prop.resolved.scalar == "datetime":
+        return "sa.func.current_timestamp()"  # validated: the value is 'now'
+
+    text = value.isoformat() if isinstance(value, datetime.date) else str(value)
+    return py_literal(text)
 
 
 def _discriminator(b: TypeBuilder) -> PropertyIR:
@@ -115,6 +152,10 @@ def _property(b: TypeBuilder, prop: PropertySpec, is_key: bool) -> PropertyIR:
     default = b.default(prop, kind)
     if default.factory or (default.literal and default.literal != "None"):
         args.append(f"default={default.factory or default.literal}")
+    if prop.onupdate is not None:
+        args.append("onupdate=_support.utcnow")
+    if prop.server_default is not MISSING:
+        args.append(f"server_default={_server_default(prop)}")
     code = b.use(f"mapped_column({', '.join(args)})")
     py = kind.py if kind.py == "Any" or not prop.nullable else f"{kind.py} | None"
     annotation = b.use(f"Mapped[{py}]")

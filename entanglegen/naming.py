@@ -14,6 +14,7 @@ suffix, so a schema can never shadow something the generated code relies on.
 from __future__ import annotations
 
 import builtins
+import hashlib
 import keyword
 import re
 
@@ -22,6 +23,7 @@ __all__ = [
     "MAX_NAME",
     "attribute_name",
     "class_name",
+    "constraint_name",
     "is_identifier",
     "is_keyword",
     "is_module_path",
@@ -140,3 +142,20 @@ def member_name(text: str) -> str:
 def module_alias(dotted: str) -> str:
     """The local alias under which a user hook ``pkg.mod.fn`` is imported."""
     return "_" + _clean(dotted.replace(".", "_"))
+
+
+# PostgreSQL's identifier limit (bytes; generated names are ASCII).
+MAX_SQL_NAME = 63
+
+
+def constraint_name(prefix: str, table: str, columns: list[str]) -> str:
+    """``<prefix>_<table>_<columns>``, shortened with a digest past 63 characters.
+
+    Explicit names, never SQLAlchemy's conventions: PostgreSQL refuses (or silently
+    truncates) longer identifiers, and migrations need names that stay put.
+    """
+    name = "_".join([prefix, table, *columns])
+    if len(name) <= MAX_SQL_NAME:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: MAX_SQL_NAME - 9]}_{digest}"

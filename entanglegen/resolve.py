@@ -18,7 +18,7 @@ from __future__ import annotations
 from . import naming
 from .breaking_renames import check_renames
 from .collisions import check_collisions
-from .defaults import default_problems
+from .defaults import default_problems, server_default_problems
 from .diagnostics import Diagnostics, shown_path
 from .hooks import check_hooks
 from .resolve_index import (
@@ -369,6 +369,23 @@ class _Resolver:
                 "are never used",
                 prop.key_path,
             )
+        if prop.onupdate is not None and (res.kind, res.scalar) != (
+            "scalar",
+            "datetime",
+        ):
+            self.d.error(
+                prop.onupdate.loc,
+                "onupdate: now applies to datetime properties only",
+                f"{prop.key_path}.onupdate",
+            )
+        if prop.server_default is not MISSING:
+            for message, hint in server_default_problems(prop, res, self.enum(res)):
+                self.d.error(
+                    prop.server_default_loc or prop.loc,
+                    message,
+                    f"{prop.key_path}.server_default",
+                    hint,
+                )
         if prop.default is not MISSING:
             for message, hint in default_problems(prop, res, self.enum(res)):
                 self.d.error(

@@ -11,7 +11,14 @@ from typing import TYPE_CHECKING
 from . import naming
 from .diagnostics import Loc
 from .loader import YMap, YNode, YScalar, YSeq, plain
-from .spec import UNIQUE, UNKNOWN_PROPERTIES, Located, PropertySpec, TypeSpec
+from .spec import (
+    UNIQUE,
+    UNKNOWN_PROPERTIES,
+    IndexSpec,
+    Located,
+    PropertySpec,
+    TypeSpec,
+)
 
 if TYPE_CHECKING:
     from .schema import _FileValidator
@@ -61,7 +68,71 @@ class TypeValidator:
         spec.doc = f.doc(body, kp)
         if (props := body.get("properties")) is not None:
             self.properties(props)
+        self.table_options(body)
         return spec
+
+    def sql_only(self, node: YNode | None, kp: str, what: str) -> bool:
+        """True when ``node`` is given on an SQL type; an error when on a memory one."""
+        if node is None:
+            return False
+        if self.spec.storage == "sql":
+            return True
+        self.d.error(
+            node.loc,
+            f"{what} applies to sql types only",
+            kp,
+            "memory stores have no tables or constraints: remove it",
+        )
+        return False
+
+    def table_options(self, body: YMap) -> None:
+        kp = self.spec.key_path
+        if self.sql_only(body.get("table_args"), f"{kp}.table_args", "table_args"):
+            self.spec.table_args = self.f.dotted(
+                body.get("table_args"), f"{kp}.table_args", "table_args"
+            )
+        node = body.get("indexes")
+        if self.sql_only(node, f"{kp}.indexes", "indexes"):
+            for i, item in enumerate(self._list(node, f"{kp}.indexes", "indexes")):
+                self.index(item, f"{kp}.indexes[{i}]")
+        node = body.get("unique")
+        if self.sql_only(node, f"{kp}.unique", "unique"):
+            for i, item in enumerate(self._list(node, f"{kp}.unique", "unique")):
+                ikp = f"{kp}.unique[{i}]"
+                names = self.f.strings(item, ikp, "a unique constraint")
+                if names:
+                    self.spec.indexes.append(
+                        IndexSpec(names, item.loc, ikp, unique=True, constraint=True)
+                    )
+                elif names is not None:
+                    self.d.error(item.loc, "a unique constraint needs properties", ikp)
+
+    def _list(self, node: YNode | None, kp: str, what: str) -> list[YNode]:
+        if isinstance(node, YSeq):
+            return list(node.items)
+        if node is not None:
+            self.d.error(node.loc, f"{what} must be a list", kp)
+        return []
+
+    def index(self, node: YNode, kp: str) -> None:
+        body = self.f.mapping(node, kp, "an index")
+        if body is None:
+            return
+        self.f.keys(body, "index", kp, "an index")
+        props = body.get("properties")
+        names = (
+            self.f.strings(props, f"{kp}.properties", "index properties")
+            if (props is not None)
+            else None
+        )
+        if names is not None and not names:
+            self.d.error(body.loc, "an index needs properties", f"{kp}.properties")
+        unique = self.f.boolean(body.get("unique"), f"{kp}.unique", "unique")
+        name = self.f.identifier(body.get("name"), f"{kp}.name", "index name")
+        if names:
+            self.spec.indexes.append(
+                IndexSpec(names, body.loc, kp, unique=bool(unique), name=name)
+            )
 
     def sync_type(self, value: Located, kp: str) -> None:
         # The wire name of the type: peers match it exactly, so it must be visible text.
@@ -235,3 +306,30 @@ class TypeValidator:
         prop.renamed_from = f.string(
             body.get("renamed_from"), f"{kp}.renamed_from", "renamed_from"
         )
+        self._sql_options(prop, body, kp)
+
+    def _sql_options(self, prop: PropertySpec, body: YMap, kp: str) -> None:
+        f = self.f
+        for key in ("unique", "index"):
+            node = body.get(key)
+            if self.sql_only(node, f"{kp}.{key}", key) and f.boolean(
+                node, f"{kp}.{key}", key
+            ):
+                setattr(prop, key, Located("true", node.loc))  # type: ignore[union-attr]
+        if self.sql_only(body.get("check"), f"{kp}.check", "check"):
+            prop.check = f.string(body.get("check"), f"{kp}.check", "check")
+        node = body.get("onupdate")
+        if self.sql_only(node, f"{kp}.onupdate", "onupdate"):
+            value = f.string(node, f"{kp}.onupdate", "onupdate")
+            if value is not None and value.value != "now":
+                self.d.error(
+                    value.loc,
+                    f"onupdate must be 'now', not {value.value!r}",
+                    f"{kp}.onupdate",
+                )
+            elif value is not None:
+                prop.onupdate = value
+        node = body.get("server_default")
+        if self.sql_only(node, f"{kp}.server_default", "server_default"):
+            prop.server_default = plain(node)  # type: ignore[arg-type]
+            prop.server_default_loc = node.loc  # type: ignore[union-attr]

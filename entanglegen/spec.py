@@ -82,6 +82,16 @@ class PropertySpec:
     resolved: Resolved | None = None
     renamed_from: Located | None = None
     """The property's previous name: its wire name while set, and the column to rename."""
+    unique: Located | None = None
+    """sql: ``unique: true`` (a named single-column unique constraint); where written."""
+    index: Located | None = None
+    """sql: ``index: true`` (an index ``ix_<table>_<column>``); where written."""
+    check: Located | None = None
+    """sql: an SQL boolean expression, a named CHECK constraint of the table."""
+    onupdate: Located | None = None
+    """sql: ``now`` (datetime): set to the current time by every ORM update."""
+    server_default: object = MISSING
+    server_default_loc: Loc | None = None
 
 
 @dataclass(slots=True)
@@ -108,6 +118,23 @@ class TypeSpec:
     """The type's previous name: its default sync_type while set, and the table to rename."""
     invalid_properties: set[str] = field(default_factory=set)
     """Names of properties that were declared but rejected (to avoid follow-on errors)."""
+    indexes: list[IndexSpec] = field(default_factory=list)
+    """sql: composite indexes (``indexes:``) and unique constraints (``unique:``)."""
+    table_args: Located | None = None
+    """sql: dotted path of ``fn() -> tuple`` whose items end ``__table_args__``."""
+
+
+@dataclass(slots=True)
+class IndexSpec:
+    """One entry of a type's ``indexes:`` (an index) or ``unique:`` (a constraint)."""
+
+    properties: tuple[Located, ...]
+    loc: Loc
+    key_path: str
+    unique: bool = False
+    constraint: bool = False
+    """True for an entry of ``unique:``: a UNIQUE constraint rather than an index."""
+    name: Located | None = None
 
 
 @dataclass(slots=True)
