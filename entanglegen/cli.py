@@ -174,6 +174,24 @@ def cmd_build(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def _build_for_demo(config: Config) -> int:
+    """Build the project's schemas before the demo runs them (a no-op when up to date)."""
+    if not any(path.exists() for path in config.schemas):
+        return 0
+    stamp = fingerprint(config.schemas, root=config.root)
+    if writer.is_up_to_date(config.output, stamp):
+        return 0
+    result = build(config.schemas, root=config.root)
+    if not result.ok:
+        sys.stderr.write(render(result.diagnostics, "text"))
+        print("entanglegen demo: the schemas have errors", file=sys.stderr)
+        return 1
+    writer.apply(writer.plan(result.files, config.output), config.output)
+    writer.write_manifest(config.output, result.files, stamp)
+    print(f"built {len(result.files)} files into {_relative(config.output)}")
+    return 0
+
+
 def _dispatch(module: str, argv: list[str]) -> int:
     try:
         target = importlib.import_module(module)
@@ -186,7 +204,7 @@ def _dispatch(module: str, argv: list[str]) -> int:
 _DISPATCH = {
     "pki": "entanglement.pki",
     "node": "entanglement.node",
-    "demo": "entanglegen.demo",
+    "demo": "entanglegen_examples.demo",
     "breaking": "entanglegen.breaking",
     "migrations": "entanglegen.migrations",
 }
@@ -197,11 +215,15 @@ def run(argv: Sequence[str] | None = None) -> int:
     # Hand the rest of the line to the dispatched tool untouched (argparse would try to
     # interpret its options).
     if argv and argv[0] in _DISPATCH:
+        config = find_config(Path.cwd())
+        if argv[0] == "demo" and not {"-h", "--help"} & set(argv[1:]):
+            code = _build_for_demo(config)
+            if code:
+                return code
         # The project's generated packages are importable by the dispatched tools, so
         # that e.g. ``entanglegen node --base exercise_sync.Base`` works in a project.
-        output = find_config(Path.cwd()).output
-        if output.is_dir() and str(output) not in sys.path:
-            sys.path.insert(0, str(output))
+        if config.output.is_dir() and str(config.output) not in sys.path:
+            sys.path.insert(0, str(config.output))
         return _dispatch(_DISPATCH[argv[0]], argv[1:])
     args = _parser().parse_args(argv)
     config = find_config(Path.cwd())

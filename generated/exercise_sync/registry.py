@@ -7,15 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from entanglegen.example_hooks import (
-    escalate_help_request as _entanglegen_example_hooks_escalate_help_request,
+from entanglegen_examples.hooks import (
+    escalate_help_request as _entanglegen_examples_hooks_escalate_help_request,
 )
-from entanglegen.example_hooks import (
-    exercise_should_listen as _entanglegen_example_hooks_exercise_should_listen,
+from entanglegen_examples.hooks import (
+    exercise_should_listen as _entanglegen_examples_hooks_exercise_should_listen,
 )
-from entanglegen.example_hooks import (
-    exercise_should_send as _entanglegen_example_hooks_exercise_should_send,
+from entanglegen_examples.hooks import (
+    exercise_should_send as _entanglegen_examples_hooks_exercise_should_send,
 )
+
 from entanglement.operations import transition_operation
 from entanglement.sql.base import SqlSyncRegistry
 
@@ -34,16 +35,18 @@ class ExerciseRegistry(SqlSyncRegistry):
         if not super().should_send(obj, destination, **info):
             return False
         return bool(
-            _entanglegen_example_hooks_exercise_should_send(obj, destination, **info)
+            _entanglegen_examples_hooks_exercise_should_send(obj, destination, **info)
         )
 
     def should_listen(self, msg: Any, cls: Any, **info: Any) -> bool:
         super().should_listen(msg, cls, **info)
-        return bool(_entanglegen_example_hooks_exercise_should_listen(msg, cls, **info))
+        return bool(
+            _entanglegen_examples_hooks_exercise_should_listen(msg, cls, **info)
+        )
 
     def incoming_escalate(self, obj: Any, **info: Any) -> None:
         """A participant asks staff to look at a help request now (not flooded)."""
-        _entanglegen_example_hooks_escalate_help_request(obj, **info)
+        _entanglegen_examples_hooks_escalate_help_request(obj, **info)
 
 
 registry = ExerciseRegistry()

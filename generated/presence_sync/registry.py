@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from entanglegen.example_hooks import (
-    nudge_participant as _entanglegen_example_hooks_nudge_participant,
+from entanglegen_examples.hooks import (
+    nudge_participant as _entanglegen_examples_hooks_nudge_participant,
 )
+
 from entanglement.memory import SyncStoreRegistry
 from entanglement.operations import transition_operation
 
@@ -24,7 +25,7 @@ class PresenceRegistry(SyncStoreRegistry):
 
     def incoming_nudge(self, obj: Any, **info: Any) -> None:
         """Ask a participant's client to flash its cursor (not flooded)."""
-        _entanglegen_example_hooks_nudge_participant(obj, **info)
+        _entanglegen_examples_hooks_nudge_participant(obj, **info)
 
 
 registry = PresenceRegistry()

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import uuid
 
+from entanglegen_examples.hooks import (
+    decode_rgb as _entanglegen_examples_hooks_decode_rgb,
+)
+from entanglegen_examples.hooks import (
+    encode_rgb as _entanglegen_examples_hooks_encode_rgb,
+)
 from exercise_sync.models._enums import Side as _exercise_sync_Side
 
-from entanglegen.example_hooks import (
-    decode_rgb as _entanglegen_example_hooks_decode_rgb,
-)
-from entanglegen.example_hooks import (
-    encode_rgb as _entanglegen_example_hooks_encode_rgb,
-)
 from entanglement import support as _support
 from entanglement.interface import Synchronizable, sync_property
 from entanglement.memory import StoreInSyncStoreMixin
@@ -45,8 +45,8 @@ class Cursor(StoreInSyncStoreMixin, Synchronizable):
     y: float = sync_property()
 
     color: int = sync_property(
-        encoder=_entanglegen_example_hooks_encode_rgb,
-        decoder=_entanglegen_example_hooks_decode_rgb,
+        encoder=_entanglegen_examples_hooks_encode_rgb,
+        decoder=_entanglegen_examples_hooks_decode_rgb,
     )
     """0xRRGGBB; sent as "#rrggbb"."""
 

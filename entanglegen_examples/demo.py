@@ -1,18 +1,23 @@
-"""``entanglegen demo``: two exercise nodes on loopback converging to the same state.
+"""Two exercise nodes on loopback converging to the same state (``entanglegen demo``).
 
-Builds the project's schemas if needed, mints a CA and two node certificates with
-:mod:`entanglement.pki`, and starts two SQL nodes (SQLite files) of the generated
-``exercise_sync`` package on 127.0.0.1: ``staff-hq`` (the exercise staff) and
-``blue-field`` (the blue team's node).  It then changes data on both sides, including while
-``blue-field`` is offline, and prints what each node sees after every step until both hold
-the same state.  The policy hooks of schemas/exercise.yaml hold throughout: blue never sees
-a red object.  Exit status 0 when the nodes converge, 1 with a message on timeout.
+Mints a CA and two node certificates with :mod:`entanglement.pki` and starts two SQL nodes
+(SQLite files) of the generated ``exercise_sync`` package on 127.0.0.1: ``staff-hq`` (the
+exercise staff) and ``blue-field`` (the blue team's node).  It then changes data on both
+sides, including while ``blue-field`` is offline, and prints what each node sees after
+every step until both hold the same state.  The policy hooks of schemas/exercise.yaml
+(:mod:`entanglegen_examples.hooks`) hold throughout: blue never sees a red object.  Exit
+status 0 when the nodes converge, 1 with a message on timeout.
+
+``exercise_sync`` must be importable: ``entanglegen demo`` builds the project's schemas
+first and puts the output directory on the import path; this module never imports the
+generator.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import sys
 import tempfile
@@ -30,40 +35,32 @@ STAFF, BLUE = "staff-hq", "blue-field"
 
 def _parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="entanglegen demo", description=__doc__.splitlines()[0]
+        prog="entanglegen demo",
+        description=(
+            "Start two nodes of the example exercise_sync package on 127.0.0.1 over "
+            "TLS (staff-hq and blue-field, SQLite databases), change data on both, "
+            "take blue-field offline and back, and print what each node holds until "
+            "both converge. The exercise policy holds throughout: blue-field never "
+            "receives a red object. Exit status 0 when the nodes converge, 1 if they "
+            "do not within --timeout."
+        ),
     )
-    parser.add_argument("--dir", type=Path, help="keep certificates and databases here")
     parser.add_argument(
-        "--timeout", type=float, default=40.0, help="seconds (default 40)"
+        "--dir",
+        type=Path,
+        help="keep the certificates and SQLite files here "
+        "(default: a temporary directory, removed afterwards)",
     )
-    parser.add_argument("--verbose", action="store_true", help="show the runtime's log")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=40.0,
+        help="seconds to wait for convergence (default: 40)",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="show the runtime's log messages"
+    )
     return parser.parse_args(argv)
-
-
-def _ensure_generated() -> Path:
-    """Build the project's schemas (a no-op when up to date); return the output dir."""
-    from . import writer
-    from .build import build, fingerprint
-    from .cli import find_config
-
-    config = find_config(Path.cwd())
-    if any(path.exists() for path in config.schemas):
-        stamp = fingerprint(config.schemas, root=config.root)
-        if not writer.is_up_to_date(config.output, stamp):
-            result = build(config.schemas, root=config.root)
-            if not result.ok:
-                raise SystemExit(
-                    "entanglegen demo: the schemas have errors; run entanglegen check"
-                )
-            writer.apply(writer.plan(result.files, config.output), config.output)
-            writer.write_manifest(config.output, result.files, stamp)
-            print(f"built {len(result.files)} files into {config.output}")
-    if not (config.output / "exercise_sync").is_dir():
-        raise SystemExit(
-            "entanglegen demo: no exercise_sync package; run it in the project"
-        )
-    sys.path.insert(0, str(config.output))
-    return config.output
 
 
 @dataclass
@@ -329,9 +326,7 @@ class _Demo:
         )
 
 
-async def _scenario(directory: Path, started: float) -> None:
-    import exercise_sync
-
+async def _scenario(directory: Path, started: float, exercise_sync: ModuleType) -> None:
     from entanglement.sql import SqlSyncDestination
 
     # Announce new serials quickly (the runtime's default batches them for 0.5 s).
@@ -363,12 +358,21 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.CRITICAL,
         format="    [%(name)s] %(message)s",
     )
-    _ensure_generated()
+    try:
+        models = importlib.import_module("exercise_sync")
+    except ImportError as exc:
+        print(
+            f"entanglegen demo: the generated exercise_sync package is not importable "
+            f"({exc}); run the demo in the entanglegen repository, where it builds "
+            "schemas/ first",
+            file=sys.stderr,
+        )
+        return 2
     started = time.monotonic()
 
     async def bounded(directory: Path) -> None:
         async with asyncio.timeout(args.timeout):
-            await _scenario(directory, started)
+            await _scenario(directory, started, models)
 
     with tempfile.TemporaryDirectory(prefix="entanglegen-demo-") as tmp:
         directory = args.dir or Path(tmp)
