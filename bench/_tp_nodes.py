@@ -212,7 +212,9 @@ class FrameCounter(asyncio.Protocol):
 async def run_floor_sender(args: argparse.Namespace) -> None:
     msgs = floor_messages(args.n)
     server_ctx, _ = contexts(args)
-    sent: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    loop = asyncio.get_running_loop()
+    sent: asyncio.Future[None] = loop.create_future()
+    finished: asyncio.Future[None] = loop.create_future()
     cpu = time.process_time()
 
     async def on_connect(
@@ -223,6 +225,7 @@ async def run_floor_sender(args: argparse.Namespace) -> None:
         sent.set_result(None)
         await reader.read()  # until the receiver closes
         writer.close()
+        finished.set_result(None)
 
     server = await asyncio.start_server(on_connect, "127.0.0.1", 0, ssl=server_ctx)
     async with server:
@@ -231,6 +234,8 @@ async def run_floor_sender(args: argparse.Namespace) -> None:
             await sent
         async for _ in commands():
             pass
+        async with asyncio.timeout(args.timeout):
+            await finished
         emit("cpu", cpu=time.process_time() - cpu)
 
 

@@ -1,41 +1,45 @@
-"""Benchmark: a fresh peer catching up N rows over TLS, beside its physical floor.
+"""Benchmark: a fresh peer catching up N rows over TLS, two node processes, beside its floor.
 
 Usage::
 
     .venv/bin/python bench/catchup.py [--rows 100000] [--backend sqlite|postgres|both]
-                                      [--batches 10] [--batch-size 1000]
+                                      [--repeat 5] [--batches 10] [--batch-size 1000]
+                                      [--quick]
 
-Per backend (SQLite files; PostgreSQL schemas on 127.0.0.1:5432/test):
+Per backend (SQLite files; PostgreSQL on 127.0.0.1:5432 db ``test``, a fresh schema per
+database of every run), with the application of ``bench/_cu_models.py`` (its registry
+overrides ``sync_receive`` and calls super):
 
-* **floor**: read the N rows with SQLAlchemy Core from the server's database and
-  bulk-insert them (executemany) into an empty table of the same shape; no network.
-* **catch-up**: an ``entanglegen node serve`` process holds the N rows; a fresh peer (this
-  process, its own database) connects over TLS on loopback; timed from adding the
-  destination until the peer has every row and has recorded the owner's serial.
-* **commit floor**: the same batches committed with a plain ORM Session, no sync, into
-  a table that already holds N rows, as the peer's table does when the library's
-  batches are committed (after the catch-up); an empty table would make the floor
-  about 1.5x faster on SQLite for reasons that have nothing to do with the library.
-* **commit**: ``sync_commit()`` + ``commit()`` of ``--batches`` batches of
-  ``--batch-size`` rows in a managed session, flooded to the node process; timed until
-  the node's database holds them all.  The batches are committed back to back without
-  returning to the event loop; each commit writes its frames at once
-  (``manager.flush()``), so the node stores a batch while the next is committed.
-* **commit, yielding**: the same, returning to the event loop (``asyncio.sleep(0)``)
-  after each batch, as an asyncio application does between transactions (which also
-  lets each commit's YouHave go out).  Reported beside the first, against the same
-  floor.
+* **catch-up** (issue 12 item 3): two processes, as deployed: an ``entanglegen node
+  serve`` process (the answering node) holds the N rows of one owner; a receiving node
+  process (``bench/_cu_nodes.py peer``) with a fresh database adds it as a destination;
+  timed from ``add_destination`` until the receiving database holds every row and has
+  recorded the owner's serial.
+* **floor**: the same rows moved the same way with no library code: a process reads
+  them with SQLAlchemy Core (streamed) and writes each as a JSON frame over TLS; another
+  process, with a fresh table of the same shape, decodes the frames and inserts with
+  Core ``executemany`` per 1,000 rows (one transaction); timed from its connect until
+  the rows are committed.
+* **floor, one process** (context): Core read + executemany insert in one process, no
+  network (the previous benchmark's floor).
+* **commit** / **commit, yielding** (after the last catch-up): ``sync_commit()`` +
+  ``commit()`` of ``--batches`` batches of ``--batch-size`` rows in a managed session of
+  the receiving node, flooded to the answering node; timed until the answering node's
+  database holds them all; the yielding run returns to the event loop after each batch,
+  as an asyncio application does between transactions.  Against **commit floor**: the
+  same batches committed with a plain ORM Session, no sync, into a table that already
+  holds N rows, as the peer's table does by then.
 
-Prints a table and writes ``bench/results/catchup-<backend>.json``.
+Catch-up and floor alternate ``--repeat`` times; each gives its best and median and
+the ratios are of figures of the same run.  Every process is started (and the node is
+listening) before any clock starts.  Prints a table and writes
+``bench/results/catchup-<backend>.json``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
-import platform
 import socket
 import subprocess
 import sys
@@ -46,54 +50,17 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import String
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from _common import HERE, Child, Pki, best_median, close_all, load_note, write_json
+from _cu_models import Base, Reading, rows
+from sqlalchemy.orm import DeclarativeBase, Session
 
-from entanglement.network import SyncServer
-from entanglement.pki import gen_site_ca, host_cert
-from entanglement.sql import (
-    GUID,
-    SqlSyncDestination,
-    SqlSynchronizable,
-    SqlSyncRegistry,
-    SyncOwner,
-)
-from entanglement.sql.tables import sync_owners, sync_serial
+from entanglement.sql import Serial, SqlSyncRegistry, SyncOwner
 
-HERE = Path(__file__).resolve().parent
+NODES = str(HERE / "_cu_nodes.py")
 RESULTS = HERE / "results"
 PG_URL = os.environ.get(
     "ENTANGLEGEN_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-SqlSyncDestination.you_have_timeout = 0.0
-
-
-class BenchRegistry(SqlSyncRegistry): ...
-
-
-registry = BenchRegistry()
-
-
-class Base(SqlSynchronizable, DeclarativeBase):
-    sync_registry = registry
-
-
-class Reading(Base):
-    __tablename__ = "reading"
-    id: Mapped[uuid.UUID] = mapped_column(GUID, primary_key=True, default=uuid.uuid4)
-    sensor: Mapped[str] = mapped_column(String(40))
-    value: Mapped[float]
-    seq: Mapped[int]
-
-
-def _rows(n: int, prefix: str) -> list[dict[str, Any]]:
-    return [
-        {"id": uuid.uuid4(), "sensor": f"{prefix}-{i % 97}", "value": i * 0.5, "seq": i}
-        for i in range(n)
-    ]
-
-
-# -- databases -------------------------------------------------------------------------
 
 
 class Databases:
@@ -102,10 +69,14 @@ class Databases:
     def __init__(self, backend: str, workdir: Path) -> None:
         self.backend, self.workdir = backend, workdir
         self.schemas: list[str] = []
+        self.made = 0
         self.admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT") if (
             backend == "postgres") else None  # fmt: skip
 
     def url(self, role: str) -> str:
+        """A fresh, empty database for ``role``."""
+        self.made += 1
+        role = f"{role}{self.made}"
         if self.admin is None:
             return f"sqlite:///{self.workdir / f'{role}.sqlite'}"
         schema = f"bench_{uuid.uuid4().hex[:10]}_{role}"
@@ -122,6 +93,12 @@ class Databases:
             self.admin.dispose()
 
 
+def _table(model: Any) -> sa.Table:
+    table = model.__table__
+    assert isinstance(table, sa.Table)
+    return table
+
+
 def prepare_server(url: str, n: int) -> int:
     """Fill the server database with n rows of one local owner; returns the top serial."""
     engine = sa.create_engine(url)
@@ -129,47 +106,48 @@ def prepare_server(url: str, n: int) -> int:
     Base.metadata.create_all(engine)
     owner_id = uuid.uuid4()
     with engine.begin() as conn:
-        conn.execute(sa.insert(sync_owners).values(
+        conn.execute(sa.insert(_table(SyncOwner)).values(
             id=owner_id, type="SyncOwner", incoming_serial=0, sync_serial=0))  # fmt: skip
         top = 0
         for start in range(0, n, 1000):
-            key = conn.execute(sa.insert(sync_serial)).inserted_primary_key
+            key = conn.execute(sa.insert(_table(Serial))).inserted_primary_key
             assert key is not None
             top = int(key[0])
-            chunk = _rows(min(1000, n - start), "s")
+            chunk = rows(min(1000, n - start), "s")
             for row in chunk:
                 row.update(sync_serial=top, sync_owner_id=owner_id)
-            conn.execute(sa.insert(Reading), chunk)
+            conn.execute(sa.insert(_table(Reading)), chunk)
     engine.dispose()
-    return int(top)
+    return top
 
 
 def measure_floor(src_url: str, dst_url: str) -> tuple[int, float]:
-    """Core read of every row + executemany insert into an empty copy of the table."""
+    """Core read of every row + executemany insert into an empty copy, one process."""
     src, dst = sa.create_engine(src_url), sa.create_engine(dst_url)
     meta = sa.MetaData()
     copy = sa.Table("reading_copy", meta, *(
         sa.Column(c.name, c.type, primary_key=c.primary_key)
-        for c in Reading.__table__.columns))  # fmt: skip
+        for c in _table(Reading).columns))  # fmt: skip
     meta.create_all(dst)
     start = time.perf_counter()
     with src.connect() as conn:
-        rows = [r._asdict() for r in conn.execute(sa.select(Reading.__table__))]
+        got = [r._asdict() for r in conn.execute(sa.select(_table(Reading)))]
     with dst.begin() as conn:
-        for i in range(0, len(rows), 10_000):
-            conn.execute(sa.insert(copy), rows[i : i + 10_000])
+        for i in range(0, len(got), 10_000):
+            conn.execute(sa.insert(copy), got[i : i + 10_000])
     elapsed = time.perf_counter() - start
     src.dispose()
     dst.dispose()
-    return len(rows), elapsed
+    return len(got), elapsed
 
 
 def measure_commit_floor(url: str, batches: int, size: int, prefill: int) -> float:
+    """Plain ORM commits of the batches into a table already holding ``prefill`` rows."""
     engine = sa.create_engine(url)
     meta = sa.MetaData()
     table = sa.Table("plain_reading", meta, *(
         sa.Column(c.name, c.type, primary_key=c.primary_key)
-        for c in Reading.__table__.columns if not c.name.startswith("sync_")))  # fmt: skip
+        for c in _table(Reading).columns if not c.name.startswith("sync_")))  # fmt: skip
 
     class Plain(DeclarativeBase):
         pass
@@ -178,25 +156,22 @@ def measure_commit_floor(url: str, batches: int, size: int, prefill: int) -> flo
         __table__ = table
 
     meta.create_all(engine)
-    # The library's batches go into the peer's table, which holds the N caught-up
-    # rows by then; inserting into a table of N rows costs more than into an empty
-    # one (SQLite: about 1.5x at N = 100k), so the floor's table holds N rows too.
     with engine.begin() as conn:
         for chunk in range(0, prefill, 10_000):
             conn.execute(
-                table.insert(), _rows(min(10_000, prefill - chunk), f"f{chunk}")
+                table.insert(), rows(min(10_000, prefill - chunk), f"f{chunk}")
             )
     start = time.perf_counter()
     for b in range(batches):
         with Session(engine) as session:
-            session.add_all(PlainReading(**r) for r in _rows(size, f"p{b}"))
+            session.add_all(PlainReading(**r) for r in rows(size, f"p{b}"))
             session.commit()
     elapsed = time.perf_counter() - start
     engine.dispose()
     return elapsed
 
 
-# -- the node process and the peer -------------------------------------------------------
+# -- the processes -----------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -205,214 +180,194 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_node(
-    url: str,
-    pki: dict[str, tuple[Path, Path]],
-    ca: Path,
-    port: int,
-    peer_hash: str,
-    log: Path,
-) -> subprocess.Popen[bytes]:
-    cert, key = pki["server"]
-    node = [
-        sys.executable,
-        "-c",
-        "import sys; from entanglement.node import main; "
-        "sys.exit(main(sys.argv[1:]))",
-        "--db",
-        url,
-        "--base",
-        "catchup.Base",
-    ]
-    env = {**os.environ, "PYTHONPATH": str(HERE)}
-    subprocess.run(
-        [*node, "add", "--hash", peer_hash], check=True, env=env, capture_output=True
-    )
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                *node,
-                "serve",
-                "--cert",
-                str(cert),
-                "--key",
-                str(key),
-                "--ca",
-                str(ca),
-                "--listen",
-                f"127.0.0.1:{port}",
-                "--poll",
-                "0.2",
-            ],
-            stdout=out,
-            stderr=out,
-            env=env,
-        )
-    return proc
+def node_command(url: str) -> list[str]:
+    """``entanglegen node`` on ``url`` with the benchmark's application."""
+    return [sys.executable, "-c", "import sys; from entanglement.node import main; "
+            "sys.exit(main(sys.argv[1:]))", "--db", url, "--base", "_cu_models.Base"]  # fmt: skip
 
 
-def _count(engine: sa.Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.scalar(sa.select(sa.func.count(Reading.id))) or 0)
+def node_env() -> dict[str, str]:
+    path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
 
 
-def _incoming(engine: sa.Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.scalar(sa.select(sa.func.max(SyncOwner.incoming_serial))) or 0)
-
-
-async def _poll(predicate: Any, limit: float = 900.0) -> None:
-    deadline = time.monotonic() + limit
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError("benchmark condition not reached")
-        await asyncio.sleep(0.01)  # the overshoot of a commit run is at most this
-
-
-async def run_peer(
-    url: str,
-    pki: dict[str, tuple[Path, Path]],
-    ca: Path,
-    server_hash: Any,
-    port: int,
-    n: int,
-    top: int,
-    batches: int,
-    size: int,
-    server_url: str,
-) -> tuple[float, float, float]:
-    engine = sa.create_engine(url)
-    SqlSyncRegistry.create_bookkeeping(engine)
-    Base.metadata.create_all(engine)
-    peer_registry = BenchRegistry(bind=engine)
-    peer_registry.register_syncable("Reading", Reading)
-    cert, key = pki["peer"]
-    manager = SyncServer(cert, port, key=key, cafile=ca, registries=[peer_registry])
-    server_engine = sa.create_engine(server_url)
-    try:
-        await _wait_listening(port)
-        start = time.perf_counter()
-        manager.add_destination(
-            SqlSyncDestination(server_hash, "server", host="127.0.0.1", port=port)
-        )
-        await _poll(lambda: _count(engine) >= n and _incoming(engine) >= top)
-        catchup = time.perf_counter() - start
-
-        commit = await _commit_batches(
-            manager, peer_registry, server_engine, n, batches, size, "c", pause=False
-        )
-        commit_yielding = await _commit_batches(
-            manager,
-            peer_registry,
-            server_engine,
-            n + batches * size,
-            batches,
-            size,
-            "y",
-            pause=True,
-        )
-    finally:
-        await manager.aclose()
-        manager.session.close()  # type: ignore[attr-defined]
-        engine.dispose()
-        server_engine.dispose()
-    return catchup, commit, commit_yielding
-
-
-async def _commit_batches(
-    manager: Any,
-    registry: Any,
-    server_engine: sa.Engine,
-    before: int,
-    batches: int,
-    size: int,
-    prefix: str,
-    *,
-    pause: bool,
-) -> float:
-    """Commit the batches (returning to the loop after each if ``pause``); seconds
-    until the node's database holds them all."""
-    start = time.perf_counter()
-    for b in range(batches):
-        with registry.sessionmaker(manager=manager) as session:
-            session.add_all(Reading(**r) for r in _rows(size, f"{prefix}{b}"))
-            session.sync_commit()
-            session.commit()
-        if pause:
-            await asyncio.sleep(0)
-    await _poll(lambda: _count(server_engine) >= before + batches * size)
-    return time.perf_counter() - start
-
-
-async def _wait_listening(port: int) -> None:
-    for _ in range(600):
+def wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Until something accepts connections on ``port`` (the node, once it serves)."""
+    for _ in range(1200):
+        if proc.poll() is not None:
+            raise RuntimeError(f"the node exited: {log.read_text()[-3000:]}")
         try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            await writer.wait_closed()
-            return
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
         except OSError:
-            await asyncio.sleep(0.05)
+            time.sleep(0.05)
     raise TimeoutError("the node did not start listening")
 
 
-# -- driver ------------------------------------------------------------------------------
+class Run:
+    """One backend's databases, certificates and processes."""
 
+    def __init__(self, backend: str, work: Path, args: argparse.Namespace) -> None:
+        self.backend, self.work, self.args = backend, work, args
+        self.pki = Pki(work / "pki", ["server", "peer"])
+        self.dbs = Databases(backend, work)
+        self.server_url = self.dbs.url("server")
+        self.top = prepare_server(self.server_url, args.rows)
+        subprocess.run([*node_command(self.server_url), "add", "--hash",
+                        self.pki.hashes["peer"]], check=True, env=node_env(),
+                       capture_output=True)  # fmt: skip
+        self.rounds = 0
 
-def bench(backend: str, n: int, batches: int, size: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        ca = gen_site_ca(work / "pki", "Bench CA")
-        pki = {
-            r: host_cert(work / "pki", "127.0.0.1", prefix=r)
-            for r in ("server", "peer")
-        }
-        from entanglement.pki import cert_hash_text
-
-        dbs = Databases(backend, work)
+    def catchup(self, commits: bool) -> dict[str, Any]:
+        """One catch-up of a fresh receiving node (then the commit floods if asked)."""
+        self.rounds += 1
+        port, log = free_port(), self.work / f"node-{self.rounds}.log"
+        cert, key = self.pki.certs["server"]
+        with log.open("wb") as out:
+            node = subprocess.Popen(
+                [*node_command(self.server_url), "serve", "--cert", str(cert), "--key",
+                 str(key), "--ca", str(self.pki.ca), "--listen", f"127.0.0.1:{port}",
+                 "--poll", "0.2"], stdout=out, stderr=out, env=node_env(),
+            )  # fmt: skip
+        extra = ["--server-db", self.server_url, "--batches", str(self.args.batches),
+                 "--batch-size", str(self.args.batch_size)] if commits else []  # fmt: skip
+        peer = self.child("peer", "peer", "--peer-hash", self.pki.hashes["server"],
+                          "--port", str(port), "--top", str(self.top), *extra)  # fmt: skip
         try:
-            server_url, peer_url = dbs.url("server"), dbs.url("peer")
-            top = prepare_server(server_url, n)
-            floor_n, floor = measure_floor(server_url, dbs.url("floor"))
-            commit_floor = measure_commit_floor(dbs.url("plain"), batches, size, n)
-            port = free_port()
-            node = start_node(
-                server_url,
-                pki,
-                ca,
-                port,
-                cert_hash_text(pki["peer"][0]),
-                work / "node.log",
-            )
-            try:
-                catchup, commit, commit_yielding = asyncio.run(run_peer(
-                    peer_url, pki, ca, cert_hash_text(pki["server"][0]), port, n, top,
-                    batches, size, server_url))  # fmt: skip
-            finally:
-                node.terminate()
-                node.wait(timeout=60)
+            peer.expect("ready")
+            wait_listening(port, node, log)
+            peer.send("go")
+            event = peer.expect("caught_up", self.args.timeout)
+            result = {"seconds": event["t"] - event["start"], "cpu": event["cpu"],
+                      "received_by_sync_receive": event["received"]}  # fmt: skip
+            if commits:
+                result["commit_seconds"] = peer.expect("commit")["seconds"]
+                result["commit_yielding_seconds"] = peer.expect("commit_yielding")[
+                    "seconds"
+                ]
         finally:
-            dbs.close()
-    committed = batches * size
-    return {
+            close_all([peer])
+            node.terminate()
+            node.wait(timeout=60)
+        return result
+
+    def floor(self) -> dict[str, Any]:
+        """One floor run: Core read + frames in one process, decode + insert in another."""
+        sender = self.child("floor-sender", "floor-sender", db=self.server_url)
+        children = [sender]
+        try:
+            port = sender.expect("ready")["port"]
+            receiver = self.child(
+                "floor-receiver", "floor-receiver", "--port", str(port)
+            )
+            children.append(receiver)
+            receiver.expect("ready")
+            receiver.send("go")
+            event = receiver.expect("done", self.args.timeout)
+            if event["rows"] != self.args.rows:
+                raise RuntimeError(f"the floor stored {event['rows']} rows")
+        finally:
+            close_all(children)
+        return {"seconds": event["t"] - event["start"], "cpu": event["cpu"]}
+
+    def child(self, name: str, role: str, *extra: str, db: str | None = None) -> Child:
+        node = "server" if role == "floor-sender" else "peer"
+        url = db or self.dbs.url(role.replace("-", "_"))
+        argv = [NODES, role, "--db", url, *self.pki.args(node), "--rows",
+                str(self.args.rows), "--timeout", str(self.args.timeout), *extra]  # fmt: skip
+        log = self.work / f"{name}-{self.dbs.made}.log"
+        return Child(name, argv, log)
+
+
+def bench(backend: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Alternating catch-up and floor runs on one backend, then the commit floods."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Run(backend, Path(tmp), args)
+        try:
+            one_n, one_floor = measure_floor(run.server_url, run.dbs.url("floor1"))
+            lib, floor = [], []
+            for r in range(args.repeat):
+                # The floor first: the last catch-up's commit floods add rows.
+                floor.append(run.floor())
+                last = r == args.repeat - 1
+                lib.append(run.catchup(commits=last and args.batches > 0))
+            commit_floor = (measure_commit_floor(run.dbs.url("plain"), args.batches,
+                            args.batch_size, args.rows) if args.batches else None)  # fmt: skip
+        finally:
+            run.dbs.close()
+    return summarise(backend, args, lib, floor, one_n / one_floor, commit_floor)
+
+
+def summarise(backend: str, args: argparse.Namespace, lib: list[dict[str, Any]],
+              floor: list[dict[str, Any]], one_floor: float,
+              commit_floor: float | None) -> dict[str, Any]:  # fmt: skip
+    n = args.rows
+    lib_rate = best_median([n / r["seconds"] for r in lib])
+    floor_rate = best_median([n / r["seconds"] for r in floor])
+    result: dict[str, Any] = {
         "backend": backend,
         "rows": n,
-        "floor_seconds": floor,
-        "floor_rows_per_s": floor_n / floor,
-        "catchup_seconds": catchup,
-        "catchup_rows_per_s": n / catchup,
-        "catchup_vs_floor": (n / catchup) / (floor_n / floor),
-        "commit_rows": committed,
-        "commit_batch": size,
-        "commit_floor_rows_per_s": committed / commit_floor,
-        "commit_rows_per_s": committed / commit,
-        "commit_vs_floor": (committed / commit) / (committed / commit_floor),
-        "commit_yielding_rows_per_s": committed / commit_yielding,
-        "commit_yielding_vs_floor": commit_floor / commit_yielding,
-        "python": platform.python_version(),
+        "repeat": args.repeat,
+        "catchup_rows_per_s": lib_rate,
+        "floor_rows_per_s": floor_rate,
+        "catchup_vs_floor": {
+            "best_over_best": lib_rate["best"] / floor_rate["best"],
+            "median_over_median": lib_rate["median"] / floor_rate["median"],
+        },
+        "floor_one_process_rows_per_s": one_floor,
+        "target_ratio": 0.33,
+        "runs": {"catchup": lib, "floor": floor},
+        "load_after": load_note(),
+        "python": sys.version.split()[0],
         "sqlalchemy": sa.__version__,
-        "cpus": os.cpu_count(),
     }
+    last = lib[-1]
+    if commit_floor is not None and "commit_seconds" in last:
+        committed = args.batches * args.batch_size
+        result.update({
+            "commit_rows": committed,
+            "commit_batch": args.batch_size,
+            "commit_floor_rows_per_s": committed / commit_floor,
+            "commit_rows_per_s": committed / last["commit_seconds"],
+            "commit_vs_floor": commit_floor / last["commit_seconds"],
+            "commit_yielding_rows_per_s": committed / last["commit_yielding_seconds"],
+            "commit_yielding_vs_floor": commit_floor / last["commit_yielding_seconds"],
+        })  # fmt: skip
+    return result
+
+
+def print_result(r: dict[str, Any]) -> None:
+    lib, floor, ratio = (
+        r["catchup_rows_per_s"],
+        r["floor_rows_per_s"],
+        r["catchup_vs_floor"],
+    )
+    print(f"{r['backend']}: catch-up of {r['rows']:,} rows, {r['repeat']} alternating runs; "
+          f"{r['load_after']}")  # fmt: skip
+    print(
+        f"  catch-up, two processes    best {lib['best']:>9,.0f} rows/s  "
+        f"median {lib['median']:>9,.0f}"
+    )
+    print(
+        f"  floor, two processes       best {floor['best']:>9,.0f} rows/s  "
+        f"median {floor['median']:>9,.0f}"
+    )
+    print(
+        f"  catch-up / floor           best {ratio['best_over_best']:.2f}  median "
+        f"{ratio['median_over_median']:.2f}  (target >= 0.33)"
+    )
+    print(
+        f"  floor, one process         {r['floor_one_process_rows_per_s']:>14,.0f} rows/s"
+    )
+    if "commit_rows" in r:
+        print(
+            f"  commit flood               {r['commit_rows_per_s']:>14,.0f} rows/s  "
+            f"floor {r['commit_floor_rows_per_s']:,.0f}  ratio {r['commit_vs_floor']:.2f}"
+        )
+        print(
+            f"  commit flood, yielding     {r['commit_yielding_rows_per_s']:>14,.0f} "
+            f"rows/s  ratio {r['commit_yielding_vs_floor']:.2f}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -421,35 +376,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--backend", choices=("sqlite", "postgres", "both"), default="both"
     )
+    parser.add_argument("--repeat", type=int, default=5, help="alternating runs")
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--quick", action="store_true",
+                        help="smallest mode: 2,000 rows, 1 run, 2 batches of 200")  # fmt: skip
+    parser.add_argument("--out-dir", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.repeat, args.batches, args.batch_size = 2000, 1, 2, 200
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
-    results = [bench(b, args.rows, args.batches, args.batch_size) for b in backends]
-    print(
-        f"{'backend':10} {'what':16} {'rows':>8} {'rows/s':>10} {'floor rows/s':>13} "
-        f"{'ratio':>6}"
-    )
-    for r in results:
-        print(
-            f"{r['backend']:10} {'catch-up':16} {r['rows']:>8} "
-            f"{r['catchup_rows_per_s']:>10.0f} {r['floor_rows_per_s']:>13.0f} "
-            f"{r['catchup_vs_floor']:>6.2f}"
-        )
-        print(
-            f"{r['backend']:10} {'commit':16} {r['commit_rows']:>8} "
-            f"{r['commit_rows_per_s']:>10.0f} {r['commit_floor_rows_per_s']:>13.0f} "
-            f"{r['commit_vs_floor']:>6.2f}"
-        )
-        print(
-            f"{r['backend']:10} {'commit, yielding':16} {r['commit_rows']:>8} "
-            f"{r['commit_yielding_rows_per_s']:>10.0f} "
-            f"{r['commit_floor_rows_per_s']:>13.0f} "
-            f"{r['commit_yielding_vs_floor']:>6.2f}"
-        )
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        path = RESULTS / f"catchup-{r['backend']}.json"
-        path.write_text(json.dumps(r, indent=2) + "\n")
+    for backend in backends:
+        result = bench(backend, args)
+        print_result(result)
+        write_json(args.out_dir / f"catchup-{backend}.json", result)
     return 0
 
 
