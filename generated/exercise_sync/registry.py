@@ -16,7 +16,6 @@ from entanglegen_examples.hooks import (
 from entanglegen_examples.hooks import (
     exercise_should_send as _entanglegen_examples_hooks_exercise_should_send,
 )
-
 from entanglement.operations import transition_operation
 from entanglement.sql.base import SqlSyncRegistry
 

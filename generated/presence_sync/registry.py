@@ -8,7 +8,6 @@ from typing import Any
 from entanglegen_examples.hooks import (
     nudge_participant as _entanglegen_examples_hooks_nudge_participant,
 )
-
 from entanglement.memory import SyncStoreRegistry
 from entanglement.operations import transition_operation
 

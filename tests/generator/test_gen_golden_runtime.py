@@ -167,6 +167,8 @@ def test_every_good_golden_passes_mypy_strict(tmp_path: Path) -> None:
             path.write_bytes(data)
             packages.append(rel.split("/")[0])
     (tmp_path / "inventory_hooks.py").write_text(INVENTORY_HOOKS)
+    hook = CASES / "good_sql_constraints" / "shop_tables.py"  # its table_args hook
+    (tmp_path / hook.name).write_bytes(hook.read_bytes())
     result = subprocess.run(
         [
             sys.executable,

@@ -50,6 +50,11 @@ async def wait_until(predicate: Callable[[], bool]) -> None:
         await asyncio.sleep(0.01)
 
 
+def _utc(value: datetime.datetime) -> datetime.datetime:
+    # SQLite gives naive datetimes back (stored as UTC); PostgreSQL aware ones.
+    return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+
+
 @dataclass
 class ExerciseNode:
     name: str
@@ -201,6 +206,7 @@ def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -
             assert blue.get(Machine, ids["red_box"]) is None
 
             # Blue proposes a change to a staff-owned row: forward, applied by the owner.
+            opened = _utc(staff.get(HelpRequest, ids["request"]).updated_at)
             with blue.session() as session:
                 row = session.get(HelpRequest, ids["request"])
                 row.status = HelpRequestStatus.CLAIMED
@@ -208,6 +214,13 @@ def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -
             await wait_until(
                 lambda: staff.get(HelpRequest, ids["request"]).status
                 is HelpRequestStatus.CLAIMED
+            )
+            # onupdate: now moved the owner's time; blue stores the owner's, exactly.
+            claimed = _utc(staff.get(HelpRequest, ids["request"]).updated_at)
+            assert claimed > opened
+            await wait_until(
+                lambda: _utc(blue.get(HelpRequest, ids["request"]).updated_at)
+                == claimed
             )
 
             # Blue's own objects reach staff; a red object from blue is refused there.

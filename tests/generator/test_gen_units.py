@@ -82,7 +82,9 @@ def test_naming_rules() -> None:
 def test_comment_text_is_one_line() -> None:
     # Percent-encoded: no line break, no coding declaration (issue 11).
     assert safe_comment_text("a\nb\rc\x00") == "a%0Ab%0Dc%00"
-    assert safe_comment_text("emacs-coding=utf-7/a.yaml") == "emacs-coding%3Dutf-7/a.yaml"
+    assert (
+        safe_comment_text("emacs-coding=utf-7/a.yaml") == "emacs-coding%3Dutf-7/a.yaml"
+    )
 
 
 def test_import_block_groups_like_isort() -> None:

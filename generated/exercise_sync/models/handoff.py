@@ -22,6 +22,7 @@ class Handoff(Base):
 
     __tablename__ = "handoffs"
     sync_type = "Handoff"
+    __table_args__ = (sa.CheckConstraint("sequence >= 1", name="ck_handoffs_sequence"),)
 
     machine: Mapped[uuid.UUID] = mapped_column(
         GUID, sa.ForeignKey("machines.id"), primary_key=True
@@ -55,4 +56,6 @@ class Handoff(Base):
         sa.DateTime(timezone=True), nullable=False, default=_support.utcnow
     )
 
-    note: Mapped[str] = mapped_column(sa.String, nullable=False, default="")
+    note: Mapped[str] = mapped_column(
+        sa.String, nullable=False, default="", server_default=""
+    )

@@ -23,6 +23,10 @@ class HelpRequest(Base):
     __tablename__ = "help_requests"
     sync_type = "HelpRequest"
     sync_priority = 200
+    __table_args__ = (
+        sa.Index("ix_help_requests_opened_at", "opened_at"),
+        sa.CheckConstraint("score_penalty >= 0", name="ck_help_requests_score_penalty"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(GUID, primary_key=True, default=uuid.uuid4)
 
@@ -51,6 +55,15 @@ class HelpRequest(Base):
         sa.DateTime(timezone=True), nullable=False, default=_support.utcnow
     )
 
+    updated_at: Mapped[datetime.datetime] = mapped_column(
+        sa.DateTime(timezone=True),
+        nullable=False,
+        default=_support.utcnow,
+        onupdate=_support.utcnow,
+        server_default=sa.func.current_timestamp(),
+    )
+    """When the request last changed (on its owner)."""
+
     status: Mapped[HelpRequestStatus] = sync_property(
         mapped_column(
             sa.Enum(
@@ -69,4 +82,6 @@ class HelpRequest(Base):
     body: Mapped[str] = mapped_column(sa.String, nullable=False)
     """What the participant needs."""
 
-    score_penalty: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.0)
+    score_penalty: Mapped[float] = mapped_column(
+        sa.Float, nullable=False, default=0.0, server_default="0"
+    )

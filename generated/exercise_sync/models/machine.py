@@ -24,6 +24,9 @@ class Machine(SqlTransitionTrackerMixin, Base):
 
     __tablename__ = "machines"
     sync_type = "Machine"
+    __table_args__ = (
+        sa.Index("ix_machines_team_hostname", "team", "hostname", unique=True),
+    )
     __mapper_args__ = {"polymorphic_identity": "Machine", "polymorphic_on": "sync_kind"}
 
     sync_kind: Mapped[str] = no_sync_property(

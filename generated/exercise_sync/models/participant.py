@@ -23,6 +23,11 @@ class Participant(Base):
 
     __tablename__ = "participants"
     sync_type = "Participant"
+    __table_args__ = (
+        sa.Index("ix_participants_callsign", "callsign"),
+        sa.CheckConstraint("length(callsign) >= 2", name="ck_participants_callsign"),
+        sa.UniqueConstraint("team", "callsign", name="uq_participants_team_callsign"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(GUID, primary_key=True, default=uuid.uuid4)
 

@@ -22,10 +22,12 @@ class Team(Base):
     __tablename__ = "teams"
     sync_type = "Team"
     sync_priority = 10
+    __table_args__ = (sa.UniqueConstraint("name", name="uq_teams_name"),)
 
     id: Mapped[uuid.UUID] = mapped_column(GUID, primary_key=True, default=uuid.uuid4)
 
     name: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    """Shown on the scoreboard; one team per name."""
 
     side: Mapped[Side] = sync_property(
         mapped_column(

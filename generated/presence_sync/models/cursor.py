@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import uuid
 
+from exercise_sync.models._enums import Side as _exercise_sync_Side
+
 from entanglegen_examples.hooks import (
     decode_rgb as _entanglegen_examples_hooks_decode_rgb,
 )
 from entanglegen_examples.hooks import (
     encode_rgb as _entanglegen_examples_hooks_encode_rgb,
 )
-from exercise_sync.models._enums import Side as _exercise_sync_Side
-
 from entanglement import support as _support
 from entanglement.interface import Synchronizable, sync_property
 from entanglement.memory import StoreInSyncStoreMixin
