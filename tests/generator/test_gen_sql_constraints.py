@@ -279,3 +279,50 @@ def test_round_trip_keeps_the_owners_values(
             await a.stop()
 
     run(scenario())
+
+
+def test_the_exercise_chain_adds_checks_and_server_defaults(
+    db_factory: Callable[[str], str],
+) -> None:
+    # Alembic's comparison (tests/sql/test_sql_upgrade_packages.py) leaves out check
+    # constraints and server defaults: the hand-written part of rev_0002 is checked here.
+    from alembic import command
+
+    from entanglement.sql.upgrade import (
+        create_bookkeeping_tables,
+        find_package_migrations,
+        upgrade_package,
+    )
+
+    importlib.import_module("exercise_sync")  # generated/ is on sys.path (conftest)
+    migrations = find_package_migrations("exercise_sync")
+    assert migrations is not None
+    engine = sa.create_engine(db_factory("chain"))
+    try:
+        create_bookkeeping_tables(engine)
+        upgrade_package(engine, migrations)
+        inspector = sa.inspect(engine)
+        checks = {
+            table: {c["name"] for c in inspector.get_check_constraints(table)}
+            for table in ("participants", "handoffs", "help_requests")
+        }
+        assert checks == {
+            "participants": {"ck_participants_callsign"},
+            "handoffs": {"ck_handoffs_sequence"},
+            "help_requests": {"ck_help_requests_score_penalty"},
+        }
+        defaults = {
+            c["name"]: c["default"] for c in inspector.get_columns("help_requests")
+        }
+        assert defaults["updated_at"] is not None
+        assert "0" in str(defaults["score_penalty"])
+        with engine.begin() as conn:  # and the revision undoes every step
+            command.downgrade(migrations.config(conn), "0001")
+        inspector = sa.inspect(engine)
+        assert inspector.get_check_constraints("help_requests") == []
+        assert "updated_at" not in {
+            c["name"] for c in inspector.get_columns("help_requests")
+        }
+        assert inspector.get_unique_constraints("teams") == []
+    finally:
+        engine.dispose()
