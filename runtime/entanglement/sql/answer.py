@@ -4,7 +4,10 @@ Rows are read one inheritance hierarchy at a time (all subclasses loaded with it
 batches by ``sync_serial`` (keyset: each batch is its own query, read to the end); after
 each batch we wait until the connection has written it, so memory stays bounded however
 many rows a fresh peer needs, and no read stays open across that wait (an open SQLite
-cursor holds the file's shared lock, which blocks every commit meanwhile).  The rows are
+cursor holds the file's shared lock, which blocks every commit meanwhile).  An answer
+covers the serials up to the owner's highest when it starts (rows and tombstones): what
+changes meanwhile gets a higher serial and is left to the flood or the next push, so
+the YouHave that follows never claims a change the separate reads missed.  The rows are
 not expunged: a session's identity map holds unmodified rows weakly, so a written batch
 is freed as soon as it is dropped (an expunge per row cost a tenth of the sending side's
 time).  Each row is given the owner snapshot as its loaded ``sync_owner`` through its
@@ -51,10 +54,11 @@ async def answer_i_have(
             return
         owner_snap = snapshot(owner)
         condition = _condition(dest, owner_id)
+        limit = _answer_limit(manager, session, condition)
         top = serial
         if serial > 0:
             replayed = await _replay_tombstones(
-                manager, session, dest, protocol, owner, condition, serial
+                manager, session, dest, protocol, owner, condition, (serial, limit)
             )
             if replayed is None:
                 return
@@ -69,7 +73,7 @@ async def answer_i_have(
                     protocol,
                     root,
                     condition,
-                    serial,
+                    (serial, limit),
                     owner_snap,
                 ),
             )
@@ -92,6 +96,30 @@ async def answer_i_have(
         manager.synchronize(YouHave(announce, owner_snap), destinations=[dest])
 
 
+def _answer_limit(manager: Any, session: Session, condition: Any) -> int:
+    # The highest serial of the owner's rows and tombstones when the answer starts:
+    # the answer covers (serial, limit] only.  Its batches are separate reads (no
+    # cursor across the drains), so a row deleted or changed meanwhile gets a serial
+    # above the limit and is no part of this answer: its tombstone or new version is
+    # not claimed by the YouHave that follows (and is flooded or pushed on its own).
+    tops = [
+        session.scalar(
+            sa.select(sa.func.max(SyncDeleted.sync_serial)).where(
+                condition(SyncDeleted.sync_owner_id)
+            )
+        )
+    ]
+    for root in sql_hierarchies(manager.registries):
+        tops.append(
+            session.scalar(
+                sa.select(sa.func.max(root.sync_serial)).where(
+                    condition(root.sync_owner_id)
+                )
+            )
+        )
+    return max((int(top) for top in tops if top is not None), default=0)
+
+
 def _condition(dest: Any, owner_id: uuid.UUID) -> Any:
     if getattr(dest, "first_local_owner", None) == owner_id:
         return lambda col: sa.or_(col == owner_id, col.is_(None))
@@ -105,11 +133,16 @@ async def _replay_tombstones(
     protocol: Any,
     owner: SyncOwner,
     condition: Any,
-    serial: int,
+    serials: tuple[int, int],
 ) -> int | None:
+    serial, limit = serials
     tombstones = session.scalars(
         sa.select(SyncDeleted)
-        .where(condition(SyncDeleted.sync_owner_id), SyncDeleted.sync_serial > serial)
+        .where(
+            condition(SyncDeleted.sync_owner_id),
+            SyncDeleted.sync_serial > serial,
+            SyncDeleted.sync_serial <= limit,
+        )
         .order_by(SyncDeleted.sync_serial)
     ).all()
     top = serial
@@ -156,12 +189,14 @@ async def _send_rows(
     protocol: Any,
     root: Any,
     condition: Any,
-    serial: int,
+    serials: tuple[int, int],
     owner_snap: Any,
 ) -> int:
+    top, limit = serials
     entity = with_polymorphic(root, "*")
-    rows_of = sa.select(entity).where(condition(entity.sync_owner_id))
-    top = serial
+    rows_of = sa.select(entity).where(
+        condition(entity.sync_owner_id), entity.sync_serial <= limit
+    )
     destinations = [dest]
     while True:
         batch = _next_batch(session, entity, rows_of, top)
