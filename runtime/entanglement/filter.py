@@ -40,6 +40,7 @@ Choices where the specification is silent:
 from __future__ import annotations
 
 import bisect
+import copy
 import logging
 from collections.abc import Callable, Container, Iterable, Iterator
 from typing import Any
@@ -50,6 +51,8 @@ from ._model import Unique
 __all__ = [
     "Filter",
     "FilterBase",
+    "FilterPolicy",
+    "FilterScope",
     "FilteredDestinationMixin",
     "FilteredMixin",
     "FilteredSyncDestination",
@@ -188,6 +191,11 @@ class FilteredMixin:
     filter_default_permissive: bool
     filter_should_listen_returns_true = False
 
+    @property
+    def filter_target(self) -> Any:
+        """The destination withdrawals go to (the destination itself, or a scope's)."""
+        return self
+
     def init_filters(self) -> None:
         """Set up the empty filter list and sent-set (call once, from ``__init__``)."""
         self.filters: list[FilterBase] = []
@@ -253,7 +261,9 @@ class FilteredMixin:
         if manager is None:
             return
         try:
-            manager.synchronize(obj, destinations=[self], operation="delete")
+            manager.synchronize(
+                obj, destinations=[self.filter_target], operation="delete"
+            )
         except Exception as exc:  # not connected: the next connection withdraws it
             self.sent[key] = obj
             log.info("%r: withdrawal of %s %r deferred: %s", self, *key, exc)
@@ -352,3 +362,79 @@ class FilteredSyncDestination(FilteredDestinationMixin, SyncDestination):
             self.start_connection(manager)
         except Exception:  # a filter's own bug: name the peer, keep the connection
             log.exception("%r: initial send of the filtered objects failed", self)
+
+
+class FilterScope(FilteredMixin):
+    """The filter state a :class:`FilterPolicy` keeps for one destination.
+
+    Args:
+        destination: the peer the decisions are for (withdrawals go to it).
+        filter: the filter deciding for it (attached to the scope; its
+            ``attachment.destination`` is the peer).
+    """
+
+    filter_default_permissive = True  # a policy filter vetoes; neutral means send
+
+    def __init__(self, destination: Any, filter: FilterBase) -> None:
+        self.destination = destination
+        self.init_filters()
+        self.add_filter(filter)
+
+    @property
+    def filter_target(self) -> Any:
+        return self.destination
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} for {self.destination!r}>"
+
+
+class FilterPolicy:
+    """A registry's filter (the schema's ``policy.filter``), one scope per destination.
+
+    The registry's ``should_send`` calls :meth:`should_send`, so the filter applies to
+    the registry's objects on every destination, plain or filtered, and the decision
+    (withdrawal included) is the destinations' own body (:class:`FilteredMixin`).
+
+    Args:
+        source: a :class:`FilterBase` (each destination gets a shallow copy, so that
+            ``attachment`` is its own), or a callable ``source(destination)`` returning
+            a FilterBase, or None to leave that destination unfiltered.
+    """
+
+    scope_class: type[FilterScope] = FilterScope
+
+    def __init__(self, source: FilterBase | Callable[[Any], FilterBase | None]) -> None:
+        if not isinstance(source, FilterBase) and not callable(source):
+            raise TypeError(
+                f"a filter policy needs a FilterBase or a callable returning one, "
+                f"not {type(source).__name__}"
+            )
+        self.source = source
+
+    def scope(self, destination: Any) -> FilterScope | None:
+        """The scope of ``destination`` (made on first use; None: unfiltered)."""
+        scopes = destination.__dict__.setdefault("_filter_policy_scopes", {})
+        if self in scopes:
+            found: FilterScope | None = scopes[self]
+            return found
+        if isinstance(self.source, FilterBase):
+            made: FilterBase | None = copy.copy(self.source)
+        else:
+            made = self.source(destination)
+            if made is not None and not isinstance(made, FilterBase):
+                raise TypeError(
+                    f"filter policy {self.source!r} returned {type(made).__name__}, "
+                    "not a FilterBase"
+                )
+        scope = self.make_scope(destination, made) if made is not None else None
+        scopes[self] = scope
+        return scope
+
+    def make_scope(self, destination: Any, filter: FilterBase) -> FilterScope:
+        """A new scope of ``destination`` deciding with ``filter``."""
+        return self.scope_class(destination, filter)
+
+    def should_send(self, obj: Any, destination: Any, **info: Any) -> bool:
+        """The scope's decision for ``obj`` on ``destination`` (True: unfiltered)."""
+        scope = self.scope(destination) if destination is not None else None
+        return True if scope is None else scope.should_send(obj, **info)

@@ -33,6 +33,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from entanglement.sql.bookkeeping import SyncDeleted, SyncOwner
 from entanglement.sql.capture import snapshot
 from entanglement.sql.clearing import sql_hierarchies
+from entanglement.sql.filter import before_catch_up
 from entanglement.sql.meta import YouHave
 from entanglement.sql.state import sql_state
 
@@ -55,6 +56,7 @@ async def answer_i_have(
         owner_snap = snapshot(owner)
         condition = _condition(dest, owner_id)
         limit = _answer_limit(manager, session, condition)
+        before_catch_up(manager, session, dest, owner_id, serial, condition)
         top = serial
         if serial > 0:
             replayed = await _replay_tombstones(
