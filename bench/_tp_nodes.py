@@ -13,7 +13,8 @@ Roles:
   bare asyncio TLS streams, ``json.dumps`` + the 8-byte frame header on one side,
   frame splitting + ``json.loads`` on the other, writes of 256 KiB with ``drain``.
 * ``one-process`` / ``one-process-floor``: both sides in one process and one event
-  loop (the previous benchmark's set-up), kept for context rows.
+  loop (the previous benchmark's set-up), kept for context rows (``one-process`` also
+  runs the ``latency`` scenario).
 
 Scenarios of the library roles: ``throughput`` (``--n`` objects, each once),
 ``latency`` (``--rounds`` forwards with ``response=True`` to the owner, answered by its
@@ -275,6 +276,15 @@ async def run_one_process(args: argparse.Namespace) -> None:
         assert connecting is not None
         await connecting
         await wait_connected(srv)
+        if args.scenario == "latency":
+            owner = Owner(uuid.uuid4())
+            [item] = make_items(1, owner, start=1)
+            sender.owners[owner.text], sender.items[1] = owner, item
+            receiver.done, receiver.target = srv.loop.create_future(), 1
+            srv.synchronize(item)
+            await receiver.done
+            emit("latency", **await _latency(cli, receiver, args.rounds))
+            return
         items = make_items(args.n, Owner(uuid.uuid4()))
         receiver.done, receiver.target = srv.loop.create_future(), args.n
         start, cpu = now(), time.process_time()
