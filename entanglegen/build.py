@@ -11,6 +11,9 @@ stages build large, acyclic, long-lived trees (nodes, specs, IR), and the collec
 passes over them made a 10,000-type project ~2x slower per type than a 1,000-type one
 (measured by ``bench/generate.py --scaling``); reference counting still frees everything.
 It is on again for black (whose trees hold cycles).
+
+``layout`` picks the output layout (:mod:`entanglegen.dist`): bare import packages, or
+each package inside an installable distribution with its own ``pyproject.toml``.
 """
 
 from __future__ import annotations
@@ -25,11 +28,12 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
-from importlib.metadata import version
+from importlib.metadata import version as _distribution_version
 from pathlib import Path
 
 from . import __version__
-from .diagnostics import Diagnostic, Diagnostics, Loc
+from .diagnostics import Diagnostic, Diagnostics, Loc, UsageError
+from .dist import DEFAULT_VERSION, pyproject_text
 from .formatting import format_module
 from .ir import build_ir
 from .loader import load_file
@@ -44,6 +48,7 @@ __all__ = [
     "discover",
     "display_path",
     "fingerprint",
+    "schema_files",
     "validate",
 ]
 
@@ -75,6 +80,22 @@ def discover(paths: list[Path]) -> list[Path]:
     for path in found:
         unique.setdefault(path.resolve(), path)
     return sorted(unique.values(), key=lambda p: p.as_posix())
+
+
+def schema_files(paths: list[Path]) -> list[Path]:
+    """:func:`discover` for a command line: a missing path or no file is a usage error.
+
+    Raises:
+        UsageError: a path does not exist, or the paths hold no schema file.
+    """
+    for path in paths:
+        if not (path.exists() or path.is_symlink()):
+            raise UsageError(f"no such file or directory: {path.as_posix()}")
+    files = discover(paths)
+    if not files:
+        shown = ", ".join(p.as_posix() for p in paths)
+        raise UsageError(f"no schema files (*.yaml, *.yml) in {shown}")
+    return files
 
 
 def display_path(path: Path, root: Path) -> str:
@@ -136,6 +157,8 @@ def build(
     root: Path,
     templates: Path | None = None,
     jobs: int | None = None,
+    layout: str = "packages",
+    version: str = DEFAULT_VERSION,
 ) -> BuildResult:
     """Generate the packages of a project, in memory.
 
@@ -145,6 +168,9 @@ def build(
         templates: an optional directory whose templates override the packaged ones.
         jobs: processes formatting with black; None picks one per CPU for large
             projects (the output is the same either way).
+        layout: ``"packages"`` (import packages at the top of the output) or
+            ``"distribution"`` (each inside a directory with its ``pyproject.toml``).
+        version: the version of the distributions (``"distribution"`` layout).
 
     Returns:
         The diagnostics (sorted) and, when there is no error, every output file.
@@ -155,7 +181,7 @@ def build(
             the unformatted source was dumped).
     """
     with _collector_paused():
-        prepared = _render(schemas, root, templates)
+        prepared = _render(schemas, root, templates, layout, version)
     if isinstance(prepared, BuildResult):
         return prepared
     diags, rendered, out = prepared
@@ -168,7 +194,11 @@ def build(
 
 
 def _render(
-    schemas: list[Path], root: Path, templates: Path | None
+    schemas: list[Path],
+    root: Path,
+    templates: Path | None,
+    layout: str = "packages",
+    version: str = DEFAULT_VERSION,
 ) -> BuildResult | tuple[Diagnostics, list[tuple[str, str, str]], dict[str, bytes]]:
     """Validate and render (unformatted); a BuildResult when there is nothing to format."""
     diags = Diagnostics()
@@ -187,10 +217,16 @@ def _render(
     out: dict[str, bytes] = {}
     for spec in specs:
         ir = build_ir(spec, spec.path, specs)
+        # In the distribution layout every file of the package moves one level down.
+        top = f"{ir.package}/" if layout == "distribution" else ""
         rendered += [
-            (path, tpl, text) for path, (tpl, text) in render_registry(env, ir).items()
+            (top + path, tpl, text)
+            for path, (tpl, text) in render_registry(env, ir).items()
         ]
-        out[f"{spec.package.value}/py.typed"] = b""
+        out[f"{top}{ir.package}/py.typed"] = b""
+        if top:
+            text = pyproject_text(env, ir, version=version)
+            out[f"{top}pyproject.toml"] = text.encode("utf-8")
     return diags, rendered, out
 
 
@@ -212,6 +248,11 @@ def _format_all(rendered: list[tuple[str, str, str]], jobs: int | None) -> list[
     context = multiprocessing.get_context("fork" if sys.platform == "linux" else None)
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         return list(pool.map(_format_one, rendered, chunksize=16))
+
+
+def _black_version() -> str:
+    """The installed black's version (part of every fingerprint)."""
+    return _distribution_version("black")
 
 
 def _generator_sources(templates: Path | None) -> list[tuple[str, bytes]]:
@@ -240,11 +281,18 @@ def _walk(node: resources.abc.Traversable, prefix: str) -> list[tuple[str, bytes
 
 
 def fingerprint(
-    schemas: list[Path], *, root: Path, templates: Path | None = None
+    schemas: list[Path],
+    *,
+    root: Path,
+    templates: Path | None = None,
+    layout: str = "packages",
+    version: str = DEFAULT_VERSION,
 ) -> str:
     """A hash of everything the output of :func:`build` depends on."""
     digest = hashlib.sha256()
-    digest.update(f"entanglegen {__version__} black {version('black')}\0".encode())
+    digest.update(f"entanglegen {__version__} black {_black_version()}\0".encode())
+    if layout != "packages":  # (so that the default's fingerprints stay as they were)
+        digest.update(f"layout {layout} version {version}\0".encode())
     for name, data in _generator_sources(templates):
         digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
     for file in discover(schemas):

@@ -24,6 +24,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 
+class UsageError(Exception):
+    """The command line names nothing usable (a missing path, no schema files): exit 2."""
+
+
 class Level(enum.StrEnum):
     ERROR = "error"
     WARNING = "warning"

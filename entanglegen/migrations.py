@@ -5,7 +5,8 @@ Usage::
     entanglegen migrations new -m MSG [SCHEMAS...] [-o OUTPUT]
     entanglegen migrations check [SCHEMAS...] [-o OUTPUT]
 
-Each SQL package keeps its history in ``OUTPUT/<package>/migrations/``: ``versions/``
+Each SQL package keeps its history in ``OUTPUT/<package>/migrations/`` (in the
+distribution layout, inside the import package: ``OUTPUT/<package>/<package>/…``): ``versions/``
 holds Alembic revision files (``rev_0001_<msg>.py``, ``rev_0002_...``; 0001 is the
 baseline that creates the tables), and ``schema_state.json`` the tables as the last
 revision leaves them (:mod:`entanglegen.migrations_state`).  ``new`` compares that state
@@ -21,7 +22,8 @@ that both add one conflict in git, on ``schema_state.json``, instead of forking 
 chain); a package without a
 ``migrations`` directory is not managed (nothing is checked until its first ``new``); memory
 packages have no tables and are skipped.  Exit status: 0 success (``new`` with no change
-writes nothing and says so), 1 schema errors or pending changes, 2 usage errors.
+writes nothing and says so), 1 schema errors or pending changes, 2 usage errors (a
+missing path, no schema file).
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .build import discover, validate
-from .diagnostics import Diagnostics, render
+from .build import schema_files, validate
+from .diagnostics import Diagnostics, UsageError, render
+from .dist import import_package_dir
 from .migrations_diff import diff_states, renames_of
 from .migrations_render import render_revision, revision_filename
 from .migrations_state import (
@@ -93,7 +96,7 @@ def main(argv: list[str]) -> int:
     except MigrationsError as exc:
         print(f"entanglegen migrations: error: {exc}", file=sys.stderr)
         return 1
-    except OSError as exc:
+    except (UsageError, OSError) as exc:
         print(f"entanglegen migrations: error: {exc}", file=sys.stderr)
         return 2
 
@@ -118,9 +121,7 @@ def _packages(args: argparse.Namespace) -> list[Package] | None:
     from .cli import find_config
 
     config = find_config(Path.cwd())
-    files = discover(args.schemas or config.schemas)
-    if not files:
-        raise MigrationsError("no schema files found")
+    files = schema_files(args.schemas or config.schemas)
     diags = Diagnostics()
     specs = validate(files, config.root, diags)
     sys.stderr.write(render(diags.sorted(), "text"))
@@ -135,7 +136,7 @@ def packages_of(specs: list[RegistrySpec], out_dir: Path) -> list[Package]:
     for spec in specs:
         if spec.storage != "sql":
             continue
-        directory = out_dir / spec.package.value / MIGRATIONS_DIR
+        directory = import_package_dir(out_dir, spec.package.value) / MIGRATIONS_DIR
         committed = _committed(directory)
         revision = _next(committed) if committed else "0001"
         if committed is not None:

@@ -11,6 +11,10 @@ beside the output directory (so a file system that refuses a name or runs out of
 fails the build before anything is touched), then the staged files are renamed into place
 one by one, each replaced or deleted file moved aside first; if any rename fails, every
 step taken is undone, so the previous output stays as it was.
+
+In the distribution layout (:mod:`entanglegen.dist`) the search for files of ours is
+limited to the import package inside each distribution directory, so what an install
+leaves beside it (``build/``, ``*.egg-info``) is never taken for stale output.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .dist import import_package_dir
 
 __all__ = [
     "MANIFEST",
@@ -80,11 +86,11 @@ def _previous_files(out_dir: Path, packages: set[str]) -> set[str]:
     listed = read_manifest(out_dir).get("files", {})
     previous = set(listed) if isinstance(listed, dict) else set()
     # Packages we generate now or generated last time may hold files of ours that the
-    # manifest does not list (a lost manifest, an older generator).
-    for package in packages | {p.split("/")[0] for p in previous}:
-        for path in (
-            (out_dir / package).rglob("*.py") if (out_dir / package).is_dir() else ()
-        ):
+    # manifest does not list (a lost manifest, an older generator).  Only the import
+    # package is searched: a distribution's directory may also hold build output.
+    for top in packages | {p.split("/")[0] for p in previous}:
+        package_dir = import_package_dir(out_dir, top)
+        for path in package_dir.rglob("*.py") if package_dir.is_dir() else ():
             if "__pycache__" not in path.parts and (_read(path) or b"").startswith(
                 MARKER
             ):
@@ -94,10 +100,15 @@ def _previous_files(out_dir: Path, packages: set[str]) -> set[str]:
     return {
         p
         for p in previous
-        if not Path(p).is_absolute()
-        and ".." not in Path(p).parts
-        and Path(p).parts[1:2] != ("migrations",)
+        if not Path(p).is_absolute() and ".." not in Path(p).parts and not _migration(p)
     }
+
+
+def _migration(rel: str) -> bool:
+    parts = Path(rel).parts
+    # <package>/migrations/…, or <package>/<package>/migrations/… in a distribution.
+    inner = 2 if len(parts) > 2 and parts[0] == parts[1] else 1
+    return parts[inner : inner + 1] == ("migrations",)
 
 
 def plan(files: dict[str, bytes], out_dir: Path) -> Plan:

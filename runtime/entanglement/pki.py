@@ -23,6 +23,10 @@ Choices where the spec is silent or where we differ from the original:
   wrote unencrypted keys).
 * ``entanglegen pki`` uses subcommands (``init``, ``issue``, ``hash``) instead of the
   original's flag soup; ``--pki-dir`` defaults to ``./pki``.
+* ``entanglegen pki issue`` refuses a directory without a CA (exit 2) unless ``--init``
+  is given: a mistyped ``-d`` would otherwise mint a new CA whose certificates no peer
+  trusts.  :func:`host_cert` (the library call, and the original's ``entanglement-pki``)
+  still creates the CA on demand, as the original does.
 """
 
 from __future__ import annotations
@@ -180,18 +184,49 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument(
         "-d", "--pki-dir", default="pki", help="CA directory (default: ./pki)"
     )
-    common.add_argument("--key-type", choices=["ec", "rsa"], default="ec")
-    parser = argparse.ArgumentParser(
-        prog="entanglegen pki", description="Manage the certificates of a site."
+    common.add_argument(
+        "--key-type",
+        choices=["ec", "rsa"],
+        default="ec",
+        help="ec: ECDSA P-256 (default); rsa: RSA 2048 bits",
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    init = sub.add_parser("init", parents=[common], help="create the site CA")
+    parser = argparse.ArgumentParser(
+        prog="entanglegen pki",
+        description="Manage the certificates of a site: one CA (ca.key, ca.pem) and a "
+        "certificate per node, signed by it, in one directory.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    init = sub.add_parser(
+        "init",
+        parents=[common],
+        help="create the site CA",
+        description="Create the site CA in --pki-dir (kept if it exists).",
+    )
     init.add_argument("--ca-name", default="Root CA", help="CN of the CA certificate")
     init.set_defaults(run=_cmd_init)
-    issue = sub.add_parser("issue", parents=[common], help="issue node certificates")
-    issue.add_argument("hosts", nargs="+", metavar="HOST")
+    issue = sub.add_parser(
+        "issue",
+        parents=[common],
+        help="issue node certificates",
+        description="Issue a certificate and key per host, signed by the CA of "
+        "--pki-dir, and print their files and CertHash. The CA must exist (see "
+        "'entanglegen pki init') unless --init is given.",
+    )
+    issue.add_argument(
+        "hosts",
+        nargs="+",
+        metavar="HOST",
+        help="host name or IP address the node is reached by (also its CN)",
+    )
+    issue.add_argument(
+        "--init",
+        action="store_true",
+        help="create the CA first if the directory has none",
+    )
     issue.add_argument("--subj", default="", help="extra subject, e.g. /O=site/OU=x")
-    issue.add_argument("--prefix", default="", help="file name prefix")
+    issue.add_argument(
+        "--prefix", default="", help="file name prefix (PREFIX_HOST.pem, .key)"
+    )
     issue.add_argument("--force", action="store_true", help="re-issue existing ones")
     issue.add_argument(
         "--san",
@@ -202,7 +237,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     issue.set_defaults(run=_cmd_issue)
     hash_ = sub.add_parser("hash", help="print the CertHash of PEM certificates")
-    hash_.add_argument("files", nargs="+", metavar="FILE")
+    hash_.add_argument("files", nargs="+", metavar="FILE", help="a PEM certificate")
     hash_.set_defaults(run=_cmd_hash)
     return parser
 
@@ -214,6 +249,16 @@ def _cmd_init(args: argparse.Namespace) -> int:
 
 
 def _cmd_issue(args: argparse.Namespace) -> int:
+    directory = Path(args.pki_dir)
+    missing = [n for n in ("ca.key", "ca.pem") if not (directory / n).is_file()]
+    if missing and not args.init:
+        print(
+            f"entanglegen pki: error: no CA in {directory.as_posix()} "
+            f"({' and '.join(missing)} missing); create it with 'entanglegen pki init "
+            f"-d {directory.as_posix()}', or pass --init",
+            file=sys.stderr,
+        )
+        return 2
     for host in args.hosts:
         cert, key = host_cert(
             args.pki_dir,

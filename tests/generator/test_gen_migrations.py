@@ -249,7 +249,7 @@ def test_memory_packages_have_no_migrations(tmp_path: Path) -> None:
         ((), 2),
         (("new",), 2),
         (("frobnicate",), 2),
-        (("new", "-m", "x", "missing.yaml"), 1),
+        (("new", "-m", "x", "missing.yaml"), 2),  # a missing path: a usage error
     ],
 )
 def test_usage_errors(tmp_path: Path, args: tuple[str, ...], code: int) -> None:

@@ -111,7 +111,7 @@ def test_cli_errors(tmp_path, capsys) -> None:
     not_pem.write_text("hello")
     assert main(["hash", str(not_pem)]) == 1
     assert "no PEM certificate" in capsys.readouterr().err
-    assert main(["issue", "-d", str(tmp_path), "h", "--subj", "garbage"]) == 1
+    assert main(["issue", "-d", str(tmp_path), "h", "--init", "--subj", "garbage"]) == 1
     assert "bad subject component" in capsys.readouterr().err
     assert main([]) == 2
     assert main(["frobnicate"]) == 2
@@ -124,7 +124,9 @@ def test_extra_alternative_names_let_peers_verify_another_address(tmp_path) -> N
     import ssl
     import threading
 
-    assert main(["issue", "-d", str(tmp_path), "hq", "--san", "127.0.0.1"]) == 0
+    assert (
+        main(["issue", "-d", str(tmp_path), "--init", "hq", "--san", "127.0.0.1"]) == 0
+    )
     cert = x509.load_pem_x509_certificate((tmp_path / "hq.pem").read_bytes())
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["hq", "127.0.0.1"]
