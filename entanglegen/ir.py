@@ -108,6 +108,8 @@ class RegistryIR:
     should_send: HookIR | None
     should_listen: HookIR | None
     should_listen_constructed: HookIR | None
+    filter: HookIR | None
+    filter_policy: str
     custom_operations: tuple[OperationIR, ...]
     disabled_operations: tuple[str, ...]
     transitions: bool
@@ -175,6 +177,7 @@ def _registry_part(reg: RegistrySpec, imports: Imports) -> _RegistryPart:
     for name in ("should_send", "should_listen", "should_listen_constructed"):
         located = reg.policy.get(name)
         hooks[name] = HookIR(imports.hook(located.value)) if located else None
+    hooks["filter"] = _filter_hook(reg, imports)
     customs = tuple(
         _operation(op, imports) for op in reg.operations or () if op.handler
     )
@@ -191,6 +194,18 @@ def _registry_part(reg: RegistrySpec, imports: Imports) -> _RegistryPart:
         imports.add("from typing import Any")
     base = "SqlSyncRegistry" if is_sql else "SyncStoreRegistry"
     return _RegistryPart(base, hooks, customs, disabled, transitions)
+
+
+def _filter_hook(reg: RegistrySpec, imports: Imports) -> HookIR | None:
+    # policy.filter: the registry's should_send asks a FilterPolicy made from it
+    located = reg.policy.get("filter")
+    if located is None:
+        return None
+    if reg.storage == "sql":
+        imports.add("from entanglement.sql.filter import SqlFilterPolicy")
+    else:
+        imports.add("from entanglement.filter import FilterPolicy")
+    return HookIR(imports.hook(located.value))
 
 
 def _operation(op: OperationSpec, imports: Imports) -> OperationIR:
@@ -256,10 +271,14 @@ def build_ir(reg: RegistrySpec, source: str, project: list[RegistrySpec]) -> Reg
         should_send=part.hooks["should_send"],
         should_listen=part.hooks["should_listen"],
         should_listen_constructed=part.hooks["should_listen_constructed"],
+        filter=part.hooks["filter"],
+        filter_policy="SqlFilterPolicy" if reg.storage == "sql" else "FilterPolicy",
         custom_operations=part.customs,
         disabled_operations=part.disabled,
         transitions=part.transitions,
-        has_init=bool(part.customs or part.disabled or part.transitions),
+        has_init=bool(
+            part.customs or part.disabled or part.transitions or part.hooks["filter"]
+        ),
     )
 
 

@@ -24,7 +24,8 @@ SCALAR_TYPES = (
     "uuid",
 )
 BUILTIN_OPERATIONS = ("sync", "forward", "create", "delete")
-POLICY_HOOKS = ("should_send", "should_listen", "should_listen_constructed")
+# "filter" names a filter object (entanglement.filter.FilterPolicy), not a function
+POLICY_HOOKS = ("should_send", "should_listen", "should_listen_constructed", "filter")
 STORAGES = ("memory", "sql")
 UNIQUE = "unique"
 UNKNOWN_PROPERTIES = ("refuse", "store_rest")
