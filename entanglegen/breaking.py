@@ -75,7 +75,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="REF_OR_DIR",
         help="a directory (or file) of old schemas, or a git ref (main, HEAD~1, a tag)",
     )
-    parser.add_argument("--format", choices=("text", "json", "github"), default="text")
+    parser.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="report format: text on stderr (default), or json / github workflow "
+        "annotations on stdout",
+    )
     return parser
 
 

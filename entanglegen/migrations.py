@@ -103,7 +103,11 @@ def main(argv: list[str]) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="entanglegen migrations", description=__doc__.split("\n")[0]
+        prog="entanglegen migrations",
+        description="The database revisions of the generated SQL packages: write the "
+        "next revision after a schema change (new), or check that every change has "
+        "one (check). Exit status: 0 success, 1 schema errors or pending changes, "
+        "2 usage errors.",
     )
     sub = parser.add_subparsers(dest="command", required=True)
     new = sub.add_parser("new", help="write the next revision of each changed package")
