@@ -36,6 +36,7 @@ from typing import Any, TextIO
 from . import __version__, writer
 from .build import build, fingerprint, schema_files, validate
 from .diagnostics import Diagnostic, Diagnostics, Level, UsageError, render
+from .dispatch import DISPATCH, run_dispatched
 from .dist import DEFAULT_VERSION, LAYOUTS
 from .formatting import FormatError
 from .render import RenderError
@@ -214,13 +215,6 @@ _DISPATCHED_HELP = {
     "node": "run a node over an SQL database, or manage its peers",
     "demo": "two nodes on loopback converging to the same state",
 }
-_DISPATCH = {
-    "pki": "entanglement.pki",
-    "node": "entanglement.node",
-    "demo": "entanglegen_examples.demo",
-    "breaking": "entanglegen.breaking",
-    "migrations": "entanglegen.migrations",
-}
 
 
 def _failed(diags: Sequence[Diagnostic], fail_on_warning: bool) -> bool:
@@ -336,64 +330,12 @@ def _build_typescript(args: argparse.Namespace, config: Config) -> int:
     return int(target.build(schemas[0], out_dir, bool(args.check)))
 
 
-def _build_for_demo(config: Config) -> int:
-    """Build the project's schemas before the demo runs them (a no-op when up to date)."""
-    if not any(path.exists() for path in config.schemas):
-        return 0
-    layout, version = config.layout, config.version
-    stamp = fingerprint(
-        config.schemas, root=config.root, layout=layout, version=version
-    )
-    if writer.is_up_to_date(config.output, stamp):
-        return 0
-    result = build(config.schemas, root=config.root, layout=layout, version=version)
-    if not result.ok:
-        sys.stderr.write(render(result.diagnostics, "text"))
-        print("entanglegen demo: the schemas have errors", file=sys.stderr)
-        return 1
-    writer.apply(writer.plan(result.files, config.output), config.output)
-    writer.write_manifest(config.output, result.files, stamp)
-    print(f"built {len(result.files)} files into {_relative(config.output)}")
-    return 0
-
-
-def _dispatch(module: str, argv: list[str]) -> int:
-    try:
-        target = importlib.import_module(module)
-    except ImportError as exc:
-        print(f"entanglegen: {module} is not available: {exc}", file=sys.stderr)
-        return 2
-    return int(target.main(argv) or 0)
-
-
-def _import_roots(output: Path) -> list[Path]:
-    """The directories the packages in ``output`` import from, in either layout."""
-    if not output.is_dir():
-        return []
-    nested = sorted(d for d in output.iterdir() if (d / "pyproject.toml").is_file())
-    return [output, *nested]
-
-
-def _run_dispatched(argv: list[str]) -> int:
-    config = find_config(Path.cwd())
-    if argv[0] == "demo" and not {"-h", "--help"} & set(argv[1:]):
-        code = _build_for_demo(config)
-        if code:
-            return code
-    # The project's generated packages are importable by the dispatched tools, so
-    # that e.g. ``entanglegen node --base exercise_sync.Base`` works in a project.
-    for root in _import_roots(config.output):
-        if str(root) not in sys.path:
-            sys.path.insert(0, str(root))
-    return _dispatch(_DISPATCH[argv[0]], argv[1:])
-
-
 def run(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # Hand the rest of the line to the dispatched tool untouched (argparse would try to
     # interpret its options).
-    if argv and argv[0] in _DISPATCH:
-        return _run_dispatched(argv)
+    if argv and argv[0] in DISPATCH:
+        return run_dispatched(argv, find_config(Path.cwd()))
     args = _parser().parse_args(argv)
     if args.command == "schema":
         sys.stdout.write(json_schema_text())

@@ -226,18 +226,18 @@ def test_typescript_target_is_handed_over(tmp_path: Path) -> None:
     pytest.importorskip("entanglegen.typescript", reason="engineer H's target")
     out_dir = tmp_path / "ts"
     code, _, err = run_cli(
-        "build", "schemas", "--target", "typescript", "-o", str(out_dir)
+        "build", str(GOOD), "--target", "typescript", "-o", str(out_dir)
     )
     assert code == 0, err
-    assert (out_dir / "exercise_sync" / "package.json").is_file()
+    assert (out_dir / "board_sync" / "package.json").is_file()
+    assert (
+        run_cli(
+            "build", str(GOOD), "--target", "typescript", "-o", str(out_dir), "--check"
+        )[0]
+        == 0
+    )
     code, _, err = run_cli(
-        "build",
-        "schemas/exercise.yaml",
-        "schemas/presence.yaml",
-        "--target",
-        "typescript",
-        "-o",
-        str(out_dir),
+        "build", str(GOOD), "schemas", "--target", "typescript", "-o", str(out_dir)
     )
     assert code == 2
     assert "--target typescript takes one schema directory" in err
