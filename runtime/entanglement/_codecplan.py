@@ -51,6 +51,7 @@ __all__ = [
     "RESERVED_KEYS",
     "aliases_of",
     "as_is_names_of",
+    "constructor_properties_of",
     "decoders_of",
     "encoder_of",
     "known_keys_of",
@@ -134,6 +135,21 @@ def value_check_of(cls: type) -> Callable[[dict[str, Any]], bool] | None:
     """The generated value check of ``cls`` (None: no property has a rule)."""
     names = as_is_names_of(cls)
     return names.check if isinstance(names, CheckedNames) else None
+
+
+def constructor_properties_of(cls: type) -> tuple[tuple[str, SyncProperty], ...]:
+    """``(name, property)`` of the properties passed to the constructor, in order."""
+    found: tuple[tuple[str, SyncProperty], ...] | None = cls.__dict__.get(
+        "_sync_constructor_plan"
+    )
+    if found is None:
+        found = tuple(
+            (name, prop)
+            for name, prop in _props(cls).items()
+            if prop.constructor is not False
+        )
+        type.__setattr__(cls, "_sync_constructor_plan", found)
+    return found
 
 
 def known_keys_of(cls: type) -> frozenset[str]:

@@ -42,7 +42,13 @@ import inspect
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, NoReturn, Protocol
 
-from ._codecplan import RESERVED_KEYS, as_is_names_of, decoders_of, encoder_of
+from ._codecplan import (
+    RESERVED_KEYS,
+    as_is_names_of,
+    constructor_properties_of,
+    decoders_of,
+    encoder_of,
+)
 from ._hashes import DestHash
 from ._properties import NOTHING, NoSyncProperty, SyncProperty, sync_property
 from ._sansio.peertext import peer_repr
@@ -271,13 +277,8 @@ class Synchronizable(metaclass=SynchronizableMeta):
             SyncBadEncodingError: a constructor value cannot be decoded, positions have
                 gaps, or the constructor rejects the arguments.
         """
-        args, kwargs = _constructor_arguments(cls, msg)
-        try:
-            return cls(*args, **kwargs)
-        except TypeError as exc:
-            raise _bad_encoding(
-                f"cannot construct {cls.sync_type}: {exc}", msg
-            ) from exc
+        obj: Synchronizable = construct(cls, msg)
+        return obj
 
     @classmethod
     def sync_should_listen(cls, msg: dict[str, Any], **info: Any) -> bool:
@@ -303,13 +304,6 @@ class Synchronizable(metaclass=SynchronizableMeta):
 
     def sync_hash(self) -> int:
         """Hash of the primary keys; equal for any two sync_compatible objects."""
-        cls = type(self)
-        names = cls.sync_primary_keys
-        if type(names) is tuple and len(names) == 1:  # _key_values, inlined
-            try:
-                return hash((cls, (getattr(self, names[0]),)))
-            except AttributeError:
-                return id(self)
         keys = _key_values(self)
         if keys is None:
             return id(self)
@@ -336,6 +330,24 @@ class Synchronizable(metaclass=SynchronizableMeta):
         obj.sync_should_listen_constructed(msg, **info)
         obj.sync_receive_constructed(msg, **info)
         return obj
+
+
+def construct(cls: Any, msg: dict[str, Any]) -> Any:
+    """The base ``sync_construct`` (without the ``info`` keywords it ignores).
+
+    Raises:
+        SyncBadEncodingError: see :meth:`Synchronizable.sync_construct`.
+    """
+    properties = constructor_properties_of(cls)
+    if not properties:
+        args: list[Any] = []
+        kwargs: dict[str, Any] = {}
+    else:
+        args, kwargs = _constructor_arguments(cls, properties, msg)
+    try:
+        return cls(*args, **kwargs)
+    except TypeError as exc:
+        raise _bad_encoding(f"cannot construct {cls.sync_type}: {exc}", msg) from exc
 
 
 def fresh_payload(obj: Any) -> dict[str, Any] | None:
@@ -444,12 +456,14 @@ def _key_values(obj: Synchronizable) -> tuple[Any, ...] | None:
 
 
 def _constructor_arguments(
-    cls: SynchronizableMeta, msg: dict[str, Any]
+    cls: SynchronizableMeta,
+    properties: tuple[tuple[str, SyncProperty], ...],
+    msg: dict[str, Any],
 ) -> tuple[list[Any], dict[str, Any]]:
     positional: dict[int, Any] = {}
     kwargs: dict[str, Any] = {}
-    for name, prop in cls._sync_properties.items():
-        if prop.constructor is False or name not in msg:
+    for name, prop in properties:
+        if name not in msg:
             continue
         value = _decode(prop, name, msg[name], msg)
         del msg[name]

@@ -11,26 +11,32 @@ operation=..., attributes_to_sync=..., response_for=info["response_for"])``
 Each public hook (``should_listen_constructed``, ``flood``, ``incoming``, taking
 ``**info``) delegates to a private form taking the info dict (``_check_info``,
 ``_flood_info``, ``_incoming_info``).  The library's operations override only the private
-forms, and the receive pipeline calls those directly (:func:`check_constructed`,
-:func:`run_incoming`) unless a class overrides the public hook: a keyword-argument dict
-less per received object and hook.  The private forms must not change the dict.
+forms, and a receive plan (:mod:`entanglement._planreceive`) calls those directly unless a
+class overrides the public hook: a keyword-argument dict less per received object and
+hook.  The private forms must not change the dict.
+
+Running an operation on a received object is :func:`steps_of` (which registry hooks and
+which flood, looked up once) and :func:`run_steps` (calling them): ``_incoming_info``
+does both per call; a receive plan keeps the steps and only runs them.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
+
+from ._plan import keeps
 
 __all__ = [
     "ErrorOperation",
     "MethodOperation",
+    "Steps",
     "SyncOperation",
-    "check_constructed",
     "error",
     "hook_names",
-    "keeps_base_hooks",
-    "run_incoming",
+    "run_steps",
+    "steps_of",
 ]
 
 
@@ -83,18 +89,7 @@ class SyncOperation:
         return None
 
     def _incoming_info(self, obj: Any, info: dict[str, Any]) -> Any:
-        registry = info.get("registry")
-        incoming, after_flood = hook_names(self.name)
-        hook = getattr(registry, incoming, None)
-        result = hook(obj, **info) if hook is not None else None
-        if type(self).flood is _BASE_FLOOD:
-            self._flood_info(obj, info)
-        else:
-            self.flood(obj, **info)
-        after = getattr(registry, after_flood, None)
-        if after is not None:
-            after(obj, **info)
-        return result
+        return run_steps(steps_of(self, info.get("registry")), obj, info)
 
 
 @functools.cache
@@ -104,41 +99,40 @@ def hook_names(operation: str) -> tuple[str, str]:
     return f"incoming_{operation}", f"after_flood_{operation}"
 
 
-_BASE_FLOOD = SyncOperation.flood
-_BASE_CHECK = SyncOperation.should_listen_constructed
-_BASE_INCOMING = SyncOperation.incoming
-_BASE_INCOMING_INFO = SyncOperation._incoming_info
+class Steps(NamedTuple):
+    """What running an operation on a received object calls, in order."""
+
+    incoming: Callable[..., Any] | None  # registry.incoming_<op>(obj, **info)
+    flood: Callable[[Any, dict[str, Any]], None]  # (obj, info)
+    after_flood: Callable[..., Any] | None  # registry.after_flood_<op>(obj, **info)
 
 
-def keeps_base_hooks(operation: SyncOperation) -> bool:
-    """True when the operation's class keeps the public hooks and ``incoming``'s
-    private form: receiving it is ``_check_info``, then the registry's
-    ``incoming_<op>``, ``_flood_info`` and ``after_flood_<op>``, nothing else."""
-    kind = type(operation)
-    return (
-        kind.should_listen_constructed is _BASE_CHECK
-        and kind.incoming is _BASE_INCOMING
-        and kind._incoming_info is _BASE_INCOMING_INFO
-        and kind.flood is _BASE_FLOOD
+def steps_of(operation: SyncOperation, registry: Any) -> Steps:
+    """The steps of ``operation`` on ``registry``: its hooks and the flood rule (the
+    private form, unless the operation's class overrides the public ``flood``)."""
+    incoming, after_flood = hook_names(operation.name)
+    if keeps(type(operation), SyncOperation, "flood"):
+        flood = operation._flood_info
+    else:
+        public = operation.flood
+
+        def flood(obj: Any, info: dict[str, Any]) -> None:
+            public(obj, **info)
+
+    return Steps(
+        getattr(registry, incoming, None), flood, getattr(registry, after_flood, None)
     )
 
 
-def check_constructed(
-    operation: SyncOperation, obj: Any, msg: dict[str, Any], info: dict[str, Any]
-) -> Any:
-    """``operation.should_listen_constructed(obj, msg, **info)``, without the kwargs
-    expansion when the operation's class keeps the base hook."""
-    if type(operation).should_listen_constructed is _BASE_CHECK:
-        return operation._check_info(obj, msg, info)
-    return operation.should_listen_constructed(obj, msg, **info)
-
-
-def run_incoming(operation: SyncOperation, obj: Any, info: dict[str, Any]) -> Any:
-    """``operation.incoming(obj, **info)``, without the kwargs expansion when the
-    operation's class keeps the base hook."""
-    if type(operation).incoming is _BASE_INCOMING:
-        return operation._incoming_info(obj, info)
-    return operation.incoming(obj, **info)
+def run_steps(steps: Steps, obj: Any, info: dict[str, Any]) -> Any:
+    """``incoming_<op>`` → flood → ``after_flood_<op>``; the incoming hook's result."""
+    hook = steps.incoming
+    result = hook(obj, **info) if hook is not None else None
+    steps.flood(obj, info)
+    hook = steps.after_flood
+    if hook is not None:
+        hook(obj, **info)
+    return result
 
 
 class MethodOperation(SyncOperation):

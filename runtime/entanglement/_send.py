@@ -13,24 +13,23 @@ Choices where the spec is silent or where we fixed a quirk:
   walks the MRO statically and would otherwise cost more than the rest of the call.
 * An object of a class needing an owner (in-memory stores) without one is refused
   at once, with what to do (issue 10 item 9), not sent for its peers to refuse.
-* Fast paths (same outcome, less work per object): a policy hook that is still the
-  base class's "return True" is not called (:func:`is_base_hook`), and a call with no
-  target (a received object's flood on a node with one link) stops once the arguments
-  are validated and the response context has seen its (empty) target list.
+* One body per call (:meth:`SendMixin._enqueue_all`) reading the call's send plan
+  (:func:`entanglement._plansend.send_plan`): which policy hooks are the application's
+  (only those are called, see :mod:`entanglement._plan`).  A call with no target (a
+  received object's flood on a node with one link) stops once the arguments are
+  validated and the response context has seen its (empty) target list.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Final, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-from entanglement._destinations import SyncDestinationBase
-from entanglement._registry import SyncRegistry
+from entanglement._plansend import policy_chain, send_plan
 from entanglement._sansio import ResponseContext
 from entanglement.interface import (
     EphemeralUnflooded,
-    Synchronizable,
     SyncNotConnected,
     overrides_sync_receive,
 )
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
     from entanglement._hashes import DestHash
     from entanglement.protocol import SyncProtocol
 
-__all__ = ["SendMixin", "is_base_hook"]
+__all__ = ["SendMixin"]
 
 
 class SendMixin:
@@ -132,42 +131,9 @@ class SendMixin:
         registry = self._class_registry.get(type(obj))
         if registry is None or obj.sync_type not in registry.registry:
             registry = self._registry_of(obj)
-        op = None
-        if type(registry).get_operation is _GET_OPERATION:  # its dict lookup, inlined
-            op = registry.operations.get(operation)
-        if op is None:
-            op = registry.get_operation(operation)
+        op = registry.get_operation(operation)
         if priority is None:
             priority = obj.sync_priority
-        if (
-            response is False
-            and response_for is None
-            and destinations is None
-            and not exclude
-            and type(self).should_send is SendMixin.should_send
-        ):
-            # The most common call: every live connection, nothing to answer.  What
-            # _enqueue_all does, inlined, taking each protocol as it comes instead of
-            # looking it up again by its destination's hash.
-            subset = frozenset(attributes_to_sync) if attributes_to_sync else None
-            everyone = (
-                getattr(registry.should_send, "__func__", None) is _REGISTRY_SEND
-                and getattr(obj.sync_should_send, "__func__", None) is _OBJECT_SEND
-            )
-            for protocol in tuple(self._connections.values()):
-                dest = protocol.dest
-                if not everyone or getattr(dest.should_send, "__func__", None) is not (
-                    _DEST_SEND
-                ):
-                    info = {"manager": self, "response_for": None, "operation": op,
-                            "registry": registry, "sync_type": type(obj),
-                            "destination": dest}  # fmt: skip
-                    if not _send_chain(obj, dest, registry, info):
-                        continue
-                if protocol.closed:
-                    raise SyncNotConnected(dest=dest)
-                protocol.conn.enqueue(obj, op, subset, None, priority)
-            return None
         future: asyncio.Future[Any] | None = None
         context = response_for
         if response is not False:
@@ -236,57 +202,60 @@ class SendMixin:
         context: ResponseContext | None,
         priority: int,
     ) -> None:
-        if destinations is None:
-            targets = [p.dest for p in self._connections.values()]
-        else:
-            targets = list(destinations)
-        if exclude:
-            excluded = list(exclude)
-            targets = [d for d in targets if d not in excluded]
+        pairs = self.targets(destinations, exclude)
         if context is not None:
-            context.mark_targets(targets)
-        if not targets:
+            context.mark_targets([dest for _, dest in pairs])
+        if not pairs:
             return
         subset = frozenset(attributes) if attributes else None
-        if type(self).should_send is not SendMixin.should_send:
-            info = {"manager": self, "response_for": context, "operation": op}
-            for dest in targets:
-                if self.should_send(obj, dest, registry, type(obj), **info):
-                    self._enqueue(dest, obj, op, subset, context, priority)
-            return
-        # The base chain, inlined: the registry's and the object's hooks are the same
-        # for every target, and the info dict is only built for a hook that is called.
-        everyone = is_base_hook(registry.should_send, _REGISTRY_SEND) and is_base_hook(
-            obj.sync_should_send, _OBJECT_SEND
-        )
-        chain_info: dict[str, Any] | None = None
-        for dest in targets:
-            if not everyone or not is_base_hook(dest.should_send, _DEST_SEND):
-                if chain_info is None:
-                    chain_info = {"manager": self, "response_for": context,
-                                  "operation": op, "registry": registry,
-                                  "sync_type": type(obj)}  # fmt: skip
-                chain_info["destination"] = dest
-                if not _send_chain(obj, dest, registry, chain_info):
-                    continue
-            self._enqueue(dest, obj, op, subset, context, priority)
+        plan = send_plan(self, obj, registry, op, context)
+        for protocol, dest in pairs:
+            if not plan.allows(dest):
+                continue
+            if protocol is None:
+                protocol = self._sending_protocol(dest)
+            protocol.enqueue(obj, op, subset, context, priority)
 
-    def _enqueue(
-        self,
-        dest: Any,
-        obj: Any,
-        op: Any,
-        subset: frozenset[str] | None,
-        context: ResponseContext | None,
-        priority: int,
-    ) -> None:
-        self._sending_protocol(dest).conn.enqueue(obj, op, subset, context, priority)
+    def targets(
+        self, destinations: Iterable[Any] | None = None, exclude: Iterable[Any] = ()
+    ) -> list[tuple[SyncProtocol | None, Any]]:
+        """``(connection, destination)`` for each target of a ``synchronize`` call.
 
-    def _sending_protocol(self, dest: Any) -> SyncProtocol:
+        ``destinations`` None means every live connection (each with its connection);
+        a named destination comes with None (see :meth:`connection_to`).  Excluded
+        destinations (compared with ``==``) are left out.
+        """
+        pairs: list[tuple[SyncProtocol | None, Any]]
+        if destinations is None:
+            pairs = [(p, p.dest) for p in self._connections.values()]
+        else:
+            pairs = [(None, dest) for dest in destinations]
+        if exclude:
+            excluded = list(exclude)
+            pairs = [pair for pair in pairs if pair[1] not in excluded]
+        return pairs
+
+    def links_besides(self, destination: Any) -> bool:
+        """True when a live connection leads to another destination than this one
+        (a received object's flood has somewhere to go)."""
+        for protocol in self._connections.values():
+            dest = protocol.dest
+            if dest is not destination and dest != destination:
+                return True
+        return False
+
+    def connection_to(self, dest: Any) -> SyncProtocol | None:
+        """The live (or else the connecting) connection to ``dest``, or None."""
         dest_hash = getattr(dest, "dest_hash", None)
-        protocol = self._connections.get(dest_hash) if dest_hash else None
+        if not dest_hash:
+            return None
+        protocol = self._connections.get(dest_hash)
         if protocol is None:
             protocol = self._connecting_protocol(dest_hash)
+        return protocol
+
+    def _sending_protocol(self, dest: Any) -> SyncProtocol:
+        protocol = self.connection_to(dest)
         if protocol is None or protocol.closed:
             raise SyncNotConnected(dest=dest)
         return protocol
@@ -301,7 +270,7 @@ class SendMixin:
         info["destination"] = destination
         info["registry"] = registry
         info["sync_type"] = sync_type
-        return _send_chain(obj, destination, registry, info)
+        return policy_chain(obj, destination, registry, info)
 
 
 def _require_owner(obj: Any) -> None:
@@ -316,32 +285,3 @@ def _require_owner(obj: Any) -> None:
             " obj.sync_owner to an owner the peers know, e.g. registry.local_owner"
             " once it was sent)"
         )
-
-
-def is_base_hook(bound: Any, base: Any) -> bool:
-    """True when the bound method ``bound`` is the base implementation ``base``.
-
-    Used to skip calling hooks whose base version only returns True: each skipped call
-    saves building a keyword-argument dict.  An override on the class or on the
-    instance (a plain function attribute has no ``__func__``) is always called.
-    """
-    return getattr(bound, "__func__", None) is base
-
-
-_GET_OPERATION: Final = SyncRegistry.get_operation
-_DEST_SEND: Final = SyncDestinationBase.should_send
-_REGISTRY_SEND: Final = SyncRegistry.should_send
-_OBJECT_SEND: Final = Synchronizable.sync_should_send
-
-
-def _send_chain(
-    obj: Any, destination: Any, registry: Any, info: dict[str, Any]
-) -> bool:
-    hook = destination.should_send
-    if not is_base_hook(hook, _DEST_SEND) and not hook(obj, **info):
-        return False
-    hook = registry.should_send
-    if not is_base_hook(hook, _REGISTRY_SEND) and not hook(obj, **info):
-        return False
-    hook = obj.sync_should_send
-    return is_base_hook(hook, _OBJECT_SEND) or bool(hook(**info))

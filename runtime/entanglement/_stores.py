@@ -298,24 +298,15 @@ def _target_protocols(
 ) -> list[tuple[Any, Any]] | None:
     # (connection, destination) pairs the object will be queued on; targets without a
     # connection are left out (synchronize of the object reports them).
-    connections = getattr(manager, "_connections", None)
-    if connections is None:
+    if getattr(manager, "targets", None) is None:
         return None
-    excluded = list(exclude)
-    if destinations is None:
-        pairs = [(p, p.dest) for p in list(connections.values())]
-    else:
-        pairs = []
-        for dest in destinations:
-            dest_hash = getattr(dest, "dest_hash", None)
-            protocol = connections.get(dest_hash) if dest_hash else None
-            if protocol is None and dest_hash:
-                protocol = manager._connecting_protocol(dest_hash)
-            if protocol is not None:
-                pairs.append((protocol, dest))
-    return [
-        (p, d) for p, d in pairs if not p.closed and not any(d == x for x in excluded)
-    ]
+    pairs = []
+    for protocol, dest in manager.targets(destinations, exclude):
+        if protocol is None:
+            protocol = manager.connection_to(dest)
+        if protocol is not None and not protocol.closed:
+            pairs.append((protocol, dest))
+    return pairs
 
 
 def owner_id_from_msg(msg: Mapping[str, Any]) -> uuid.UUID:

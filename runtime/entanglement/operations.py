@@ -37,7 +37,7 @@ from ._errors import (
     WrongSyncDestination,
     describe_destination,
 )
-from ._model import EphemeralUnflooded, Synchronizable, Unique
+from ._model import EphemeralUnflooded, Unique
 from ._opbase import ErrorOperation, MethodOperation, SyncOperation, error
 
 __all__ = [
@@ -59,9 +59,6 @@ __all__ = [
     "sync",
     "sync_operation",
 ]
-
-
-_BASE_IS_LOCAL = Synchronizable.__dict__["sync_is_local"]
 
 
 def _sender_hash(info: dict[str, Any]) -> Any:
@@ -112,21 +109,12 @@ class SyncOp(SyncOperationBase):
 
     def _check_info(self, obj: Any, msg: dict[str, Any], info: dict[str, Any]) -> bool:
         """Accept ephemeral objects; else only from the owner's direction, never ours."""
-        # The helpers' work inlined: this runs for every object received.
         owner = obj.sync_owner
         if owner is EphemeralUnflooded:
             return True
-        if type(obj).sync_is_local is _BASE_IS_LOCAL:  # the property's test, inlined
-            local = owner is None or owner.dest_hash is None
-        else:
-            local = obj.sync_is_local
-        if local:
+        if obj.sync_is_local:
             raise SyncBadOwner(f"received a sync of {obj.sync_type} that we own")
-        owner_hash = getattr(owner, "dest_hash", None)
-        sender_hash = getattr(info.get("sender"), "dest_hash", None)
-        if owner_hash is None or not (
-            owner_hash is sender_hash or owner_hash == sender_hash
-        ):
+        if not _from_owner_direction(owner, info):
             raise SyncBadOwner(
                 f"{obj.sync_type}: its owner was learned from {owner.dest_hash}, not from "
                 f"the sender {describe_destination(info.get('sender'))}"
@@ -149,14 +137,9 @@ class SyncOp(SyncOperationBase):
             return
         sender = info.get("sender")
         # A leaf node's only link is the sender: nothing to flood, and synchronize
-        # would only find that out after its argument checks (same outcome).  This
-        # runs for every object received, hence the manager's live connections read
-        # here rather than through a helper.
-        for protocol in info["manager"]._connections.values():
-            dest = protocol.dest
-            if dest is not sender and dest != sender:
-                self.synchronize(obj, info, exclude=[sender], operation="sync")
-                return
+        # would only find that out after its argument checks (same outcome).
+        if info["manager"].links_besides(sender):
+            self.synchronize(obj, info, exclude=[sender], operation="sync")
 
 
 class ForwardOperation(SyncOperationBase):

@@ -105,6 +105,30 @@ class SyncProtocol:
         self.conn.name = self.peer_name
 
     @property
+    def frames_received(self) -> int:
+        """How many frames were received (the in counter, §2.3)."""
+        return self.conn.in_count
+
+    def enqueue(
+        self,
+        obj: Any,
+        operation: Any,
+        attributes: frozenset[str] | None,
+        context: Any,
+        priority: int,
+    ) -> None:
+        """Queue ``obj`` for this connection, where it coalesces (§7.3).
+
+        Raises:
+            SyncNotConnected: the connection is closed.
+        """
+        if self.closed:
+            from entanglement._errors import SyncNotConnected
+
+            raise SyncNotConnected(dest=self.dest)
+        self.conn.enqueue(obj, operation, attributes, context, priority)
+
+    @property
     def peer_name(self) -> str:
         """How log lines name the peer: destination name, hash text, address."""
         parts = []

@@ -16,7 +16,6 @@ from entanglement._sansio.context import ResponseContext
 from entanglement._sansio.framing import (
     MAX_PAYLOAD,
     RESPONSE_NEEDED,
-    Frame,
     FrameBuffer,
     JsonCodec,
     decode_message,
@@ -30,7 +29,6 @@ __all__ = [
     "NEED_DATA",
     "RESPONSE_NEEDED",
     "DirtyQueue",
-    "Frame",
     "FrameBuffer",
     "InvalidMessage",
     "JsonCodec",

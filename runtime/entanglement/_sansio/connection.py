@@ -55,6 +55,7 @@ from entanglement._sansio.framing import (
     RESPONSE_NEEDED,
     FrameBuffer,
     JsonCodec,
+    payload_too_large,
 )
 from entanglement._sansio.peertext import peer_repr
 from entanglement._sansio.queue import DirtyQueue, QueueElement
@@ -152,19 +153,12 @@ class SyncConnection:
         Raises:
             RemoteProtocolError: a fatal framing error; close the connection.
         """
-        next_raw = self._frames.next_raw
-        while True:
-            raw = next_raw()
-            if raw is None:
-                return NEED_DATA
-            payload, flags = raw
-            number = self.in_count
-            self.in_count += 1
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("%s: received #%d %r", self.name, number, payload[:200])
-            event = self._event_for(number, flags, payload)
-            if event is not None:
+        while self.has_frame:
+            for event in self.events(1):
+                if isinstance(event, dict):  # a plain message (see events)
+                    return MessageReceived(self.in_count - 1, 0, event, None, False)
                 return event
+        return NEED_DATA
 
     @property
     def has_frame(self) -> bool:
@@ -175,58 +169,46 @@ class SyncConnection:
         """Yield an event for every complete frame buffered now (at most ``limit``
         frames; the rest stay buffered), in order.
 
-        The batch form of :meth:`next_event`, with the same events and counters: the
-        frames are cut in one call and the common frame (no flags, a JSON object with
-        ``_sync_type`` and no ``_resp_for``/``_no_resp_for``) is decoded inline.
-
-        A *plain message* (that common frame: it asks for nothing and answers
-        nothing) is yielded as its message dict, which is what its
-        :class:`MessageReceived` would hold (``flags`` 0, no context, not a response,
-        ``number`` = ``in_count - 1`` while it is being handled): building the event
-        tuple cost as much as the rest of this loop.  Frames are numbered as they
-        are yielded, so stopping early (the connection closing) leaves no event half
-        made; frames not yet yielded are dropped.
+        A *plain message* (no flags, a JSON object with ``_sync_type`` and no
+        ``_resp_for``/``_no_resp_for``: it asks for nothing and answers nothing) is
+        yielded as its message dict, which is what its :class:`MessageReceived` would
+        hold (``flags`` 0, no context, not a response, ``number`` = ``in_count - 1``
+        while it is being handled): building the event tuple cost as much as the rest
+        of this loop.  Frames are numbered as they are yielded, so stopping early (the
+        connection closing) leaves no event half made; frames not yet yielded are
+        dropped.  :meth:`next_event` is this with ``limit`` 1.
 
         Raises:
             RemoteProtocolError: a fatal framing error; close the connection.  Frames
                 before the bad header are yielded first.
         """
-        scan = self._json.scan
+        decode = self._json.decode
         debug = log.isEnabledFor(logging.DEBUG)  # once per chunk, not per frame
         for payload, flags in self._frames.take_frames(limit):
             number = self.in_count
             self.in_count = number + 1
             if debug:
                 log.debug("%s: received #%d %r", self.name, number, payload[:200])
-            if not flags:
-                try:  # JsonCodec.decode's common case, inlined
-                    text = payload.decode("utf-8")
-                    msg, end = scan(text, 0)
-                except (UnicodeDecodeError, StopIteration, ValueError, RecursionError):
-                    msg = None  # _event_for decodes again and says why
-                if (
-                    type(msg) is dict
-                    and end == len(text)
-                    and "_sync_type" in msg
-                    and "_resp_for" not in msg
-                    and "_no_resp_for" not in msg
-                ):
-                    yield msg
-                    continue
-            event = self._event_for(number, flags, payload)
+            try:
+                msg = decode(payload)
+            except BadPayloadError as exc:
+                request = self._request(flags, number)
+                yield InvalidMessage(number, flags, str(exc), None, request)
+                continue
+            if (
+                not flags
+                and "_sync_type" in msg
+                and "_resp_for" not in msg
+                and "_no_resp_for" not in msg
+            ):
+                yield msg
+                continue
+            event = self._event_for(number, flags, msg)
             if event is not None:
                 yield event
         self._frames.raise_if_failed()
 
-    def _event_for(
-        self, number: int, flags: int, payload: bytes | bytearray
-    ) -> Event | None:
-        try:
-            msg = self._json.decode(payload)
-        except BadPayloadError as exc:
-            return InvalidMessage(
-                number, flags, str(exc), None, self._request(flags, number)
-            )
+    def _event_for(self, number: int, flags: int, msg: dict[str, Any]) -> Event | None:
         try:
             no_resp = msg.pop("_no_resp_for", None)
             if no_resp is not None:
@@ -304,8 +286,7 @@ class SyncConnection:
         if self.closed:
             raise LocalProtocolError(f"{self.name}: connection is closed")
         element = self.queue.add(obj, operation, attributes, context, priority)
-        if self.on_wakeup is not None:  # (_wake, inlined: once per object queued)
-            self.on_wakeup()
+        self._wake()
         return element
 
     def add_no_response(self, number: int) -> None:
@@ -328,42 +309,12 @@ class SyncConnection:
         """
         out = bytearray()
         pop = self.queue.popper()
-        encode = self._json.encode
-        fresh = self.fresh_payload
         debug = log.isEnabledFor(logging.DEBUG)  # once per batch, not per frame
         while len(out) < limit:
             element = pop()
             if element is None:
                 break
-            if element.contexts or self.pending_no_resp or debug:
-                frame = self._frame_for(element, debug)
-                if frame is not None:
-                    out += frame
-                continue
-            # _frame_for without requests, answers or no-responses to carry: the frame
-            # of almost every element, built inline and written into the buffer.
-            try:
-                obj = element.obj
-                msg = None
-                if fresh is not None and element.attributes is None:
-                    msg = fresh(obj)
-                if msg is None:
-                    msg = _message(element)
-                else:  # _add_type_and_operation, inlined
-                    msg["_sync_type"] = obj.sync_type
-                    operation = element.operation
-                    name = getattr(operation, "name", None) or str(operation)
-                    if name != "sync":
-                        msg["_sync_operation"] = name
-                payload = encode(msg)
-                if len(payload) > MAX_PAYLOAD:
-                    raise _too_large(payload)
-            except (LocalProtocolError, ValueError, TypeError, AttributeError) as exc:
-                log.error("%s: not sending %r: %s", self.name, element.obj, exc)
-                continue
-            out += _pack_header(len(payload), 0)
-            out += payload
-            self.out_count += 1
+            self._add_frame(out, element, debug)
         if len(out) < limit and self.pending_no_resp and not len(self.queue):
             out += self._metadata_frame()
         return bytes(out)
@@ -378,19 +329,20 @@ class SyncConnection:
             pos = end
         return frames
 
-    def _frame_for(self, element: QueueElement, debug: bool) -> bytes | None:
+    def _add_frame(self, out: bytearray, element: QueueElement, debug: bool) -> None:
+        """Write the element's frame into ``out`` (rules 1, 2 and 5)."""
         contexts = element.contexts
         resp_for: list[int] = []
         if contexts:
             for context in contexts:
                 resp_for.extend(context.take_requesters(self))
         try:
-            frame, needing = self._encode(element, resp_for)
+            payload, flags, needing = self._encode(element, resp_for)
         except (LocalProtocolError, ValueError, TypeError, AttributeError) as exc:
             log.error("%s: not sending %r: %s", self.name, element.obj, exc)
             self.pending_no_resp.extend(resp_for)
             element.release_contexts()
-            return None
+            return
         if needing:
             for context in needing:
                 context.hold()
@@ -398,15 +350,23 @@ class SyncConnection:
         if contexts:
             element.release_contexts()
         if debug:
-            log.debug("%s: sent #%d %r", self.name, self.out_count, frame[8:200])
+            log.debug("%s: sent #%d %r", self.name, self.out_count, payload[:200])
+        out += _pack_header(len(payload), flags)
+        out += payload
         self.out_count += 1
-        return frame
 
     def _encode(
         self, element: QueueElement, resp_for: list[int]
-    ) -> tuple[bytes, list[ResponseContext]]:
-        msg = _message(element)
-        needing: list[ResponseContext] = []
+    ) -> tuple[bytes, int, list[ResponseContext] | None]:
+        """The element's payload, flags and the contexts that await its answer."""
+        msg = None
+        fresh = self.fresh_payload
+        if fresh is not None and element.attributes is None:
+            msg = fresh(element.obj)
+        if msg is None:  # (an element naming attributes: no overlay otherwise)
+            msg = build_payload(element)
+        _add_type_and_operation(msg, element)
+        needing = None
         flags = 0
         if resp_for:
             msg["_resp_for"] = resp_for
@@ -414,14 +374,15 @@ class SyncConnection:
             needing = [c for c in element.contexts if c.needs_response()]
             if needing:
                 flags = RESPONSE_NEEDED
-        if self.pending_no_resp:
-            msg["_no_resp_for"] = self.pending_no_resp
+        pending = self.pending_no_resp
+        if pending:
+            msg["_no_resp_for"] = pending
         payload = self._json.encode(msg)
         if len(payload) > MAX_PAYLOAD:
-            raise _too_large(payload)
-        if self.pending_no_resp:
+            raise payload_too_large(len(payload))
+        if pending:
             self.pending_no_resp = []
-        return HEADER.pack(len(payload), flags) + payload, needing
+        return payload, flags, needing
 
     def _metadata_frame(self) -> bytes:
         payload = self._json.encode({"_no_resp_for": self.pending_no_resp})
@@ -455,25 +416,12 @@ class SyncConnection:
             self.on_wakeup()
 
 
-def _message(element: QueueElement) -> dict[str, Any]:
-    """The element's message without the response keys: payload, type, operation."""
-    msg = build_payload(element)
-    _add_type_and_operation(msg, element)
-    return msg
-
-
 def _add_type_and_operation(msg: dict[str, Any], element: QueueElement) -> None:
     msg["_sync_type"] = element.obj.sync_type
     operation = element.operation
     name = getattr(operation, "name", None) or str(operation)
     if name != "sync":
         msg["_sync_operation"] = name
-
-
-def _too_large(payload: bytes) -> LocalProtocolError:
-    return LocalProtocolError(
-        f"payload of {len(payload)} bytes exceeds the {MAX_PAYLOAD}-byte limit"
-    )
 
 
 _pack_header: Final = HEADER.pack

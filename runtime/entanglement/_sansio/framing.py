@@ -32,7 +32,7 @@ import json
 import json.encoder
 import json.scanner
 import struct
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from entanglement._exceptions import (
     BadPayloadError,
@@ -47,12 +47,12 @@ __all__ = [
     "HEADER",
     "MAX_PAYLOAD",
     "RESPONSE_NEEDED",
-    "Frame",
     "FrameBuffer",
     "JsonCodec",
     "decode_message",
     "encode_frame",
     "encode_message",
+    "payload_too_large",
 ]
 
 HEADER: Final = struct.Struct(">II")
@@ -71,27 +71,9 @@ _DECODER: Final = json.JSONDecoder()
 _JSON_WHITESPACE: Final = frozenset(" \t\n\r")
 
 
-class Frame(NamedTuple):
-    """One complete frame: the raw payload bytes and the flags word.
-
-    A NamedTuple rather than a frozen dataclass: it is built once per received frame,
-    and tuples are several times cheaper to build; the buffer validated it already.
-    """
-
-    payload: bytes
-    flags: int
-
-    @property
-    def response_needed(self) -> bool:
-        """True when the sender asked for a response (flag bit 0)."""
-        return bool(self.flags & RESPONSE_NEEDED)
-
-
 class FrameBuffer:
-    """Incremental decoder: feed bytes with :meth:`receive_data`, take frames out.
-
-    Iterating the buffer yields every complete frame currently held.
-    """
+    """Incremental decoder: feed bytes with :meth:`receive_data`, take frames out
+    with :meth:`take_frames` (the one reader: the connection and the tests use it)."""
 
     __slots__ = ("_buf", "_error", "_pos")
 
@@ -114,45 +96,12 @@ class FrameBuffer:
         """Number of bytes held that do not yet form a complete frame."""
         return len(self._buf) - self._pos
 
-    def next_frame(self) -> Frame | None:
-        """Return the next complete frame, or None if more data is needed.
-
-        Raises:
-            FrameTooLargeError: the next header announces more than MAX_PAYLOAD bytes.
-            UnknownCriticalFlagsError: the next header sets an unknown critical flag.
-        """
-        raw = self.next_raw()
-        return None if raw is None else Frame(*raw)
-
-    def next_raw(self) -> tuple[bytes, int] | None:
-        """:meth:`next_frame` as a plain ``(payload, flags)`` tuple (per-frame hot path).
-
-        Raises:
-            FrameTooLargeError: the next header announces more than MAX_PAYLOAD bytes.
-            UnknownCriticalFlagsError: the next header sets an unknown critical flag.
-        """
-        if self._error is not None:
-            raise self._error
-        buf, pos = self._buf, self._pos
-        if len(buf) - pos < _HEADER_SIZE:
-            return None
-        length, flags = _unpack_header(buf, pos)
-        if length > MAX_PAYLOAD or flags & _UNKNOWN_CRITICAL:
-            self._check_header(length, flags)
-        end = pos + _HEADER_SIZE + length
-        if len(buf) < end:
-            return None
-        payload = bytes(buf[pos + _HEADER_SIZE : end])
-        self._pos = end
-        return payload, flags
-
     def take_frames(self, limit: int | None = None) -> list[tuple[bytearray, int]]:
         """Every complete frame held (at most ``limit``), as ``(payload, flags)``
         tuples, in order.
 
-        The batch form of :meth:`next_raw` (one call per received chunk instead of
-        one per frame, the header checks repeated inline); payloads are bytearray
-        slices, one copy less than bytes.  A fatal header after some good frames
+        One call per received chunk; payloads are bytearray slices (one copy less
+        than bytes).  A fatal header after some good frames
         returns the good ones and poisons the buffer: :meth:`raise_if_failed` and
         the next call raise the error.  Frames beyond ``limit`` stay buffered
         (:attr:`has_frame` tells whether one is complete).
@@ -202,15 +151,6 @@ class FrameBuffer:
         if self._error is not None:
             raise self._error
 
-    def __iter__(self) -> FrameBuffer:
-        return self
-
-    def __next__(self) -> Frame:
-        frame = self.next_frame()
-        if frame is None:
-            raise StopIteration
-        return frame
-
     def _check_header(self, length: int, flags: int) -> None:
         if length > MAX_PAYLOAD:
             self._error = FrameTooLargeError(
@@ -241,10 +181,15 @@ def encode_frame(payload: bytes, flags: int = 0) -> bytes:
     """
     length = len(payload)
     if length > MAX_PAYLOAD:
-        raise LocalProtocolError(
-            f"refusing to send a {length}-byte payload (limit {MAX_PAYLOAD} bytes)"
-        )
+        raise payload_too_large(length)
     return HEADER.pack(length, flags) + payload
+
+
+def payload_too_large(length: int) -> LocalProtocolError:
+    """The error of a payload over :data:`MAX_PAYLOAD` bytes (the one wording)."""
+    return LocalProtocolError(
+        f"payload of {length} bytes exceeds the {MAX_PAYLOAD}-byte limit"
+    )
 
 
 def encode_message(msg: dict[str, Any]) -> bytes:

@@ -246,21 +246,6 @@ class DirtyQueue:
         """Queue (or merge) a transmission of ``obj``; return the element holding it."""
         key = obj.sync_hash()
         generation = self._main
-        if self._drained is None and key not in generation.index:
-            # Nothing of this identity queued, no drain: the common case, inlined.
-            seq = next(self._seq)
-            element = QueueElement(
-                obj, operation, attributes, context, priority, seq, key
-            )
-            generation.index[key] = element
-            generation.order[order := (priority << _SEQ_BITS) + seq] = element
-            fifo = generation.fifo
-            if not fifo or order > fifo[-1]:
-                fifo.append(order)
-            else:
-                heapq.heappush(generation.heap, order)
-            generation.live += 1
-            return element
         existing = None
         if self._drained is not None:
             existing = self._drained.find(obj, key)

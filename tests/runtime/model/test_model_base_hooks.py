@@ -1,6 +1,6 @@
 """The pipeline skips only hooks that are still the base "return True" ones.
 
-``is_base_hook`` decides it; an override on the class, on a subclass, or on the
+``entanglement._plan`` decides it (``keeps_bound``); an override on the class, on a subclass, or on the
 instance itself (a function attribute) must still be called.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from entanglement._send import is_base_hook
+from entanglement._plan import keeps, keeps_bound
 from entanglement.interface import Synchronizable, SyncRegistry
 from entanglement.network import SyncDestination
 
@@ -34,29 +34,33 @@ class PickyRegistry(SyncRegistry):
 
 
 def test_base_hooks_are_recognised() -> None:
-    assert is_base_hook(Plain().sync_should_send, Synchronizable.sync_should_send)
-    assert is_base_hook(
-        Plain.sync_should_listen,
-        Synchronizable.sync_should_listen.__func__,  # type: ignore[attr-defined]
-    )
-    assert is_base_hook(SyncRegistry().should_send, SyncRegistry.should_send)
+    assert keeps_bound(Plain().sync_should_send, Synchronizable, "sync_should_send")
+    assert keeps_bound(Plain.sync_should_listen, Synchronizable, "sync_should_listen")
+    assert keeps_bound(SyncRegistry().should_send, SyncRegistry, "should_send")
     dest = SyncDestination(None, "d")
-    assert is_base_hook(dest.should_send, SyncDestination.should_send)
+    assert keeps_bound(dest.should_send, SyncDestination, "should_send")
 
 
 def test_overrides_on_the_class_are_called() -> None:
-    assert not is_base_hook(Picky().sync_should_send, Synchronizable.sync_should_send)
-    assert not is_base_hook(
-        Picky.sync_should_listen,
-        Synchronizable.sync_should_listen.__func__,  # type: ignore[attr-defined]
+    assert not keeps_bound(Picky().sync_should_send, Synchronizable, "sync_should_send")
+    assert not keeps_bound(
+        Picky.sync_should_listen, Synchronizable, "sync_should_listen"
     )
-    assert not is_base_hook(PickyRegistry().should_send, SyncRegistry.should_send)
+    assert not keeps_bound(PickyRegistry().should_send, SyncRegistry, "should_send")
 
 
 def test_overrides_on_the_instance_are_called() -> None:
     dest = SyncDestination(None, "d")
     dest.should_send = lambda obj, **info: False  # type: ignore[method-assign]
-    assert not is_base_hook(dest.should_send, SyncDestination.should_send)
+    assert not keeps_bound(dest.should_send, SyncDestination, "should_send")
     obj = Plain()
     obj.sync_should_send = lambda **info: False  # type: ignore[method-assign]
-    assert not is_base_hook(obj.sync_should_send, Synchronizable.sync_should_send)
+    assert not keeps_bound(obj.sync_should_send, Synchronizable, "sync_should_send")
+
+
+def test_keeps_looks_at_the_class() -> None:
+    assert keeps(Plain, Synchronizable, "sync_should_send")
+    assert keeps(Plain, Synchronizable, "sync_should_listen")
+    assert not keeps(Picky, Synchronizable, "sync_should_send")
+    assert not keeps(Picky, Synchronizable, "sync_should_listen")
+    assert not keeps(PickyRegistry, SyncRegistry, "should_send")

@@ -39,6 +39,7 @@ class RawClient:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
         self.reader, self.writer = reader, writer
         self.frames = FrameBuffer()
+        self.ready: list[tuple[bytearray, int]] = []
 
     @classmethod
     async def connect(cls, node: Any, port: int) -> RawClient:
@@ -56,11 +57,13 @@ class RawClient:
         self.writer.write(data)
 
     async def receive(self) -> tuple[dict[str, Any], int]:
-        while (frame := self.frames.next_frame()) is None:
+        while not self.ready:
             data = await self.reader.read(65536)
             assert data, "connection closed while waiting for a frame"
             self.frames.receive_data(data)
-        return decode_message(frame.payload), frame.flags
+            self.ready = self.frames.take_frames()
+        payload, flags = self.ready.pop(0)
+        return decode_message(payload), flags
 
     async def closed_by_peer(self) -> bool:
         try:

@@ -30,7 +30,7 @@ def pair() -> tuple[SyncConnection, SyncConnection]:
 def raw_frames(conn: SyncConnection) -> list[tuple[dict, int]]:
     buf = FrameBuffer()
     buf.receive_data(b"".join(conn.frames_to_send(1 << 30)))
-    return [(decode_message(f.payload), f.flags) for f in buf]
+    return [(decode_message(payload), flags) for payload, flags in buf.take_frames()]
 
 
 def local_request(conn: SyncConnection, obj: Item) -> tuple[ResponseContext, Future]:

@@ -18,7 +18,7 @@ from entanglement._exceptions import (
 )
 from entanglement._sansio import (
     MAX_PAYLOAD,
-    Frame,
+    RESPONSE_NEEDED,
     FrameBuffer,
     decode_message,
     encode_frame,
@@ -31,11 +31,12 @@ MESSAGES = [
     ({"_no_resp_for": [3, 4]}, 0x00010000),
 ]
 STREAM = b"".join(encode_frame(encode_message(m), f) for m, f in MESSAGES)
-EXPECTED = [Frame(encode_message(m), f) for m, f in MESSAGES]
+EXPECTED = [(encode_message(m), f) for m, f in MESSAGES]
+Frame = tuple[bytes | bytearray, int]
 
 
 def drain(buf: FrameBuffer) -> list[Frame]:
-    return list(buf)
+    return list(buf.take_frames())
 
 
 def test_whole_stream() -> None:
@@ -50,7 +51,7 @@ def test_byte_by_byte() -> None:
     frames: list[Frame] = []
     for i in range(len(STREAM)):
         buf.receive_data(STREAM[i : i + 1])
-        frames.extend(buf)
+        frames.extend(buf.take_frames())
     assert frames == EXPECTED
 
 
@@ -61,7 +62,7 @@ def test_trailing_partial_frame_is_kept() -> None:
     assert drain(buf) == EXPECTED
     assert buf.buffered == 11
     buf.receive_data(extra[11:])
-    assert drain(buf) == [Frame(b'{"_sync_type": "C"}', 0)]
+    assert drain(buf) == [(b'{"_sync_type": "C"}', 0)]
 
 
 @given(st.lists(st.integers(min_value=0, max_value=len(STREAM)), max_size=12))
@@ -71,7 +72,7 @@ def test_any_split_yields_the_same_frames(cuts: list[int]) -> None:
     frames: list[Frame] = []
     for lo, hi in itertools.pairwise(bounds):
         buf.receive_data(STREAM[lo:hi])
-        frames.extend(buf)
+        frames.extend(buf.take_frames())
     assert frames == EXPECTED
 
 
@@ -79,18 +80,18 @@ def test_payload_limit_is_inclusive() -> None:
     payload = b" " * MAX_PAYLOAD
     buf = FrameBuffer()
     buf.receive_data(encode_frame(payload, 0))
-    assert drain(buf) == [Frame(payload, 0)]
+    assert drain(buf) == [(payload, 0)]
 
 
 def test_oversized_length_fails_from_the_header_alone() -> None:
     buf = FrameBuffer()
     buf.receive_data(struct.pack(">II", MAX_PAYLOAD + 1, 0))
     with pytest.raises(FrameTooLargeError, match="65537"):
-        buf.next_frame()
+        buf.take_frames()
     # Poisoned: later data does not revive the stream.
     buf.receive_data(b"x" * 10)
     with pytest.raises(FrameTooLargeError):
-        buf.next_frame()
+        buf.take_frames()
 
 
 @pytest.mark.parametrize("flag", [0x2, 0x4, 0x8000])
@@ -98,15 +99,14 @@ def test_unknown_critical_flag_is_fatal(flag: int) -> None:
     buf = FrameBuffer()
     buf.receive_data(encode_frame(b"{}", flag | 1))
     with pytest.raises(UnknownCriticalFlagsError, match=hex(flag)[2:]):
-        buf.next_frame()
+        buf.take_frames()
 
 
 def test_high_flag_bits_are_ignored() -> None:
     buf = FrameBuffer()
     buf.receive_data(encode_frame(b"{}", 0xFFFF0001))
-    frame = buf.next_frame()
-    assert frame is not None
-    assert frame.response_needed
+    [(_, flags)] = buf.take_frames()
+    assert flags & RESPONSE_NEEDED
 
 
 def test_encode_frame_refuses_oversized_payload() -> None:

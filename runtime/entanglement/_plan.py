@@ -1,0 +1,67 @@
+"""Which hook is still the base one: the only module that knows (issue 12 item 1).
+
+Every hot path of the runtime runs from a *plan*: what a message needs, worked out
+once, then read by one code body.  The receive plans (:mod:`entanglement._planreceive`)
+are made per ``(sync_type, operation)`` and sending connection for each chunk read; the
+send plans (:mod:`entanglement._plansend`) per call of ``synchronize`` and per batch of
+frames built.  What the plans promise:
+
+* Same outcome as calling every hook.  A plan leaves out only a hook that is still the
+  base class's own (``return True``, or a delegation the plan does itself); every hook
+  the application overrides, on the class, a subclass or the instance, is called, in
+  the order of PROTOCOL.md §9 and §7.2, with the ``info`` keywords of §11.
+* No stale plan.  A plan is made from the hooks as they are when it is made and lives
+  for one chunk (receive) or one call (send): a hook, class or registry changed between
+  two messages applies to the next message.  Only a change made *by a hook* while a
+  chunk is being handled waits for the next chunk (as before).
+* One body.  The pipeline, the chains a manager override calls back into and the
+  general entry points run the same functions; a plan only chooses which of them to
+  call and holds what they would otherwise look up per message.
+
+How "still the base one" is decided: the function found on the class (or the bound
+method found on the instance) is compared by identity with the function the base class
+defines.  A plain function set on an instance has no ``__func__`` and so always counts
+as an override.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["keeps", "keeps_bound", "override_of"]
+
+
+def _underlying(attr: Any) -> Any:
+    # A classmethod, staticmethod or bound method wraps its function; a plain
+    # function or a property is itself.
+    return getattr(attr, "__func__", attr)
+
+
+def keeps(kind: type, base: type, name: str) -> bool:
+    """True when class ``kind`` still has ``base``'s own ``name`` (no override).
+
+    Args:
+        kind: the class looked at (a subclass of ``base``, or ``base`` itself).
+        base: the class defining the base hook.
+        name: the hook's attribute name.
+    """
+    return _underlying(getattr(kind, name, None)) is _underlying(getattr(base, name))
+
+
+def keeps_bound(bound: Any, base: type, name: str) -> bool:
+    """True when the bound method ``bound`` is ``base``'s own ``name``.
+
+    ``bound`` is what an instance (or a class, for a classmethod) gives for the hook;
+    a function set on the instance is never the base one.
+    """
+    return getattr(bound, "__func__", None) is _underlying(getattr(base, name))
+
+
+def override_of(instance: Any, base: type, name: str) -> Callable[..., Any] | None:
+    """The hook ``instance.<name>`` when it is not ``base``'s own, else None."""
+    bound = getattr(instance, name)
+    if keeps_bound(bound, base, name):
+        return None
+    hook: Callable[..., Any] = bound
+    return hook

@@ -1,0 +1,331 @@
+"""Receive plans: what a message of one ``(sync_type, operation)`` needs (§9, §11).
+
+A :class:`ReceivePlan` is made for a class, its registry, an operation and the sending
+connection, once per chunk read (see :mod:`entanglement._plan` for what plans promise),
+and :func:`receive_planned` is the one body that every received message runs.  The plan
+holds:
+
+* the ``info`` dict of the messages answering nothing (hooks receive copies, the
+  private forms the dict itself; only ``attributes`` changes, when the keys do);
+* the §3.1 validation state: the keys last validated (re-checked when they change) and
+  the last owner text found valid;
+* the should_listen chain: the application's hooks only (sender, registry, class), or
+  the manager's own override, which calls back into :func:`run_listen`;
+* the registry's ``sync_context`` unless it is the base ``nullcontext``;
+* the construction: the class's ``sync_construct`` override, or the base construction
+  (:func:`entanglement._model.construct`) without the ``info`` keywords;
+* the should_listen_constructed chain: the manager's override, the registry's, or the
+  operation's ownership check (its private form when its class keeps the public one);
+  then the object's own hook and fill, per concrete class (:class:`ObjectSteps`);
+* how the registry runs the operation: its ``sync_receive`` override, or the operation's
+  :class:`~entanglement._opbase.Steps` (registry hooks and flood rule), looked up once.
+
+Choice where the spec is silent: an object's own hooks (``sync_should_listen_
+constructed``, ``sync_receive_constructed``) are looked up on its class: a function set
+on one instance (by ``sync_construct``, before the pipeline reads it) is not called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from entanglement._codecplan import RESERVED_KEYS, known_keys_of
+from entanglement._destinations import SyncDestinationBase
+from entanglement._model import Synchronizable, construct, fill_from_message
+from entanglement._opbase import Steps, SyncOperation, run_steps, steps_of
+from entanglement._plan import keeps, keeps_bound, override_of
+from entanglement._registry import SyncRegistry
+from entanglement._wirecheck import check_owner_text, validate_message
+
+if TYPE_CHECKING:
+    from entanglement.protocol import SyncProtocol
+
+__all__ = [
+    "ListenHook",
+    "ObjectSteps",
+    "ReceivePlan",
+    "check_constructed",
+    "constructed_check",
+    "listen_hooks",
+    "make_plan",
+    "not_true",
+    "receive_planned",
+    "run_listen",
+]
+
+# (hook, its name for the error text, whether it takes the class as an argument)
+ListenHook = tuple[Callable[..., Any], str, bool]
+Check = Callable[[Any, dict[str, Any], dict[str, Any]], Any]
+
+
+def listen_hooks(sender: Any, registry: Any, cls: Any) -> tuple[ListenHook, ...]:
+    """The application's should_listen hooks for a message of ``cls`` (§9 step 4)."""
+    hooks: list[ListenHook] = []
+    if sender is not None:
+        hook = override_of(sender, SyncDestinationBase, "should_listen")
+        if hook is not None:
+            hooks.append((hook, "dest.should_listen", True))
+    hook = override_of(registry, SyncRegistry, "should_listen")
+    if hook is not None:
+        hooks.append((hook, "registry.should_listen", True))
+    if not keeps_bound(cls.sync_should_listen, Synchronizable, "sync_should_listen"):
+        hooks.append(
+            (cls.sync_should_listen, f"{cls.__name__}.sync_should_listen", False)
+        )
+    return tuple(hooks)
+
+
+def run_listen(
+    hooks: tuple[ListenHook, ...], msg: dict[str, Any], cls: Any, info: dict[str, Any]
+) -> None:
+    """Call each hook; each must return True or raise."""
+    for hook, name, with_class in hooks:
+        result = hook(msg, cls, **info) if with_class else hook(msg, **info)
+        if result is not True:
+            not_true(result, name)
+
+
+def constructed_check(registry: Any, operation: Any) -> Check | None:
+    """The registry's part of should_listen_constructed, as ``(obj, msg, info)``."""
+    hook = override_of(registry, SyncRegistry, "should_listen_constructed")
+    if hook is not None:
+        return _with_keywords(hook)
+    if not isinstance(operation, SyncOperation):
+        return None  # (what the base hook does: nothing to check)
+    if keeps(type(operation), SyncOperation, "should_listen_constructed"):
+        check: Check = operation._check_info
+        return check
+    return _with_keywords(operation.should_listen_constructed)
+
+
+class ObjectSteps:
+    """An object's own hooks, per concrete class: its check (None: the base one) and
+    its fill (None: the base :func:`~entanglement._model.fill_from_message`)."""
+
+    __slots__ = ("check", "fill")
+
+    def __init__(self, kind: type) -> None:
+        self.check: Callable[..., Any] | None = None
+        if not keeps(kind, Synchronizable, "sync_should_listen_constructed"):
+            self.check = kind.sync_should_listen_constructed  # type: ignore[attr-defined]
+        self.fill: Callable[..., Any] | None = None
+        if not keeps(kind, Synchronizable, "sync_receive_constructed"):
+            self.fill = kind.sync_receive_constructed  # type: ignore[attr-defined]
+
+
+class ReceivePlan:
+    """How messages of one ``(sync_type, operation)`` from one sender are received."""
+
+    __slots__ = (
+        "check",
+        "cls",
+        "construct",
+        "context",
+        "info",
+        "keys",
+        "known",
+        "listen",
+        "manager_check",
+        "manager_listen",
+        "objects",
+        "operation",
+        "owner",
+        "receive",
+        "registry",
+        "steps",
+    )
+
+    def __init__(
+        self, manager: Any, protocol: SyncProtocol, cls: Any, registry: Any, op: Any
+    ) -> None:
+        self.cls, self.registry, self.operation = cls, registry, op
+        sender = protocol.dest
+        self.info: dict[str, Any] = {
+            "protocol": protocol,
+            "manager": manager,
+            "response_for": None,
+            "sender": sender,
+            "operation": op,
+            "registry": registry,
+            "attributes": frozenset(),
+            "context": None,
+        }
+        # Keys needing no closer look by validate_message (the error flag always
+        # does: it is checked against the class), the last keys validated, the
+        # last owner text found valid.
+        self.known = known_keys_of(cls).difference(("_sync_is_error",))
+        self.keys: frozenset[str] = frozenset()
+        self.owner: Any = None
+        self.manager_listen = _manager_override(manager, "should_listen")
+        self.listen = listen_hooks(sender, registry, cls)
+        hook = override_of(registry, SyncRegistry, "sync_context")
+        self.context = hook
+        self.construct: Callable[..., Any] | None = None
+        if not keeps_bound(cls.sync_construct, Synchronizable, "sync_construct"):
+            self.construct = cls.sync_construct
+        self.manager_check = _manager_override(manager, "should_listen_constructed")
+        self.check = constructed_check(registry, op)
+        self.objects: dict[type, ObjectSteps] = {}
+        self.receive, self.steps = _receiving(registry, op)
+
+
+def _manager_override(manager: Any, name: str) -> Callable[..., Any] | None:
+    # The manager's chains are defined by ReceiveMixin (imported lazily: it imports
+    # this module).
+    from entanglement._receive import ReceiveMixin
+
+    return override_of(manager, ReceiveMixin, name)
+
+
+def _receiving(
+    registry: Any, op: Any
+) -> tuple[Callable[[Any, dict[str, Any]], Any] | None, Steps | None]:
+    """``(receive, steps)``: the registry's or operation's override as ``(obj, info)``,
+    or the operation's steps when everything on the way is the base one."""
+    hook = override_of(registry, SyncRegistry, "sync_receive")
+    if hook is not None or not isinstance(op, SyncOperation):
+        receive = hook if hook is not None else registry.sync_receive
+        return _with_info_keywords(receive), None
+    kind = type(op)
+    if not keeps(kind, SyncOperation, "incoming"):
+        return _with_info_keywords(op.incoming), None
+    if not keeps(kind, SyncOperation, "_incoming_info"):
+        return op._incoming_info, None
+    return None, steps_of(op, registry)
+
+
+def make_plan(
+    manager: Any, protocol: SyncProtocol, cls: Any, registry: Any, operation_name: str
+) -> ReceivePlan:
+    """The plan of a class, its registry and a received operation name.
+
+    Raises:
+        SyncInvalidOperation: the registry does not accept the operation.
+    """
+    op = registry.get_operation(operation_name)
+    return ReceivePlan(manager, protocol, cls, registry, op)
+
+
+def receive_planned(
+    plan: ReceivePlan, msg: dict[str, Any], info: dict[str, Any]
+) -> Any:
+    """The §9 pipeline of one validated-type message, as its plan says; the object.
+
+    ``info`` is ``plan.info`` for a message answering nothing, else a copy of it with
+    the message's ``response_for``.
+    """
+    if msg.keys() != plan.keys:  # (messages of a class mostly carry the same keys)
+        _check_keys(plan, msg)
+    info["attributes"] = plan.info["attributes"]
+    owner = msg.get("_sync_owner")
+    if owner != plan.owner and owner is not None:  # (mostly one owner: checked
+        check_owner_text(owner, msg)  # once per change)
+        plan.owner = owner
+    cls = plan.cls
+    hook = plan.manager_listen
+    if hook is not None:
+        _manager_listen(hook, info["manager"], msg, cls, info)
+    elif plan.listen:
+        run_listen(plan.listen, msg, cls, info)
+    context = plan.context
+    if context is None:
+        return _construct_and_receive(plan, msg, info)
+    with context(sync_type=cls, **info) as entered:
+        info["context"] = entered
+        try:
+            return _construct_and_receive(plan, msg, info)
+        finally:
+            info["context"] = None
+
+
+def _check_keys(plan: ReceivePlan, msg: dict[str, Any]) -> None:
+    if not plan.known.issuperset(msg):
+        validate_message(msg, plan.cls)  # a "_" key to check (fill names the others)
+    plan.keys = keys = frozenset(msg)
+    # validate_message left no "_" keys but the reserved ones.
+    plan.info["attributes"] = keys.difference(RESERVED_KEYS)
+
+
+def _construct_and_receive(
+    plan: ReceivePlan, msg: dict[str, Any], info: dict[str, Any]
+) -> Any:
+    hook = plan.construct
+    obj = construct(plan.cls, msg) if hook is None else hook(msg, **info)
+    hook = plan.manager_check
+    if hook is not None:
+        result = hook(obj, msg, **info)
+        if result is not True:
+            not_true(result, "manager.should_listen_constructed")
+    else:
+        check_constructed(plan.check, obj, msg, info, plan.objects)
+    steps = _object_steps(plan.objects, type(obj))
+    if steps.fill is None:
+        fill_from_message(obj, msg)
+    else:
+        steps.fill(obj, msg, **info)
+    if plan.steps is None:
+        plan.receive(obj, info)  # type: ignore[misc]
+    else:
+        run_steps(plan.steps, obj, info)
+    return obj
+
+
+def check_constructed(
+    check: Check | None,
+    obj: Any,
+    msg: dict[str, Any],
+    info: dict[str, Any],
+    objects: dict[type, ObjectSteps],
+) -> None:
+    """The should_listen_constructed chain: the registry's check, the object's."""
+    if check is not None:
+        result = check(obj, msg, info)
+        if result is not True:
+            not_true(result, "registry.should_listen_constructed")
+    own = _object_steps(objects, type(obj)).check
+    if own is not None:
+        result = own(obj, msg, **info)
+        if result is not True:
+            not_true(result, f"{type(obj).__name__}.sync_should_listen_constructed")
+
+
+def _object_steps(objects: dict[type, ObjectSteps], kind: type) -> ObjectSteps:
+    steps = objects.get(kind)
+    if steps is None:
+        steps = objects[kind] = ObjectSteps(kind)
+    return steps
+
+
+def _manager_listen(
+    hook: Callable[..., Any], manager: Any, msg: dict[str, Any], cls: Any, info: Any
+) -> None:
+    manager._listen_base_ran = False
+    result = hook(msg, cls, **info)
+    if result is not True:
+        not_true(result, "manager.should_listen")
+    if not manager._listen_base_ran:
+        raise RuntimeError(
+            f"{type(manager).__name__}.should_listen did not call the base method"
+        )
+
+
+def _with_keywords(hook: Callable[..., Any]) -> Check:
+    def call(obj: Any, msg: dict[str, Any], info: dict[str, Any]) -> Any:
+        return hook(obj, msg, **info)
+
+    return call
+
+
+def _with_info_keywords(
+    hook: Callable[..., Any],
+) -> Callable[[Any, dict[str, Any]], Any]:
+    def call(obj: Any, info: dict[str, Any]) -> Any:
+        return hook(obj, **info)
+
+    return call
+
+
+def not_true(result: Any, hook: str) -> None:
+    """Raise the TypeError of a hook that returned something else than True."""
+    raise TypeError(f"{hook} returned {result!r}; it must return True or raise")
