@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from sql_helpers import SqlNode, Team, run, wait_until
 
 from entanglement.sql import SqlSyncDestination, SyncOwner, sync_manager_destinations
+from entanglement.sql.watch import CommitWatcher
 
 ROWS = 3000  # more than one answer batch (entanglement.sql.answer.BATCH = 2000)
 COMMITS = 6  # several serials, as a live application's commits give
@@ -138,6 +139,40 @@ def test_a_row_deleted_during_the_answer_is_deleted_at_the_peer(pki, tmp_path) -
         assert "t0" not in b.teams()
         assert "late" in b.teams()
         assert len(b.teams()) == ROWS
+    finally:
+        a.dispose()
+        b.dispose()
+
+
+def test_a_commit_seen_while_the_answer_runs_is_pushed_after_it(pki, tmp_path) -> None:
+    a, b = _nodes(pki, tmp_path)
+
+    async def scenario() -> None:
+        await a.start()
+        await b.start()
+        watcher = CommitWatcher(a.manager)  # before any connection, as the node does
+
+        def pushed() -> bool:
+            watcher.poll()  # what the node does every --poll seconds
+            return "late" in b.teams()
+
+        try:
+            await _inside_first_drain(a, b)
+            with a.registry.sessionmaker() as session:  # as another process would
+                session.add(Team(name="late"))
+                session.commit()
+            # seen while b's answer runs: b's connection is skipped (its answer has
+            # read its rows), and must still get the row once the answer is over;
+            # with one mark for all connections, it was marked pushed at once
+            assert watcher.poll() == 0
+            await wait_until(pushed, interval=0.1)
+        finally:
+            await b.stop()
+            await a.stop()
+
+    try:
+        run(scenario(), timeout=30)
+        assert b.teams() == a.teams()
     finally:
         a.dispose()
         b.dispose()
