@@ -146,6 +146,7 @@ class PackageTS:
     operations: str
     type_names: str
     registry_literal: str
+    storage_literal: str
     npm_literal: str
     source_literal: str
     enum_imports: tuple[str, ...]
@@ -186,6 +187,7 @@ def build_package(
         operations=json.dumps(operations),
         type_names=", ".join(t.name for t in types),
         registry_literal=json.dumps(spec.registry.value),
+        storage_literal=json.dumps(spec.storage),
         npm_literal=json.dumps(spec.package.value.replace("_", "-").lower()),
         source_literal=json.dumps(spec.path),
         enum_imports=_enum_imports(enums),

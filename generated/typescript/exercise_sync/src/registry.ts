@@ -11,4 +11,5 @@ export const registry = new Registry(
   "exercise",
   [Team, Participant, Machine, VirtualMachine, Handoff, HelpRequest],
   ["sync", "forward", "create", "delete", "escalate", "transition"],
+  "sql",
 );

@@ -15,6 +15,8 @@
  *   replaces it (the attributes to send are merged, the response promises share the
  *   answer).  Everything synchronized in one turn of the event loop leaves together, in
  *   priority order; while the socket's buffer is above `highWater` the queue waits.
+ * - Closing: `close()` ends the client: what is still queued is dropped and its
+ *   response promises reject with ConnectionLost.
  * - Reconnect: after a close or a failed attempt the client reconnects after a delay of
  *   `minDelay` (256 ms) doubling up to `maxDelay` (32768 ms); the delay resets once a
  *   connection stayed open for the current delay (§16.2).  Queued objects stay queued
@@ -24,6 +26,13 @@
  *   owned by this client (`ownerId`, a random UUID per client); the owner record
  *   (`SyncOwner`) is sent once per connection before the first such object.  Objects
  *   received keep their owner; `forward`, `create` and `delete` go to that owner.
+ * - SQL catch-up (§12.8, as the original's `persistence.js`): when a registry is kept
+ *   in SQL on the Python side, each owner record (`SyncOwner`) received is answered
+ *   with `IHave{serial}` (the highest serial this client holds of that owner, 0 at
+ *   first), which makes the node send the rows (and deletions) past it, then
+ *   `YouHave{serial}`.  A new epoch of an owner, its deletion, or its absence from
+ *   `MyOwners` removes its objects (handlers see the operation `disappear`).  Serials
+ *   live as long as the client, so a reconnect fetches only what changed.
  * - Receiving: objects of known types are decoded (a value that does not fit its
  *   property is reported through `onError`, naming the type and property, and the
  *   object is dropped), kept in a store per type (`store(Cursor)`, by primary key;
@@ -93,6 +102,8 @@ export class SyncClient {
   readonly url: string;
   readonly ownerId: string;
   private readonly types = new Map<string, SyncClass>();
+  private readonly catchUp: boolean;
+  private readonly owners = new Map<string, { epoch: JsonValue; serial: number }>();
   private readonly operations = new Map<string, ReadonlySet<string>>();
   private readonly socketClass: new (url: string) => WebSocket;
   private readonly minDelay: number;
@@ -136,6 +147,7 @@ export class SyncClient {
         this.operations.set(name, new Set(registry.operations));
       }
     }
+    this.catchUp = options.registries.some((r) => r.storage === "sql");
     if (options.connect ?? true) {
       this.connect();
     }
@@ -161,6 +173,12 @@ export class SyncClient {
       clearTimeout(this.timer);
       this.timer = null;
     }
+    for (const pending of this.queue.values()) {
+      for (const waiter of pending.waiters) {
+        waiter.reject(new ConnectionLost(`${this.url}: client closed before sending`));
+      }
+    }
+    this.queue.clear();
     const socket = this.socket;
     if (socket !== null) {
       socket.close(1000, "client closed");
@@ -288,6 +306,12 @@ export class SyncClient {
     });
     socket.addEventListener("close", (event: Event) => {
       if (this.socket === socket) {
+        this.lost(event);
+      }
+    });
+    socket.addEventListener("error", (event: Event) => {
+      // Some WebSocket implementations report a refused handshake only as an error.
+      if (this.socket === socket && !this.opened) {
         this.lost(event);
       }
     });
@@ -486,11 +510,14 @@ export class SyncClient {
   }
 
   private accept(type: string, msg: WireMessage): Synchronizable | null {
+    const operation = typeof msg["_sync_operation"] === "string" ? msg["_sync_operation"] : "sync";
     const cls = this.types.get(type);
     if (cls === undefined) {
+      if (this.catchUp) {
+        this.resyncMessage(type, operation, msg);
+      }
       return null; // owner records, resync messages, types of other schemas
     }
-    const operation = typeof msg["_sync_operation"] === "string" ? msg["_sync_operation"] : "sync";
     const key = keyOf(cls, msg);
     const store = this.storeFor(type);
     let obj: Synchronizable;
@@ -516,6 +543,64 @@ export class SyncClient {
       this.guard(() => handler(obj, info));
     }
     return obj;
+  }
+
+  private resyncMessage(type: string, operation: string, msg: WireMessage): void {
+    const owner = typeof msg["_sync_owner"] === "string" ? msg["_sync_owner"] : null;
+    // Only the SQL form of an owner record (with an epoch) takes part in the resync;
+    // an in-memory registry's owner record is just ignored.
+    if (type === "SyncOwner" && owner !== null && (operation === "delete" || "epoch" in msg)) {
+      if (operation === "delete") {
+        this.forgetOwner(owner);
+        return;
+      }
+      const known = this.owners.get(owner);
+      const epoch = msg["epoch"] ?? null;
+      if (known !== undefined && known.epoch !== epoch) {
+        this.dropObjectsOf(owner);
+      }
+      const serial = known !== undefined && known.epoch === epoch ? known.serial : 0;
+      this.owners.set(owner, { epoch, serial });
+      const socket = this.socket;
+      if (socket !== null && this.opened) {
+        const iHave = { _sync_type: "IHave", _sync_operation: "forward", _sync_owner: owner, serial };
+        this.send(socket, iHave);
+      }
+    } else if (type === "YouHave" && owner !== null && typeof msg["serial"] === "number") {
+      const known = this.owners.get(owner);
+      if (known !== undefined) {
+        known.serial = Math.max(known.serial, msg["serial"]);
+      }
+    } else if (type === "MyOwners" && Array.isArray(msg["owners"])) {
+      const listed: ReadonlySet<JsonValue> = new Set<JsonValue>(msg["owners"]);
+      for (const id of [...this.owners.keys()]) {
+        if (!listed.has(id)) {
+          this.forgetOwner(id);
+        }
+      }
+    }
+  }
+
+  private forgetOwner(owner: string): void {
+    this.owners.delete(owner);
+    this.dropObjectsOf(owner);
+  }
+
+  private dropObjectsOf(owner: string): void {
+    for (const [type, store] of this.stores) {
+      for (const [key, obj] of [...store]) {
+        if (obj._sync_owner === owner) {
+          store.delete(key);
+          const info: ReceiveInfo = { operation: "disappear", message: {} };
+          for (const handler of this.handlers.get(type) ?? []) {
+            this.guard(() => handler(obj, info));
+          }
+          for (const handler of this.anyHandlers) {
+            this.guard(() => handler(obj, info));
+          }
+        }
+      }
+    }
   }
 
   private storeFor(type: string): Map<string, Synchronizable> {

@@ -153,10 +153,18 @@ export function blank<T extends Synchronizable>(prototype: T): T {
 export class Registry {
   readonly types: ReadonlyMap<string, SyncClass>;
 
+  /**
+   * @param name - the registry's name in the schema.
+   * @param classes - its generated classes.
+   * @param operations - the operations it accepts.
+   * @param storage - `sql` or `memory`: how the Python side keeps it (an SQL registry
+   *   catches up through the resync messages of PROTOCOL.md §12.8).
+   */
   constructor(
     readonly name: string,
     classes: readonly SyncClass[],
     readonly operations: readonly string[],
+    readonly storage: string,
   ) {
     this.types = new Map(classes.map((cls) => [cls.syncType, cls]));
   }

@@ -11,4 +11,5 @@ export const registry = new Registry(
   "presence",
   [Cursor, Position, Beacon, Ping],
   ["sync", "delete", "nudge", "transition"],
+  "memory",
 );
