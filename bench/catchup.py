@@ -191,11 +191,15 @@ def node_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path}
 
 
+class NodeExited(RuntimeError):
+    """The answering node exited before listening (its port was taken, or a bug)."""
+
+
 def wait_listening(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
     """Until something accepts connections on ``port`` (the node, once it serves)."""
     for _ in range(1200):
         if proc.poll() is not None:
-            raise RuntimeError(f"the node exited: {log.read_text()[-3000:]}")
+            raise NodeExited(f"the node exited: {log.read_text()[-3000:]}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
@@ -221,21 +225,15 @@ class Run:
     def catchup(self, commits: bool) -> dict[str, Any]:
         """One catch-up of a fresh receiving node (then the commit floods if asked)."""
         self.rounds += 1
-        port, log = free_port(), self.work / f"node-{self.rounds}.log"
-        cert, key = self.pki.certs["server"]
-        with log.open("wb") as out:
-            node = subprocess.Popen(
-                [*node_command(self.server_url), "serve", "--cert", str(cert), "--key",
-                 str(key), "--ca", str(self.pki.ca), "--listen", f"127.0.0.1:{port}",
-                 "--poll", "0.2"], stdout=out, stderr=out, env=node_env(),
-            )  # fmt: skip
+        node, port = self.start_node()
         extra = ["--server-db", self.server_url, "--batches", str(self.args.batches),
                  "--batch-size", str(self.args.batch_size)] if commits else []  # fmt: skip
-        peer = self.child("peer", "peer", "--peer-hash", self.pki.hashes["server"],
-                          "--port", str(port), "--top", str(self.top), *extra)  # fmt: skip
+        children: list[Child] = []
         try:
+            peer = self.child("peer", "peer", "--peer-hash", self.pki.hashes["server"],
+                              "--port", str(port), "--top", str(self.top), *extra)  # fmt: skip
+            children.append(peer)
             peer.expect("ready")
-            wait_listening(port, node, log)
             peer.send("go")
             event = peer.expect("caught_up", self.args.timeout)
             result = {"seconds": event["t"] - event["start"], "cpu": event["cpu"],
@@ -246,10 +244,32 @@ class Run:
                     "seconds"
                 ]
         finally:
-            close_all([peer])
+            close_all(children)
             node.terminate()
             node.wait(timeout=60)
         return result
+
+    def start_node(self) -> tuple[subprocess.Popen[bytes], int]:
+        """The answering node, serving; a port taken meanwhile is tried again."""
+        cert, key = self.pki.certs["server"]
+        for attempt in range(3):
+            port = free_port()
+            log = self.work / f"node-{self.rounds}-{attempt}.log"
+            with log.open("wb") as out:
+                node = subprocess.Popen(
+                    [*node_command(self.server_url), "serve", "--cert", str(cert),
+                     "--key", str(key), "--ca", str(self.pki.ca), "--listen",
+                     f"127.0.0.1:{port}", "--poll", "0.2"],
+                    stdout=out, stderr=out, env=node_env(),
+                )  # fmt: skip
+            try:
+                wait_listening(port, node, log)
+            except NodeExited:
+                if attempt == 2:
+                    raise
+                continue
+            return node, port
+        raise AssertionError("unreachable")
 
     def floor(self) -> dict[str, Any]:
         """One floor run: Core read + frames in one process, decode + insert in another."""
