@@ -8,9 +8,13 @@ of their values, references only null, and three words are special: ``random`` (
 
 from __future__ import annotations
 
+import decimal
 import math
+import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
+
+from entanglement.exact import check_decimal
 
 from .schema import did_you_mean
 from .spec import EnumSpec, PropertySpec, Resolved
@@ -24,7 +28,23 @@ __all__ = [
 ]
 
 # Types whose values every database writes the same way as a DEFAULT literal.
-SERVER_DEFAULT_SCALARS = ("str", "int", "float", "bool", "date", "datetime")
+SERVER_DEFAULT_SCALARS = (
+    "str",
+    "int",
+    "float",
+    "bool",
+    "date",
+    "datetime",
+    "decimal",
+)
+_ITEM_FITS: dict[str, Callable[[object], bool]] = {
+    "str": lambda v: isinstance(v, str),
+    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "float": lambda v: (
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    ),
+    "bool": lambda v: isinstance(v, bool),
+}
 
 SPECIAL_DEFAULTS = {"uuid": "random", "datetime": "now", "date": "today"}
 # A json default becomes one nested literal; Python's parser refuses 200 nested brackets
@@ -55,6 +75,9 @@ def default_problems(
             f"default nests {depth} levels deep; the limit is {MAX_DEFAULT_DEPTH}",
             "a default is a small value: set deep structures in code",
         )
+        return
+    if res.container or res.scalar == "decimal":
+        yield from _typed_problems(prop, res, "default")
         return
     if not _default_fits(res.scalar, value):
         special = SPECIAL_DEFAULTS.get(res.scalar)
@@ -137,6 +160,9 @@ def server_default_problems(
             "use default: (computed by the generated code) instead",
         )
         return
+    if res.scalar == "decimal":
+        yield from _typed_problems(prop, res, "server_default")
+        return
     if res.scalar == "datetime":
         if value != "now":
             yield f"server_default of a datetime must be 'now', not {value!r}", ""
@@ -149,3 +175,42 @@ def server_default_problems(
         prop.length is not None and isinstance(value, str) and len(value) > prop.length
     ):
         yield f"server_default is longer than length {prop.length}", ""
+
+
+_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def _typed_problems(
+    prop: PropertySpec, res: Resolved, what: str
+) -> Iterator[tuple[str, str]]:
+    """Problems of a decimal's or a list's/map's ``default`` or ``server_default``."""
+    value = prop.default if what == "default" else prop.server_default
+    if res.container:
+        fits = _ITEM_FITS[res.item]
+        if res.container == "list":
+            ok = isinstance(value, list) and all(fits(v) for v in value)
+        else:
+            ok = isinstance(value, dict) and all(fits(v) for v in value.values())
+        if not ok:
+            shape = (
+                f"list of {res.item}"
+                if res.container == "list"
+                else (f"map of str to {res.item}")
+            )
+            yield f"{what} {value!r} is not a {shape}", ""
+        return
+    if isinstance(value, float):
+        yield (
+            f"{what} {value!r} of a decimal is a YAML float (binary, inexact)",
+            f'quote it: {what}: "{value}"',
+        )
+        return
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else ""
+    text = value if isinstance(value, str) else text
+    if not _DECIMAL.fullmatch(text):
+        yield f'{what} {value!r} is not a decimal such as "12.50"', ""
+        return
+    try:
+        check_decimal(decimal.Decimal(text), prop.precision, prop.scale)
+    except ValueError as exc:
+        yield f"{what} {text}: {exc}", ""

@@ -74,6 +74,11 @@ _MODULE_IMPORTS = {
     "GUID": "from entanglement.sql.types import GUID",
     "_support": "from entanglement import support as _support",
     "copy": "import copy",
+    "decimal": "import decimal",
+    "_exact": "from entanglement import exact as _exact",
+    "_sql_exact": "from entanglement.sql import exact as _sql_exact",
+    "MutableList": "from sqlalchemy.ext.mutable import MutableList",
+    "MutableDict": "from sqlalchemy.ext.mutable import MutableDict",
     "Mapped": "from sqlalchemy.orm import Mapped",
     "mapped_column": "from sqlalchemy.orm import mapped_column",
 }
@@ -148,6 +153,10 @@ class TypeBuilder:
             kind = self.enum_kind(res)
         elif res.kind == "ref":
             kind = self.ref_kind(res)
+        elif res.container:
+            kind = self.container_kind(res)
+        elif res.scalar == "decimal":
+            kind = self.decimal_kind(prop)
         else:
             kind = self.scalar_kind(res.scalar, prop.length)
         encoder = self.hook(prop.encoder.value) if prop.encoder else kind.encoder
@@ -173,6 +182,29 @@ class TypeBuilder:
             encoder, decoder = f"{codec}_encoder", f"{codec}_decoder"
             self.imports.add(f"from entanglement.types import {encoder}, {decoder}")
         return Kind(_PY[scalar], sa_type, encoder, decoder)
+
+    def container_kind(self, res: Resolved) -> Kind:
+        """``list[T]`` / ``dict[str, T]`` stored as JSON; each received item is checked.
+
+        SQL: ``MutableList``/``MutableDict`` over ``JSON``, so ``row.tags.append(x)``
+        marks the row changed, as assigning a new list does.
+        """
+        is_list = res.container == "list"
+        py = f"list[{res.item}]" if is_list else f"dict[str, {res.item}]"
+        mutable = "MutableList" if is_list else "MutableDict"
+        decoder = (
+            f"_exact.{'list' if is_list else 'map'}_decoder({py_literal(res.item)})"
+        )
+        return Kind(py, f"{mutable}.as_mutable(sa.JSON())", "", decoder)
+
+    def decimal_kind(self, prop: PropertySpec) -> Kind:
+        digits = f"{prop.precision}, {prop.scale or 0}"
+        return Kind(
+            "decimal.Decimal",
+            f"_sql_exact.ExactDecimal({digits})",
+            "_exact.decimal_encoder",
+            f"_exact.decimal_decoder({digits})",
+        )
 
     def enum_kind(self, res: Resolved) -> Kind:
         cls = naming.class_name(res.target)
@@ -251,6 +283,8 @@ class TypeBuilder:
             and value is not None
         ):
             return Default(f"{kind.py}.{naming.member_name(str(value))}")
+        if scalar == "decimal" and value is not None:
+            return Default(f"decimal.Decimal({py_literal(str(value))})")
         if isinstance(value, list | dict):
             literal = py_literal(value)
             return Default(

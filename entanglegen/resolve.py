@@ -15,6 +15,8 @@ Choices:
 
 from __future__ import annotations
 
+import re
+
 from . import naming
 from .breaking_renames import check_renames
 from .collisions import check_collisions
@@ -31,6 +33,8 @@ from .resolve_index import (
 )
 from .schema import did_you_mean
 from .spec import (
+    CONTAINER_TYPES,
+    ITEM_TYPES,
     MISSING,
     SCALAR_TYPES,
     EnumSpec,
@@ -43,6 +47,7 @@ from .spec import (
 __all__ = ["ancestry", "effective_properties", "primary_key", "resolve_project"]
 
 _KEY_SCALARS = ("uuid", "int", "str")
+_GENERIC = re.compile(r"(list|map|dict)\[\s*(?:str\s*,\s*)?(\w+)\s*\]")
 
 
 class _Resolver:
@@ -192,6 +197,8 @@ class _Resolver:
         name, kp = prop.type.value, f"{prop.key_path}.type"
         if name in SCALAR_TYPES:
             prop.resolved = Resolved("scalar", scalar=name)
+        elif name in CONTAINER_TYPES:
+            self.container(prop, name, kp)
         elif name == "enum":
             self.d.error(
                 prop.type.loc, "type: enum needs values", kp, "add values: [a, b]"
@@ -202,6 +209,28 @@ class _Resolver:
             prop.resolved = self.lookup(reg, name)
             if prop.resolved is None:
                 self.unknown(reg, prop, name, kp)
+
+    def container(self, prop: PropertySpec, name: str, kp: str) -> None:
+        of = prop.of
+        if of is None:
+            self.d.error(
+                prop.type.loc,
+                f"type: {name} needs of: (the type of its items)",
+                kp,
+                f"for example of: str ({'list[str]' if name == 'list' else 'dict[str, str]'})",
+            )
+        elif of.value not in ITEM_TYPES:
+            hint = did_you_mean(of.value, list(ITEM_TYPES))
+            self.d.error(
+                of.loc,
+                f"a {name} holds str, int, float or bool, not {of.value!r}",
+                f"{prop.key_path}.of",
+                hint or "use type: json for anything else",
+            )
+        else:
+            prop.resolved = Resolved(
+                "scalar", scalar="json", container=name, item=of.value
+            )
 
     def lookup(self, reg: RegistrySpec, name: str) -> Resolved | None:
         reg_name = reg.registry.value
@@ -243,8 +272,17 @@ class _Resolver:
     def unknown(
         self, reg: RegistrySpec, prop: PropertySpec, name: str, kp: str
     ) -> None:
+        if (generic := _GENERIC.fullmatch(name)) is not None:
+            self.d.error(
+                prop.type.loc,
+                f"unknown type {name!r}",
+                kp,
+                f"write type: {generic[1].replace('dict', 'map')}, of: {generic[2]}",
+            )
+            return
         candidates = [
             *SCALAR_TYPES,
+            *CONTAINER_TYPES,
             "enum",
             *(t.name for t in reg.types),
             *(e.name for e in reg.enums),
@@ -312,6 +350,7 @@ class _Resolver:
             elif prop.resolved is not None and prop.resolved.scalar in (
                 "json",
                 "float",
+                "decimal",
             ):
                 self.d.error(
                     key.loc,
@@ -348,6 +387,13 @@ class _Resolver:
                 "single primary key of type uuid, int or str",
                 f"{prop.key_path}.type",
                 self.key_hint(res),
+            )
+        self.digits(spec, prop, res)
+        if prop.of is not None and not res.container:
+            self.d.error(
+                prop.of.loc,
+                "of applies to type: list and map only",
+                f"{prop.key_path}.of",
             )
         if prop.length is not None and res.scalar not in ("str", "bytes"):
             self.d.error(
@@ -394,6 +440,40 @@ class _Resolver:
                     f"{prop.key_path}.default",
                     hint,
                 )
+
+    def digits(self, spec: TypeSpec, prop: PropertySpec, res: Resolved) -> None:
+        loc, kp = prop.digits_loc or prop.loc, prop.key_path
+        if res.scalar != "decimal":
+            if prop.precision is not None or prop.scale is not None:
+                self.d.error(loc, "precision and scale apply to decimal only", kp)
+        elif spec.storage == "sql":
+            # The migration state (entanglegen/migrations_state.py) has no decimal
+            # column type yet, and every SQL build computes it.
+            self.d.error(
+                prop.type.loc,
+                "decimal columns are not available in sql registries yet: the "
+                "migration state cannot describe them",
+                f"{kp}.type",
+                "decimals work in memory registries; in sql store integer cents "
+                "until then",
+            )
+        elif prop.precision is None and not prop.precision_written:
+            self.d.error(
+                prop.type.loc,
+                "a decimal needs precision: (its total digits)",
+                f"{kp}.type",
+                "for money, e.g. precision: 12, scale: 2",
+            )
+        elif (
+            prop.scale is not None
+            and prop.precision is not None
+            and prop.scale > prop.precision
+        ):
+            self.d.error(
+                loc,
+                f"scale {prop.scale} is more than precision {prop.precision}",
+                f"{kp}.scale",
+            )
 
     def key_hint(self, res: Resolved) -> str:
         # A key that is itself a reference: its column's type would depend on another

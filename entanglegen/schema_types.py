@@ -307,6 +307,17 @@ class TypeValidator:
             body.get("renamed_from"), f"{kp}.renamed_from", "renamed_from"
         )
         self._sql_options(prop, body, kp)
+        self._digits(prop, body, kp)
+        prop.of = f.string(body.get("of"), f"{kp}.of", "of")
+
+    def _digits(self, prop: PropertySpec, body: YMap, kp: str) -> None:
+        for key, lo in (("precision", 1), ("scale", 0)):
+            node = body.get(key)
+            if node is not None:
+                value = self.f.integer(node, f"{kp}.{key}", key, lo, 1000)
+                setattr(prop, key, value)
+                prop.digits_loc = prop.digits_loc or node.loc
+                prop.precision_written |= key == "precision"
 
     def _sql_options(self, prop: PropertySpec, body: YMap, kp: str) -> None:
         f = self.f

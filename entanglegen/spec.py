@@ -17,12 +17,17 @@ SCALAR_TYPES = (
     "bytes",
     "date",
     "datetime",
+    "decimal",
     "float",
     "int",
     "json",
     "str",
     "uuid",
 )
+CONTAINER_TYPES = ("list", "map")
+"""Stored as JSON, typed in Python: ``list[T]`` and ``dict[str, T]`` of a scalar ``T``."""
+ITEM_TYPES = ("str", "int", "float", "bool")
+"""What a list or map holds: JSON's own scalars, which need no codec per item."""
 BUILTIN_OPERATIONS = ("sync", "forward", "create", "delete")
 # "filter" names a filter object (entanglement.filter.FilterPolicy), not a function
 POLICY_HOOKS = ("should_send", "should_listen", "should_listen_constructed", "filter")
@@ -60,6 +65,10 @@ class Resolved:
     scalar: str = ""
     registry: str = ""
     target: str = ""
+    container: str = ""
+    """``list`` or ``map`` (``scalar`` is then ``json``, the storage); else empty."""
+    item: str = ""
+    """The item type of a list or the value type of a map (one of ``ITEM_TYPES``)."""
 
 
 @dataclass(slots=True)
@@ -93,6 +102,15 @@ class PropertySpec:
     """sql: ``now`` (datetime): set to the current time by every ORM update."""
     server_default: object = MISSING
     server_default_loc: Loc | None = None
+    precision: int | None = None
+    """decimal: total digits (required), 1 to 1000."""
+    scale: int | None = None
+    """decimal: digits after the point, 0 (the default) to ``precision``."""
+    digits_loc: Loc | None = None
+    """Where ``precision`` (else ``scale``) was written."""
+    precision_written: bool = False
+    of: Located | None = None
+    """list/map: the item type (``of: str``)."""
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ the generated code sees in an editor.
 from __future__ import annotations
 
 import datetime
+import decimal
 import uuid
 from typing import Any, assert_type
 
@@ -47,6 +48,9 @@ def sql_models(
     assert_type(req.status, HelpRequestStatus)
     assert_type(req.score_penalty, float)
     assert_type(req.machine, uuid.UUID | None)
+    assert_type(req.labels, list[str])
+    assert_type(req.updated_at, datetime.datetime)
+    assert_type(vm.open_ports, list[int])
     assert_type(Team.name, InstrumentedAttribute[str])
     assert_type(Machine.compromised, InstrumentedAttribute[bool])
     assert_type(registry, ExerciseRegistry)
@@ -66,6 +70,9 @@ def memory_types() -> None:
     assert_type(beacon.heading, float | None)
     assert_type(beacon.icon, bytes | None)
     assert_type(beacon.updated_at, datetime.datetime)
+    assert_type(beacon.battery_volts, decimal.Decimal | None)
+    assert_type(beacon.zones, list[str])
+    assert_type(beacon.signal, dict[str, int])
     position: Position = beacon
     del position
     ping = Ping(participant=who, board="map", x=0.5, y=0.5)

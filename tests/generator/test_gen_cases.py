@@ -43,7 +43,10 @@ def test_bad_case(case: Path, update_goldens: bool, tmp_path: Path) -> None:
     assert stderr == expected.read_text()
     assert "Traceback" not in stderr
     assert code == (1 if ": error: " in stderr else 0)
-    assert out == ""
+    # stdout holds at most the one-line summary of a check that passed (warnings only)
+    assert out == "" or (
+        code == 0 and out.startswith("checked ") and out.count("\n") == 1
+    )
 
     target = tmp_path / "out"
     build_code, _, build_err = run_cli("build", schemas, "-o", str(target))

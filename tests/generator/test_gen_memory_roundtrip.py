@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import decimal
 import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -82,6 +83,9 @@ def test_presence_objects_round_trip(pki: dict[str, Any]) -> None:
                 y=2,
                 label="door",
                 icon=b"\x00\xff",
+                battery_volts=decimal.Decimal("3.70"),
+                zones=["hall", "east"],
+                signal={"ap1": -40, "ap2": -71},
             )
             ra.store_synchronize(beacon)
             positions = rb.store_for_class(Position)
@@ -95,6 +99,27 @@ def test_presence_objects_round_trip(pki: dict[str, Any]) -> None:
                 None,
             )
             assert far.updated_at == beacon.updated_at
+            # decimals are exact, digits included ("3.70" on the wire); lists and maps
+            # arrive typed and as fresh objects
+            assert str(far.battery_volts) == "3.70"
+            assert (far.zones, far.signal) == (
+                ["hall", "east"],
+                {"ap1": -40, "ap2": -71},
+            )
+            assert far.zones is not beacon.zones
+
+            # Values that do not fit are refused by the receiver, never converted:
+            # a third decimal place, a list item of another type.
+            beacon.battery_volts = decimal.Decimal("3.705")
+            ra.store_synchronize(beacon)
+            other = Position(participant=uuid.uuid4(), room="bad", x=0, y=0)
+            other.zones = [1, 2]  # type: ignore[list-item]
+            ra.store_synchronize(other)
+            marker = Position(participant=uuid.uuid4(), room="after", x=0, y=0)
+            ra.store_synchronize(marker)
+            await wait_until(lambda: marker.participant in positions)
+            assert str(positions[beacon.participant].battery_volts) == "3.70"
+            assert other.participant not in positions
 
             # A custom operation reaches the handler named in the schema, unflooded.
             example_hooks.NUDGES.clear()

@@ -134,6 +134,7 @@ def _world(session: Any) -> dict[str, Any]:
         team=blue.id,
         side=Side.BLUE,
         os=MachineOs.WINDOWS,
+        open_ports=[22, 443],
         hypervisor="hv1",
         snapshot_taken_at=datetime.datetime(2026, 11, 23, 8, 0, tzinfo=datetime.UTC),
     )
@@ -147,6 +148,7 @@ def _world(session: Any) -> dict[str, Any]:
         side=Side.BLUE,
         machine=vm.id,
         body="web01 is slow",
+        labels=["network"],
         score_penalty=0.5,
     )
     red_box = Machine(hostname="c2", address="10.6.6.6", team=red.id, side=Side.RED)
@@ -188,10 +190,11 @@ def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -
             assert alice.password_hash is None  # sync: false never leaves its node
             vm = blue.get(Machine, ids["vm"])
             assert type(vm) is VirtualMachine
-            assert (vm.hypervisor, vm.os, vm.specs) == (
+            assert (vm.hypervisor, vm.os, vm.specs, vm.open_ports) == (
                 "hv1",
                 MachineOs.WINDOWS,
                 {"cpus": 2, "memory_mb": 4096},
+                [22, 443],
             )
             assert vm.snapshot_taken_at.replace(
                 tzinfo=datetime.UTC
@@ -210,12 +213,14 @@ def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -
             with blue.session() as session:
                 row = session.get(HelpRequest, ids["request"])
                 row.status = HelpRequestStatus.CLAIMED
+                row.labels.append("slow")  # in place: a MutableList marks the row
                 session.sync_commit()
             await wait_until(
                 lambda: staff.get(HelpRequest, ids["request"]).status
                 is HelpRequestStatus.CLAIMED
             )
             # onupdate: now moved the owner's time; blue stores the owner's, exactly.
+            assert staff.get(HelpRequest, ids["request"]).labels == ["network", "slow"]
             claimed = _utc(staff.get(HelpRequest, ids["request"]).updated_at)
             assert claimed > opened
             await wait_until(
@@ -231,6 +236,18 @@ def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -
                 session.commit()
             await wait_until(lambda: "blue reserve" in staff.names())
             assert "forged red" not in staff.names()
+
+            # A list item of another type is refused by the receiver, not converted.
+            with blue.session() as session:
+                bad = HelpRequest(
+                    participant=ids["alice"], side=Side.BLUE, body="bad", labels=[5]
+                )
+                good = HelpRequest(participant=ids["alice"], side=Side.BLUE, body="ok")
+                session.add_all([bad, good])
+                session.commit()
+                bad_id, good_id = bad.id, good.id
+            await wait_until(lambda: staff.get(HelpRequest, good_id) is not None)
+            assert staff.get(HelpRequest, bad_id) is None
 
             # The custom operation reaches the handler the schema names.
             example_hooks.ESCALATIONS.clear()

@@ -7,8 +7,10 @@ import datetime
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy.ext.mutable import MutableList
 from sqlalchemy.orm import Mapped, mapped_column
 
+from entanglement import exact as _exact
 from entanglement import support as _support
 from entanglement.interface import sync_property
 from entanglement.sql.types import GUID
@@ -81,6 +83,16 @@ class HelpRequest(Base):
 
     body: Mapped[str] = mapped_column(sa.String, nullable=False)
     """What the participant needs."""
+
+    labels: Mapped[list[str]] = sync_property(
+        mapped_column(
+            MutableList.as_mutable(sa.JSON()),
+            nullable=False,
+            default=_support.fresh([]),
+        ),
+        decoder=_exact.list_decoder("str"),
+    )
+    """Set by staff for triage."""
 
     score_penalty: Mapped[float] = mapped_column(
         sa.Float, nullable=False, default=0.0, server_default="0"

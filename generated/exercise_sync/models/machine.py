@@ -8,8 +8,10 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.mutable import MutableList
 from sqlalchemy.orm import Mapped, mapped_column
 
+from entanglement import exact as _exact
 from entanglement import support as _support
 from entanglement.interface import no_sync_property, sync_property
 from entanglement.sql.transition import SqlTransitionTrackerMixin
@@ -75,5 +77,15 @@ class Machine(SqlTransitionTrackerMixin, Base):
     specs: Mapped[Any] = mapped_column(
         sa.JSON, nullable=False, default=_support.fresh({"cpus": 2, "memory_mb": 4096})
     )
+
+    open_ports: Mapped[list[int]] = sync_property(
+        mapped_column(
+            MutableList.as_mutable(sa.JSON()),
+            nullable=False,
+            default=_support.fresh([]),
+        ),
+        decoder=_exact.list_decoder("int"),
+    )
+    """Ports found open by the last scan."""
 
     compromised: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)

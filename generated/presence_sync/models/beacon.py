@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import datetime
+import decimal
 import uuid
 
+from entanglement import exact as _exact
 from entanglement.interface import sync_property
 from entanglement.types import binary_decoder, binary_encoder
 
@@ -22,6 +24,11 @@ class Beacon(Position):
 
     icon: bytes | None = sync_property(encoder=binary_encoder, decoder=binary_decoder)
 
+    battery_volts: decimal.Decimal | None = sync_property(
+        encoder=_exact.decimal_encoder, decoder=_exact.decimal_decoder(4, 2)
+    )
+    """Last reading."""
+
     def __init__(
         self,
         *,
@@ -31,8 +38,11 @@ class Beacon(Position):
         y: float,
         heading: float | None = None,
         updated_at: datetime.datetime | None = None,
+        zones: list[str] | None = None,
+        signal: dict[str, int] | None = None,
         label: str,
         icon: bytes | None = None,
+        battery_volts: decimal.Decimal | None = None,
     ) -> None:
         super().__init__(
             participant=participant,
@@ -41,6 +51,9 @@ class Beacon(Position):
             y=y,
             heading=heading,
             updated_at=updated_at,
+            zones=zones,
+            signal=signal,
         )
         self.label = label
         self.icon = icon
+        self.battery_volts = battery_volts

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import copy
 import datetime
 import uuid
 
+from entanglement import exact as _exact
 from entanglement import support as _support
 from entanglement.interface import Synchronizable, sync_property
 from entanglement.memory import StoreInSyncStoreMixin
@@ -45,6 +47,12 @@ class Position(TransitionTrackerMixin, StoreInSyncStoreMixin, Synchronizable):
         encoder=datetime_encoder, decoder=datetime_decoder
     )
 
+    zones: list[str] = sync_property(decoder=_exact.list_decoder("str"))
+    """Zones of the floor plan the point is in."""
+
+    signal: dict[str, int] = sync_property(decoder=_exact.map_decoder("int"))
+    """Signal strength per access point (dBm)."""
+
     def __init__(
         self,
         *,
@@ -54,6 +62,8 @@ class Position(TransitionTrackerMixin, StoreInSyncStoreMixin, Synchronizable):
         y: float,
         heading: float | None = None,
         updated_at: datetime.datetime | None = None,
+        zones: list[str] | None = None,
+        signal: dict[str, int] | None = None,
     ) -> None:
         super().__init__()
         self.participant = participant
@@ -62,3 +72,5 @@ class Position(TransitionTrackerMixin, StoreInSyncStoreMixin, Synchronizable):
         self.y = y
         self.heading = heading
         self.updated_at = _support.utcnow() if updated_at is None else updated_at
+        self.zones = copy.deepcopy([]) if zones is None else zones
+        self.signal = copy.deepcopy({}) if signal is None else signal
