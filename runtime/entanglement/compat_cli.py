@@ -14,7 +14,9 @@ a certificate per host and prints the CertHash text of each ``--hash`` file.
 Choices where the original differs or the specification leaves room:
 
 * ``--pki-dir`` keeps the original's default ``/etc/photon/pki``.  Keys follow
-  ``entanglegen pki`` (ECDSA P-256, see :mod:`entanglement.pki`).
+  ``entanglegen pki`` (ECDSA P-256, see :mod:`entanglement.pki`).  As in the original,
+  ``entanglement-pki HOST`` creates the CA when the directory has none (scripts rely
+  on it); ``entanglegen pki issue`` refuses that unless ``--init`` is given.
 * ``--server`` listens on every address (``0.0.0.0``) at ``--port`` (default 9120) and runs
   the node's working monitor loop (quirk 49's broken 3-second loop is not reproduced).
 * ``--reflect`` (legacy automap, §12.10) is refused with a one-line error: it never worked

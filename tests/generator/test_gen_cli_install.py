@@ -1,9 +1,10 @@
 """A generated package works outside this repository, the way the README installs it.
 
-In a temporary directory: ``entanglegen init`` scaffolds a project (the distribution
-layout), ``entanglegen build`` generates it, a fresh virtualenv gets the runtime with
-``pip install <entanglegen>`` (not editable: a static install that mypy sees) and the
-package with ``pip install -e generated/<package>``; a script outside the repository
+In a temporary directory: a fresh virtualenv gets the runtime and generator with ``pip
+install <entanglegen>`` (not editable: a static install that mypy sees); its
+``entanglegen init`` scaffolds a project (the distribution layout), ``entanglegen
+build`` generates it, and ``pip install -e generated/<package>`` installs the package
+(an editable install that is a static path entry); a script outside the repository
 imports and uses it, and ``mypy --strict`` checks it with no PYTHONPATH/MYPYPATH (mypy of
 this repository's environment, pointed at the fresh interpreter by
 ``--python-executable``, which is how mypy finds a target environment's packages).  A
@@ -60,11 +61,11 @@ def main() -> None:
 main()
 '''
 
-WRONG = '''\
+WRONG = """\
 from shop_sync import Note
 
 count: int = Note(title="x").title
-'''
+"""
 
 
 def _env() -> dict[str, str]:
@@ -101,21 +102,21 @@ def _copy_runtime_sources(dest: Path) -> Path:
 
 
 def test_generated_package_installs_imports_and_type_checks(tmp_path: Path) -> None:
-    entanglegen = (sys.executable, "-m", "entanglegen")
-    _run(*entanglegen, "init", "shop", cwd=tmp_path)
-    project = tmp_path / "shop"
-    _run(*entanglegen, "build", cwd=project)
-    dist = project / "generated" / "shop_sync"
-    assert (dist / "pyproject.toml").is_file()
-    assert (dist / "shop_sync" / "py.typed").is_file()
-
     venv = tmp_path / "venv"
     _run(sys.executable, "-m", "venv", venv, cwd=tmp_path)
-    python = venv / "bin" / "python"
+    python, entanglegen = venv / "bin" / "python", venv / "bin" / "entanglegen"
     source = tmp_path / "entanglegen-src"
     source.mkdir()
     _copy_runtime_sources(source)
     _run(python, "-m", "pip", "install", "-q", source, cwd=tmp_path, timeout=600)
+    # The installed generator (its templates, the examples) works on its own.
+    _run(python, "-c", "import entanglegen_examples.hooks", cwd=tmp_path)
+    _run(entanglegen, "init", "shop", cwd=tmp_path)
+    project = tmp_path / "shop"
+    _run(entanglegen, "build", cwd=project)
+    dist = project / "generated" / "shop_sync"
+    assert (dist / "pyproject.toml").is_file()
+    assert (dist / "shop_sync" / "py.typed").is_file()
     _run(python, "-m", "pip", "install", "-q", "-e", dist, cwd=project)
 
     app = tmp_path / "app"
@@ -123,7 +124,9 @@ def test_generated_package_installs_imports_and_type_checks(tmp_path: Path) -> N
     (app / "app.py").write_text(APP)
     assert _run(python, "app.py", cwd=app).split() == ["first", "4", "True", "False"]
     # The editable install is a plain path entry, which mypy follows.
-    pth = list((venv / "lib").glob("python3*/site-packages/__editable__*shop_sync*.pth"))
+    pth = list(
+        (venv / "lib").glob("python3*/site-packages/__editable__*shop_sync*.pth")
+    )
     assert [p.read_text().strip() for p in pth] == [str(dist)]
 
     mypy = (sys.executable, "-m", "mypy", "--strict", "--python-executable", python)
