@@ -23,7 +23,8 @@ import sys
 from pathlib import Path
 
 from ..build import discover, validate
-from ..diagnostics import Diagnostics, render, summary
+from ..diagnostics import Diagnostics, summary
+from ..diagnostics import render as render_diagnostics
 from .model import build_package
 from .render import make_environment, render_package
 
@@ -73,7 +74,7 @@ def build(schema_dir: Path, out_dir: Path, check: bool) -> int:
     diags, files = generate(schema_dir)
     items = diags.sorted()
     if items:
-        sys.stderr.write(render(items, "text"))
+        sys.stderr.write(render_diagnostics(items, "text"))
     if diags.has_errors:
         print(summary(items), file=sys.stderr)
         return 1
