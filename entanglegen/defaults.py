@@ -1,4 +1,8 @@
-"""Stage 2b (continued): does a property's default fit its resolved type?
+"""Stage 2b (continued): do a property's options fit its resolved type?
+
+:func:`option_problems` checks every option whose meaning depends on the type: ``length``,
+``precision``/``scale`` (decimal), ``of`` (list/map), ``onupdate`` (datetime),
+``server_default`` and ``default``.
 
 Defaults are plain YAML values; each type accepts its own kind (``bool`` is not an
 ``int``, a YAML date is a ``date``, ``json`` takes finite JSON values only), enums take one
@@ -16,16 +20,21 @@ from datetime import date, datetime
 
 from entanglement.exact import check_decimal
 
+from .diagnostics import Loc
 from .schema import did_you_mean
-from .spec import EnumSpec, PropertySpec, Resolved
+from .spec import MISSING, EnumSpec, PropertySpec, Resolved, TypeSpec
 
 __all__ = [
     "MAX_DEFAULT_DEPTH",
     "SERVER_DEFAULT_SCALARS",
     "SPECIAL_DEFAULTS",
     "default_problems",
+    "option_problems",
     "server_default_problems",
 ]
+
+Problem = tuple[Loc | None, str, str, str]
+"""(where, message, key path, hint) of one located error."""
 
 # Types whose values every database writes the same way as a DEFAULT literal.
 SERVER_DEFAULT_SCALARS = (
@@ -214,3 +223,56 @@ def _typed_problems(
         check_decimal(decimal.Decimal(text), prop.precision, prop.scale)
     except ValueError as exc:
         yield f"{what} {text}: {exc}", ""
+
+
+def option_problems(
+    spec: TypeSpec, prop: PropertySpec, res: Resolved, enum: EnumSpec | None
+) -> Iterator[Problem]:
+    """Every located error of ``prop``'s type-dependent options."""
+    kp = prop.key_path
+    yield from _digit_problems(spec, prop, res)
+    if prop.of is not None and not res.container:
+        yield prop.of.loc, "of applies to type: list and map only", f"{kp}.of", ""
+    if prop.length is not None and res.scalar not in ("str", "bytes"):
+        yield prop.length_loc, "length applies to str and bytes only", f"{kp}.length", ""
+    if prop.onupdate is not None and (res.kind, res.scalar) != ("scalar", "datetime"):
+        where = f"{kp}.onupdate"
+        yield prop.onupdate.loc, "onupdate: now applies to datetime properties only", (
+            where
+        ), ""
+    if prop.server_default is not MISSING:
+        for message, hint in server_default_problems(prop, res, enum):
+            yield prop.server_default_loc, message, f"{kp}.server_default", hint
+    if prop.default is not MISSING:
+        for message, hint in default_problems(prop, res, enum):
+            yield prop.default_loc, message, f"{kp}.default", hint
+
+
+def _digit_problems(
+    spec: TypeSpec, prop: PropertySpec, res: Resolved
+) -> Iterator[Problem]:
+    loc, kp = prop.digits_loc or prop.loc, prop.key_path
+    if res.scalar != "decimal":
+        if prop.precision is not None or prop.scale is not None:
+            yield loc, "precision and scale apply to decimal only", kp, ""
+    elif spec.storage == "sql":
+        # The migration state (entanglegen/migrations_state.py) has no decimal column
+        # type yet, and every SQL build computes it.
+        yield (
+            prop.type.loc,
+            "decimal columns are not available in sql registries yet: the migration "
+            "state cannot describe them",
+            f"{kp}.type",
+            "decimals work in memory registries; in sql store integer cents until then",
+        )
+    elif prop.precision is None and not prop.precision_written:
+        yield (
+            prop.type.loc,
+            "a decimal needs precision: (its total digits)",
+            f"{kp}.type",
+            "for money, e.g. precision: 12, scale: 2",
+        )
+    elif prop.scale is not None and prop.scale > (prop.precision or prop.scale):
+        yield loc, f"scale {prop.scale} is more than precision {prop.precision}", (
+            f"{kp}.scale"
+        ), ""

@@ -20,7 +20,7 @@ import re
 from . import naming
 from .breaking_renames import check_renames
 from .collisions import check_collisions
-from .defaults import default_problems, server_default_problems
+from .defaults import option_problems
 from .diagnostics import Diagnostics, shown_path
 from .hooks import check_hooks
 from .resolve_index import (
@@ -388,19 +388,8 @@ class _Resolver:
                 f"{prop.key_path}.type",
                 self.key_hint(res),
             )
-        self.digits(spec, prop, res)
-        if prop.of is not None and not res.container:
-            self.d.error(
-                prop.of.loc,
-                "of applies to type: list and map only",
-                f"{prop.key_path}.of",
-            )
-        if prop.length is not None and res.scalar not in ("str", "bytes"):
-            self.d.error(
-                prop.length_loc or prop.loc,
-                "length applies to str and bytes only",
-                f"{prop.key_path}.length",
-            )
+        for loc, message, kp, hint in option_problems(spec, prop, res, self.enum(res)):
+            self.d.error(loc or prop.loc, message, kp, hint)
         if not prop.sync and not prop.nullable and prop.default is MISSING:
             self.d.error(
                 prop.sync_loc or prop.loc,
@@ -414,65 +403,6 @@ class _Resolver:
                 "encoder/decoder of a property that is not synchronised "
                 "are never used",
                 prop.key_path,
-            )
-        if prop.onupdate is not None and (res.kind, res.scalar) != (
-            "scalar",
-            "datetime",
-        ):
-            self.d.error(
-                prop.onupdate.loc,
-                "onupdate: now applies to datetime properties only",
-                f"{prop.key_path}.onupdate",
-            )
-        if prop.server_default is not MISSING:
-            for message, hint in server_default_problems(prop, res, self.enum(res)):
-                self.d.error(
-                    prop.server_default_loc or prop.loc,
-                    message,
-                    f"{prop.key_path}.server_default",
-                    hint,
-                )
-        if prop.default is not MISSING:
-            for message, hint in default_problems(prop, res, self.enum(res)):
-                self.d.error(
-                    prop.default_loc or prop.loc,
-                    message,
-                    f"{prop.key_path}.default",
-                    hint,
-                )
-
-    def digits(self, spec: TypeSpec, prop: PropertySpec, res: Resolved) -> None:
-        loc, kp = prop.digits_loc or prop.loc, prop.key_path
-        if res.scalar != "decimal":
-            if prop.precision is not None or prop.scale is not None:
-                self.d.error(loc, "precision and scale apply to decimal only", kp)
-        elif spec.storage == "sql":
-            # The migration state (entanglegen/migrations_state.py) has no decimal
-            # column type yet, and every SQL build computes it.
-            self.d.error(
-                prop.type.loc,
-                "decimal columns are not available in sql registries yet: the "
-                "migration state cannot describe them",
-                f"{kp}.type",
-                "decimals work in memory registries; in sql store integer cents "
-                "until then",
-            )
-        elif prop.precision is None and not prop.precision_written:
-            self.d.error(
-                prop.type.loc,
-                "a decimal needs precision: (its total digits)",
-                f"{kp}.type",
-                "for money, e.g. precision: 12, scale: 2",
-            )
-        elif (
-            prop.scale is not None
-            and prop.precision is not None
-            and prop.scale > prop.precision
-        ):
-            self.d.error(
-                loc,
-                f"scale {prop.scale} is more than precision {prop.precision}",
-                f"{kp}.scale",
             )
 
     def key_hint(self, res: Resolved) -> str:
