@@ -44,6 +44,7 @@ of a run is the receiver's count of objects, as the library sends one object per
 from __future__ import annotations
 
 import argparse
+import pstats
 import statistics
 import sys
 import tempfile
@@ -73,11 +74,14 @@ class Bench:
         self.work, self.args = work, args
         self.pki = Pki(work / "pki", ["s", "c"])
         self.started = 0
+        self.profile_dir: Path | None = None
 
     def child(self, name: str, role: str, node: str, *extra: str) -> Child:
         self.started += 1
         log = self.work / f"{self.started:03d}-{name}.log"
         argv = [NODES, role, *self.pki.args(node), "--n", str(self.args.n), *extra]
+        if self.profile_dir is not None:
+            argv += ["--profile", str(self.profile_dir / f"{name}.prof")]
         return Child(name, argv, log)
 
     def pair(self, roles: tuple[str, str], *extra: str) -> dict[str, dict[str, Any]]:
@@ -254,6 +258,20 @@ def rows_of(summary: dict[str, Any]) -> list[Any]:
     return rows
 
 
+def profile(args: argparse.Namespace) -> int:
+    """One two-process run of the application with each node under cProfile."""
+    args.profile.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        bench = Bench(Path(tmp), args)
+        bench.profile_dir = args.profile
+        bench.two_process("app")
+    for role in ("sender", "receiver"):
+        path = args.profile / f"{role}.prof"
+        print(f"wrote {path}; read it with: python -m pstats {path}")
+        pstats.Stats(str(path)).sort_stats("cumulative").print_stats(15)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=50_000, help="objects per run")
@@ -266,9 +284,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="smallest mode: 2,000 objects, 1 run, 50 rounds, "
                         "2,000 updates")  # fmt: skip
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="only profile one two-process run of the application: "
+                        "cProfile stats of each node in DIR, no figures")  # fmt: skip
     args = parser.parse_args(argv)
     if args.quick:
         args.n, args.repeat, args.rounds, args.updates = 2000, 1, 50, 2000
+    if args.profile:
+        return profile(args)
     load_before = load_note()
     with tempfile.TemporaryDirectory() as tmp:
         measured = measure(Bench(Path(tmp), args))
