@@ -17,12 +17,15 @@ Roles:
   connects, splits the frames, ``json.loads`` each, turns the id texts back into UUIDs
   and inserts with Core ``executemany`` per 1,000 rows in one transaction; reports
   ``done`` once all are committed.
+
+``--profile PATH`` runs the role under ``cProfile`` and writes its stats to PATH.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import json
 import sys
 import time
@@ -247,8 +250,14 @@ def main() -> int:
     parser.add_argument("--batches", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=600.0)
+    parser.add_argument("--profile", help="write this process's cProfile stats here")
     args = parser.parse_args()
-    asyncio.run(ROLES[args.role](args))
+    if args.profile:
+        with cProfile.Profile() as profile:
+            asyncio.run(ROLES[args.role](args))
+        profile.dump_stats(args.profile)
+    else:
+        asyncio.run(ROLES[args.role](args))
     return 0
 
 

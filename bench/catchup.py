@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import pstats
 import socket
 import subprocess
 import sys
@@ -180,10 +181,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def node_command(url: str) -> list[str]:
-    """``entanglegen node`` on ``url`` with the benchmark's application."""
-    return [sys.executable, "-c", "import sys; from entanglement.node import main; "
-            "sys.exit(main(sys.argv[1:]))", "--db", url, "--base", "_cu_models.Base"]  # fmt: skip
+def node_command(url: str, profile: Path | None = None) -> list[str]:
+    """``entanglegen node`` on ``url`` with the benchmark's application.
+
+    With ``profile``, under cProfile (stats written there when the node exits).
+    """
+    code = (
+        "import sys; from entanglement.node import main; sys.exit(main(sys.argv[1:]))"
+    )
+    if profile is not None:
+        code = ("import cProfile, sys; from entanglement.node import main; "
+                f"cProfile.run('main(sys.argv[1:])', {str(profile)!r})")  # fmt: skip
+    return [sys.executable, "-c", code, "--db", url, "--base", "_cu_models.Base"]
 
 
 def node_env() -> dict[str, str]:
@@ -221,6 +230,7 @@ class Run:
                         self.pki.hashes["peer"]], check=True, env=node_env(),
                        capture_output=True)  # fmt: skip
         self.rounds = 0
+        self.profile_dir: Path | None = None
 
     def catchup(self, commits: bool) -> dict[str, Any]:
         """One catch-up of a fresh receiving node (then the commit floods if asked)."""
@@ -257,7 +267,8 @@ class Run:
             log = self.work / f"node-{self.rounds}-{attempt}.log"
             with log.open("wb") as out:
                 node = subprocess.Popen(
-                    [*node_command(self.server_url), "serve", "--cert", str(cert),
+                    [*node_command(self.server_url, self.profile("node")), "serve",
+                     "--cert", str(cert),
                      "--key", str(key), "--ca", str(self.pki.ca), "--listen",
                      f"127.0.0.1:{port}", "--poll", "0.2"],
                     stdout=out, stderr=out, env=node_env(),
@@ -290,12 +301,20 @@ class Run:
             close_all(children)
         return {"seconds": event["t"] - event["start"], "cpu": event["cpu"]}
 
+    def profile(self, name: str) -> Path | None:
+        """Where a process's cProfile stats go (None: not profiling)."""
+        if self.profile_dir is None:
+            return None
+        return self.profile_dir / f"{self.backend}-{name}.prof"
+
     def child(self, name: str, role: str, *extra: str, db: str | None = None) -> Child:
         node = "server" if role == "floor-sender" else "peer"
         url = db or self.dbs.url(role.replace("-", "_"))
         argv = [NODES, role, "--db", url, *self.pki.args(node), "--rows",
                 str(self.args.rows), "--timeout", str(self.args.timeout), *extra]  # fmt: skip
         log = self.work / f"{name}-{self.dbs.made}.log"
+        if (path := self.profile(name)) is not None:
+            argv += ["--profile", str(path)]
         return Child(name, argv, log)
 
 
@@ -390,6 +409,22 @@ def print_result(r: dict[str, Any]) -> None:
         )
 
 
+def profile(args: argparse.Namespace, backend: str) -> None:
+    """One catch-up with both node processes under cProfile; print where time goes."""
+    args.profile.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        run = Run(backend, Path(tmp), args)
+        run.profile_dir = args.profile
+        try:
+            run.catchup(commits=False)
+        finally:
+            run.dbs.close()
+    for name in ("node", "peer"):
+        path = run.profile(name)
+        print(f"wrote {path}; read it with: python -m pstats {path}")
+        pstats.Stats(str(path)).sort_stats("tottime").print_stats(15)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=100_000)
@@ -403,11 +438,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="smallest mode: 2,000 rows, 1 run, 2 batches of 200")  # fmt: skip
     parser.add_argument("--out-dir", type=Path, default=RESULTS)
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="only profile one catch-up per backend: cProfile stats "
+                        "of the answering node and the receiving node in DIR")  # fmt: skip
     args = parser.parse_args(argv)
     if args.quick:
         args.rows, args.repeat, args.batches, args.batch_size = 2000, 1, 2, 200
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
     for backend in backends:
+        if args.profile:
+            profile(args, backend)
+            continue
         result = bench(backend, args)
         print_result(result)
         write_json(args.out_dir / f"catchup-{backend}.json", result)

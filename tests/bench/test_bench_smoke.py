@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import pstats
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,14 @@ def test_topology_quick(tmp_path: Path) -> None:
             assert r["frames_per_object"] >= r["nodes"] - 1
     # A tree has no cycle: no copy arrives from a wrong direction.
     assert results[("tree", 4)]["warnings"] == 0
+
+
+def test_throughput_profile(tmp_path: Path) -> None:
+    # --profile writes each node's cProfile stats, readable by pstats, naming the
+    # runtime's receive pipeline (the receiving node did process the objects).
+    stdout = run_bench("throughput.py", "--profile", str(tmp_path))
+    assert "wrote" in stdout
+    receiver = pstats.Stats(str(tmp_path / "receiver.prof"))
+    files = {path for path, _, _ in receiver.stats}  # type: ignore[attr-defined]
+    assert any("entanglement" in path for path in files)
+    assert (tmp_path / "sender.prof").stat().st_size > 0
