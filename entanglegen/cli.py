@@ -295,16 +295,7 @@ def cmd_build(args: argparse.Namespace, config: Config) -> int:
         return 1
     plan = writer.plan(result.files, out_dir)
     if args.check:
-        if plan.empty:
-            return 0
-        human.write(writer.diff(plan, out_dir, _relative(out_dir)))
-        changed = len(plan.write) + len(plan.delete)
-        print(
-            f"entanglegen: {changed} generated file(s) out of date; run "
-            "'entanglegen build'",
-            file=sys.stderr,
-        )
-        return 1
+        return _report_check(plan, out_dir, human)
     writer.apply(plan, out_dir)
     writer.write_manifest(out_dir, result.files, stamp)
     if not args.quiet:
@@ -315,6 +306,19 @@ def cmd_build(args: argparse.Namespace, config: Config) -> int:
             file=human,
         )
     return 0
+
+
+def _report_check(plan: writer.Plan, out_dir: Path, human: TextIO) -> int:
+    """``build --check``: the diff from disk to the build; 1 if there is one."""
+    if plan.empty:
+        return 0
+    human.write(writer.diff(plan, out_dir, _relative(out_dir)))
+    changed = len(plan.write) + len(plan.delete)
+    print(
+        f"entanglegen: {changed} generated file(s) out of date; run 'entanglegen build'",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _build_typescript(args: argparse.Namespace, config: Config) -> int:
