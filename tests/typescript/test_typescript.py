@@ -131,3 +131,22 @@ def _millis(moment: datetime.datetime) -> int:
         moment = moment.replace(tzinfo=datetime.UTC)
     epoch = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
     return (moment - epoch) // datetime.timedelta(milliseconds=1)
+
+
+def test_browser_example_in_headless_chromium(node: str) -> None:
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not os.path.exists(chromium):
+        pytest.skip(f"no Chromium at {chromium} (Debian: apt-get install chromium)")
+    if not (HERE / "node_modules" / "playwright-core").exists():
+        pytest.skip(f"playwright-core is not installed: run 'npm ci --prefix {HERE}'")
+    env = {**os.environ, "ENTANGLEGEN_PYTHON": sys.executable, "CHROMIUM": chromium}
+    done = subprocess.run(
+        [node, "--experimental-websocket", "--test", "browser.test.mjs"],
+        cwd=HERE,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert "# pass 1" in done.stdout
