@@ -73,11 +73,20 @@ def test_argparse_errors_return_2_from_main() -> None:
     assert run_cli("--help")[0] == 0
 
 
-def test_bad_configuration_is_a_usage_error(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text('[tool.entanglegen]\nlayout = "flat"\n')
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ('layout = "flat"', "layout must be one of packages, distribution"),
+        ('version = "latest"', "version must be a version string such as '1.0.2'"),
+    ],
+)
+def test_bad_configuration_is_a_usage_error(
+    tmp_path: Path, setting: str, message: str
+) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.entanglegen]\n{setting}\n")
     code, _, err = run_cli("check", cwd=tmp_path)
     assert code == 2
-    assert "[tool.entanglegen] layout must be one of packages, distribution" in err
+    assert f"pyproject.toml: [tool.entanglegen] {message}" in err
 
 
 def test_init_scaffolds_a_project_that_builds(tmp_path: Path) -> None:
@@ -126,14 +135,19 @@ def test_init_adds_to_an_existing_pyproject_and_keeps_files(tmp_path: Path) -> N
     [
         (("init", "--name", "Bad-Name"), "is not a lower-case identifier"),
         (("init", "afile"), "exists and is not a directory"),
+        (("init", "broken"), "broken/pyproject.toml: cannot read it: "),
     ],
 )
 def test_init_usage_errors(tmp_path: Path, argv: tuple[str, ...], message: str) -> None:
     (tmp_path / "afile").write_text("")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "pyproject.toml").write_text("[tool\n")
     code, _, err = run_cli(*argv, cwd=tmp_path)
     assert code == 2
     assert message in err
     assert not (tmp_path / "pyproject.toml").exists()
+    assert not (tmp_path / "broken" / "schemas").exists()
+    assert (tmp_path / "broken" / "pyproject.toml").read_text() == "[tool\n"
 
 
 def test_distribution_layout_check_and_stale_files(tmp_path: Path) -> None:
