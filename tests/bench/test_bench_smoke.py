@@ -41,6 +41,7 @@ def load(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
+@pytest.mark.slow
 def test_throughput_quick(tmp_path: Path) -> None:
     out = tmp_path / "throughput.json"
     stdout = run_bench("throughput.py", "--out", str(out))
@@ -90,6 +91,7 @@ def test_catchup_quick_postgres(tmp_path: Path, postgres_available: str) -> None
     check_catchup(load(tmp_path / "catchup-postgres.json"), "postgres")
 
 
+@pytest.mark.slow
 def test_topology_quick(tmp_path: Path) -> None:
     out = tmp_path / "topology.json"
     run_bench("topology.py", "--out", str(out))
