@@ -185,11 +185,21 @@ def incoming_i_have(
     protocol: Any,
     **info: Any,
 ) -> None:
-    """Answer an IHave in the background (the receive pipeline never waits)."""
+    """Answer an IHave in the background (the receive pipeline never waits).
+
+    A busy or locked database drops the link (the sender would wait for the answer
+    for as long as it lasts): the resync after reconnecting asks again.
+    """
+    from entanglement.sql.transient import drop_link_on_fault
+
     owner_id = i_have.sync_owner.id
     serial = int(i_have.serial)
     manager.create_task(
-        answer.answer_i_have(manager, sender, protocol, owner_id, serial),
+        drop_link_on_fault(
+            answer.answer_i_have(manager, sender, protocol, owner_id, serial),
+            protocol,
+            f"answering its IHave for {owner_id}",
+        ),
         name=f"IHave {owner_id} from {getattr(sender, 'name', '?')}",
     )
 

@@ -18,12 +18,19 @@ Choices (the spec is silent): the probe is ``UPDATE sync_destinations SET id = i
 WHERE 1 = 0`` in a transaction that is rolled back; SQLite and PostgreSQL both refuse it
 on a read-only database although it touches no row.  The backoff doubles from the
 node's poll interval up to :data:`MAX_DELAY` seconds.
+
+An answer owed to a neighbour (an IHave's rows and YouHave) that meets a transient fault
+cannot simply fail: the neighbour would wait for it for as long as the link lasts.
+:func:`drop_link_on_fault` drops the link instead (one warning), so the resync after
+reconnecting asks again, as a received message that cannot be stored does.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -31,6 +38,7 @@ __all__ = [
     "MAX_DELAY",
     "FaultEpisodes",
     "database_name",
+    "drop_link_on_fault",
     "first_line",
     "is_read_only",
     "is_transient",
@@ -38,6 +46,7 @@ __all__ = [
 ]
 
 MAX_DELAY = 10.0
+log = logging.getLogger("entanglement")
 
 # SQLite primary result codes (extended codes keep them in the low byte)
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY = 5, 6, 8
@@ -163,3 +172,28 @@ class FaultEpisodes:
                 self.failures,
             )
         self.failures = 0
+
+
+async def drop_link_on_fault(answer: Awaitable[Any], protocol: Any, what: str) -> None:
+    """Await ``answer``; on a transient database fault, drop ``protocol``'s link.
+
+    Args:
+        answer: the work owed to the neighbour at the other end of ``protocol``.
+        protocol: the connection it answers on.
+        what: what ``answer`` does, for the warning.
+
+    Raises:
+        sqlalchemy.exc.DBAPIError: a fault that is not transient (as any other error).
+    """
+    try:
+        await answer
+    except sa.exc.DBAPIError as exc:
+        if not is_transient(exc):
+            raise
+        log.warning(
+            "%s: storage unavailable while %s (%s); reconnecting",
+            getattr(protocol, "peer_name", "?"),
+            what,
+            first_line(exc),
+        )
+        protocol.abort()
