@@ -53,7 +53,7 @@ from websockets.http11 import Request, Response
 from entanglement._destinations import SyncDestinationBase
 from entanglement._exceptions import ConnectError
 from entanglement.protocol import BandwidthProtocol, SyncProtocol
-from entanglement.websocket_transport import MAX_MESSAGE, WebSocketTransport
+from entanglement.websocket_transport import MAX_MESSAGE, MAX_QUEUE, WebSocketTransport
 
 __all__ = [
     "FindDestination",
@@ -235,6 +235,7 @@ async def serve_websocket(
         process_request=endpoint.process_request,
         ssl=ssl,
         max_size=MAX_MESSAGE,
+        max_queue=MAX_QUEUE,
         compression=None,
     )
     servers = getattr(manager, "_servers", None)
@@ -291,6 +292,7 @@ class WebSocketConnectMixin:
                 additional_headers=self.ws_headers,
                 ssl=self.ws_ssl,
                 max_size=MAX_MESSAGE,
+                max_queue=MAX_QUEUE,
                 compression=None,
                 open_timeout=manager.handshake_timeout,
             )

@@ -20,8 +20,11 @@ is not forked: it translates between the two wire forms at the edge.
   are the message's ``_flags`` masked to RESPONSE_NEEDED, the only meaningful bit on a
   WebSocket (§2.2: no critical-flag check).  The JSON text itself is handed on
   unchanged: the receive pipeline removes ``_flags`` before validating, so only the
-  messages that mention ``_flags`` at all are parsed here.  ``pause_reading`` holds
-  the reader between messages; a close is still noticed while paused.
+  messages that mention ``_flags`` at all are parsed here.  The messages that arrive
+  during one turn of the event loop are handed over as one chunk (the receive pipeline
+  works per chunk: its routes are worked out once per chunk, not once per message).
+  ``pause_reading`` holds the reader between messages; a close is still noticed while
+  paused.
 * Closing: ``close()`` sends what is buffered, then closes the WebSocket; ``abort()``
   drops the buffer and the TCP connection.  :meth:`WebSocketTransport.start` calls
   ``connection_made``; :meth:`WebSocketTransport.run` (the reader,
@@ -55,7 +58,7 @@ from websockets.exceptions import ConnectionClosed
 from entanglement._sansio import MAX_PAYLOAD, RESPONSE_NEEDED, encode_frame
 from entanglement._sansio.framing import HEADER
 
-__all__ = ["HIGH_WATER", "LOW_WATER", "MAX_MESSAGE", "WebSocketTransport"]
+__all__ = ["HIGH_WATER", "LOW_WATER", "MAX_MESSAGE", "MAX_QUEUE", "WebSocketTransport"]
 
 log = logging.getLogger("entanglement.protocol")
 
@@ -63,6 +66,9 @@ HIGH_WATER: Final = 1024 * 1024
 LOW_WATER: Final = 256 * 1024
 # Largest WebSocket message taken in: a full payload plus a generous ``_flags`` key.
 MAX_MESSAGE: Final = MAX_PAYLOAD + 64
+# Messages the websockets layer buffers before it stops reading the socket: the batch
+# one loop turn can hand over.
+MAX_QUEUE: Final = 512
 _FLAGS_KEY: Final = b'"_flags"'
 
 
@@ -94,6 +100,8 @@ class WebSocketTransport(asyncio.Transport):
         self._closing = False
         self._ws_closed = False
         self._lost = False
+        self._received: list[bytes] = []
+        self._deliver_handle: asyncio.Handle | None = None
 
     @property
     def peer_text(self) -> str:
@@ -199,12 +207,23 @@ class WebSocketTransport(asyncio.Transport):
                 log.error("%s: closing the connection: %s", self.peer_text, exc)
                 self.abort()
                 return
-            try:
-                self._protocol.data_received(frame)
-            except Exception:  # the pipeline reports its own errors: this is a bug
-                log.exception("%s: receiving failed; closing", self.peer_text)
-                self.abort()
-                return
+            self._received.append(frame)
+            if self._deliver_handle is None:
+                loop = asyncio.get_running_loop()
+                self._deliver_handle = loop.call_soon(self._deliver)
+
+    def _deliver(self) -> None:
+        # Every message that arrived during this loop turn, as one chunk: the receive
+        # pipeline works per chunk (routes worked out once, §9 fast path).
+        self._deliver_handle = None
+        data, self._received = b"".join(self._received), []
+        if self._lost or not data:
+            return
+        try:
+            self._protocol.data_received(data)
+        except Exception:  # the pipeline reports its own errors: this is a bug
+            log.exception("%s: receiving failed; closing", self.peer_text)
+            self.abort()
 
     async def _write_loop(self) -> None:
         ws = self._ws
@@ -232,6 +251,10 @@ class WebSocketTransport(asyncio.Transport):
         if self._lost:
             return
         self._lost = True
+        if self._deliver_handle is not None:
+            self._deliver_handle.cancel()
+            self._deliver_handle = None
+        self._received = []
         self._out.clear()
         self._protocol.connection_lost(exc if isinstance(exc, Exception) else None)
 
