@@ -10,7 +10,7 @@ import datetime
 
 from . import naming
 from .collisions import table_constraints
-from .ir import ClassAttrIR, PropertyIR, TypeIR
+from .ir import ClassAttrIR, Imports, PropertyIR, TypeIR
 from .ir_types import Kind, TypeBuilder, table_name
 from .literals import docstring, py_literal
 from .resolve import ancestry, effective_properties
@@ -43,10 +43,40 @@ def sql_type(b: TypeBuilder, spec: TypeSpec) -> TypeIR:
         docstring=docstring(doc),
         class_attrs=tuple(_class_attrs(b, spec)),
         properties=tuple(props),
-        init_params=(),
+        init_params=_init_params(b, spec, keys),
         super_args="",
         init_assigns=(),
     )
+
+
+def _init_params(b: TypeBuilder, spec: TypeSpec, keys: list[str]) -> tuple[str, ...]:
+    """The keyword-only parameters of the typed ``__init__``: every column of the class
+    (inherited ones too), required unless nullable or defaulted."""
+    own = {id(p) for p in spec.properties}
+    # Inherited properties only appear here: their imports come from a scratch set.
+    scratch = TypeBuilder(
+        b.reg, b.by_name.values(), Imports(), b.modules, b.parent_names
+    )
+    params = []
+    for prop in effective_properties(b.reg, spec):
+        builder = b if id(prop) in own else scratch
+        kind = builder.kind(prop)
+        py = kind.py if kind.py == "Any" or not prop.nullable else f"{kind.py} | None"
+        optional = (
+            prop.nullable
+            or prop.default is not MISSING
+            or prop.server_default is not MISSING
+        )
+        param = f"{naming.attribute_name(prop.name)}: {py}" + (
+            " = ..." if optional else ""
+        )
+        builder.use(param)
+        if builder is scratch:
+            b.imports.take(scratch.imports, param)
+        params.append(param)
+    if params:
+        b.imports.add("from typing import TYPE_CHECKING")
+    return tuple(params)
 
 
 def _transition_mixin(b: TypeBuilder, chain: list[TypeSpec]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import uuid
-from typing import Any, assert_type
+from typing import Any, Protocol, assert_type
 
 from exercise_sync import (
     ExerciseRegistry,
@@ -88,3 +88,50 @@ def rejected_calls() -> None:
     Cursor(participant=who, board="map")  # type: ignore[call-arg]
     Cursor(who, "map", side=Side.RED)  # type: ignore[call-arg]
     Cursor(participant=who, board=3, side=Side.RED)  # type: ignore[arg-type]
+
+
+class _MakesTeam(Protocol):
+    def __call__(
+        self, *, id: uuid.UUID = ..., name: str, side: Side, motto: str | None = ...
+    ) -> Team: ...
+
+
+class _MakesVirtualMachine(Protocol):
+    def __call__(
+        self,
+        *,
+        hostname: str,
+        address: str,
+        team: uuid.UUID,
+        side: Side,
+        hypervisor: str,
+        open_ports: list[int] = ...,
+        snapshot_taken_at: datetime.datetime | None = ...,
+    ) -> VirtualMachine: ...
+
+
+def sql_constructors() -> None:
+    # The typed keyword-only __init__ of the SQL models: its signature, inherited
+    # columns included, and what it gives.
+    make_team: _MakesTeam = Team
+    make_vm: _MakesVirtualMachine = VirtualMachine
+    team = make_team(name="blue", side=Side.BLUE)
+    assert_type(team, Team)
+    vm = make_vm(
+        hostname="h", address="10.0.0.1", team=team.id, side=Side.BLUE, hypervisor="x"
+    )
+    assert_type(vm, VirtualMachine)
+    request = HelpRequest(
+        participant=uuid.uuid4(), side=Side.RED, body="help", labels=["a"]
+    )
+    assert_type(request.labels, list[str])
+
+
+def rejected_sql_calls(team: Team) -> None:
+    Team(name="x")  # type: ignore[call-arg]
+    Team(name="x", side=Side.RED, nonexistent=1)  # type: ignore[call-arg]
+    Team(name=5, side=Side.RED)  # type: ignore[arg-type]
+    Team("x", Side.RED)  # type: ignore[call-arg, arg-type]
+    Participant(team=team, side=Side.RED, callsign="al")  # type: ignore[arg-type]
+    person = Participant(team=team.id, side=Side.RED, callsign="al")
+    person.team = team  # type: ignore[assignment]

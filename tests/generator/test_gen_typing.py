@@ -6,6 +6,7 @@ errors in the generated packages and the probe count.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -46,6 +47,26 @@ def test_mypy_catches_a_wrong_type(tmp_path) -> None:
     result = _mypy(str(probe))
     assert result.returncode == 1
     assert "assert_type" in result.stdout or "Expression is of type" in result.stdout
+
+
+def test_wrong_constructor_calls_fail_mypy() -> None:
+    # Wrong names, wrong types, a missing required column, an object for its key: each
+    # marked line gives its error, and nothing else fails (so each line is checked).
+    path = "tests/generator/generated_typing_failures.py"
+    source = (ROOT / path).read_text().splitlines()
+    expected = {
+        (n, m[1])
+        for n, line in enumerate(source, 1)
+        if (m := re.search(r"# error: ([a-z-]+)$", line))
+    }
+    assert len(expected) == 8
+    result = _mypy(path)
+    assert result.returncode == 1
+    found = {
+        (int(m[1]), m[2])
+        for m in re.finditer(r":(\d+): error: .*\[([a-z-]+)\]$", result.stdout, re.M)
+    }
+    assert found == expected, result.stdout
 
 
 def test_generated_packages_are_lint_and_format_clean() -> None:

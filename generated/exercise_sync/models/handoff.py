@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -59,3 +60,19 @@ class Handoff(Base):
     note: Mapped[str] = mapped_column(
         sa.String, nullable=False, default="", server_default=""
     )
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            machine: uuid.UUID,
+            sequence: int,
+            side: Side,
+            from_participant: uuid.UUID | None = ...,
+            to_participant: uuid.UUID,
+            at: datetime.datetime = ...,
+            note: str = ...,
+        ) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.ext.mutable import MutableList
@@ -97,3 +98,22 @@ class HelpRequest(Base):
     score_penalty: Mapped[float] = mapped_column(
         sa.Float, nullable=False, default=0.0, server_default="0"
     )
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            id: uuid.UUID = ...,
+            participant: uuid.UUID,
+            side: Side,
+            machine: uuid.UUID | None = ...,
+            opened_at: datetime.datetime = ...,
+            updated_at: datetime.datetime = ...,
+            status: HelpRequestStatus = ...,
+            body: str,
+            labels: list[str] = ...,
+            score_penalty: float = ...,
+        ) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.mutable import MutableList
@@ -89,3 +89,21 @@ class Machine(SqlTransitionTrackerMixin, Base):
     """Ports found open by the last scan."""
 
     compromised: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            id: uuid.UUID = ...,
+            hostname: str,
+            address: str,
+            team: uuid.UUID,
+            side: Side,
+            os: MachineOs = ...,
+            specs: Any = ...,
+            open_ports: list[int] = ...,
+            compromised: bool = ...,
+        ) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""

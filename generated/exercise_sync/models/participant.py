@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -69,3 +70,19 @@ class Participant(Base):
         mapped_column(sa.String, nullable=True)
     )
     """Local login only; never sent."""
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            id: uuid.UUID = ...,
+            team: uuid.UUID,
+            side: Side,
+            callsign: str,
+            joined_on: datetime.date = ...,
+            avatar: bytes | None = ...,
+            password_hash: str | None = ...,
+        ) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""

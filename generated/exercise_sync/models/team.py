@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -42,3 +43,11 @@ class Team(Base):
 
     motto: Mapped[str | None] = mapped_column(sa.String, nullable=True)
     """Shown on the scoreboard."""
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self, *, id: uuid.UUID = ..., name: str, side: Side, motto: str | None = ...
+        ) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from entanglement.sql.types import GUID
 
+from ._enums import MachineOs, Side
 from .machine import Machine
 
 
@@ -32,3 +34,23 @@ class VirtualMachine(Machine):
     snapshot_taken_at: Mapped[datetime.datetime | None] = mapped_column(
         sa.DateTime(timezone=True), nullable=True
     )
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            id: uuid.UUID = ...,
+            hostname: str,
+            address: str,
+            team: uuid.UUID,
+            side: Side,
+            os: MachineOs = ...,
+            specs: Any = ...,
+            open_ports: list[int] = ...,
+            compromised: bool = ...,
+            hypervisor: str,
+            snapshot_taken_at: datetime.datetime | None = ...,
+        ) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,3 +36,9 @@ class Product(Base):
         encoder=_support.enum_encoder,
         decoder=_support.enum_decoder(Region),
     )
+
+    if TYPE_CHECKING:
+
+        def __init__(self, *, sku: str, region: Region) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""

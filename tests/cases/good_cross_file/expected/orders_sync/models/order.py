@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
 from catalog_sync.models._enums import Region as _catalog_sync_Region
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,3 +39,11 @@ class Order(Base):
         encoder=_support.enum_encoder,
         decoder=_support.enum_decoder(_catalog_sync_Region),
     )
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self, *, number: int, product: str, region: _catalog_sync_Region
+        ) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from inventory_hooks import decode_barcode as _inventory_hooks_decode_barcode
@@ -87,3 +87,24 @@ class Item(Base):
         encoder=_inventory_hooks_encode_barcode,
         decoder=_inventory_hooks_decode_barcode,
     )
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            id: uuid.UUID = ...,
+            warehouse: str,
+            name: str,
+            count: int = ...,
+            weight_kg: float | None = ...,
+            fragile: bool = ...,
+            photo: bytes | None = ...,
+            added_at: datetime.datetime = ...,
+            condition: Condition = ...,
+            attributes: Any = ...,
+            internal_note: str = ...,
+            barcode: str,
+        ) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""

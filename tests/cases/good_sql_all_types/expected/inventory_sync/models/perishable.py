@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -14,6 +15,7 @@ from entanglement import support as _support
 from entanglement.interface import sync_property
 from entanglement.sql.types import GUID
 
+from ._enums import Condition
 from .item import Item
 
 
@@ -34,3 +36,25 @@ class Perishable(Item):
         encoder=_support.date_encoder,
         decoder=_support.date_decoder,
     )
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            id: uuid.UUID = ...,
+            warehouse: str,
+            name: str,
+            count: int = ...,
+            weight_kg: float | None = ...,
+            fragile: bool = ...,
+            photo: bytes | None = ...,
+            added_at: datetime.datetime = ...,
+            condition: Condition = ...,
+            attributes: Any = ...,
+            internal_note: str = ...,
+            barcode: str,
+            expires_on: datetime.date,
+        ) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -27,3 +28,9 @@ class Warehouse(Base):
         encoder=_support.date_encoder,
         decoder=_support.date_decoder,
     )
+
+    if TYPE_CHECKING:
+
+        def __init__(self, *, code: str, opened: datetime.date = ...) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from shop_tables import item_table_args as _shop_tables_item_table_args
@@ -93,3 +94,23 @@ class Item(Base):
     note: Mapped[str] = mapped_column(
         sa.String(40), nullable=False, server_default="it's new"
     )
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            id: uuid.UUID = ...,
+            warehouse: uuid.UUID,
+            sku: str,
+            name: str,
+            quantity: int = ...,
+            unit: Unit = ...,
+            active: bool = ...,
+            updated_at: datetime.datetime = ...,
+            price: float = ...,
+            since: datetime.date | None = ...,
+            note: str = ...,
+        ) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -14,6 +15,7 @@ from entanglement import support as _support
 from entanglement.interface import sync_property
 from entanglement.sql.types import GUID
 
+from ._enums import Unit
 from .item import Item
 
 
@@ -46,3 +48,25 @@ class Perishable(Item):
     a_very_long_property_name_that_makes_the_index_name_too_long: Mapped[int] = (
         mapped_column(sa.Integer, nullable=False, default=0)
     )
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            id: uuid.UUID = ...,
+            warehouse: uuid.UUID,
+            sku: str,
+            name: str,
+            quantity: int = ...,
+            unit: Unit = ...,
+            active: bool = ...,
+            updated_at: datetime.datetime = ...,
+            price: float = ...,
+            since: datetime.date | None = ...,
+            note: str = ...,
+            best_before: datetime.date,
+            a_very_long_property_name_that_makes_the_index_name_too_long: int = ...,
+        ) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -29,3 +30,9 @@ class Warehouse(Base):
     code: Mapped[str] = mapped_column(sa.String(8), nullable=False)
 
     name: Mapped[str] = mapped_column(sa.String, nullable=False)
+
+    if TYPE_CHECKING:
+
+        def __init__(self, *, id: uuid.UUID = ..., code: str, name: str) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
 from sqlalchemy.ext.mutable import MutableDict, MutableList
 from sqlalchemy.orm import Mapped, mapped_column
@@ -62,3 +64,18 @@ class Product(Base):
         ),
         decoder=_exact.list_decoder("bool"),
     )
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            sku: str,
+            tags: list[str] = ...,
+            sizes: list[int] | None = ...,
+            stock: dict[str, int] = ...,
+            ratings: dict[str, float] = ...,
+            flags: list[bool] = ...,
+        ) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -35,3 +36,11 @@ class Unit(SqlTransitionTrackerMixin, Base):
     x: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.0)
 
     y: Mapped[float] = mapped_column(sa.Float, nullable=False, default=0.0)
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self, *, id: uuid.UUID = ..., label: str, x: float = ..., y: float = ...
+        ) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -27,3 +28,17 @@ class Vehicle(Unit):
     """Key shared with the parent row (unit.id)."""
 
     crew: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+
+    if TYPE_CHECKING:
+
+        def __init__(
+            self,
+            *,
+            id: uuid.UUID = ...,
+            label: str,
+            x: float = ...,
+            y: float = ...,
+            crew: int = ...,
+        ) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,3 +18,9 @@ class Zone(Base):
     sync_type = "Zone"
 
     name: Mapped[str] = mapped_column(sa.String, primary_key=True)
+
+    if TYPE_CHECKING:
+
+        def __init__(self, *, name: str) -> None:
+            """Keyword arguments are the columns, typed for mypy; at run time
+            SQLAlchemy's declarative constructor sets them (and refuses other names)."""
