@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import shlex
 import sys
 import tomllib
 from pathlib import Path
@@ -128,8 +129,6 @@ def init_project(directory: Path, name: str | None) -> int:
             continue
         path.write_text(text, "utf-8")
         print(f"created {path.as_posix()}")
-    print(
-        "next: 'entanglegen build' in that directory, then "
-        f"'pip install -e generated/{registry}_sync'"
-    )
+    cd = "" if directory == Path(".") else f"cd {shlex.quote(directory.as_posix())} && "
+    print(f"next: {cd}entanglegen build && pip install -e generated/{registry}_sync")
     return 0
