@@ -101,6 +101,24 @@ describe("objects both ways", { timeout: 15_000 }, () => {
   });
 });
 
+describe("deletes", { timeout: 15_000 }, () => {
+  test("an object the owner deletes leaves the store, and handlers see the delete", async () => {
+    const client = connect("blue-jo", [presence.registry]);
+    const seen = [];
+    client.onReceive(presence.Cursor, (c, info) => {
+      if (c.board === "vanished") {
+        seen.push(info.operation);
+      }
+    });
+    const mine = cursor("vanish", 0);
+    client.synchronize(mine);
+    await until(() => seen.includes("delete"), 5000, "the delete");
+    assert.deepEqual(seen, ["sync", "delete"]);
+    const key = JSON.stringify([mine.participant, "vanished"]);
+    assert.equal(client.store(presence.Cursor).has(key), false);
+  });
+});
+
 describe("SQL catch-up", { timeout: 15_000 }, () => {
   test("a blue client gets the blue rows with their values, never the red ones", async () => {
     const client = connect("blue-cat", [exercise.registry]);

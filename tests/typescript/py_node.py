@@ -15,6 +15,7 @@ What the node does with what it receives, so that a test can see it was understo
   the same participant, at ``x + 1``;
 * ``burst``: it counts them; when ``x`` is 199 it sends a ``burst-count`` cursor whose
   ``x`` is how many ``burst`` messages arrived;
+* ``vanish``: it sends a ``vanished`` cursor of its own, then deletes it;
 * ``drop``: it drops the sender's connection (once per participant);
 * a ``Position`` or ``Beacon``: a copy for another participant (UUID v5 of the first),
   ``room`` + ``-echo``, a Beacon's icon bytes reversed;
@@ -127,12 +128,23 @@ class EchoPresence(PresenceRegistry):
             )
         return None
 
+    async def show_then_delete(self, cursor: Cursor, sender: Any) -> None:
+        """Send ``cursor``, then delete it (the owner's ``delete``, §10.5)."""
+        await self.send_when_live(cursor, sender)
+        await asyncio.sleep(0.05)
+        self.remove_from_store(cursor)
+        self.manager.synchronize(cursor, operation="delete")
+
     def cursor_reply(self, obj: Cursor, info: dict[str, Any]) -> Cursor | None:
         if obj.board == "drop":
             protocol = info["sender"].protocol
             if protocol is not None and obj.participant not in self.dropped:
                 self.dropped.add(obj.participant)  # once: the client sends it again
                 asyncio.get_running_loop().call_soon(protocol.abort)
+            return None
+        if obj.board == "vanish":
+            reply = Cursor(participant=obj.participant, board="vanished", side=obj.side)
+            self.manager.create_task(self.show_then_delete(reply, info["sender"]))
             return None
         if obj.board == "burst":
             self.bursts[obj.participant] += 1
