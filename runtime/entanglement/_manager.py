@@ -33,6 +33,7 @@ from entanglement._connect import ConnectMixin
 from entanglement._destinations import SyncDestinationBase, as_dest_hash
 from entanglement._exceptions import TransportError
 from entanglement._hashes import CertHash, DestHash, certhash_from_file
+from entanglement._plansend import SendPlan
 from entanglement._receive import ReceiveMixin, default_registries
 from entanglement._send import SendMixin
 from entanglement._tls import client_context, server_context
@@ -83,7 +84,7 @@ class SyncManager(SendMixin, ConnectMixin, ReceiveMixin):
         self._destinations: dict[DestHash, SyncDestinationBase] = {}
         self._connections: dict[DestHash, SyncProtocol] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._class_registry: dict[type, Any] = {}
+        self._send_plans: dict[type, SendPlan] = {}
         self._client_ctx: ssl.SSLContext | None = None
         self._server_ctx: ssl.SSLContext | None = None
         self._closing = False

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from ._plan import keeps
 
@@ -99,12 +99,15 @@ def hook_names(operation: str) -> tuple[str, str]:
     return f"incoming_{operation}", f"after_flood_{operation}"
 
 
-class Steps(NamedTuple):
-    """What running an operation on a received object calls, in order."""
-
-    incoming: Callable[..., Any] | None  # registry.incoming_<op>(obj, **info)
-    flood: Callable[[Any, dict[str, Any]], None]  # (obj, info)
-    after_flood: Callable[..., Any] | None  # registry.after_flood_<op>(obj, **info)
+# What running an operation on a received object calls, in order: the registry's
+# ``incoming_<op>(obj, **info)`` (or None), the flood ``(obj, info)``, the registry's
+# ``after_flood_<op>(obj, **info)`` (or None).  A plain tuple: it is made per object
+# when a registry's ``sync_receive`` override calls back into the base one.
+Steps = tuple[
+    Callable[..., Any] | None,
+    Callable[[Any, dict[str, Any]], None],
+    Callable[..., Any] | None,
+]
 
 
 def steps_of(operation: SyncOperation, registry: Any) -> Steps:
@@ -119,19 +122,20 @@ def steps_of(operation: SyncOperation, registry: Any) -> Steps:
         def flood(obj: Any, info: dict[str, Any]) -> None:
             public(obj, **info)
 
-    return Steps(
-        getattr(registry, incoming, None), flood, getattr(registry, after_flood, None)
+    return (
+        getattr(registry, incoming, None),
+        flood,
+        getattr(registry, after_flood, None),
     )
 
 
 def run_steps(steps: Steps, obj: Any, info: dict[str, Any]) -> Any:
     """``incoming_<op>`` → flood → ``after_flood_<op>``; the incoming hook's result."""
-    hook = steps.incoming
-    result = hook(obj, **info) if hook is not None else None
-    steps.flood(obj, info)
-    hook = steps.after_flood
-    if hook is not None:
-        hook(obj, **info)
+    incoming, flood, after_flood = steps
+    result = incoming(obj, **info) if incoming is not None else None
+    flood(obj, info)
+    if after_flood is not None:
+        after_flood(obj, **info)
     return result
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["keeps", "keeps_bound", "override_of"]
+__all__ = ["keeps", "keeps_bound", "override_of", "shadowed"]
 
 
 def _underlying(attr: Any) -> Any:
@@ -55,13 +55,19 @@ def keeps_bound(bound: Any, base: type, name: str) -> bool:
     ``bound`` is what an instance (or a class, for a classmethod) gives for the hook;
     a function set on the instance is never the base one.
     """
-    return getattr(bound, "__func__", None) is _underlying(getattr(base, name))
+    function = getattr(bound, "__func__", None)
+    if function is None:
+        return False
+    found = getattr(base, name)
+    return function is getattr(found, "__func__", found)
 
 
 def override_of(instance: Any, base: type, name: str) -> Callable[..., Any] | None:
     """The hook ``instance.<name>`` when it is not ``base``'s own, else None."""
-    bound = getattr(instance, name)
-    if keeps_bound(bound, base, name):
-        return None
-    hook: Callable[..., Any] = bound
-    return hook
+    bound: Callable[..., Any] = getattr(instance, name)
+    return None if keeps_bound(bound, base, name) else bound
+
+
+def shadowed(instance: Any, name: str) -> bool:
+    """True when ``instance`` holds its own ``name`` (set on the instance)."""
+    return name in getattr(instance, "__dict__", ())

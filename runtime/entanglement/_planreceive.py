@@ -252,18 +252,20 @@ def _construct_and_receive(
 ) -> Any:
     hook = plan.construct
     obj = construct(plan.cls, msg) if hook is None else hook(msg, **info)
+    own = plan.objects.get(type(obj))
+    if own is None:
+        own = plan.objects[type(obj)] = ObjectSteps(type(obj))
     hook = plan.manager_check
     if hook is not None:
         result = hook(obj, msg, **info)
         if result is not True:
             not_true(result, "manager.should_listen_constructed")
     else:
-        check_constructed(plan.check, obj, msg, info, plan.objects)
-    steps = _object_steps(plan.objects, type(obj))
-    if steps.fill is None:
+        check_constructed(plan.check, own, obj, msg, info)
+    if own.fill is None:
         fill_from_message(obj, msg)
     else:
-        steps.fill(obj, msg, **info)
+        own.fill(obj, msg, **info)
     if plan.steps is None:
         plan.receive(obj, info)  # type: ignore[misc]
     else:
@@ -273,28 +275,21 @@ def _construct_and_receive(
 
 def check_constructed(
     check: Check | None,
+    own: ObjectSteps,
     obj: Any,
     msg: dict[str, Any],
     info: dict[str, Any],
-    objects: dict[type, ObjectSteps],
 ) -> None:
     """The should_listen_constructed chain: the registry's check, the object's."""
     if check is not None:
         result = check(obj, msg, info)
         if result is not True:
             not_true(result, "registry.should_listen_constructed")
-    own = _object_steps(objects, type(obj)).check
-    if own is not None:
-        result = own(obj, msg, **info)
+    hook = own.check
+    if hook is not None:
+        result = hook(obj, msg, **info)
         if result is not True:
             not_true(result, f"{type(obj).__name__}.sync_should_listen_constructed")
-
-
-def _object_steps(objects: dict[type, ObjectSteps], kind: type) -> ObjectSteps:
-    steps = objects.get(kind)
-    if steps is None:
-        steps = objects[kind] = ObjectSteps(kind)
-    return steps
 
 
 def _manager_listen(

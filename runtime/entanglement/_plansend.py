@@ -1,11 +1,18 @@
-"""Send plans: which send policy hooks (§7.2) one call of ``synchronize`` runs.
+"""Send plans: the registry and the send policy hooks (§7.2) of a class's objects.
 
-:func:`send_plan` looks, once per call, at the manager's ``should_send`` and at the
-registry's and the object's hooks; :meth:`SendPlan.allows` then asks, per target, only
-the hooks the application overrides (the destination's is looked at per target, the
-targets being different objects).  :func:`policy_chain` is the one body of the chain,
-run by the plan and by the manager's base ``should_send`` (which an override calls).
-What plans promise is said in :mod:`entanglement._plan`.
+A :class:`SendPlan` is made per class of object sent by a manager: the registry the
+objects go through and which policy hooks (the manager's ``should_send``, the
+registry's, the class's ``sync_should_send``) are the application's.  It stays in use
+while what it was made from is unchanged (:meth:`SendPlan.current`: the same class
+attributes, no hook set on the manager or registry instance since, the object's type
+still registered): a hook changed between two calls applies to the next call.  What
+plans promise is said in :mod:`entanglement._plan`, which alone decides what counts
+as a base hook.
+
+Per call, :meth:`SendPlan.asks` says whether any hook but the destinations' must be
+asked; per target, the destination's own hook is looked at (targets are different
+objects), and :func:`policy_chain` is the one body of the chain, run for a target
+with a hook to ask and by the manager's base ``should_send`` (which an override calls).
 """
 
 from __future__ import annotations
@@ -15,80 +22,91 @@ from typing import Any
 
 from entanglement._destinations import SyncDestinationBase
 from entanglement._model import Synchronizable
-from entanglement._plan import override_of
+from entanglement._plan import keeps, override_of, shadowed
 from entanglement._registry import SyncRegistry
 
-__all__ = ["SendPlan", "policy_chain", "send_plan"]
+__all__ = ["SendPlan", "allowed", "dest_hook", "policy_chain"]
 
 Hook = Callable[..., Any] | None
 
 
 class SendPlan:
-    """The policy hooks of one call; :meth:`allows` asks them about one target."""
+    """How one manager sends the objects of one class (see the module docstring)."""
 
     __slots__ = (
-        "_info",
-        "_manager_hook",
-        "_obj",
-        "_object_hook",
-        "_registry",
-        "_registry_hook",
+        "_made_from",
+        "manager_asks",
+        "object_asks",
+        "registry",
+        "registry_asks",
     )
 
-    def __init__(self, obj: Any, registry: Any, info: dict[str, Any]) -> None:
+    def __init__(self, manager: Any, kind: type, registry: Any) -> None:
         from entanglement._send import SendMixin  # (it imports this module)
 
-        self._obj, self._registry, self._info = obj, registry, info
-        self._manager_hook = override_of(info["manager"], SendMixin, "should_send")
-        self._registry_hook = override_of(registry, SyncRegistry, "should_send")
-        self._object_hook = override_of(obj, Synchronizable, "sync_should_send")
+        self.registry = registry
+        self._made_from = _found(manager, kind, registry)
+        self.manager_asks = override_of(manager, SendMixin, "should_send") is not None
+        self.registry_asks = (
+            override_of(registry, SyncRegistry, "should_send") is not None
+        )
+        self.object_asks = not keeps(kind, Synchronizable, "sync_should_send")
 
-    def allows(self, destination: Any) -> bool:
-        """True when the chain lets the object go to ``destination``.
+    def current(self, manager: Any, obj: Any) -> bool:
+        """True while the plan still describes ``obj``'s class, registry and hooks."""
+        registry = self.registry
+        return (
+            _found(manager, type(obj), registry) == self._made_from
+            and "should_send" not in registry.__dict__
+            and "should_send" not in manager.__dict__
+            and obj.sync_type in registry.registry
+        )
 
-        Raises:
-            Exception: whatever a hook raises (it aborts the call, §7.2).
-        """
-        obj = self._obj
-        hook = self._manager_hook
-        if hook is not None:
-            return bool(hook(obj, destination, self._registry, type(obj), **self._info))
-        dest_hook = override_of(destination, SyncDestinationBase, "should_send")
-        registry_hook, object_hook = self._registry_hook, self._object_hook
-        if dest_hook is None and registry_hook is None and object_hook is None:
-            return True
-        info = dict(self._info)
-        info["registry"], info["sync_type"] = self._registry, type(obj)
-        info["destination"] = destination
-        return _chain(obj, dest_hook, registry_hook, object_hook, info)
+    def asks(self, obj: Any) -> bool:
+        """True when a hook other than the destinations' must be asked for ``obj``."""
+        return (
+            self.manager_asks
+            or self.registry_asks
+            or self.object_asks
+            or shadowed(obj, "sync_should_send")
+        )
 
 
-def send_plan(
-    manager: Any, obj: Any, registry: Any, operation: Any, context: Any
-) -> SendPlan:
-    """The plan of one ``synchronize`` call (see the module docstring)."""
-    info = {"manager": manager, "response_for": context, "operation": operation}
-    return SendPlan(obj, registry, info)
+def _found(manager: Any, kind: type, registry: Any) -> tuple[Any, Any, Any]:
+    # The class attributes a plan is made from (functions compare by identity).
+    return (
+        type(manager).should_send,
+        kind.sync_should_send,  # type: ignore[attr-defined]
+        type(registry).should_send,
+    )
+
+
+def dest_hook(destination: Any) -> Hook:
+    """The destination's ``should_send`` when the application overrides it."""
+    return override_of(destination, SyncDestinationBase, "should_send")
+
+
+def allowed(
+    manager: Any, obj: Any, destination: Any, registry: Any, info: dict[str, Any]
+) -> bool:
+    """The whole chain for one target: the manager's ``should_send`` (whose base is
+    :func:`policy_chain`); ``info`` holds ``manager``, ``response_for``, ``operation``.
+
+    Raises:
+        Exception: whatever a hook raises (it aborts the call, §7.2).
+    """
+    return bool(manager.should_send(obj, destination, registry, type(obj), **info))
 
 
 def policy_chain(
     obj: Any, destination: Any, registry: Any, info: dict[str, Any]
 ) -> bool:
     """Destination, registry, object (§7.2); ``info`` holds the chain's keywords."""
-    return _chain(
-        obj,
-        override_of(destination, SyncDestinationBase, "should_send"),
-        override_of(registry, SyncRegistry, "should_send"),
-        override_of(obj, Synchronizable, "sync_should_send"),
-        info,
-    )
-
-
-def _chain(
-    obj: Any, dest_hook: Hook, registry_hook: Hook, object_hook: Hook, info: Any
-) -> bool:
-    if dest_hook is not None and not dest_hook(obj, **info):
+    hook = dest_hook(destination)
+    if hook is not None and not hook(obj, **info):
         return False
-    if registry_hook is not None and not registry_hook(obj, **info):
+    hook = override_of(registry, SyncRegistry, "should_send")
+    if hook is not None and not hook(obj, **info):
         return False
-    return object_hook is None or bool(object_hook(**info))
+    hook = override_of(obj, Synchronizable, "sync_should_send")
+    return hook is None or bool(hook(**info))

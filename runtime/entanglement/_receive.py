@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from entanglement._lookup import default_registries, find_syncable, syncable_candidates
 from entanglement._planreceive import (
+    ObjectSteps,
     ReceivePlan,
     check_constructed,
     constructed_check,
@@ -238,7 +239,7 @@ class ReceiveMixin:
     ) -> bool:
         """Registry (ownership checks) then object: each must return True or raise."""
         check = constructed_check(info["registry"], info["operation"])
-        check_constructed(check, obj, msg, info, {})
+        check_constructed(check, ObjectSteps(type(obj)), obj, msg, info)
         return True
 
     # -- errors ------------------------------------------------------------------

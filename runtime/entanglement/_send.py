@@ -9,15 +9,16 @@ Choices where the spec is silent or where we fixed a quirk:
 
 * A target that is neither live nor connecting raises ``SyncNotConnected``, including
   one that is "connecting" before its transport exists (quirk 18).
-* The per-class registry and the "overrides sync_receive" check are cached: the check
-  walks the MRO statically and would otherwise cost more than the rest of the call.
+* The registry of a class, the "overrides sync_receive" check and which policy hooks
+  are the application's are kept in a per-class send plan (:mod:`entanglement.
+  _plansend`), made again when the class, its registry or a hook changes.
 * An object of a class needing an owner (in-memory stores) without one is refused
   at once, with what to do (issue 10 item 9), not sent for its peers to refuse.
-* One body per call (:meth:`SendMixin._enqueue_all`) reading the call's send plan
-  (:func:`entanglement._plansend.send_plan`): which policy hooks are the application's
-  (only those are called, see :mod:`entanglement._plan`).  A call with no target (a
-  received object's flood on a node with one link) stops once the arguments are
-  validated and the response context has seen its (empty) target list.
+* One body per call (:meth:`SendMixin._enqueue_all`) reading the send plan: only the
+  policy hooks the application overrides are called (see :mod:`entanglement._plan`).
+  A call with no target (a received object's flood on a node with one link) stops
+  once the arguments are validated and the response context has seen its (empty)
+  target list.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import asyncio
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from entanglement._plansend import policy_chain, send_plan
+from entanglement._plansend import SendPlan, allowed, dest_hook, policy_chain
 from entanglement._sansio import ResponseContext
 from entanglement.interface import (
     EphemeralUnflooded,
@@ -46,7 +47,7 @@ class SendMixin:
 
     loop: asyncio.AbstractEventLoop
     _connections: dict[DestHash, SyncProtocol]
-    _class_registry: dict[type, Any]
+    _send_plans: dict[type, SendPlan]
 
     if TYPE_CHECKING:  # provided by ReceiveMixin and ConnectMixin
 
@@ -128,10 +129,10 @@ class SendMixin:
             raise ValueError("response and response_for are mutually exclusive")
         if obj._sync_owner_required:
             _require_owner(obj)
-        registry = self._class_registry.get(type(obj))
-        if registry is None or obj.sync_type not in registry.registry:
-            registry = self._registry_of(obj)
-        op = registry.get_operation(operation)
+        plan = self._send_plans.get(type(obj))
+        if plan is None or not plan.current(self, obj):
+            plan = self._send_plan(obj)
+        op = plan.registry.get_operation(operation)
         if priority is None:
             priority = obj.sync_priority
         future: asyncio.Future[Any] | None = None
@@ -143,7 +144,7 @@ class SendMixin:
             context = ResponseContext(future=future)
         try:
             self._enqueue_all(
-                obj, op, registry, destinations, exclude, attributes_to_sync,
+                obj, op, plan, destinations, exclude, attributes_to_sync,
                 context, priority,
             )  # fmt: skip
         finally:
@@ -164,18 +165,15 @@ class SendMixin:
         for protocol in list(self._connections.values()):
             protocol.flush()
 
-    def _registry_of(self, obj: Any) -> Any:
-        # Cached per class: the sync_receive override check walks the MRO statically
-        # and costs more than everything else synchronize() does for one object.
-        cls, sync_type = type(obj), obj.sync_type
-        registry = self._class_registry.get(cls)
-        if registry is not None and sync_type in registry.registry:
-            return registry
+    def _send_plan(self, obj: Any) -> SendPlan:
+        # Made per class, and again when the class, its registry or a policy hook
+        # changed (SendPlan.current).
+        cls = type(obj)
         if overrides_sync_receive(cls):
             raise SyntaxError(f"{cls.__name__} overrides sync_receive; it must not")
-        registry = self._registry_holding(cls, sync_type)
-        self._class_registry[cls] = registry
-        return registry
+        plan = SendPlan(self, cls, self._registry_holding(cls, obj.sync_type))
+        self._send_plans[cls] = plan
+        return plan
 
     def _registry_holding(self, cls: type, sync_type: str) -> Any:
         # The registry of the object's own class: several registries may hold
@@ -195,7 +193,7 @@ class SendMixin:
         self,
         obj: Any,
         op: Any,
-        registry: Any,
+        plan: SendPlan,
         destinations: Iterable[Any] | None,
         exclude: Iterable[Any],
         attributes: Iterable[str] | None,
@@ -208,10 +206,12 @@ class SendMixin:
         if not pairs:
             return
         subset = frozenset(attributes) if attributes else None
-        plan = send_plan(self, obj, registry, op, context)
+        asks = plan.asks(obj)
         for protocol, dest in pairs:
-            if not plan.allows(dest):
-                continue
+            if asks or dest_hook(dest) is not None:
+                info = {"manager": self, "response_for": context, "operation": op}
+                if not allowed(self, obj, dest, plan.registry, info):
+                    continue
             if protocol is None:
                 protocol = self._sending_protocol(dest)
             protocol.enqueue(obj, op, subset, context, priority)

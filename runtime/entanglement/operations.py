@@ -61,17 +61,16 @@ __all__ = [
 ]
 
 
-def _sender_hash(info: dict[str, Any]) -> Any:
-    return getattr(info.get("sender"), "dest_hash", None)
-
-
 def _is_ephemeral(obj: Any) -> bool:
     return obj.sync_owner is EphemeralUnflooded
 
 
 def _from_owner_direction(owner: Any, info: dict[str, Any]) -> bool:
     owner_hash = getattr(owner, "dest_hash", None)
-    return owner_hash is not None and owner_hash == _sender_hash(info)
+    if owner_hash is None:
+        return False
+    sender_hash = getattr(info.get("sender"), "dest_hash", None)
+    return owner_hash is sender_hash or owner_hash == sender_hash
 
 
 def _primary_keys(obj: Any) -> tuple[str, ...]:
