@@ -5,9 +5,10 @@ Python IR is built from); templates only loop over these values.  Decisions take
 
 * Property names are used as they are (they are the wire keys, or ``renamed_from`` is);
   a name that is a member of the runtime's ``Synchronizable`` is a diagnostic.
-* TypeScript types: ``str``/``uuid``/``date`` → ``string``, ``int``/``float`` →
-  ``number``, ``bool`` → ``boolean``, ``bytes`` → ``Uint8Array``, ``datetime`` →
-  ``Date``, ``json`` → ``JsonValue``; a reference is its target's key type; an enum is a
+* TypeScript types: ``str``/``uuid``/``date``/``decimal`` → ``string``,
+  ``int``/``float`` → ``number``, ``bool`` → ``boolean``, ``bytes`` → ``Uint8Array``,
+  ``datetime`` → ``Date``, ``json`` → ``JsonValue``, ``list``/``map`` of T → ``T[]`` /
+  ``Record<string, T>`` (every item checked on receipt); a reference is its target's key type; an enum is a
   union of its values (a ``const`` object names them).  A property with a custom
   encoder (a Python hook) is typed ``JsonValue`` and travels as the Python side encodes
   it: the TypeScript side cannot run the hook.  Properties with ``sync: false`` are
@@ -345,6 +346,18 @@ def _type_and_codec(
             assert found is not None, "resolve_project checked the enum exists"
             enums[res.target] = found
         return res.target, f"{res.target}Codec", "enum"
+    if res.container:
+        item_type, item_codec = SCALARS[res.item]
+        if res.container == "list":
+            return f"{item_type}[]", f"codecs.listOf({item_codec})", "container"
+        return (
+            f"Record<string, {item_type}>",
+            f"codecs.mapOf({item_codec})",
+            "container",
+        )
+    if res.scalar == "decimal":
+        precision = "null" if p.precision is None else str(p.precision)
+        return "string", f"codecs.decimalOf({precision}, {p.scale or 0})", "decimal"
     ts_type, codec = SCALARS[res.scalar]
     return ts_type, codec, res.scalar
 
@@ -363,6 +376,8 @@ def _default(p: PropertySpec, scalar: str, codec: str, t: TypeSpec) -> str | Non
         )
     if scalar == "date" and hasattr(value, "isoformat"):
         return json.dumps(value.isoformat())
+    if scalar == "decimal":
+        return json.dumps(str(value))
     return json.dumps(value, ensure_ascii=False)
 
 

@@ -67,7 +67,15 @@ describe("objects both ways", { timeout: 15_000 }, () => {
     const who = randomUUID();
     const when = new Date(Date.UTC(2024, 4, 1, 12, 0, 0, 250));
     client.synchronize(
-      new presence.Position({ participant: who, room: "hall", x: 1, y: -2, updated_at: when }),
+      new presence.Position({
+        participant: who,
+        room: "hall",
+        x: 1,
+        y: -2,
+        updated_at: when,
+        zones: ["north", "lab ü"],
+        signal: { ap1: -40, ap2: -71 },
+      }),
     );
     const icon = Uint8Array.from([0, 1, 2, 250, 255]);
     const beaconOwner = randomUUID();
@@ -81,6 +89,7 @@ describe("objects both ways", { timeout: 15_000 }, () => {
         updated_at: when,
         label: "printer ü",
         icon,
+        battery_volts: "03.70",
       }),
     );
     const payload = { nested: [1, 2.5, "ü", null, true], empty: {} };
@@ -92,10 +101,14 @@ describe("objects both ways", { timeout: 15_000 }, () => {
     const position = await client.waitFor(presence.Position, (p) => p.room === "hall-echo");
     assert.equal(position.updated_at.getTime(), when.getTime());
     assert.equal(position.heading, null);
+    assert.deepEqual(position.zones, ["north", "lab ü", "echo"]);
+    assert.deepEqual(position.signal, { ap1: -40, ap2: -71, echo: -1 });
     const beacon = await client.waitFor(presence.Beacon, (b) => b.room === "lab-echo");
     assert.deepEqual([...beacon.icon], [255, 250, 2, 1, 0]);
     assert.equal(beacon.label, "printer ü");
     assert.equal(beacon.heading, 90.5);
+    assert.equal(beacon.battery_volts, "3.70"); // a Decimal in Python, text on the wire
+    assert.deepEqual(beacon.zones, []);
     await until(() => pongs.some((p) => p.board === "pong"), 5000, "the pong");
     assert.deepEqual(pongs.find((p) => p.board === "pong").payload, { echo: payload });
   });
@@ -183,6 +196,21 @@ describe("responses and errors", { timeout: 15_000 }, () => {
     assert.throws(
       () => presence.Cursor.fromSync({ participant: randomUUID(), board: 3 }),
       (err) => err instanceof presence.CodecError && /Cursor.board: a string/.test(err.message),
+    );
+    const volts = (v) =>
+      new presence.Beacon({
+        participant: randomUUID(), room: "r", x: 0, y: 0, label: "l", battery_volts: v,
+      });
+    assert.throws(() => volts("3.705").toSync(), /at most 2 digits after the point/);
+    assert.throws(() => volts("123.5").toSync(), /at most 2 digits before the point/);
+    assert.throws(() => volts("1e3").toSync(), /decimal text/);
+    assert.throws(
+      () => presence.Position.fromSync({ participant: randomUUID(), zones: ["a", 2] }),
+      /Position.zones\[1\]: a string is expected, got 2/,
+    );
+    assert.throws(
+      () => presence.Position.fromSync({ participant: randomUUID(), signal: { a: 1.5 } }),
+      /Position.signal\["a"\]: an integer is expected/,
     );
     assert.throws(
       () => exercise.Team.fromSync({ id: randomUUID(), side: "purple" }),

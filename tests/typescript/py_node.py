@@ -18,7 +18,8 @@ What the node does with what it receives, so that a test can see it was understo
 * ``vanish``: it sends a ``vanished`` cursor of its own, then deletes it;
 * ``drop``: it drops the sender's connection (once per participant);
 * a ``Position`` or ``Beacon``: a copy for another participant (UUID v5 of the first),
-  ``room`` + ``-echo``, a Beacon's icon bytes reversed;
+  ``room`` + ``-echo``; a Position's ``zones`` get ``"echo"`` and its ``signal``
+  ``{"echo": -1}``; a Beacon's icon bytes are reversed;
 * a ``Ping``: a ``pong`` ping whose payload is ``{"echo": <payload>}``.
 
 The exercise database starts with a blue team, a red team, a blue participant with an
@@ -108,6 +109,9 @@ class EchoPresence(PresenceRegistry):
                 updated_at=obj.updated_at,
                 label=obj.label,
                 icon=icon,
+                zones=obj.zones,
+                signal=obj.signal,
+                battery_volts=obj.battery_volts,
             )
         if isinstance(obj, Position):
             return Position(
@@ -117,6 +121,8 @@ class EchoPresence(PresenceRegistry):
                 y=obj.y,
                 heading=obj.heading,
                 updated_at=obj.updated_at,
+                zones=[*obj.zones, "echo"],
+                signal={**obj.signal, "echo": -1},
             )
         if isinstance(obj, Ping) and obj.board == "ping":
             return Ping(

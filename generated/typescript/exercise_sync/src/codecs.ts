@@ -10,7 +10,9 @@
  *   microseconds below the millisecond are dropped.
  * - date: "YYYY-MM-DD" text; a received full ISO datetime keeps its first ten characters.
  * - bytes: a Uint8Array; sent as standard base64 (+, /, = padding).
- * - decimal: text of a decimal number ("-12.50"), never a JSON number (no float rounding).
+ * - decimal: text of a decimal number in plain notation ("-12.50"), never a JSON number
+ *   (no float rounding); a value with more digits than the property holds is refused.
+ * - list / map: a JSON array / object whose every item fits the item type.
  * - int: a JSON integer (a safe JavaScript integer); float: any JSON number; a boolean is
  *   never taken for a number and a received value is never converted.
  * - json: any JSON value, as it is.
@@ -184,22 +186,91 @@ export const bytes: Codec<Uint8Array> = {
   },
 };
 
-const DECIMAL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+// Plain notation only, as the Python side writes it (never an exponent); the length
+// bound is the Python decoder's.
+const DECIMAL = /^-?[0-9]{1,1001}(?:\.[0-9]{1,1001})?$/;
 
-export const decimal: Codec<string> = {
-  kind: "decimal",
-  encode(value) {
-    if (!DECIMAL.test(value)) {
-      throw new CodecError(`decimal text is expected, got ${JSON.stringify(value)}`);
+/** The codec of a decimal with at most `precision` digits, `scale` of them after the
+ * point (no limit when `precision` is null).  A value that does not fit is refused,
+ * never rounded. */
+export function decimalOf(precision: number | null, scale: number): Codec<string> {
+  const check = (text: string): string | null => {
+    if (!DECIMAL.test(text)) {
+      return "decimal text such as \"12.50\"";
     }
-    return value;
-  },
-  decode(value, where) {
-    return typeof value === "string" && DECIMAL.test(value)
-      ? value
-      : refuse(where, "decimal text", value);
-  },
-};
+    if (precision === null) {
+      return null;
+    }
+    const [whole = "", fraction = ""] = text.replace("-", "").split(".");
+    const digits = whole.replace(/^0+/, "").length;
+    if (fraction.length > scale) {
+      return `at most ${scale} digits after the point`;
+    }
+    if (digits > precision - scale) {
+      return `at most ${precision - scale} digits before the point`;
+    }
+    return null;
+  };
+  return {
+    kind: "decimal",
+    encode(value) {
+      const problem = check(value);
+      if (problem !== null) {
+        throw new CodecError(`${problem} is expected, got ${JSON.stringify(value)}`);
+      }
+      return value;
+    },
+    decode(value, where) {
+      if (typeof value !== "string") {
+        return refuse(where, "decimal text", value);
+      }
+      const problem = check(value);
+      return problem === null ? value : refuse(where, problem, value);
+    },
+  };
+}
+
+/** Decimal text of any size. */
+export const decimal: Codec<string> = decimalOf(null, 0);
+
+/** The codec of a JSON array whose items all fit `item` (a list property). */
+export function listOf<T>(item: Codec<T>): Codec<T[]> {
+  return {
+    kind: `list of ${item.kind}`,
+    encode: (value) => value.map((entry) => item.encode(entry)),
+    decode(value, where) {
+      if (!Array.isArray(value)) {
+        return refuse(where, `a list of ${item.kind}`, value);
+      }
+      const items: readonly JsonValue[] = value;
+      return items.map((entry, i) => item.decode(entry, `${where}[${i}]`));
+    },
+  };
+}
+
+/** The codec of a JSON object whose values all fit `item` (a map property). */
+export function mapOf<T>(item: Codec<T>): Codec<Record<string, T>> {
+  return {
+    kind: `map of ${item.kind}`,
+    encode(value) {
+      const out: { [key: string]: JsonValue } = {};
+      for (const [key, entry] of Object.entries(value)) {
+        out[key] = item.encode(entry);
+      }
+      return out;
+    },
+    decode(value, where) {
+      if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        return refuse(where, `a map of str to ${item.kind}`, value);
+      }
+      const out: Record<string, T> = {};
+      for (const [key, entry] of Object.entries(value)) {
+        out[key] = item.decode(entry, `${where}[${JSON.stringify(key)}]`);
+      }
+      return out;
+    },
+  };
+}
 
 /** The codec of an enumeration: its values travel as they are. */
 export function enumeration<T extends string>(name: string, values: readonly T[]): Codec<T> {

@@ -121,6 +121,7 @@ const _MachineFields: readonly Field[] = [
   field("side", "side", SideCodec, false),
   field("os", "os", MachineOsCodec, false),
   field("specs", "specs", codecs.json, false),
+  field("open_ports", "open_ports", codecs.listOf(codecs.int), false),
   field("compromised", "compromised", codecs.bool, false),
 ];
 
@@ -133,6 +134,7 @@ export interface MachineInit {
   readonly side: Side;
   readonly os?: MachineOs;
   readonly specs?: JsonValue;
+  readonly open_ports?: number[];
   readonly compromised?: boolean;
 }
 
@@ -152,6 +154,7 @@ export class Machine extends Synchronizable {
   side: Side;
   os: MachineOs;
   specs: JsonValue;
+  open_ports: number[];
   compromised: boolean;
 
   constructor(init: MachineInit) {
@@ -163,6 +166,7 @@ export class Machine extends Synchronizable {
     this.side = init.side;
     this.os = init.os !== undefined ? init.os : "linux";
     this.specs = init.specs !== undefined ? init.specs : {"cpus": 2, "memory_mb": 4096};
+    this.open_ports = init.open_ports !== undefined ? init.open_ports : [];
     this.compromised = init.compromised !== undefined ? init.compromised : false;
   }
 
@@ -289,6 +293,7 @@ const _HelpRequestFields: readonly Field[] = [
   field("updated_at", "updated_at", codecs.datetime, false),
   field("status", "status", HelpRequestStatusCodec, false),
   field("body", "body", codecs.str, false),
+  field("labels", "labels", codecs.listOf(codecs.str), false),
   field("score_penalty", "score_penalty", codecs.float, false),
 ];
 
@@ -302,6 +307,7 @@ export interface HelpRequestInit {
   readonly updated_at?: Date;
   readonly status?: HelpRequestStatus;
   readonly body: string;
+  readonly labels?: string[];
   readonly score_penalty?: number;
 }
 
@@ -322,6 +328,7 @@ export class HelpRequest extends Synchronizable {
   updated_at: Date;
   status: HelpRequestStatus;
   body: string;
+  labels: string[];
   score_penalty: number;
 
   constructor(init: HelpRequestInit) {
@@ -334,6 +341,7 @@ export class HelpRequest extends Synchronizable {
     this.updated_at = init.updated_at !== undefined ? init.updated_at : new Date();
     this.status = init.status !== undefined ? init.status : "open";
     this.body = init.body;
+    this.labels = init.labels !== undefined ? init.labels : [];
     this.score_penalty = init.score_penalty !== undefined ? init.score_penalty : 0.0;
   }
 

@@ -71,6 +71,8 @@ const _PositionFields: readonly Field[] = [
   field("y", "y", codecs.float, false),
   field("heading", "heading", codecs.float, true),
   field("updated_at", "updated_at", codecs.datetime, false),
+  field("zones", "zones", codecs.listOf(codecs.str), false),
+  field("signal", "signal", codecs.mapOf(codecs.int), false),
 ];
 
 /** Constructor arguments of {@link Position}. */
@@ -81,6 +83,8 @@ export interface PositionInit {
   readonly y: number;
   readonly heading?: number | null;
   readonly updated_at?: Date;
+  readonly zones?: string[];
+  readonly signal?: Record<string, number>;
 }
 
 /**
@@ -98,6 +102,8 @@ export class Position extends Synchronizable {
   y: number;
   heading: number | null;
   updated_at: Date;
+  zones: string[];
+  signal: Record<string, number>;
 
   constructor(init: PositionInit) {
     super();
@@ -107,6 +113,8 @@ export class Position extends Synchronizable {
     this.y = init.y;
     this.heading = init.heading !== undefined ? init.heading : null;
     this.updated_at = init.updated_at !== undefined ? init.updated_at : new Date();
+    this.zones = init.zones !== undefined ? init.zones : [];
+    this.signal = init.signal !== undefined ? init.signal : {};
   }
 
   override get syncClass(): SyncClass {
@@ -124,12 +132,14 @@ export class Position extends Synchronizable {
 const _BeaconFields: readonly Field[] = [
   field("label", "label", codecs.str, false),
   field("icon", "icon", codecs.bytes, true),
+  field("battery_volts", "battery_volts", codecs.decimalOf(4, 2), true),
 ];
 
 /** Constructor arguments of {@link Beacon}. */
 export interface BeaconInit extends PositionInit {
   readonly label: string;
   readonly icon?: Uint8Array | null;
+  readonly battery_volts?: string | null;
 }
 
 /**
@@ -143,11 +153,13 @@ export class Beacon extends Position {
   static override readonly fields: readonly Field[] = [...Position.fields, ..._BeaconFields];
   label: string;
   icon: Uint8Array | null;
+  battery_volts: string | null;
 
   constructor(init: BeaconInit) {
     super(init);
     this.label = init.label;
     this.icon = init.icon !== undefined ? init.icon : null;
+    this.battery_volts = init.battery_volts !== undefined ? init.battery_volts : null;
   }
 
   override get syncClass(): SyncClass {
