@@ -302,7 +302,17 @@ def _field(
             p.key_path,
             "rename the property and keep the wire name with renamed_from",
         )
-    ts_type, codec, scalar = _type_and_codec(p, project, enums)
+    if not _supported(p):
+        diags.error(
+            p.loc,
+            f"the TypeScript target cannot express property {p.name!r} "
+            f"of type {p.type.value!r} yet",
+            p.key_path,
+            "build the Python target only, or use a supported type",
+        )
+        ts_type, codec, scalar = "JsonValue", "codecs.json", "json"
+    else:
+        ts_type, codec, scalar = _type_and_codec(p, project, enums)
     wire = p.renamed_from.value if p.renamed_from is not None else p.name
     custom = p.encoder is not None or p.decoder is not None
     if custom:
@@ -332,6 +342,15 @@ def _field(
         init=f"readonly {p.name}{mark}: {full_type};",
         assign=assign,
     )
+
+
+def _supported(p: PropertySpec) -> bool:
+    res = p.resolved
+    if res is None or res.kind == "enum":
+        return res is not None
+    if res.container:
+        return res.item in SCALARS
+    return res.scalar in SCALARS or res.scalar == "decimal"
 
 
 def _type_and_codec(
