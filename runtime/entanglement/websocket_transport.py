@@ -183,6 +183,9 @@ class WebSocketTransport(asyncio.Transport):
             self._ws_closed = True
             if self._ws.state.name != "CLOSED":
                 self._ws.transport.abort()
+            if self._deliver_handle is not None:  # what arrived before the close
+                self._deliver_handle.cancel()
+                self._deliver()
             self._connection_lost(exc)
 
     async def _watch_close(self) -> None:

@@ -148,3 +148,32 @@ def test_frame_conversion_both_ways() -> None:
         '{"_flags": 1, "b": [2]}',
     ]
     assert frames_to_messages(message_to_frame("{}")) == ['{"_flags": 0}']
+
+
+def test_messages_sent_just_before_a_close_are_processed() -> None:
+    async def scenario() -> None:
+        srv, rs = server()
+        async with srv:
+            listener = await serve_websocket(srv, Sessions("ann"))
+            owner = str(uuid.uuid4())
+            who = [str(uuid.uuid4()) for _ in range(50)]
+            async with connect(url_of(listener)) as ws:
+                await wait_until(lambda: bool(srv.connections))
+                await ws.send(
+                    json.dumps({"_sync_type": "SyncOwner", "_sync_owner": owner})
+                )
+                for participant in who:
+                    cursor = {
+                        "_sync_type": "Cursor",
+                        "_sync_owner": owner,
+                        "participant": participant,
+                        "board": "last words",
+                        "side": "red",
+                    }
+                    await ws.send(json.dumps(cursor))
+            # The client closed right after sending: every cursor still counts.
+            stored = rs.store_for_class(Cursor)
+            await wait_until(lambda: not srv.connections)
+            assert all((uuid.UUID(p), "last words") in stored for p in who)
+
+    run(scenario())
