@@ -310,10 +310,16 @@ def wait_converged(
 
 
 def scan_logs(nodes: Iterable[NodeProcess]) -> str:
-    """Lines of the node logs that show a crash of the node itself."""
+    """Lines of the node logs that show a crash of the node itself, or a traceback
+    (every fault here is an expected one: each is logged as one line, never with a
+    traceback), with the line before each traceback (the record it belongs to)."""
     bad = []
     for n in nodes:
+        previous = ""
         for line in n.text().splitlines():
             if "internal error" in line or "please report this" in line:
                 bad.append(f"{n.name}: {line}")
+            elif line.startswith("Traceback"):
+                bad.append(f"{n.name}: traceback after: {previous}")
+            previous = line
     return "\n".join(bad)

@@ -38,8 +38,8 @@ node can read it (issue 9); the row's neighbours in the burst are stored as usua
 (issue 10 item 5).  A row whose stored owner
 differs from the message's, or whose stored class differs from the message's, is
 skipped with an error in the log (rows never change owner or class through messages).
-A commit that fails (a database constraint, or a bug: logged with its traceback) rolls
-the batch back and marks it *failed*: the next YouHave is then not recorded, so the rows
+A commit that fails (a busy or locked database: a warning; a database constraint: an
+error; a bug: logged with its traceback) rolls the batch back and marks it *failed*: the next YouHave is then not recorded, so the rows
 are asked for again on the next connection.
 """
 
@@ -59,6 +59,7 @@ from entanglement._codecplan import aliases_of
 from entanglement.sql.holds import Holds
 from entanglement.sql.plan import RowPlan, row_plan
 from entanglement.sql.state import sql_state
+from entanglement.sql.transient import first_line, is_transient
 
 __all__ = [
     "COMMIT_DELAY",
@@ -154,7 +155,14 @@ class ReceiveBatch:
         except Exception as exc:
             session.rollback()
             self.failed = True
-            if isinstance(exc, sqlalchemy.exc.SQLAlchemyError):
+            if is_transient(exc):  # a busy or locked database: no error of ours
+                log.warning(
+                    "could not store %d received rows (asked again on the next "
+                    "connection): the database is unavailable: %s",
+                    len(rows),
+                    first_line(exc),
+                )
+            elif isinstance(exc, sqlalchemy.exc.SQLAlchemyError):
                 log.error(
                     "could not store %d received rows (asked again on the next "
                     "connection): %s",

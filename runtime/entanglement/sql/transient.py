@@ -22,7 +22,8 @@ node's poll interval up to :data:`MAX_DELAY` seconds.
 An answer owed to a neighbour (an IHave's rows and YouHave) that meets a transient fault
 cannot simply fail: the neighbour would wait for it for as long as the link lasts.
 :func:`drop_link_on_fault` drops the link instead (one warning), so the resync after
-reconnecting asks again, as a received message that cannot be stored does.
+reconnecting asks again, as a received message that cannot be stored does; an answer
+cut by the loss of its link ends with an info line (the loss itself is logged).
 """
 
 from __future__ import annotations
@@ -185,15 +186,23 @@ async def drop_link_on_fault(answer: Awaitable[Any], protocol: Any, what: str) -
     Raises:
         sqlalchemy.exc.DBAPIError: a fault that is not transient (as any other error).
     """
+    from entanglement._errors import SyncNotConnected
+
     try:
         await answer
+    except SyncNotConnected as exc:  # the link went first: nothing is owed any more
+        log.info("%s: %s ended with the connection: %s", _peer(protocol), what, exc)
     except sa.exc.DBAPIError as exc:
         if not is_transient(exc):
             raise
         log.warning(
             "%s: storage unavailable while %s (%s); reconnecting",
-            getattr(protocol, "peer_name", "?"),
+            _peer(protocol),
             what,
             first_line(exc),
         )
         protocol.abort()
+
+
+def _peer(protocol: Any) -> str:
+    return str(getattr(protocol, "peer_name", "?"))
