@@ -38,6 +38,7 @@ import asyncio
 import inspect
 import logging
 import ssl as ssl_module
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -124,7 +125,10 @@ class _Endpoint:
         self.manager = manager
         self.find_destination = find_destination
         self.path = path
-        self.accepted: dict[ServerConnection, tuple[Any, WebSocketRequest]] = {}
+        # Weak: a handshake that fails after the hook leaves nothing behind.
+        self.accepted: weakref.WeakKeyDictionary[
+            ServerConnection, tuple[Any, WebSocketRequest]
+        ] = weakref.WeakKeyDictionary()
 
     async def process_request(
         self, connection: ServerConnection, request: Request
@@ -162,6 +166,7 @@ class _Endpoint:
         manager = self.manager
         dest = self._adopt(dest)
         if dest is None:
+            await connection.close(1011, "cannot add the destination")
             return
         protocol = WebSocketProtocol(
             manager,
