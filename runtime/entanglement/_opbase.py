@@ -29,6 +29,7 @@ from typing import Any
 from ._plan import keeps
 
 __all__ = [
+    "LENT_STEPS",
     "ErrorOperation",
     "MethodOperation",
     "Steps",
@@ -137,6 +138,14 @@ def run_steps(steps: Steps, obj: Any, info: dict[str, Any]) -> Any:
     if after_flood is not None:
         after_flood(obj, **info)
     return result
+
+
+# While a receive plan runs a registry's ``sync_receive`` override, it lends the
+# registry ``(operation, steps)`` under this name in the registry's ``__dict__``: the
+# base ``sync_receive``, called back by the override for that operation, runs the lent
+# steps instead of looking them up again through ``operation.incoming`` (the same
+# calls).  Any other call finds nothing lent, or another operation, and looks them up.
+LENT_STEPS = "_sync_lent_steps"
 
 
 class MethodOperation(SyncOperation):

@@ -32,12 +32,6 @@ from typing import Any
 __all__ = ["keeps", "keeps_bound", "override_of", "shadowed"]
 
 
-def _underlying(attr: Any) -> Any:
-    # A classmethod, staticmethod or bound method wraps its function; a plain
-    # function or a property is itself.
-    return getattr(attr, "__func__", attr)
-
-
 def keeps(kind: type, base: type, name: str) -> bool:
     """True when class ``kind`` still has ``base``'s own ``name`` (no override).
 
@@ -46,7 +40,8 @@ def keeps(kind: type, base: type, name: str) -> bool:
         base: the class defining the base hook.
         name: the hook's attribute name.
     """
-    return _underlying(getattr(kind, name, None)) is _underlying(getattr(base, name))
+    found, mine = getattr(kind, name, None), getattr(base, name)
+    return getattr(found, "__func__", found) is getattr(mine, "__func__", mine)
 
 
 def keeps_bound(bound: Any, base: type, name: str) -> bool:

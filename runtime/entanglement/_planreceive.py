@@ -33,7 +33,13 @@ from typing import TYPE_CHECKING, Any
 from entanglement._codecplan import RESERVED_KEYS, known_keys_of
 from entanglement._destinations import SyncDestinationBase
 from entanglement._model import Synchronizable, construct, fill_from_message
-from entanglement._opbase import Steps, SyncOperation, run_steps, steps_of
+from entanglement._opbase import (
+    LENT_STEPS,
+    Steps,
+    SyncOperation,
+    run_steps,
+    steps_of,
+)
 from entanglement._plan import keeps, keeps_bound, override_of
 from entanglement._registry import SyncRegistry
 from entanglement._wirecheck import check_owner_text, validate_message
@@ -184,15 +190,38 @@ def _receiving(
     """``(receive, steps)``: the registry's or operation's override as ``(obj, info)``,
     or the operation's steps when everything on the way is the base one."""
     hook = override_of(registry, SyncRegistry, "sync_receive")
-    if hook is not None or not isinstance(op, SyncOperation):
-        receive = hook if hook is not None else registry.sync_receive
-        return _with_info_keywords(receive), None
+    if not isinstance(op, SyncOperation):
+        return _with_info_keywords(registry.sync_receive), None
     kind = type(op)
-    if not keeps(kind, SyncOperation, "incoming"):
+    keeps_incoming = keeps(kind, SyncOperation, "incoming")
+    plain = keeps_incoming and keeps(kind, SyncOperation, "_incoming_info")
+    if hook is not None:
+        if plain and isinstance(registry, SyncRegistry):
+            return _lending(registry, hook, (op, steps_of(op, registry))), None
+        return _with_info_keywords(hook), None
+    if not keeps_incoming:
         return _with_info_keywords(op.incoming), None
-    if not keeps(kind, SyncOperation, "_incoming_info"):
+    if not plain:
         return op._incoming_info, None
     return None, steps_of(op, registry)
+
+
+def _lending(
+    registry: Any, hook: Callable[..., Any], lent: tuple[Any, Steps]
+) -> Callable[[Any, dict[str, Any]], Any]:
+    """The registry's ``sync_receive`` override, called with the operation's steps
+    lent to the base method (see :data:`~entanglement._opbase.LENT_STEPS`)."""
+    state = registry.__dict__
+
+    def call(obj: Any, info: dict[str, Any]) -> Any:
+        previous = state.get(LENT_STEPS)
+        state[LENT_STEPS] = lent
+        try:
+            return hook(obj, **info)
+        finally:
+            state[LENT_STEPS] = previous
+
+    return call
 
 
 def make_plan(

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from ._opbase import MethodOperation, SyncOperation
+from ._opbase import LENT_STEPS, MethodOperation, SyncOperation, run_steps
 from ._sansio.peertext import peer_repr
 
 if TYPE_CHECKING:
@@ -166,8 +166,16 @@ class SyncRegistry:
     def sync_receive(
         self, obj: Synchronizable, operation: SyncOperation | str, **info: Any
     ) -> Any:
-        """Registry-specific processing: dispatch to ``operation.incoming``."""
+        """Registry-specific processing: dispatch to ``operation.incoming``.
+
+        Called back by an override the receive pipeline runs, it runs the steps the
+        pipeline's plan lent (see :data:`~entanglement._opbase.LENT_STEPS`).
+        """
         if not isinstance(operation, SyncOperation):
             operation = self.get_operation(operation)
         info.setdefault("registry", self)
+        lent = self.__dict__.get(LENT_STEPS)
+        if lent is not None and lent[0] is operation:
+            info["operation"] = operation
+            return run_steps(lent[1], obj, info)
         return operation.incoming(obj, operation=operation, **info)
