@@ -215,7 +215,7 @@ async def main(database: str) -> None:
     SqlSyncRegistry.create_bookkeeping(engine)
     Base.metadata.create_all(engine)
     exercise = exercise_registry(bind=engine)
-    manager = SyncServer(None, 0, registries=[EchoPresence(), exercise])
+    manager: Any = SyncServer(None, 0, registries=[EchoPresence(), exercise])
     try:
         seed(exercise, manager)
         listener = await serve_websocket(manager, find_destination)

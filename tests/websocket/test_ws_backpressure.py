@@ -15,7 +15,7 @@ from ws_helpers import Sessions, run, server, url_of, wait_until
 
 from entanglement.protocol import WRITE_CHUNK
 from entanglement.websocket import serve_websocket
-from entanglement.websocket_transport import HIGH_WATER
+from entanglement.websocket_transport import HIGH_WATER, WebSocketTransport
 
 
 def test_a_peer_that_does_not_read_pauses_the_writer() -> None:
@@ -27,19 +27,21 @@ def test_a_peer_that_does_not_read_pauses_the_writer() -> None:
             async with connect(url_of(listener), max_queue=1) as ws:
                 await wait_until(lambda: bool(srv.connections))
                 [protocol] = srv.connections
-                transport = protocol.transport
+                transport, bw = protocol.transport, protocol.bwprotocol
+                assert isinstance(transport, WebSocketTransport)
+                assert bw is not None
                 keys = [uuid.uuid4() for _ in range(3000)]
                 for n, who in enumerate(keys):
                     board = "x" * 4000  # 4 kB messages, 12 MB: past the socket buffers
                     rs.store_synchronize(
                         Cursor(participant=who, board=board, x=n, side=Side.RED)
                     )
-                await wait_until(lambda: protocol.bwprotocol.paused)
+                await wait_until(lambda: bw.paused)
                 peak = 0
                 for _ in range(20):  # the writer stays paused, the buffer bounded
                     await asyncio.sleep(0.01)
                     peak = max(peak, transport.get_write_buffer_size())
-                assert protocol.bwprotocol.paused
+                assert bw.paused
                 assert (
                     peak <= HIGH_WATER + WRITE_CHUNK + 8 * 1024
                 )  # one write past the mark
@@ -57,6 +59,6 @@ def test_a_peer_that_does_not_read_pauses_the_writer() -> None:
                     if msg.get("_sync_type") == "Cursor":
                         seen[msg["participant"]] = msg["x"]
                 assert set(seen) == {str(k) for k in keys}
-                assert not protocol.bwprotocol.paused
+                assert not bw.paused
 
     run(scenario(), timeout=30.0)

@@ -5,6 +5,7 @@ PostgreSQL.  The blue node's destination is a persisted SqlWebSocketDestination 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from exercise_sync import Base, Side, Team, new_registry
@@ -31,7 +32,7 @@ class Node:
         SqlSyncRegistry.create_bookkeeping(self.engine)
         Base.metadata.create_all(self.engine)
         self.registry = new_registry(bind=self.engine)
-        self.manager = SyncServer(None, 0, registries=[self.registry])
+        self.manager: Any = SyncServer(None, 0, registries=[self.registry])
         self.manager.initial_backoff = 0.05
 
     def add_teams(self, *teams: tuple[str, Side]) -> None:
