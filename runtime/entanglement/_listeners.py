@@ -41,7 +41,8 @@ class _AcceptingUnix(BandwidthProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self.protocol.manager._accept_unix(self.protocol, self)
+        manager: Any = self.protocol.manager  # (a SyncManager: it accepts unix peers)
+        manager._accept_unix(self.protocol, self)
 
 
 def accepting_tls_protocol(manager: Any, ctx: ssl.SSLContext) -> asyncio.Protocol:

@@ -46,8 +46,11 @@ __all__ = [
     "ErrorOperation",
     "ForwardOperation",
     "MethodOperation",
+    "OwnedOperation",
+    "SyncOp",
     "SyncOperation",
     "SyncOperationBase",
+    "SyncStateOperation",
     "create",
     "create_operation",
     "delete",
@@ -78,8 +81,9 @@ def _primary_keys(obj: Any) -> tuple[str, ...]:
     return () if keys == Unique else tuple(keys)
 
 
-class SyncOperationBase(SyncOperation):
-    """Shared helpers of the owner-aware operations."""
+class OwnedOperation(SyncOperation):
+    """Base of the operations on owned objects: flooding through the manager and the
+    next hop toward an owner."""
 
     def synchronize(self, obj: Any, info: dict[str, Any], **kwargs: Any) -> None:
         """Flood through the manager, passing the response context on."""
@@ -103,7 +107,7 @@ class SyncOperationBase(SyncOperation):
         return destination
 
 
-class SyncOp(SyncOperationBase):
+class SyncStateOperation(OwnedOperation):
     """``sync``: the authoritative state, arriving from the owner's direction."""
 
     def _check_info(self, obj: Any, msg: dict[str, Any], info: dict[str, Any]) -> bool:
@@ -141,7 +145,7 @@ class SyncOp(SyncOperationBase):
             self.synchronize(obj, info, exclude=[sender], operation="sync")
 
 
-class ForwardOperation(SyncOperationBase):
+class ForwardOperation(OwnedOperation):
     """``forward``: a proposed change travelling toward the owner."""
 
     def _check_info(self, obj: Any, msg: dict[str, Any], info: dict[str, Any]) -> bool:
@@ -169,7 +173,7 @@ class ForwardOperation(SyncOperationBase):
         )
 
 
-class DeleteOperation(SyncOperationBase):
+class DeleteOperation(OwnedOperation):
     """``delete``: from the owner, a deletion; from anyone else, a request."""
 
     def _check_info(self, obj: Any, msg: dict[str, Any], info: dict[str, Any]) -> bool:
@@ -201,7 +205,7 @@ class DeleteOperation(SyncOperationBase):
             )
 
 
-class CreateOperation(SyncOperationBase):
+class CreateOperation(OwnedOperation):
     """``create``: ask the owner to create an object (keys may be omitted)."""
 
     primary_keys_required = False
@@ -242,10 +246,15 @@ class CreateOperation(SyncOperationBase):
         )
 
 
-sync = SyncOp("sync")
+sync = SyncStateOperation("sync")
 forward = ForwardOperation("forward")
 delete = DeleteOperation("delete")
 create = CreateOperation("create")
+
+# Earlier names of the two classes (SyncOperation is the contract every operation
+# follows; these said less about what they are).
+SyncOperationBase = OwnedOperation
+SyncOp = SyncStateOperation
 
 # The original's names of the standard operation objects, for registries written for it.
 sync_operation = sync

@@ -36,7 +36,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from entanglement._exceptions import RemoteProtocolError, WriteError
 from entanglement._model import fresh_payload
@@ -45,7 +46,7 @@ from entanglement._sansio import SyncConnection
 if TYPE_CHECKING:
     from entanglement._hashes import DestHash
 
-__all__ = ["BandwidthProtocol", "SyncProtocol"]
+__all__ = ["BandwidthProtocol", "ConnectionOwner", "SyncProtocol"]
 
 log = logging.getLogger("entanglement.protocol")
 
@@ -56,19 +57,46 @@ TURN_FRAMES: Final = 500
 QUANTUM: Final = 0.1
 
 
+class ConnectionOwner(Protocol):
+    """What a :class:`SyncProtocol` needs from its manager: the loop and three
+    callbacks (a SyncManager is one)."""
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop the connection runs on."""
+        ...
+
+    def _connection_made(self, protocol: SyncProtocol) -> None:
+        """The transport is up (the peer is not identified yet)."""
+        ...
+
+    def _receive_events(self, protocol: SyncProtocol, events: Iterator[Any]) -> None:
+        """Run the receive pipeline for one chunk's events, in order."""
+        ...
+
+    def _connection_lost(
+        self, protocol: SyncProtocol, exc: BaseException | None
+    ) -> None:
+        """The connection is gone (``exc`` None: a regular end or a local close)."""
+        ...
+
+
 class SyncProtocol:
     """One connection to a peer: receive pipeline feed, send path, drain.
 
     Args:
-        manager: the owning SyncManager (``loop``, ``_receive_events``,
-            ``_connection_lost``).
+        manager: the owning manager (see :class:`ConnectionOwner`).
         incoming: True for accepted connections.
         dest: the destination, when already known.
         **kwargs: ``dest_hash`` and ``der_cert`` when already known.
     """
 
     def __init__(
-        self, manager: Any, incoming: bool = False, dest: Any = None, **kwargs: Any
+        self,
+        manager: ConnectionOwner,
+        incoming: bool = False,
+        dest: Any = None,
+        **kwargs: Any,
     ) -> None:
         self.manager = manager
         self.loop: asyncio.AbstractEventLoop = manager.loop
