@@ -205,6 +205,27 @@ describe("responses and errors", { timeout: 15_000 }, () => {
     assert.ok(answer.extra.sync_serial > 0);
   });
 
+  test("a create proposed to the owner resolves with the stored object", async () => {
+    const client = connect("blue-lee", [exercise.registry]);
+    const alice = await client.waitFor(exercise.Participant, (p) => p.callsign === "alice");
+    const request = new exercise.HelpRequest({
+      participant: alice.id,
+      side: exercise.Side.BLUE,
+      body: "the scanner hangs",
+      labels: ["scanner"],
+    });
+    request._sync_owner = alice._sync_owner; // proposed to the node that owns the rows
+    // The owner allocates the key: it is left out of the proposal.
+    const attributes = ["participant", "side", "body", "labels"];
+    const answer = await client.request(request, { operation: "create", attributes });
+    assert.ok(answer instanceof exercise.HelpRequest);
+    assert.notEqual(answer.id, request.id);
+    assert.match(answer.id, /^[0-9a-f]{8}-[0-9a-f]{4}-/);
+    assert.equal(answer.body, "the scanner hangs");
+    assert.deepEqual(answer.labels, ["scanner"]);
+    assert.equal(answer.status, exercise.HelpRequestStatus.OPEN);
+  });
+
   test("an object refused by Python's policy rejects with its SyncError", async () => {
     const client = connect("blue-eve", [exercise.registry], {}, exercise);
     const blue = await client.waitFor(exercise.Team, (t) => t.name === "blue team");

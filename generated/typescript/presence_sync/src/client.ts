@@ -22,6 +22,8 @@
  *   connection stayed open for the current delay (§16.2).  Queued objects stay queued
  *   across a reconnect; the objects this client owns are sent again on every new
  *   connection (with their owner first), so the node has their latest state.
+ * - Attributes: `{attributes: [...]}` sends only those properties (plus the primary
+ *   keys, except for `create`: to let the owner allocate a key, leave it out).
  * - Ownership: an object synchronized with the `sync` operation and no `_sync_owner` is
  *   owned by this client (`ownerId`, a random UUID per client); the owner record
  *   (`SyncOwner`) is sent once per connection before the first such object.  Objects
@@ -424,9 +426,10 @@ export class SyncClient {
 
   private sendPending(socket: WebSocket, pending: Pending): void {
     const cls = pending.obj.syncClass;
-    // The primary keys always travel: the peer finds the object by them.
-    const names =
-      pending.attributes === null ? undefined : [...pending.attributes, ...(cls.primaryKeys ?? [])];
+    // The primary keys travel with every subset (the peer finds the object by them),
+    // except in a create, where the owner may allocate them.
+    const keys = pending.operation === "create" ? [] : (cls.primaryKeys ?? []);
+    const names = pending.attributes === null ? undefined : [...pending.attributes, ...keys];
     let msg: WireMessage;
     try {
       msg = pending.obj.toSync(names);
