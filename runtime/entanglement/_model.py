@@ -39,7 +39,7 @@ Choices where the spec is silent:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, NoReturn, Protocol
 
 from ._codecplan import (
@@ -50,6 +50,7 @@ from ._codecplan import (
     encoder_of,
 )
 from ._hashes import DestHash
+from ._plan import keeps
 from ._properties import NOTHING, NoSyncProperty, SyncProperty, sync_property
 from ._sansio.peertext import peer_repr
 
@@ -350,23 +351,16 @@ def construct(cls: Any, msg: dict[str, Any]) -> Any:
         raise _bad_encoding(f"cannot construct {cls.sync_type}: {exc}", msg) from exc
 
 
-def fresh_payload(obj: Any) -> dict[str, Any] | None:
-    """``obj.to_sync()`` when that is the base method's codec plan, else None.
+def payload_encoder(cls: type) -> Callable[[Any], dict[str, Any] | None] | None:
+    """What ``obj.to_sync()`` runs for objects of ``cls``, as a send plan keeps it:
+    the class's codec plan when ``to_sync`` is the base method, else None.
 
-    The plan builds a new dict on every call, so the sender needs no copy of it; None
-    means "ask ``to_sync`` itself" (an override, or a value the plan leaves to the
-    general loop).
+    The encode function builds a new dict on every call (the sender needs no copy)
+    and gives None, or raises, for what it leaves to ``to_sync``'s general loop.
     """
-    cls = type(obj)
-    if cls.to_sync is not _BASE_TO_SYNC:
+    if not keeps(cls, Synchronizable, "to_sync"):
         return None
-    encode = cls.__dict__.get("_sync_encode_plan")
-    if encode is None:
-        encode = encoder_of(cls)
-    try:
-        return encode(obj)
-    except Exception:
-        return None  # to_sync's general loop reports it
+    return encoder_of(cls)
 
 
 def fill_from_message(obj: Synchronizable, msg: dict[str, Any]) -> None:
@@ -433,7 +427,6 @@ class _UnsetPrimaryKeys:
 
 
 type.__setattr__(Synchronizable, "sync_primary_keys", _UnsetPrimaryKeys())
-_BASE_TO_SYNC: Final = Synchronizable.to_sync
 
 
 def overrides_sync_receive(cls: type) -> bool:

@@ -91,6 +91,20 @@ class OwnedOperation(SyncOperation):
             obj, response_for=info.get("response_for"), **kwargs
         )
 
+    def sync_or_relay(self, obj: Any, info: dict[str, Any]) -> None:
+        """Owner: ``sync`` the object to everyone; else send the operation on toward
+        the owner with the names the message carried."""
+        if obj.sync_is_local:
+            self.synchronize(obj, info, operation="sync")
+            return
+        self.synchronize(
+            obj,
+            info,
+            destinations=[self.next_hop(obj, info)],
+            operation=self.name,
+            attributes_to_sync=info.get("attributes"),
+        )
+
     def next_hop(self, obj: Any, info: dict[str, Any]) -> Any:
         """The destination toward ``obj``'s owner.
 
@@ -161,16 +175,7 @@ class ForwardOperation(OwnedOperation):
 
     def _flood_info(self, obj: Any, info: dict[str, Any]) -> None:
         """Owner: ``sync`` to everyone (the sender gets the answer); else relay."""
-        if obj.sync_is_local:
-            self.synchronize(obj, info, operation="sync")
-            return
-        self.synchronize(
-            obj,
-            info,
-            destinations=[self.next_hop(obj, info)],
-            operation="forward",
-            attributes_to_sync=info.get("attributes"),
-        )
+        self.sync_or_relay(obj, info)
 
 
 class DeleteOperation(OwnedOperation):
@@ -234,16 +239,7 @@ class CreateOperation(OwnedOperation):
 
     def _flood_info(self, obj: Any, info: dict[str, Any]) -> None:
         """Owner: ``sync`` the new object to all; else relay ``create`` toward owner."""
-        if obj.sync_is_local:
-            self.synchronize(obj, info, operation="sync")
-            return
-        self.synchronize(
-            obj,
-            info,
-            destinations=[self.next_hop(obj, info)],
-            operation="create",
-            attributes_to_sync=info.get("attributes"),
-        )
+        self.sync_or_relay(obj, info)
 
 
 sync = SyncStateOperation("sync")

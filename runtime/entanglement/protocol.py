@@ -40,7 +40,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from entanglement._exceptions import RemoteProtocolError, WriteError
-from entanglement._model import fresh_payload
+from entanglement._model import payload_encoder
 from entanglement._sansio import SyncConnection
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ class SyncProtocol:
         self.der_cert: bytes | None = kwargs.pop("der_cert", None)
         self.peer_address: Any = kwargs.pop("peer_address", None)
         self.conn = SyncConnection(dest=dest)
-        self.conn.fresh_payload = fresh_payload
+        self.conn.payload_encoder = payload_encoder
         # The destination (None until the peer is identified, see bind): a plain
         # attribute, read for every object sent and received.
         self.dest: Any = dest

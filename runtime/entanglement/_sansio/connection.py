@@ -69,6 +69,8 @@ __all__ = [
 
 log = logging.getLogger("entanglement.protocol")
 
+Encode = Callable[[Any], "dict[str, Any] | None"]
+
 
 class _NeedData:
     __slots__ = ()
@@ -132,9 +134,11 @@ class SyncConnection:
         self.closed = False
         # Called (synchronously) whenever there is something new to send.
         self.on_wakeup: Callable[[], None] | None = None
-        # Optional shortcut for ``obj.to_sync()`` (all attributes), set by the runtime:
-        # returns a new dict that needs no copy, or None when to_sync must be asked.
-        self.fresh_payload: Callable[[Any], dict[str, Any] | None] | None = None
+        # Set by the runtime: for a class, what ``obj.to_sync()`` (all attributes)
+        # runs, returning a new dict that needs no copy (or None, or raising, when
+        # to_sync must be asked), or None for a class whose to_sync is its own.  Looked
+        # up once per class and batch of frames (data_to_send).
+        self.payload_encoder: Callable[[type], Encode | None] | None = None
         self._frames = FrameBuffer()
         self._json = JsonCodec()
 
@@ -310,11 +314,12 @@ class SyncConnection:
         out = bytearray()
         pop = self.queue.popper()
         debug = log.isEnabledFor(logging.DEBUG)  # once per batch, not per frame
+        encoders: dict[type, Encode | None] = {}
         while len(out) < limit:
             element = pop()
             if element is None:
                 break
-            self._add_frame(out, element, debug)
+            self._add_frame(out, element, debug, encoders)
         if len(out) < limit and self.pending_no_resp and not len(self.queue):
             out += self._metadata_frame()
         return bytes(out)
@@ -329,15 +334,22 @@ class SyncConnection:
             pos = end
         return frames
 
-    def _add_frame(self, out: bytearray, element: QueueElement, debug: bool) -> None:
-        """Write the element's frame into ``out`` (rules 1, 2 and 5)."""
+    def _add_frame(
+        self,
+        out: bytearray,
+        element: QueueElement,
+        debug: bool,
+        encoders: dict[type, Encode | None],
+    ) -> None:
+        """Write the element's frame into ``out`` (rules 1, 2 and 5); ``encoders``
+        holds the batch's payload encoders per class (see ``payload_encoder``)."""
         contexts = element.contexts
         resp_for: list[int] = []
         if contexts:
             for context in contexts:
                 resp_for.extend(context.take_requesters(self))
         try:
-            payload, flags, needing = self._encode(element, resp_for)
+            payload, flags, needing = self._encode(element, resp_for, encoders)
         except (LocalProtocolError, ValueError, TypeError, AttributeError) as exc:
             log.error("%s: not sending %r: %s", self.name, element.obj, exc)
             self.pending_no_resp.extend(resp_for)
@@ -356,13 +368,26 @@ class SyncConnection:
         self.out_count += 1
 
     def _encode(
-        self, element: QueueElement, resp_for: list[int]
+        self,
+        element: QueueElement,
+        resp_for: list[int],
+        encoders: dict[type, Encode | None],
     ) -> tuple[bytes, int, list[ResponseContext] | None]:
         """The element's payload, flags and the contexts that await its answer."""
         msg = None
-        fresh = self.fresh_payload
-        if fresh is not None and element.attributes is None:
-            msg = fresh(element.obj)
+        if element.attributes is None:
+            obj = element.obj
+            kind = type(obj)
+            try:
+                encode = encoders[kind]
+            except KeyError:
+                find = self.payload_encoder
+                encode = encoders[kind] = None if find is None else find(kind)
+            if encode is not None:
+                try:
+                    msg = encode(obj)
+                except Exception:
+                    msg = None  # to_sync's general loop reports it
         if msg is None:  # (an element naming attributes: no overlay otherwise)
             msg = build_payload(element)
         _add_type_and_operation(msg, element)
