@@ -20,6 +20,8 @@ Python IR is built from); templates only loop over these values.  Decisions take
   are JSON literals (a fresh copy per object); a custom-encoded property gets no
   default (its Python default is not its wire form) and is omitted until set.
 * Types are emitted parents first; a child inherits its parent's keys and priority.
+* A type with ``transitions: true`` gets the optional ``transition_id`` property the
+  Python mixin declares (§15), used by the client's ``transition()``.
 """
 
 from __future__ import annotations
@@ -115,6 +117,17 @@ class FieldTS:
     declaration: str
     init: str
     assign: str
+
+
+# Types with ``transitions: true`` carry the id of a transition in progress (§15); it is
+# absent, not null, outside one, and set by the client's ``transition()``.
+TRANSITION_FIELD = FieldTS(
+    name="transition_id",
+    spec='field("transition_id", "transition_id", codecs.uuid, false)',
+    declaration="transition_id?: string;",
+    init="readonly transition_id?: string;",
+    assign="if (init.transition_id !== undefined) this.transition_id = init.transition_id;",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +275,8 @@ def _type(
         (c.priority for c in chain if c.priority is not None), DEFAULT_PRIORITY
     )
     fields = tuple(_field(t, p, project, enums, diags) for p in t.properties if p.sync)
+    if t.transitions:
+        fields += (TRANSITION_FIELD,)
     parent = _parent(t, spec)
     own = f"_{t.name}Fields"
     return TypeTS(

@@ -282,6 +282,33 @@ describe("responses and errors", { timeout: 15_000 }, () => {
   });
 });
 
+describe("transitions", { timeout: 15_000 }, () => {
+  test("a drag is shown at once elsewhere, and its end is applied by the owner", async () => {
+    const mover = connect("blue-mo", [exercise.registry], {}, exercise);
+    const watcher = connect("blue-wat", [exercise.registry], {}, exercise);
+    const vm = await mover.waitFor(exercise.VirtualMachine, (m) => m.hostname === "web01");
+    await watcher.waitFor(exercise.VirtualMachine, (m) => m.hostname === "web01");
+    const seen = [];
+    watcher.onReceive(exercise.VirtualMachine, (m, info) => seen.push([info.operation, m.address]));
+
+    vm.address = "10.0.0.6";
+    const outcome = mover.transition(vm, { attributes: ["address"] });
+    assert.match(vm.transition_id, /^[0-9a-f-]{36}$/);
+    await until(() => seen.some(([op]) => op === "transition"), 5000, "the provisional state");
+    assert.deepEqual(seen[0], ["transition", "10.0.0.6"]);
+
+    vm.address = "10.0.0.7";
+    const final = await mover.endTransition(vm, { attributes: ["address"] });
+    assert.equal(final.address, "10.0.0.7");
+    assert.equal(await outcome, final); // the owner's sync answers the transition too
+    assert.equal(vm.transition_id, undefined);
+    await until(() => seen.some(([op, a]) => op === "sync" && a === "10.0.0.7"), 5000, "the end");
+    assert.throws(() => mover.endTransition(vm), /not in a transition/);
+    const team = mover.store(exercise.Team).values().next().value;
+    assert.throws(() => mover.transition(team), /Team has no transitions/);
+  });
+});
+
 describe("reconnect", { timeout: 20_000 }, () => {
   test("after the node drops the connection the client reconnects and resends", async () => {
     const client = connect("blue-gus", [presence.registry], { minDelay: 50 });

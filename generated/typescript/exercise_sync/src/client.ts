@@ -22,6 +22,9 @@
  *   connection stayed open for the current delay (§16.2).  Queued objects stay queued
  *   across a reconnect; the objects this client owns are sent again on every new
  *   connection (with their owner first), so the node has their latest state.
+ * - Transitions (§15): `transition(obj)` sends provisional states of an object (the
+ *   first one asks for a response), `endTransition(obj)` makes the final state
+ *   permanent through the owner; the transition's promise settles with the outcome.
  * - Attributes: `{attributes: [...]}` sends only those properties (plus the primary
  *   keys, except for `create`: to let the owner allocate a key, leave it out).
  * - Ownership: an object synchronized with the `sync` operation and no `_sync_owner` is
@@ -128,6 +131,7 @@ export class SyncClient {
   private flushing = false;
   private readonly stores = new Map<string, Map<string, Synchronizable>>();
   private readonly owned = new Map<string, Synchronizable>();
+  private readonly transitions = new WeakMap<Synchronizable, Promise<Synchronizable | null>>();
   private readonly handlers = new Map<string, Set<Handler>>();
   private readonly anyHandlers = new Set<Handler>();
   private readonly openHandlers = new Set<() => void>();
@@ -201,6 +205,48 @@ export class SyncClient {
     return new Promise((resolve, reject) => {
       this.enqueue(obj, options ?? {}, { resolve, reject });
     });
+  }
+
+  /** Move `obj` provisionally (a transition, PROTOCOL.md §15): every node shows the
+   * change at once, the owner decides.  The first call starts the transition (a random
+   * `transition_id`, a request for a response); later calls send the next provisional
+   * states (coalesced like any update).  End it with {@link endTransition}.
+   *
+   * @returns the transition's outcome: the final object once the owner applied the
+   *   ending, or a rejection (SyncError `BrokenTransition` when another change won).
+   * @throws EntanglementError when the type has no transitions. */
+  transition(obj: Synchronizable, options?: SendOptions): Promise<Synchronizable | null> {
+    const slots = transitionSlots(obj);
+    const ongoing = this.transitions.get(obj);
+    const attributes = withTransitionId(options?.attributes);
+    if (ongoing !== undefined && slots.transition_id !== undefined) {
+      this.enqueue(obj, { operation: "transition", attributes }, null);
+      return ongoing;
+    }
+    slots.transition_id = crypto.randomUUID();
+    const outcome = this.request(obj, { operation: "transition", attributes });
+    this.transitions.set(obj, outcome);
+    const clear = (): void => {
+      if (this.transitions.get(obj) === outcome) {
+        this.transitions.delete(obj);
+        delete slots.transition_id;
+      }
+    };
+    outcome.then(clear, clear);
+    return outcome;
+  }
+
+  /** End the transition of `obj` with its current state: a `forward` to the owner (or
+   * a `sync` when this client owns it) carrying the transition's id.
+   *
+   * @returns the owner's answer (the transition's own promise settles too). */
+  endTransition(obj: Synchronizable, options?: SendOptions): Promise<Synchronizable | null> {
+    const slots = transitionSlots(obj);
+    if (slots.transition_id === undefined) {
+      throw new EntanglementError(`${obj.syncClass.syncType} is not in a transition`);
+    }
+    const operation = obj._sync_owner === this.ownerId ? "sync" : "forward";
+    return this.request(obj, { operation, attributes: withTransitionId(options?.attributes) });
   }
 
   /** The objects of `cls` received or sent, by key (primary key values as JSON). */
@@ -629,6 +675,19 @@ export class SyncClient {
     }
     emit(this.errorHandlers, (h) => h(error));
   }
+}
+
+type TransitionSlots = { transition_id?: string };
+
+function transitionSlots(obj: Synchronizable): TransitionSlots {
+  if (!obj.syncClass.fields.some((f) => f.name === "transition_id")) {
+    throw new EntanglementError(`${obj.syncClass.syncType} has no transitions`);
+  }
+  return obj as unknown as TransitionSlots;
+}
+
+function withTransitionId(attributes: readonly string[] | undefined): string[] | undefined {
+  return attributes === undefined ? undefined : [...attributes, "transition_id"];
 }
 
 function subscribe<T>(set: Set<T>, handler: T): () => void {

@@ -123,6 +123,7 @@ const _MachineFields: readonly Field[] = [
   field("specs", "specs", codecs.json, false),
   field("open_ports", "open_ports", codecs.listOf(codecs.int), false),
   field("compromised", "compromised", codecs.bool, false),
+  field("transition_id", "transition_id", codecs.uuid, false),
 ];
 
 /** Constructor arguments of {@link Machine}. */
@@ -136,6 +137,7 @@ export interface MachineInit {
   readonly specs?: JsonValue;
   readonly open_ports?: number[];
   readonly compromised?: boolean;
+  readonly transition_id?: string;
 }
 
 /**
@@ -156,6 +158,7 @@ export class Machine extends Synchronizable {
   specs: JsonValue;
   open_ports: number[];
   compromised: boolean;
+  transition_id?: string;
 
   constructor(init: MachineInit) {
     super();
@@ -168,6 +171,7 @@ export class Machine extends Synchronizable {
     this.specs = init.specs !== undefined ? init.specs : {"cpus": 2, "memory_mb": 4096};
     this.open_ports = init.open_ports !== undefined ? init.open_ports : [];
     this.compromised = init.compromised !== undefined ? init.compromised : false;
+    if (init.transition_id !== undefined) this.transition_id = init.transition_id;
   }
 
   override get syncClass(): SyncClass {

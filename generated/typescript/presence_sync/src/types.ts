@@ -73,6 +73,7 @@ const _PositionFields: readonly Field[] = [
   field("updated_at", "updated_at", codecs.datetime, false),
   field("zones", "zones", codecs.listOf(codecs.str), false),
   field("signal", "signal", codecs.mapOf(codecs.int), false),
+  field("transition_id", "transition_id", codecs.uuid, false),
 ];
 
 /** Constructor arguments of {@link Position}. */
@@ -85,6 +86,7 @@ export interface PositionInit {
   readonly updated_at?: Date;
   readonly zones?: string[];
   readonly signal?: Record<string, number>;
+  readonly transition_id?: string;
 }
 
 /**
@@ -104,6 +106,7 @@ export class Position extends Synchronizable {
   updated_at: Date;
   zones: string[];
   signal: Record<string, number>;
+  transition_id?: string;
 
   constructor(init: PositionInit) {
     super();
@@ -115,6 +118,7 @@ export class Position extends Synchronizable {
     this.updated_at = init.updated_at !== undefined ? init.updated_at : new Date();
     this.zones = init.zones !== undefined ? init.zones : [];
     this.signal = init.signal !== undefined ? init.signal : {};
+    if (init.transition_id !== undefined) this.transition_id = init.transition_id;
   }
 
   override get syncClass(): SyncClass {
