@@ -38,8 +38,8 @@ from functools import cache
 
 from . import naming
 from .diagnostics import Diagnostics, Loc
-from .resolve_index import ancestry, effective_properties, primary_key
-from .spec import PropertySpec, RegistrySpec, TypeSpec
+from .resolve_index import ancestry, effective_properties, primary_key, type_named
+from .spec import Located, PropertySpec, RegistrySpec, TypeSpec
 
 __all__ = [
     "MAX_INHERITANCE",
@@ -200,6 +200,7 @@ class _Collisions:
                 self.columns(reg, spec)
                 self.joined_reference(reg, spec)
                 _Constraints(self.d, reg, spec, self.sql_names).run()
+        self.navigation(reg)
 
     def hooks(self, reg: RegistrySpec) -> None:
         located = [*reg.policy.values()]
@@ -283,6 +284,70 @@ class _Collisions:
                     prop.key_path,
                     "databases such as SQLite treat them as one column",
                 )
+
+    def navigation(self, reg: RegistrySpec) -> None:
+        """``navigate``/``back`` of references: where they apply, and free names."""
+        taken: dict[int, dict[str, str]] = {}  # id(TypeSpec) -> attribute -> what
+
+        def names_of(spec: TypeSpec) -> dict[str, str]:
+            if id(spec) not in taken:
+                taken[id(spec)] = {
+                    naming.attribute_name(p.name): f"property {p.name!r}"
+                    for p in effective_properties(reg, spec)
+                }
+            return taken[id(spec)]
+
+        for spec in reg.types:
+            for prop in spec.properties:
+                target = self.nav_target(reg, prop)
+                if target is None:
+                    continue
+                assert prop.navigate is not None
+                kp = prop.key_path
+                self.nav_name(spec, prop.navigate, names_of(spec), f"{kp}.navigate")
+                if prop.back is not None:
+                    self.nav_name(target, prop.back, names_of(target), f"{kp}.back")
+
+    def nav_target(self, reg: RegistrySpec, prop: PropertySpec) -> TypeSpec | None:
+        res, where = prop.resolved, prop.navigate or prop.back
+        if where is None or res is None:
+            return None
+        kp = f"{prop.key_path}.{'navigate' if prop.navigate else 'back'}"
+        if prop.navigate is None:
+            self.d.error(where.loc, "back needs navigate beside it", kp)
+        elif res.kind != "ref":
+            self.d.error(where.loc, "navigate applies to references only", kp)
+        elif res.registry != reg.registry.value:
+            self.d.error(
+                where.loc,
+                f"navigate needs a type of this registry; {res.registry}.{res.target} "
+                "lives in other tables' metadata",
+                kp,
+                "keep the bare key for references across registries",
+            )
+        else:
+            return type_named(reg, res.target)
+        return None
+
+    def nav_name(
+        self, owner: TypeSpec, name: Located, names: dict[str, str], kp: str
+    ) -> None:
+        attr, reserved = name.value, runtime_attributes("sql")
+        what = kp.rpartition(".")[2]
+        if naming.attribute_name(attr) != attr or attr.startswith("sync_"):
+            other = "a reserved name"
+        elif attr in reserved:
+            other = f"the name of an attribute of the runtime class {reserved[attr]}"
+        else:
+            other = names.get(attr, "")
+        if other:
+            self.d.error(
+                name.loc,
+                f"{what} {attr!r} of {owner.name!r} cannot be used: it is {other}",
+                kp,
+                "choose another attribute name",
+            )
+        names.setdefault(attr, f"the {what} attribute {attr!r}")
 
     def joined_reference(self, reg: RegistrySpec, spec: TypeSpec) -> None:
         ancestors = {t.name for t in ancestry(reg, spec)[1:]}

@@ -63,6 +63,12 @@ class TypeIR:
     imports: tuple[str, ...] = ()
     pragmas: tuple[str, ...] = ()
     module_doc: str = ""
+    checking_imports: tuple[str, ...] = ()
+    """Imports for annotations only (``if TYPE_CHECKING:``): navigation targets."""
+    checking_attrs: tuple[PropertyIR, ...] = ()
+    """Attributes declared for the type checker only (navigations: ``Mapped[Team]``)."""
+    navigations: tuple[str, ...] = ()
+    """``Cls.attr = relationship(...)`` statements run once every class exists."""
 
     MEMORY: ClassVar[str] = "types/memory.py.jinja"
     SQL: ClassVar[str] = "types/sql.py.jinja"
@@ -123,6 +129,7 @@ class RegistryIR:
     init_imports: tuple[str, ...]
     all_names: tuple[str, ...]
     files: tuple[FileIR, ...]
+    navigations: tuple[str, ...] = ()
 
 
 class Imports:
@@ -267,6 +274,7 @@ def build_ir(reg: RegistrySpec, source: str, project: list[RegistrySpec]) -> Reg
             py_literal(n) for n in sort_all([registry_class, "registry", *model_names])
         ),
         files=_files(package, reg, types, bool(enums)),
+        navigations=tuple(n for t in types for n in t.navigations),
         registry_base=part.base,
         should_send=part.hooks["should_send"],
         should_listen=part.hooks["should_listen"],
@@ -297,6 +305,8 @@ def _models_imports(
         imports.add("from ._base import Base")
     for t in types:
         imports.add(f"from .{t.module} import {t.class_name}")
+    if any(t.navigations for t in types):
+        imports.add("from sqlalchemy.orm import relationship")
     return imports
 
 

@@ -34,6 +34,8 @@ def sql_type(b: TypeBuilder, spec: TypeSpec) -> TypeIR:
     elif _has_children(b, spec):
         props.append(_discriminator(b))
     props += [_property(b, p, p.name in keys) for p in spec.properties]
+    navs = [_navigation(b, spec, p) for p in spec.properties if p.navigate]
+    backs = [_back(b, spec, *ref) for ref in b.backs.get(spec.name, ())]
     doc = spec.doc or f"The {spec.name} type (table {table_name(spec)})."
     return TypeIR(
         template=TypeIR.SQL,
@@ -46,6 +48,8 @@ def sql_type(b: TypeBuilder, spec: TypeSpec) -> TypeIR:
         init_params=_init_params(b, spec, keys),
         super_args="",
         init_assigns=(),
+        checking_attrs=tuple(attr for attr, _ in navs) + tuple(backs),
+        navigations=tuple(code for _, code in navs),
     )
 
 
@@ -66,10 +70,15 @@ def _init_params(b: TypeBuilder, spec: TypeSpec, keys: list[str]) -> tuple[str, 
             prop.nullable
             or prop.default is not MISSING
             or prop.server_default is not MISSING
+            or prop.navigate is not None  # the key or the object
         )
         param = f"{naming.attribute_name(prop.name)}: {py}" + (
             " = ..." if optional else ""
         )
+        if prop.navigate is not None and prop.resolved is not None:
+            cls = b.checked_sibling(prop.resolved.target, spec)
+            nav_py = f"{cls} | None" if prop.nullable else cls
+            params.append(f"{prop.navigate.value}: {nav_py} = ...")
         builder.use(param)
         if builder is scratch:
             b.imports.take(scratch.imports, param)
@@ -195,6 +204,69 @@ def _property(b: TypeBuilder, prop: PropertySpec, is_key: bool) -> PropertyIR:
         _wrap(b, prop, kind, code),
         b.prop_doc(prop),
     )
+
+
+def _navigation(
+    b: TypeBuilder, spec: TypeSpec, prop: PropertySpec
+) -> tuple[PropertyIR, str]:
+    """``team_ref: Mapped[Team]`` beside the key column ``team`` (the ORM keeps the two
+    in step; only the key is synchronised), and the statement that attaches it.
+
+    Choice: the relationship is attached by ``models/__init__.py`` once every class of
+    the package exists, not in the class body: the runtime inspects each class's mapper
+    as it is created, which configures every mapper of the registry, and a relationship
+    to a class not yet defined (two types naming each other) would fail there.  Added
+    to configured mappers, a relationship is set up at once, so the other side comes
+    from ``backref`` of this one (``back_populates`` would name an attribute that does
+    not exist yet)."""
+    res, nav = prop.resolved, prop.navigate
+    assert res is not None
+    assert nav is not None
+    cls = b.checked_sibling(res.target, spec)
+    key = naming.attribute_name(prop.name)
+    args = [
+        naming.class_name(res.target),
+        f"foreign_keys={py_literal(f'{naming.class_name(spec.name)}.{key}')}",
+    ]
+    if prop.back is not None:
+        args.append(f"backref={py_literal(prop.back.value)}")
+    if res.target == spec.name:  # to its own table: the key is on the remote side
+        target = b.reg.type_named(res.target)
+        assert target is not None
+        remote = naming.attribute_name((target.primary_key or ())[0].value)
+        args.append(f"remote_side={py_literal(f'{cls}.{remote}')}")
+    py = f"{cls} | None" if prop.nullable else cls
+    doc = docstring(
+        f"The {res.target} that {key} holds the key of (loaded on access; assigning "
+        f"it sets {key} at flush). Never sent: the key is the wire form.",
+        indent=8,
+    )
+    return _attached(b, spec, nav.value, f"Mapped[{py}]", args, doc)
+
+
+def _attached(
+    b: TypeBuilder,
+    spec: TypeSpec,
+    attr: str,
+    annotation: str,
+    args: list[str],
+    doc: str,
+) -> tuple[PropertyIR, str]:
+    code = f"{naming.class_name(spec.name)}.{attr} = relationship({', '.join(args)})"
+    return _column(attr, b.use(annotation), "", doc), code
+
+
+def _back(
+    b: TypeBuilder, spec: TypeSpec, referrer: TypeSpec, prop: PropertySpec
+) -> PropertyIR:
+    """The other side of a navigation, for the type checker: the referrers of this
+    object (made at run time by the navigation's ``backref``)."""
+    assert prop.back is not None
+    cls = b.checked_sibling(referrer.name, spec)
+    doc = docstring(
+        f"The {referrer.name} objects whose {prop.name} is this one.", indent=8
+    )
+    return _column(prop.back.value, b.use(f"Mapped[list[{cls}]]"), "", doc)
 
 
 def _wrap(b: TypeBuilder, prop: PropertySpec, kind: Kind, code: str) -> str:

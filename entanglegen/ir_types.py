@@ -81,6 +81,8 @@ _MODULE_IMPORTS = {
     "MutableDict": "from sqlalchemy.ext.mutable import MutableDict",
     "Mapped": "from sqlalchemy.orm import Mapped",
     "mapped_column": "from sqlalchemy.orm import mapped_column",
+    "relationship": "from sqlalchemy.orm import relationship",
+    "TYPE_CHECKING": "from typing import TYPE_CHECKING",
 }
 
 
@@ -138,6 +140,10 @@ class TypeBuilder:
         self.parent_names = (
             parent_names if parent_names is not None else parents_of(reg)
         )
+        self.backs: dict[str, list[tuple[TypeSpec, PropertySpec]]] = {}
+        """Target type name -> (referrer, property) of each ``back`` naming it."""
+        self.checking: set[str] = set()
+        """Imports the annotations need only (``if TYPE_CHECKING:``)."""
 
     def use(self, code: str) -> str:
         for name in free_names(code) & _MODULE_IMPORTS.keys():
@@ -165,6 +171,15 @@ class TypeBuilder:
 
     def hook(self, dotted: str) -> str:
         return self.imports.hook(dotted)
+
+    def checked_sibling(self, type_name: str, spec: TypeSpec) -> str:
+        """A class of this registry for annotations: imported only for type checking
+        (two types naming each other would import each other)."""
+        cls = naming.class_name(type_name)
+        if type_name != spec.name:
+            self.checking.add(f"from .{self.modules[type_name]} import {cls}")
+            self.imports.add("from typing import TYPE_CHECKING")
+        return cls
 
     def sibling(self, type_name: str) -> str:
         """The class of another type of this registry, imported from its module."""
@@ -319,9 +334,11 @@ def build_types(reg: RegistrySpec, project: list[RegistrySpec]) -> tuple[TypeIR,
     modules = module_names(reg)
     make = sql_type if reg.storage == "sql" else memory_type
     parents = parents_of(reg)
+    backs = backs_of(reg)
     result = []
     for spec in ordered:
         builder = TypeBuilder(reg, project, Imports(), modules, parents)
+        builder.backs = backs
         made = make(builder, spec)
         pragmas: tuple[str, ...] = ()
         if any(a.name == "__mapper_args__" for a in made.class_attrs):
@@ -335,9 +352,20 @@ def build_types(reg: RegistrySpec, project: list[RegistrySpec]) -> tuple[TypeIR,
                 imports=builder.imports.block(),
                 pragmas=pragmas,
                 module_doc=docstring(f"The {spec.name} type.", 0),
+                checking_imports=tuple(sorted(builder.checking)),
             )
         )
     return tuple(result)
+
+
+def backs_of(reg: RegistrySpec) -> dict[str, list[tuple[TypeSpec, PropertySpec]]]:
+    """Target type -> the references of ``reg`` with a ``back`` naming it (one pass)."""
+    found: dict[str, list[tuple[TypeSpec, PropertySpec]]] = {}
+    for spec in reg.types:
+        for prop in spec.properties:
+            if prop.navigate and prop.back and prop.resolved and prop.resolved.target:
+                found.setdefault(prop.resolved.target, []).append((spec, prop))
+    return found
 
 
 def module_names(reg: RegistrySpec) -> dict[str, str]:

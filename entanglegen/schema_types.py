@@ -309,6 +309,10 @@ class TypeValidator:
         self._sql_options(prop, body, kp)
         self._digits(prop, body, kp)
         prop.of = f.string(body.get("of"), f"{kp}.of", "of")
+        for key in ("navigate", "back"):
+            if self.sql_only(body.get(key), f"{kp}.{key}", key):
+                value = f.identifier(body.get(key), f"{kp}.{key}", f"{key} name")
+                setattr(prop, key, value)
 
     def _digits(self, prop: PropertySpec, body: YMap, kp: str) -> None:
         for key, lo in (("precision", 1), ("scale", 0)):

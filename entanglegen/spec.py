@@ -111,6 +111,10 @@ class PropertySpec:
     precision_written: bool = False
     of: Located | None = None
     """list/map: the item type (``of: str``)."""
+    navigate: Located | None = None
+    """sql reference: the attribute holding the referenced object (a relationship)."""
+    back: Located | None = None
+    """sql reference with ``navigate``: the attribute of the target listing referrers."""
 
 
 @dataclass(slots=True)

@@ -13,6 +13,7 @@ from typing import Any, Protocol, assert_type
 
 from exercise_sync import (
     ExerciseRegistry,
+    Handoff,
     HelpRequest,
     HelpRequestStatus,
     Machine,
@@ -125,6 +126,19 @@ def sql_constructors() -> None:
         participant=uuid.uuid4(), side=Side.RED, body="help", labels=["a"]
     )
     assert_type(request.labels, list[str])
+
+
+def navigation(person: Participant, team: Team, handoff: Handoff) -> None:
+    # Typed navigation beside each key; back-references are lists.
+    assert_type(person.team_ref, Team)
+    assert_type(person.team, uuid.UUID)
+    assert_type(team.participants, list[Participant])
+    assert_type(handoff.machine_ref, Machine)
+    assert_type(handoff.giver, Participant | None)
+    assert_type(person.handoffs_taken, list[Handoff])
+    assert_type(person.help_requests, list[HelpRequest])
+    assert_type(Participant(team_ref=team, side=Side.RED, callsign="al"), Participant)
+    person.team_ref = team  # the object where the key is expected: through navigation
 
 
 def rejected_sql_calls(team: Team) -> None:

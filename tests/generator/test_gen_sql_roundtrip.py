@@ -120,7 +120,7 @@ def _world(session: Any) -> dict[str, Any]:
     session.add_all([red, blue])
     session.flush()
     alice = Participant(
-        team=blue.id,
+        team_ref=blue,  # the object for its key: the key is set at flush
         side=Side.BLUE,
         callsign="alice",
         avatar=b"\x89PNG\x00",
@@ -204,6 +204,28 @@ def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -
                 HelpRequestStatus.OPEN,
                 0.5,
             )
+            # Navigation attributes load the referenced objects on the receiving node.
+            with sa.orm.Session(blue.engine) as session:
+                person = session.get(Participant, ids["alice"])
+                assert person.team_ref.name == "blue team"
+                assert [p.callsign for p in person.team_ref.participants] == ["alice"]
+                handoff = session.get(Handoff, (ids["vm"], 1))
+                assert type(handoff.machine_ref) is VirtualMachine
+                assert handoff.taker is person
+                assert handoff.giver is None
+                assert [h.sequence for h in person.handoffs_taken] == [1]
+                assert [r.body for r in person.help_requests] == ["web01 is slow"]
+
+            # Setting only the navigation changes the key, and the key travels.
+            with staff.session() as session:
+                second = Team(name="blue second", side=Side.BLUE)
+                session.get(Participant, ids["alice"]).team_ref = second
+                session.commit()
+                second_id = second.id
+            await wait_until(
+                lambda: blue.get(Participant, ids["alice"]).team == second_id
+            )
+
             # ...and nothing red.
             assert blue.get(Participant, ids["mallory"]) is None
             assert blue.get(Machine, ids["red_box"]) is None

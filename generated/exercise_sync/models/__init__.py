@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.orm import relationship
+
 from ..registry import ExerciseRegistry
 from ._base import Base
 from ._enums import HelpRequestStatus, MachineOs, Side
@@ -28,6 +30,23 @@ __all__ = [
     "VirtualMachine",
     "new_registry",
 ]
+
+
+# Navigation attributes, attached once every class exists (see the models' docstrings).
+Participant.team_ref = relationship(
+    Team, foreign_keys="Participant.team", backref="participants"
+)
+Handoff.machine_ref = relationship(
+    Machine, foreign_keys="Handoff.machine", backref="handoffs"
+)
+Handoff.giver = relationship(Participant, foreign_keys="Handoff.from_participant")
+Handoff.taker = relationship(
+    Participant, foreign_keys="Handoff.to_participant", backref="handoffs_taken"
+)
+HelpRequest.requester = relationship(
+    Participant, foreign_keys="HelpRequest.participant", backref="help_requests"
+)
+HelpRequest.machine_ref = relationship(Machine, foreign_keys="HelpRequest.machine")
 
 
 def new_registry(*args: Any, **kwargs: Any) -> ExerciseRegistry:

@@ -17,6 +17,10 @@ from entanglement.sql.types import GUID
 from ._base import Base
 from ._enums import Side
 
+if TYPE_CHECKING:
+    from .machine import Machine
+    from .participant import Participant
+
 
 class Handoff(Base):
     """Responsibility for a machine passing from one participant to another."""
@@ -62,15 +66,34 @@ class Handoff(Base):
     )
 
     if TYPE_CHECKING:
+        machine_ref: Mapped[Machine]
+        """The Machine that machine holds the key of (loaded on access; assigning it
+        sets machine at flush). Never sent: the key is the wire form.
+        """
+
+        giver: Mapped[Participant | None]
+        """The Participant that from_participant holds the key of (loaded on access;
+        assigning it sets from_participant at flush). Never sent: the key is the
+        wire form.
+        """
+
+        taker: Mapped[Participant]
+        """The Participant that to_participant holds the key of (loaded on access;
+        assigning it sets to_participant at flush). Never sent: the key is the
+        wire form.
+        """
 
         def __init__(
             self,
             *,
-            machine: uuid.UUID,
+            machine_ref: Machine = ...,
+            machine: uuid.UUID = ...,
             sequence: int,
             side: Side,
+            giver: Participant | None = ...,
             from_participant: uuid.UUID | None = ...,
-            to_participant: uuid.UUID,
+            taker: Participant = ...,
+            to_participant: uuid.UUID = ...,
             at: datetime.datetime = ...,
             note: str = ...,
         ) -> None:

@@ -19,6 +19,10 @@ from entanglement.sql.types import GUID
 from ._base import Base
 from ._enums import HelpRequestStatus, Side
 
+if TYPE_CHECKING:
+    from .machine import Machine
+    from .participant import Participant
+
 
 class HelpRequest(Base):
     """A participant asks staff for help; staff sees every request."""
@@ -100,13 +104,25 @@ class HelpRequest(Base):
     )
 
     if TYPE_CHECKING:
+        requester: Mapped[Participant]
+        """The Participant that participant holds the key of (loaded on access;
+        assigning it sets participant at flush). Never sent: the key is the wire
+        form.
+        """
+
+        machine_ref: Mapped[Machine | None]
+        """The Machine that machine holds the key of (loaded on access; assigning it
+        sets machine at flush). Never sent: the key is the wire form.
+        """
 
         def __init__(
             self,
             *,
             id: uuid.UUID = ...,
-            participant: uuid.UUID,
+            requester: Participant = ...,
+            participant: uuid.UUID = ...,
             side: Side,
+            machine_ref: Machine | None = ...,
             machine: uuid.UUID | None = ...,
             opened_at: datetime.datetime = ...,
             updated_at: datetime.datetime = ...,

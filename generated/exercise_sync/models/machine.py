@@ -20,6 +20,9 @@ from entanglement.sql.types import GUID
 from ._base import Base
 from ._enums import MachineOs, Side
 
+if TYPE_CHECKING:
+    from .handoff import Handoff
+
 
 class Machine(SqlTransitionTrackerMixin, Base):
     """A machine in the range, owned by one team at a time."""
@@ -91,6 +94,8 @@ class Machine(SqlTransitionTrackerMixin, Base):
     compromised: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
 
     if TYPE_CHECKING:
+        handoffs: Mapped[list[Handoff]]
+        """The Handoff objects whose machine is this one."""
 
         def __init__(
             self,

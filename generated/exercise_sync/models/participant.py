@@ -18,6 +18,11 @@ from entanglement.types import binary_decoder, binary_encoder
 from ._base import Base
 from ._enums import Side
 
+if TYPE_CHECKING:
+    from .handoff import Handoff
+    from .help_request import HelpRequest
+    from .team import Team
+
 
 class Participant(Base):
     """A person taking part in the exercise."""
@@ -72,12 +77,23 @@ class Participant(Base):
     """Local login only; never sent."""
 
     if TYPE_CHECKING:
+        team_ref: Mapped[Team]
+        """The Team that team holds the key of (loaded on access; assigning it sets
+        team at flush). Never sent: the key is the wire form.
+        """
+
+        handoffs_taken: Mapped[list[Handoff]]
+        """The Handoff objects whose to_participant is this one."""
+
+        help_requests: Mapped[list[HelpRequest]]
+        """The HelpRequest objects whose participant is this one."""
 
         def __init__(
             self,
             *,
             id: uuid.UUID = ...,
-            team: uuid.UUID,
+            team_ref: Team = ...,
+            team: uuid.UUID = ...,
             side: Side,
             callsign: str,
             joined_on: datetime.date = ...,

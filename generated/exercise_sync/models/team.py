@@ -16,6 +16,9 @@ from entanglement.sql.types import GUID
 from ._base import Base
 from ._enums import Side
 
+if TYPE_CHECKING:
+    from .participant import Participant
+
 
 class Team(Base):
     """A team; its side decides who may see it."""
@@ -45,6 +48,8 @@ class Team(Base):
     """Shown on the scoreboard."""
 
     if TYPE_CHECKING:
+        participants: Mapped[list[Participant]]
+        """The Participant objects whose team is this one."""
 
         def __init__(
             self, *, id: uuid.UUID = ..., name: str, side: Side, motto: str | None = ...
