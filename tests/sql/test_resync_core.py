@@ -158,7 +158,7 @@ def test_sqlite_batches_walk_the_serial_index(tmp_path: Any, pki: Any) -> None:
             with a.plain() as session:
                 owner = session.scalars(sa.select(SyncOwner.id)).one()
                 owned = answer._condition(None, owner)
-                reader = answer._reader(session, Shape, owned, (0, 10**9))
+                reader = answer._reader(session, Shape, owned, (0, 10**9), owner)
                 stmt = reader.rows_of.where(reader.serial > 0).order_by(reader.serial)
                 sql = str(
                     stmt.compile(a.engine, compile_kwargs={"literal_binds": True})

@@ -14,7 +14,8 @@ twice; when the owner has more rows than a batch, SQLite is told to walk the
 
 Reading (issue 12 item 2): a hierarchy stored in one table is read with Core, each row
 straight into a new instance of its class (by the discriminator) whose ``__dict__`` gets
-the column values: no identity map, no ORM loading.  Joined-table hierarchies are read by
+the column values: no identity map, no ORM loading.  ``sync_owner_id`` is not read: it is
+the owner asked for (a legacy ownerless row, sent as that owner's, gets its id too).  Joined-table hierarchies are read by
 the ORM.  Either way the instances go through the same send body, ``manager.synchronize``
 and so the whole send policy chain: filters (:mod:`entanglement.sql.filter`), the
 registry's and the object's ``should_send``.  A Core-read instance is transient: its
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 import operator
 import uuid
@@ -247,7 +249,7 @@ async def _send_rows(
     owner_snap: Any,
 ) -> int:
     top = serials[0]
-    reader = _reader(session, root, condition, serials)
+    reader = _reader(session, root, condition, serials, owner_snap.id)
     destinations = [dest]
     while True:
         batch = _next_batch(session, reader, top)
@@ -273,7 +275,11 @@ class _Reader:
 
 
 def _reader(
-    session: Session, root: Any, condition: Any, serials: tuple[int, int]
+    session: Session,
+    root: Any,
+    condition: Any,
+    serials: tuple[int, int],
+    owner_id: uuid.UUID,
 ) -> _Reader:
     plan = core_plan(root)
     entity = with_polymorphic(root, "*") if plan is None else None
@@ -291,7 +297,7 @@ def _reader(
         owned = condition(owner_col, walk=True)
     rows_of = sa.select(*what).where(owned, serial <= limit)
     serials_of = sa.select(serial).where(owned, serial <= limit)
-    load = _orm_rows if plan is None else plan.load
+    load = _orm_rows if plan is None else functools.partial(plan.load, owner=owner_id)
     return _Reader(rows_of, serials_of, serial, load)
 
 
@@ -327,9 +333,11 @@ class _ClassRows:
     keys: tuple[str, ...]  # the class's column attributes ...
     pick: Callable[[Any], tuple[Any, ...]]  # ... and their values from a Core row
 
-    def make(self, row: Any) -> Any:
+    def make(self, row: Any, owner: uuid.UUID) -> Any:
         obj = self.class_manager.new_instance()
-        obj.__dict__.update(zip(self.keys, self.pick(row), strict=True))
+        values = obj.__dict__
+        values.update(zip(self.keys, self.pick(row), strict=True))
+        values["sync_owner_id"] = owner
         return obj
 
 
@@ -347,15 +355,15 @@ class CorePlan:
         """The column mapped to attribute ``key``."""
         return self.by_attr[key]
 
-    def load(self, session: Session, stmt: Any) -> list[Any]:
-        """The instances of the rows ``stmt`` selects."""
+    def load(self, session: Session, stmt: Any, owner: uuid.UUID) -> list[Any]:
+        """The instances of the rows ``stmt`` selects, all sent as ``owner``'s."""
         result = session.execute(stmt)
         if self.discriminator is None:
             [make] = [c.make for c in self.classes.values()]
-            return [make(row) for row in result]
+            return [make(row, owner) for row in result]
         where, classes, root = self.discriminator, self.classes, self.root
         # a kind this process does not map is read as the hierarchy's root class
-        return [classes.get(row[where], root).make(row) for row in result]
+        return [classes.get(row[where], root).make(row, owner) for row in result]
 
 
 _PLANS: dict[type, CorePlan | None] = {}
@@ -381,12 +389,14 @@ def _make_core_plan(root: Any) -> CorePlan | None:
             [col] = prop.columns if len(prop.columns) == 1 else [None]
             if not isinstance(col, sa.Column) or col.table is not table:
                 return None  # an expression or a column of another table
-            columns.setdefault(col, len(columns))
             by_attr.setdefault(prop.key, col)
+            if prop.key != "sync_owner_id":  # known: the owner asked for
+                columns.setdefault(col, len(columns))
     classes: dict[Any, _ClassRows] = {}
     for m in mappers:
-        keys = tuple(prop.key for prop in m.column_attrs)
-        indexes = [columns[prop.columns[0]] for prop in m.column_attrs]
+        props = [prop for prop in m.column_attrs if prop.key != "sync_owner_id"]
+        keys = tuple(prop.key for prop in props)
+        indexes = [columns[prop.columns[0]] for prop in props]
         pick: Callable[[Any], tuple[Any, ...]] = operator.itemgetter(*indexes)
         if len(indexes) == 1:  # itemgetter of one index gives the value, not a tuple
             pick = _single(indexes[0])
