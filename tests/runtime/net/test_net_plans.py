@@ -113,3 +113,21 @@ def test_send_hooks_changed_between_calls_apply_to_the_next(
             assert sorted(rb.things) == [1, 5]
 
     run(scenario())
+
+
+def test_updates_without_a_yield_coalesce_into_one_frame(pki: Any) -> None:
+    async def scenario() -> None:
+        ra, rb, _ = fresh_registries()
+        a, b = pki.nodes["a"], pki.nodes["b"]
+        async with server(a, ra) as srv, manager(b, rb) as cli:
+            await connect_pair(srv, cli, a, b)
+            [protocol] = srv.connections
+            before = protocol.conn.out_count
+            owner = Owner()
+            for size in range(20_000):  # no yield: the queue holds one element
+                srv.synchronize(ra.add_local(Thing(1, owner, color="c", size=size)))
+            await rb.wait_for(lambda: 1 in rb.things)
+            assert rb.things[1].size == 19_999
+            assert protocol.conn.out_count - before == 1
+
+    run(scenario())
