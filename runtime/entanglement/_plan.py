@@ -1,19 +1,34 @@
 """Which hook is still the base one: the only module that knows (issue 12 item 1).
 
 Every hot path of the runtime runs from a *plan*: what a message needs, worked out
-once, then read by one code body.  The receive plans (:mod:`entanglement._planreceive`)
-are made per ``(sync_type, operation)`` and sending connection for each chunk read; the
-send plans (:mod:`entanglement._plansend`) per call of ``synchronize`` and per batch of
-frames built.  What the plans promise:
+once, then read by one code body.
+
+* Receive plans (:mod:`entanglement._planreceive`): per ``(sync_type, operation)`` (and
+  class, where several registries hold the name) and sending connection, made when the
+  first such message of a received chunk comes, for that chunk: the class, registry
+  and operation, the ``info`` dict, the validation state, the application's
+  should_listen hooks, the registry's context, the construction, the
+  should_listen_constructed chain, the object's own hooks and fill per concrete class,
+  and how the operation runs (the registry's ``sync_receive`` override, to which the
+  operation's steps are lent, or the steps themselves: registry hooks and flood rule).
+* Send plans (:mod:`entanglement._plansend`): per class of object sent by a manager:
+  its registry and which policy hooks are the application's; checked on every call
+  (same class attributes, no hook set on the manager or registry since).  The payload
+  encoder of a class (:func:`entanglement._model.payload_encoder`) is looked up once
+  per batch of frames built.
+
+What the plans promise:
 
 * Same outcome as calling every hook.  A plan leaves out only a hook that is still the
   base class's own (``return True``, or a delegation the plan does itself); every hook
   the application overrides, on the class, a subclass or the instance, is called, in
   the order of PROTOCOL.md §9 and §7.2, with the ``info`` keywords of §11.
-* No stale plan.  A plan is made from the hooks as they are when it is made and lives
-  for one chunk (receive) or one call (send): a hook, class or registry changed between
-  two messages applies to the next message.  Only a change made *by a hook* while a
-  chunk is being handled waits for the next chunk (as before).
+* No stale plan.  A plan is made from the hooks as they are when it is made: a hook,
+  class or registry changed between two messages applies to the next message
+  (``tests/runtime/net/test_net_plans.py`` fails otherwise).  Only a change made *by a
+  hook* while a received chunk is being handled waits for the next chunk (as before).
+  Exception: an object's own hooks are looked up on its class, so a function set on
+  one received instance (by ``sync_construct``) is not called.
 * One body.  The pipeline, the chains a manager override calls back into and the
   general entry points run the same functions; a plan only chooses which of them to
   call and holds what they would otherwise look up per message.
