@@ -271,9 +271,11 @@ def receive_planned(
 def _check_keys(plan: ReceivePlan, msg: dict[str, Any]) -> None:
     if not plan.known.issuperset(msg):
         validate_message(msg, plan.cls)  # a "_" key to check (fill names the others)
-    plan.keys = keys = frozenset(msg)
+    keys = frozenset(msg)
     # validate_message left no "_" keys but the reserved ones.
     plan.info["attributes"] = keys.difference(RESERVED_KEYS)
+    if "_sync_is_error" not in keys:  # (the flag's value is checked every time)
+        plan.keys = keys
 
 
 def _construct_and_receive(

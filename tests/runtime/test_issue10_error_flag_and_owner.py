@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from issue10_helpers import Serving, run, serving, still_answers, thing_msg
 
+from entanglement._sansio import encode_frame, encode_message
+
 
 async def refused(s: Serving, msg: dict[str, Any], match: str) -> None:
     asked = s.raw.request(msg)
@@ -59,6 +61,25 @@ def test_an_error_flag_that_is_not_true_is_refused(pki) -> None:
         error = {"args": ["x"], "_sync_type": "SyncError", "_sync_operation": "error"}
         await refused(s, {**error, "_sync_is_error": "true"}, "_sync_is_error")
         s.raw.send({**error, "_sync_is_error": True})
+        await still_answers(s.raw)
+
+    run(serving(pki, case))
+
+
+def test_the_error_flag_is_checked_on_every_message_of_a_chunk(pki) -> None:
+    async def case(s: Serving) -> None:
+        # One write, hence one received chunk and one receive plan: the second
+        # message has the same keys as the first, and its flag is still checked.
+        error = {"args": ["x"], "_sync_type": "SyncError", "_sync_operation": "error"}
+        frames = b"".join(
+            encode_frame(encode_message({**error, "_sync_is_error": flag}))
+            for flag in (True, "true")
+        )
+        s.raw.writer.write(frames)
+        s.raw.out_count += 2
+        frame = await s.raw.receive()
+        assert frame.msg["_sync_type"] == "SyncBadEncodingError", frame.msg
+        assert "_sync_is_error" in frame.msg["args"][0]
         await still_answers(s.raw)
 
     run(serving(pki, case))
