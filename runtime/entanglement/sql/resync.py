@@ -14,6 +14,9 @@ Fixed quirks:
   ``sync_drain`` fails on connection loss), so the connect algorithm retries.
 * 19: an IHave is answered even when it arrives before our side registered the
   connection as live (the answer goes to the connecting connection).
+* An owner received from another neighbour while a new connection's offer drains is
+  offered to it as well (its flood skipped the connection, which was not live yet),
+  so the new neighbour does not miss it until the next reconnect.
 * Issue 9: a YouHave is recorded only up to the serial before the first row of its
   owner this node refused on this connection (see :mod:`entanglement.sql.holds`);
   the refused rows are then in the next connection's IHave answer.  The wire is
@@ -208,10 +211,28 @@ def incoming_i_have(
 
 
 async def resync_on_connect(dest: Any, manager: Any, protocol: Any) -> None:
-    """§12.8.1: offer our owners to a new connection, then MyOwners."""
+    """§12.8.1: offer our owners to a new connection, then MyOwners.
+
+    Owners that arrive while the offer drains are offered too: the connection is not
+    live yet, so their flood (§12.8.2 step 6) skipped it, and nothing after this
+    point awaits before it becomes live.
+    """
     from entanglement.sql.holds import forget_holds
 
     forget_holds(manager, dest)  # what was held is in this connection's IHave answers
+    candidates = _offer(manager, dest, set())
+    if not candidates:
+        dest.first_local_owner = None
+        return
+    dest.first_local_owner = candidates[0].id
+    await protocol.sync_drain()
+    candidates += _offer(manager, dest, {owner.id for owner in candidates})
+    ids = [str(o.id) for o in candidates]
+    manager.synchronize(MyOwners(ids), destinations=[dest])
+
+
+def _offer(manager: Any, dest: Any, offered: set[Any]) -> list[Any]:
+    # The owners we may offer dest (local ones first), not offered yet: each sent.
     maker = sql_state(manager).sessionmaker
     assert maker is not None
     with maker(expire_on_commit=False) as session:
@@ -224,16 +245,11 @@ async def resync_on_connect(dest: Any, manager: Any, protocol: Any) -> None:
             )
         ).all()
     owners = sorted(owners, key=lambda o: o.dest_hash is not None)
-    candidates = [snapshot(o) for o in owners if _may_send(manager, o, dest)]
+    fresh = [o for o in owners if o.id not in offered]
+    candidates = [snapshot(o) for o in fresh if _may_send(manager, o, dest)]
     for owner in candidates:
         manager.synchronize(owner, destinations=[dest])
-    if not candidates:
-        dest.first_local_owner = None
-        return
-    dest.first_local_owner = candidates[0].id
-    await protocol.sync_drain()
-    ids = [str(o.id) for o in candidates]
-    manager.synchronize(MyOwners(ids), destinations=[dest])
+    return candidates
 
 
 def _may_send(manager: Any, owner: SyncOwner, dest: Any) -> bool:
