@@ -22,8 +22,8 @@ What the node does with what it receives, so that a test can see it was understo
   ``{"echo": -1}``; a Beacon's icon bytes are reversed;
 * a ``Ping``: a ``pong`` ping whose payload is ``{"echo": <payload>}``.
 
-The exercise database starts with a blue team, a red team, a blue participant with an
-avatar and a blue virtual machine (a datetime with milliseconds, a json ``specs``).
+The exercise database starts with two blue teams, a red team, a blue participant with
+an avatar and a blue virtual machine (a datetime with milliseconds, a json ``specs``).
 """
 
 from __future__ import annotations
@@ -185,7 +185,8 @@ def seed(registry: Any, manager: Any) -> None:
     with registry.sessionmaker(manager=manager) as session:
         blue = Team(name="blue team", side=Side.BLUE, motto="hold the line")
         red = Team(name="red team", side=Side.RED)
-        session.add_all([blue, red])
+        reserve = Team(name="blue reserve", side=Side.BLUE)  # changed by one test only
+        session.add_all([blue, red, reserve])
         session.flush()
         alice = Participant(
             team=blue.id,

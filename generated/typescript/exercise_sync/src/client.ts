@@ -37,7 +37,11 @@
  *   first), which makes the node send the rows (and deletions) past it, then
  *   `YouHave{serial}`.  A new epoch of an owner, its deletion, or its absence from
  *   `MyOwners` removes its objects (handlers see the operation `disappear`).  Serials
- *   live as long as the client, so a reconnect fetches only what changed.
+ *   live as long as the client, so a reconnect fetches only what changed.  While the
+ *   node's connect-time resync runs (until its `MyOwners`, at most a second) the
+ *   connection is not live there: what the node floods meanwhile, such as the answer to
+ *   a request, would not reach this client.  So such a client queues what it sends
+ *   until then (owner records and `IHave` excepted).
  * - Receiving: objects of known types are decoded (a value that does not fit its
  *   property is reported through `onError`, naming the type and property, and the
  *   object is dropped), kept in a store per type (`store(Cursor)`, by primary key;
@@ -100,6 +104,8 @@ type Pending = {
 type Handler = (obj: Synchronizable, info: ReceiveInfo) => void;
 
 const OPEN = 1;
+// How long an SQL catch-up client waits for the node's MyOwners before sending anyway.
+const LIVE_TIMEOUT = 1000;
 const RESPONSE_NEEDED = 1;
 
 /** One connection to a Python node, reconnecting (see the module comment). */
@@ -129,6 +135,9 @@ export class SyncClient {
   private noResponse: number[] = [];
   private order = 0;
   private flushing = false;
+  // False while the node's connect-time resync runs (see the module comment).
+  private live = false;
+  private liveTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly stores = new Map<string, Map<string, Synchronizable>>();
   private readonly owned = new Map<string, Synchronizable>();
   private readonly transitions = new WeakMap<Synchronizable, Promise<Synchronizable | null>>();
@@ -343,6 +352,10 @@ export class SyncClient {
       this.opened = true;
       this.openedAt = Date.now();
       this.failures = 0;
+      this.live = !this.catchUp;
+      if (this.catchUp) {
+        this.liveTimer = setTimeout(() => this.goLive(), LIVE_TIMEOUT);
+      }
       this.resendOwned();
       emit(this.openHandlers, (h) => h());
       this.scheduleFlush();
@@ -365,10 +378,26 @@ export class SyncClient {
     });
   }
 
+  private goLive(): void {
+    if (this.liveTimer !== null) {
+      clearTimeout(this.liveTimer);
+      this.liveTimer = null;
+    }
+    if (this.opened && !this.live) {
+      this.live = true;
+      this.scheduleFlush();
+    }
+  }
+
   private lost(event: Event = new Event("close")): void {
     const wasOpen = this.opened;
     this.socket = null;
     this.opened = false;
+    this.live = false;
+    if (this.liveTimer !== null) {
+      clearTimeout(this.liveTimer);
+      this.liveTimer = null;
+    }
     const awaiting = [...this.awaiting.values()];
     this.awaiting.clear();
     this.noResponse = [];
@@ -449,7 +478,7 @@ export class SyncClient {
   private flush(): void {
     this.flushing = false;
     const socket = this.socket;
-    if (socket === null || !this.opened || socket.readyState !== OPEN) {
+    if (socket === null || !this.opened || !this.live || socket.readyState !== OPEN) {
       return;
     }
     const ready = [...this.queue.entries()].sort(
@@ -627,6 +656,7 @@ export class SyncClient {
           this.forgetOwner(id);
         }
       }
+      this.goLive(); // the node's connect-time resync is over
     }
   }
 
