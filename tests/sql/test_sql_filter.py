@@ -12,7 +12,7 @@ gateway O → G → C whose filter sits at G.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sql_helpers import SqlNode, Team, run, shutdown, wait_until
@@ -186,5 +186,37 @@ def test_filter_at_a_gateway(pki: Any, db_factory: Any) -> None:
             assert set(g.teams()) == {"red", "blue", "green"}
         finally:
             await shutdown(o, g, c)
+
+    run(scenario())
+
+
+class ByLabel(FilteredSqlSyncDestination):
+    """A peer that holds the teams whose names are in ``visible`` (changed at run time)."""
+
+    __mapper_args__ = {"polymorphic_identity": "ByLabel"}  # noqa: RUF012
+    filter_should_listen_returns_true = True
+    visible: ClassVar[set[str]] = set()
+
+    def attach_callbacks(self) -> None:
+        self.add_filter(SyncOwnerFilter())
+        self.add_filter(Filter(lambda t: t.name in ByLabel.visible, type=Team))
+
+
+def test_refilter_after_a_filter_change(pki: Any, db_factory: Any) -> None:
+    async def scenario() -> None:
+        s, f = await nodes(pki, db_factory, "s", "f")
+        ByLabel.visible = {"red", "blue"}
+        try:
+            commit_teams(s, red="r", blue="b", green="g")
+            link(f, s, cls=ByLabel)
+            await wait_until(lambda: set(f.teams()) == {"red", "blue"})
+            ByLabel.visible = {"blue", "green"}  # the filter changed; no row did
+            dest = s.manager.dest_by_hash(f.hash)
+            assert await dest.refilter(s.manager) == (1, 1)
+            await wait_until(lambda: set(f.teams()) == {"blue", "green"})
+            assert await dest.refilter(s.manager) == (0, 0)  # nothing left to do
+        finally:
+            ByLabel.visible = set()
+            await shutdown(s, f)
 
     run(scenario())

@@ -28,6 +28,12 @@ are the protocol, not objects; owners go through the filters like rows (a
 :class:`~entanglement.filter.SyncOwnerFilter` recommends them), and an owner withdrawn
 is a ``delete`` of the SyncOwner, which makes the peer drop all its rows.
 
+Decisions are made as rows are sent, so a filter whose verdict changes while the rows
+do not (it reads other state) needs :meth:`SqlFilteredMixin.refilter`: it reads the rows
+the peer may be offered, as a catch-up from serial 0 does, sends what now passes and
+withdraws what no longer does (the SQL form of §14's ``potential_new_objects`` and
+``potential_withdrawn_objects``).
+
 The catch-up answer (:mod:`entanglement.sql.answer`) calls :func:`before_catch_up` for
 each owner; the rows then go through ``manager.synchronize``, i.e. the same send policy
 chain (destination, registry, object) as every other send.  :class:`SqlFilterPolicy` is
@@ -169,6 +175,38 @@ class SqlFilteredMixin(FilteredMixin):
             f"{type(self).__name__} withdraws rows as they are rejected "
             "(withdraw_row); after a filter change use refilter()"
         )
+
+    async def refilter(self, manager: Any) -> tuple[int, int]:
+        """After a filter change: send what now passes, withdraw what no longer does.
+
+        Reads every row the peer may be offered (owners not learned from it) in
+        batches, as the catch-up does, and sends each through the send chain unless
+        the filters' verdict leaves the peer as it is.  Needs a live connection.
+
+        Returns:
+            ``(sent, withdrawn)`` row counts.
+        """
+        from entanglement.sql.answer import rows_for_refilter
+
+        target = self.filter_target
+        protocol = target.protocol
+        if protocol is None or protocol.closed:
+            raise RuntimeError(f"{target!r} is not connected: nothing to refilter")
+        sent = withdrawn = 0
+        info = {"manager": manager, "destination": target, "operation": "sync"}
+        async for batch in rows_for_refilter(manager, self, target):
+            for row in batch:
+                key = row_key(row)
+                passes = self.filters_pass(row, **info)
+                if key is None or (key in self.sent if passes else key in self.hidden):
+                    continue  # the peer holds it already, or does not and must not
+                if passes:
+                    sent += 1
+                elif key in self.sent or key in self.maybe_held:
+                    withdrawn += 1  # (a row never seen is only marked hidden)
+                manager.synchronize(row, destinations=[target])
+            await protocol.sync_drain()
+        return sent, withdrawn
 
     def catch_up_roots(self, manager: Any) -> list[type[Any]]:
         """The hierarchies whose rows this filter decides about."""
