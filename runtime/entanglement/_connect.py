@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any, Final
 from entanglement._exceptions import ConnectError, TransportError
 from entanglement._hashes import CertHash, DestHash
 from entanglement._tls import NoPeerCertificate, peer_cert_hash
-from entanglement.interface import WrongSyncDestination
+from entanglement.interface import SyncNotConnected, WrongSyncDestination
 from entanglement.protocol import BandwidthProtocol, SyncProtocol
 
 if TYPE_CHECKING:
@@ -171,9 +171,10 @@ class ConnectMixin:
                     raise
                 except (OSError, ConnectError, ssl.SSLError, TimeoutError) as exc:
                     self._schedule_retry(dest, f"{type(exc).__name__}: {exc}")
-                except TransportError as exc:
-                    # The link dropped while connected() waited on it (a drain): an
-                    # ordinary loss, and we reconnect (issue 10 item 17).
+                except (TransportError, SyncNotConnected) as exc:
+                    # The link dropped while connected() waited on it (a drain) or
+                    # sent on it: an ordinary loss, and we reconnect (issue 10 item
+                    # 17).
                     reason = f"lost during set-up: {exc}"
                     self._schedule_retry(dest, reason, logging.INFO)
                 except Exception as exc:  # errors from connected() hooks
@@ -288,7 +289,7 @@ class ConnectMixin:
         protocol.start_reading()
         try:
             await dest.connected(self, protocol, bw)
-        except TransportError as exc:  # the link dropped meanwhile: an ordinary loss
+        except (TransportError, SyncNotConnected) as exc:  # the link dropped
             log.info("%s: lost during set-up: %s", protocol.peer_name, exc)
             protocol.abort()
             return

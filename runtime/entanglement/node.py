@@ -427,6 +427,7 @@ def _cmd_upgrade(
 async def _serve(args: argparse.Namespace, registries: list[Any]) -> int:
     from entanglement.network import SyncServer
     from entanglement.sql import sync_manager_destinations
+    from entanglement.sql.session import rollback_keeping_destinations
     from entanglement.sql.transient import FaultEpisodes, database_name, is_transient
     from entanglement.sql.watch import CommitWatcher
 
@@ -464,7 +465,7 @@ async def _serve(args: argparse.Namespace, registries: list[Any]) -> int:
             except sa.exc.DBAPIError as exc:
                 if not is_transient(exc):
                     raise
-                session.rollback()
+                rollback_keeping_destinations(session)  # (the live destinations)
                 delay = episodes.failed(exc, "reading destinations and commits")
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(delay):

@@ -6,8 +6,10 @@ timeout) used to leave the session's transaction open: SQLAlchemy keeps it in it
 journal meanwhile, so every other writer, the node's own receive sessions included,
 failed on the busy timeout for as long as the session lived.  A
 :class:`~entanglement.sql.SqlSyncSession` now rolls a failed commit back itself: the lock
-is released at once and the session is usable again.  Real SQLite files, a second
-connection as the reader and as the other writer.
+is released at once and the session is usable again; the destinations loaded in it stay
+loaded (a node's live destinations are: reloading them while the database is locked
+failed in the middle of connecting).  Real SQLite files, a second connection as the
+reader and as the other writer.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pytest
 import sqlalchemy as sa
 from sql_helpers import Team
 
-from entanglement.sql import SqlSyncRegistry, sync_session_maker
+from entanglement.sql import SqlSyncDestination, SqlSyncRegistry, sync_session_maker
 
 
 def _database(tmp_path: Path) -> tuple[Path, sa.Engine]:
@@ -69,5 +71,36 @@ def test_a_failed_commit_releases_the_write_lock(tmp_path: Path) -> None:
         assert "blocked" not in names
         session.close()
     finally:
+        reader.close()
+        engine.dispose()
+
+
+def test_destinations_stay_loaded_through_that_rollback(tmp_path: Path, pki) -> None:
+    path, engine = _database(tmp_path)
+    with sync_session_maker(bind=engine)() as session:
+        session.add(SqlSyncDestination(pki["b"].hash, "b", host="127.0.0.1", port=1))
+        session.commit()
+    reader = sqlite3.connect(path)
+    locker = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+    try:
+        # as manager.session: no expiry on commit, the destinations loaded in it
+        session = sync_session_maker(bind=engine)(expire_on_commit=False)
+        dest = session.scalars(sa.select(SqlSyncDestination)).one()
+        session.add(Team(id=uuid.uuid4(), name="blocked"))
+        session.flush()
+        cursor = reader.execute("SELECT name FROM team")
+        cursor.fetchone()
+        with pytest.raises(sa.exc.OperationalError, match="database is locked"):
+            session.commit()
+        cursor.close()
+        locker.execute("BEGIN EXCLUSIVE")  # nothing can be read now
+        # an expired destination would reload here, and fail
+        assert (dest.name, dest.host, dest.port) == ("b", "127.0.0.1", 1)
+        assert dest.dest_hash == pki["b"].hash
+        assert dest in session
+        locker.execute("ROLLBACK")
+        session.close()
+    finally:
+        locker.close()
         reader.close()
         engine.dispose()

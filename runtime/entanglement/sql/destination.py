@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, foreign, reconstructor, relationship
 
+from entanglement._exceptions import ConnectError
 from entanglement._hashes import DestHash
 from entanglement.network import SyncDestination
 from entanglement.sql.bookkeeping import SyncOwner, _Bookkeeping
@@ -127,17 +128,26 @@ class SqlSyncDestination(SyncDestination, _Bookkeeping):
         """Default connect handling, then the connect-time resync (§12.8.1).
 
         A connection lost during the resync makes this raise (the drain fails), so the
-        connection attempt is retried as for any other failure.
+        connection attempt is retried as for any other failure; so does a busy or
+        locked database (a ``ConnectError``: one warning line, no traceback).
         """
         from entanglement.sql.resync import resync_on_connect
+        from entanglement.sql.session import rollback_keeping_destinations
+        from entanglement.sql.transient import first_line, is_transient
 
         self.reset_resync_state()
         await super().connected(manager, protocol, bwprotocol)
         session = getattr(manager, "session", None)
         if session is not None:
-            session.commit()
-            self.forget_interrupted_catch_ups(manager.registries, session)
-            await resync_on_connect(self, manager, protocol)
+            try:
+                session.commit()
+                self.forget_interrupted_catch_ups(manager.registries, session)
+                await resync_on_connect(self, manager, protocol)
+            except sa.exc.DBAPIError as exc:
+                if not is_transient(exc):
+                    raise
+                rollback_keeping_destinations(session)  # (self is one of them)
+                raise ConnectError(f"database unavailable: {first_line(exc)}") from exc
         log.info("%s %s: connected, resync started", self.name, self.dest_hash)
         return True
 

@@ -37,6 +37,8 @@ owner instead of being committed locally and forwarded (which the owner had to r
 Quirk 50: no stack capture per session, and no scratch session is left open.
 A commit that fails is rolled back at once (:meth:`SqlSyncSession.commit`): a failed
 COMMIT would otherwise keep the transaction, and on SQLite the file's write lock, open.
+The destinations loaded in the session stay loaded through that rollback
+(:func:`rollback_keeping_destinations`).
 Sessions must be used on the manager's event-loop thread (``synchronize`` is not
 thread-safe).
 """
@@ -49,7 +51,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
 from entanglement.sql import capture, requests
@@ -61,7 +63,13 @@ if TYPE_CHECKING:
     from entanglement.sql.bookkeeping import SyncOwner
     from entanglement.sql.model import SqlSynchronizable
 
-__all__ = ["Outbox", "SqlSyncSession", "send_create", "sync_session_maker"]
+__all__ = [
+    "Outbox",
+    "SqlSyncSession",
+    "rollback_keeping_destinations",
+    "send_create",
+    "sync_session_maker",
+]
 
 log = logging.getLogger("entanglement")
 
@@ -148,7 +156,7 @@ class SqlSyncSession(Session):
             super().commit()
         except BaseException:
             with contextlib.suppress(Exception):  # the commit's error is the one to see
-                self.rollback()
+                rollback_keeping_destinations(self)
             raise
 
     def sync_commit(
@@ -201,6 +209,32 @@ def _after_rollback(session: Session) -> None:
         session.sync_outbox.clear()
         session.sync_dirty.clear()
         session.sync_deleted.clear()
+
+
+def rollback_keeping_destinations(session: Session) -> None:
+    """Roll ``session`` back; the destinations loaded in it stay loaded.
+
+    A rollback expires every object of the session, and a live destination of the
+    manager (``manager.session`` holds them) would then reload its attributes from
+    the database on the next use: while the database is locked, its hash, its name
+    or its address raised in the middle of connecting or flooding.  Unchanged
+    destinations are taken out of the session for the rollback and put back after it,
+    as they were.
+    """
+    from entanglement._destinations import SyncDestinationBase
+
+    kept = [
+        obj
+        for obj in list(session.identity_map.values())
+        if isinstance(obj, SyncDestinationBase) and not inspect(obj).modified
+    ]
+    for obj in kept:
+        session.expunge(obj)
+    try:
+        session.rollback()
+    finally:
+        for obj in kept:
+            session.add(obj)
 
 
 def sync_session_maker(*args: Any, **kwargs: Any) -> sessionmaker[SqlSyncSession]:
