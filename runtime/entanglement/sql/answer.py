@@ -37,7 +37,7 @@ import functools
 import logging
 import operator
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,7 +54,7 @@ from entanglement.sql.filter import before_catch_up
 from entanglement.sql.meta import YouHave
 from entanglement.sql.state import sql_state
 
-__all__ = ["BATCH", "answer_i_have", "core_plan", "rows_for_refilter"]
+__all__ = ["BATCH", "answer_i_have", "core_plan"]
 
 log = logging.getLogger("entanglement")
 BATCH = 2000
@@ -411,38 +411,6 @@ def _make_core_plan(root: Any) -> CorePlan | None:
 
 def _single(index: int) -> Callable[[Any], tuple[Any, ...]]:
     return lambda row: (row[index],)
-
-
-async def rows_for_refilter(
-    manager: Any, scope: Any, dest: Any
-) -> AsyncIterator[list[Any]]:
-    """Batches of every row ``dest`` may be offered, for ``scope``'s hierarchies.
-
-    The rows of each owner not learned from ``dest`` (as in an answer from serial 0);
-    used by :meth:`entanglement.sql.filter.SqlFilteredMixin.refilter`.
-    """
-    maker = sql_state(manager).sessionmaker
-    assert maker is not None
-    with maker(expire_on_commit=False) as session:
-        owners = session.scalars(
-            sa.select(SyncOwner).where(
-                sa.or_(
-                    SyncOwner.dest_hash.is_(None), SyncOwner.dest_hash != dest.dest_hash
-                )
-            )
-        ).all()
-        for owner in owners:
-            owner_snap = snapshot(owner)
-            condition = _condition(dest, owner.id)
-            limit = _answer_limit(manager, session, condition)
-            for root in scope.catch_up_roots(manager):
-                reader = _reader(session, root, condition, (0, limit), owner.id)
-                top = 0
-                while batch := _next_batch(session, reader, top):
-                    for row in batch:
-                        row.__dict__["sync_owner"] = owner_snap
-                    top = int(batch[-1].sync_serial)
-                    yield batch
 
 
 def force_resync(manager: Any, session: Session, owner: SyncOwner) -> None:

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -59,9 +59,11 @@ from entanglement.filter import (
 )
 from entanglement.interface import SyncError, Unique
 from entanglement.sql.bookkeeping import SyncOwner
+from entanglement.sql.capture import snapshot
 from entanglement.sql.clearing import sql_hierarchies
 from entanglement.sql.destination import SqlSyncDestination
 from entanglement.sql.meta import IHave, MyOwners, YouHave
+from entanglement.sql.state import sql_state
 
 __all__ = [
     "FilteredSqlSyncDestination",
@@ -186,8 +188,6 @@ class SqlFilteredMixin(FilteredMixin):
         Returns:
             ``(sent, withdrawn)`` row counts.
         """
-        from entanglement.sql.answer import rows_for_refilter
-
         target = self.filter_target
         protocol = target.protocol
         if protocol is None or protocol.closed:
@@ -333,3 +333,37 @@ def before_catch_up(
     """Tell every filter of ``dest`` that owner ``owner_id`` is caught up from ``serial``."""
     for scope in filter_scopes(manager, dest):
         scope.note_catch_up(manager, session, owner_id, serial, condition)
+
+
+async def rows_for_refilter(
+    manager: Any, scope: Any, dest: Any
+) -> AsyncIterator[list[Any]]:
+    """Batches of every row ``dest`` may be offered, for ``scope``'s hierarchies.
+
+    The rows of each owner not learned from ``dest``, read as an answer from serial 0
+    reads them (:mod:`entanglement.sql.answer`).
+    """
+    from entanglement.sql.answer import _answer_limit, _condition, _next_batch, _reader
+
+    maker = sql_state(manager).sessionmaker
+    assert maker is not None
+    with maker(expire_on_commit=False) as session:
+        owners = session.scalars(
+            sa.select(SyncOwner).where(
+                sa.or_(
+                    SyncOwner.dest_hash.is_(None), SyncOwner.dest_hash != dest.dest_hash
+                )
+            )
+        ).all()
+        for owner in owners:
+            owner_snap = snapshot(owner)
+            condition = _condition(dest, owner.id)
+            limit = _answer_limit(manager, session, condition)
+            for root in scope.catch_up_roots(manager):
+                reader = _reader(session, root, condition, (0, limit), owner.id)
+                top = 0
+                while batch := _next_batch(session, reader, top):
+                    for row in batch:
+                        row.__dict__["sync_owner"] = owner_snap
+                    top = int(batch[-1].sync_serial)
+                    yield batch
