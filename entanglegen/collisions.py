@@ -208,7 +208,9 @@ class _Collisions:
         for spec in reg.types:
             for prop in spec.properties:
                 located += [h for h in (prop.encoder, prop.decoder) if h is not None]
-            located += [spec.table_args] if spec.table_args else []
+            located += [
+                h for h in (spec.table_args, spec.on_receive, spec.on_delete) if h
+            ]
         seen: dict[str, str] = {}
         for hook in located:
             alias = naming.module_alias(hook.value)

@@ -1,13 +1,15 @@
 """Stage 2b (continued): dotted hook paths resolved at build time, where they can be.
 
 A hook (``policy``, an operation's ``handler``, a property's ``encoder``/``decoder``, a
-type's ``table_args``) is written ``package.module.name``; the generated module imports
+type's ``table_args``, ``on_receive`` and ``on_delete``) is written ``package.module.name``; the generated module imports
 ``name`` from ``package.module``.  When that module can be found, a missing ``name`` is a
 located error with a did-you-mean among the module's names.
 
 Checking must not run code a schema names (``check`` runs on schemas nobody vetted yet):
 a module already imported is asked directly; any other is located on ``sys.path`` without
-importing it or its packages (``importlib.machinery.PathFinder``, one level at a time) and
+importing it or its packages (the top-level name through ``importlib.util.find_spec``,
+which sees editable installs and imports nothing for a top-level name; below it
+``importlib.machinery.PathFinder``, one level at a time) and
 its source is read with ``ast`` for the names its top level binds (definitions,
 assignments, imports, also inside top-level ``if``/``try``/``with``).  A module that cannot
 be found, is not Python source, or may create names dynamically (``from x import *``, a
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import importlib.util
 import sys
 from importlib.machinery import PathFinder
 
@@ -35,8 +38,14 @@ def _module_names(name: str) -> set[str] | None:
         return set(dir(module))
     path: list[str] | None = None
     spec = None
-    for part in name.split("."):
-        spec = PathFinder.find_spec(part, path)
+    for i, part in enumerate(name.split(".")):
+        # The top level through every finder (an editable install's finder too; finding
+        # a top-level name imports nothing), the rest on the package's own path.
+        spec = (
+            importlib.util.find_spec(part)
+            if i == 0
+            else PathFinder.find_spec(part, path)
+        )
         if spec is None:
             return None
         path = list(spec.submodule_search_locations or [])
@@ -92,8 +101,9 @@ def _hooks(reg: RegistrySpec) -> list[tuple[str, Located]]:
             for what, hook in (("encoder", prop.encoder), ("decoder", prop.decoder)):
                 if hook is not None:
                     found.append((what, hook))
-        if spec.table_args is not None:
-            found.append(("table_args", spec.table_args))
+        for what in ("table_args", "on_receive", "on_delete"):
+            if (hook := getattr(spec, what)) is not None:
+                found.append((what, hook))
     return found
 
 

@@ -130,6 +130,9 @@ class RegistryIR:
     all_names: tuple[str, ...]
     files: tuple[FileIR, ...]
     navigations: tuple[str, ...] = ()
+    receive_hooks: tuple[ClassAttrIR, ...] = ()
+    """``sync_type`` literal -> hook alias of ``on_receive`` (children inherit)."""
+    delete_hooks: tuple[ClassAttrIR, ...] = ()
 
 
 class Imports:
@@ -215,6 +218,29 @@ def _filter_hook(reg: RegistrySpec, imports: Imports) -> HookIR | None:
     return HookIR(imports.hook(located.value))
 
 
+def _type_hooks(
+    reg: RegistrySpec, what: str, imports: Imports
+) -> tuple[ClassAttrIR, ...]:
+    """Per wire name, the ``on_receive``/``on_delete`` hook of the type or its nearest
+    ancestor: the registry looks the hook up by ``obj.sync_type`` (its module cannot
+    import the model classes, which import it)."""
+    from .resolve_index import ancestry
+
+    found = []
+    for spec in reg.types:
+        hook = next(
+            (getattr(t, what) for t in ancestry(reg, spec) if getattr(t, what)), None
+        )
+        if hook is not None:
+            found.append(
+                ClassAttrIR(py_literal(spec.sync_type), imports.hook(hook.value))
+            )
+    if found:
+        imports.add("from collections.abc import Callable")
+        imports.add("from typing import Any")
+    return tuple(found)
+
+
 def _operation(op: OperationSpec, imports: Imports) -> OperationIR:
     assert op.handler is not None
     doc = op.doc or f"Handle an incoming ``{op.name}`` operation (custom, not flooded)."
@@ -241,6 +267,8 @@ def build_ir(reg: RegistrySpec, source: str, project: list[RegistrySpec]) -> Reg
     reg_imports = Imports()
     registry_class = naming.class_name(reg.registry.value) + "Registry"
     part = _registry_part(reg, reg_imports)
+    receive_hooks = _type_hooks(reg, "on_receive", reg_imports)
+    delete_hooks = _type_hooks(reg, "on_delete", reg_imports)
     enums = tuple(_enum(e) for e in reg.enums)
     types = build_types(reg, project)
     model_imports = _models_imports(reg, registry_class, enums, types)
@@ -281,6 +309,8 @@ def build_ir(reg: RegistrySpec, source: str, project: list[RegistrySpec]) -> Reg
         should_listen_constructed=part.hooks["should_listen_constructed"],
         filter=part.hooks["filter"],
         filter_policy="SqlFilterPolicy" if reg.storage == "sql" else "FilterPolicy",
+        receive_hooks=receive_hooks,
+        delete_hooks=delete_hooks,
         custom_operations=part.customs,
         disabled_operations=part.disabled,
         transitions=part.transitions,

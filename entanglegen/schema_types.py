@@ -69,6 +69,8 @@ class TypeValidator:
         if (props := body.get("properties")) is not None:
             self.properties(props)
         self.table_options(body)
+        for key in ("on_receive", "on_delete"):
+            setattr(spec, key, f.dotted(body.get(key), f"{kp}.{key}", key))
         return spec
 
     def sql_only(self, node: YNode | None, kp: str, what: str) -> bool:

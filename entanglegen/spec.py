@@ -145,6 +145,11 @@ class TypeSpec:
     """sql: composite indexes (``indexes:``) and unique constraints (``unique:``)."""
     table_args: Located | None = None
     """sql: dotted path of ``fn() -> tuple`` whose items end ``__table_args__``."""
+    on_receive: Located | None = None
+    """Dotted path of ``fn(obj, **info)``, called after an object of this type (or of a
+    child without its own) is received, for every operation but ``delete``."""
+    on_delete: Located | None = None
+    """Dotted path of ``fn(obj, **info)``, called after a received delete."""
 
 
 @dataclass(slots=True)

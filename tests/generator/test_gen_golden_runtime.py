@@ -167,8 +167,12 @@ def test_every_good_golden_passes_mypy_strict(tmp_path: Path) -> None:
             path.write_bytes(data)
             packages.append(rel.split("/")[0])
     (tmp_path / "inventory_hooks.py").write_text(INVENTORY_HOOKS)
-    hook = CASES / "good_sql_constraints" / "shop_tables.py"  # its table_args hook
-    (tmp_path / hook.name).write_bytes(hook.read_bytes())
+    for hook in (
+        CASES / "good_sql_constraints" / "shop_tables.py",  # its table_args hook
+        CASES / "good_type_hooks" / "board_ui.py",  # its on_receive/on_delete hooks
+        CASES / "good_sql_type_hooks" / "notes_ui.py",
+    ):
+        (tmp_path / hook.name).write_bytes(hook.read_bytes())
     result = subprocess.run(
         [
             sys.executable,
