@@ -57,7 +57,7 @@ from entanglement.filter import (
     SentKey,
     _operation_name,
 )
-from entanglement.interface import SyncError, Unique
+from entanglement.interface import SyncError, SyncNotConnected, Unique
 from entanglement.sql.bookkeeping import SyncOwner
 from entanglement.sql.capture import snapshot
 from entanglement.sql.clearing import sql_hierarchies
@@ -164,7 +164,8 @@ class SqlFilteredMixin(FilteredMixin):
                 operation="delete",
                 attributes_to_sync=names,
             )
-        except Exception as exc:  # not connected: the next catch-up withdraws it
+        except SyncNotConnected as exc:
+            # closed meanwhile: still maybe held, withdrawn at its next change or refilter
             self.hidden.discard(key)
             self.maybe_held.add(key)
             log.info("%r: withdrawal of %s %r deferred: %s", self, *key, exc)
