@@ -44,7 +44,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["keeps", "keeps_bound", "override_of", "shadowed"]
+__all__ = ["keeps", "keeps_bound", "override_of", "override_test", "shadowed"]
 
 
 def keeps(kind: type, base: type, name: str) -> bool:
@@ -76,6 +76,23 @@ def override_of(instance: Any, base: type, name: str) -> Callable[..., Any] | No
     """The hook ``instance.<name>`` when it is not ``base``'s own, else None."""
     bound: Callable[..., Any] = getattr(instance, name)
     return None if keeps_bound(bound, base, name) else bound
+
+
+def override_test(base: type, name: str) -> Callable[[Any], Callable[..., Any] | None]:
+    """:func:`override_of` for one hook, as a function of the instance (for a hook
+    asked about per message: ``base``'s function is found once).
+
+    A base class patched later only makes its new function count as an override,
+    which is then called: never a hook skipped that should run.
+    """
+    found = getattr(base, name)
+    mine = getattr(found, "__func__", found)
+
+    def override(instance: Any) -> Callable[..., Any] | None:
+        bound: Callable[..., Any] = getattr(instance, name)
+        return None if getattr(bound, "__func__", None) is mine else bound
+
+    return override
 
 
 def shadowed(instance: Any, name: str) -> bool:

@@ -22,7 +22,7 @@ from typing import Any
 
 from entanglement._destinations import SyncDestinationBase
 from entanglement._model import Synchronizable
-from entanglement._plan import keeps, override_of, shadowed
+from entanglement._plan import keeps, override_of, override_test, shadowed
 from entanglement._registry import SyncRegistry
 
 __all__ = ["SendPlan", "allowed", "dest_hook", "policy_chain"]
@@ -81,9 +81,8 @@ def _found(manager: Any, kind: type, registry: Any) -> tuple[Any, Any, Any]:
     )
 
 
-def dest_hook(destination: Any) -> Hook:
-    """The destination's ``should_send`` when the application overrides it."""
-    return override_of(destination, SyncDestinationBase, "should_send")
+dest_hook = override_test(SyncDestinationBase, "should_send")
+"""The destination's ``should_send`` when the application overrides it, else None."""
 
 
 def allowed(
