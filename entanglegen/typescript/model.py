@@ -159,6 +159,8 @@ class PackageTS:
     types: tuple[TypeTS, ...]
     operations: str
     type_names: str
+    description_text: str
+    first_type: str
     registry_literal: str
     storage_literal: str
     npm_literal: str
@@ -200,6 +202,8 @@ def build_package(
         types=types,
         operations=json.dumps(operations),
         type_names=", ".join(t.name for t in types),
+        description_text=_one_line(spec.doc) or f"The {spec.registry.value} registry.",
+        first_type=types[0].name if types else "Synchronizable",
         registry_literal=json.dumps(spec.registry.value),
         storage_literal=json.dumps(spec.storage),
         npm_literal=json.dumps(spec.package.value.replace("_", "-").lower()),

@@ -18,6 +18,7 @@ __all__ = ["PACKAGE_FILES", "make_environment", "render_package"]
 # Output path inside the package directory → template under templates/typescript/.
 PACKAGE_FILES = (
     ("package.json", "package.json.jinja"),
+    ("README.md", "README.md.jinja"),
     ("tsconfig.json", "tsconfig.json.jinja"),
     ("src/errors.ts", "errors.ts.jinja"),
     ("src/codecs.ts", "codecs.ts.jinja"),
