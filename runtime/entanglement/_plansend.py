@@ -33,30 +33,33 @@ Hook = Callable[..., Any] | None
 class SendPlan:
     """How one manager sends the objects of one class (see the module docstring)."""
 
-    __slots__ = (
-        "_made_from",
-        "manager_asks",
-        "object_asks",
-        "registry",
-        "registry_asks",
-    )
+    __slots__ = ("_made_from", "asks_always", "registry")
 
     def __init__(self, manager: Any, kind: type, registry: Any) -> None:
         from entanglement._send import SendMixin  # (it imports this module)
 
         self.registry = registry
-        self._made_from = _found(manager, kind, registry)
-        self.manager_asks = override_of(manager, SendMixin, "should_send") is not None
-        self.registry_asks = (
-            override_of(registry, SyncRegistry, "should_send") is not None
+        # The class attributes the plan is made from (functions compare by identity).
+        self._made_from = (
+            type(manager).should_send,
+            kind.sync_should_send,  # type: ignore[attr-defined]
+            type(registry).should_send,
         )
-        self.object_asks = not keeps(kind, Synchronizable, "sync_should_send")
+        # A hook other than the destinations' is the application's.
+        self.asks_always = (
+            override_of(manager, SendMixin, "should_send") is not None
+            or override_of(registry, SyncRegistry, "should_send") is not None
+            or not keeps(kind, Synchronizable, "sync_should_send")
+        )
 
     def current(self, manager: Any, obj: Any) -> bool:
         """True while the plan still describes ``obj``'s class, registry and hooks."""
         registry = self.registry
+        manager_hook, object_hook, registry_hook = self._made_from
         return (
-            _found(manager, type(obj), registry) == self._made_from
+            type(obj).sync_should_send is object_hook
+            and type(manager).should_send is manager_hook
+            and type(registry).should_send is registry_hook
             and "should_send" not in registry.__dict__
             and "should_send" not in manager.__dict__
             and obj.sync_type in registry.registry
@@ -64,21 +67,7 @@ class SendPlan:
 
     def asks(self, obj: Any) -> bool:
         """True when a hook other than the destinations' must be asked for ``obj``."""
-        return (
-            self.manager_asks
-            or self.registry_asks
-            or self.object_asks
-            or shadowed(obj, "sync_should_send")
-        )
-
-
-def _found(manager: Any, kind: type, registry: Any) -> tuple[Any, Any, Any]:
-    # The class attributes a plan is made from (functions compare by identity).
-    return (
-        type(manager).should_send,
-        kind.sync_should_send,  # type: ignore[attr-defined]
-        type(registry).should_send,
-    )
+        return self.asks_always or shadowed(obj, "sync_should_send")
 
 
 dest_hook = override_test(SyncDestinationBase, "should_send")
