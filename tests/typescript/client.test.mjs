@@ -130,6 +130,19 @@ describe("deletes", { timeout: 15_000 }, () => {
     const key = JSON.stringify([mine.participant, "vanished"]);
     assert.equal(client.store(presence.Cursor).has(key), false);
   });
+
+  test("deleting an object of our own forgets it here and at the node", async () => {
+    const client = connect("blue-del", [presence.registry]);
+    const mine = cursor("echo", 40);
+    client.synchronize(mine);
+    await client.waitFor(presence.Cursor, (c) => c.board === "echo-reply" && c.x === 41);
+    assert.equal(client.store(presence.Cursor).get(mine.syncKey()), mine);
+    // The node accepts the owner's delete: no answer, and the object is gone here.
+    assert.equal(await client.request(mine, { operation: "delete" }), null);
+    assert.equal(client.store(presence.Cursor).has(mine.syncKey()), false);
+    // Gone at the node too: deleting it again is refused there.
+    await assert.rejects(client.request(mine, { operation: "delete" }), /SyncNotFound/);
+  });
 });
 
 describe("SQL catch-up", { timeout: 15_000 }, () => {

@@ -440,8 +440,13 @@ export class SyncClient {
     }
     const key = obj.syncKey();
     if (key !== null && obj._sync_owner === this.ownerId) {
-      this.owned.set(`${cls.syncType}\u0000${key}`, obj);
-      this.storeFor(cls.syncType).set(key, obj);
+      if (operation === "delete") {
+        this.owned.delete(`${cls.syncType}\u0000${key}`);
+        this.storeFor(cls.syncType).delete(key);
+      } else {
+        this.owned.set(`${cls.syncType}\u0000${key}`, obj);
+        this.storeFor(cls.syncType).set(key, obj);
+      }
     }
     const slot = `${cls.syncType}\u0000${operation}\u0000${key ?? `#${this.order}`}`;
     const attributes = options.attributes === undefined ? null : new Set(options.attributes);
