@@ -1,8 +1,10 @@
 """TypeScript tests: paths, and skips with the reason when node or the npm packages
-(``npm ci --prefix tests/typescript``) are missing."""
+(``npm ci --prefix tests/typescript``) are missing.  With ``ENTANGLEGEN_REQUIRE_NODE=1``
+(for CI) a missing tool fails the test instead of skipping it."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -19,7 +21,15 @@ def node() -> str:
     """The node executable, with TypeScript installed beside the tests."""
     found = shutil.which("node")
     if found is None:
-        pytest.skip("node is not installed (Debian: apt-get install nodejs npm)")
+        missing("node is not installed (Debian: apt-get install nodejs npm)")
     if not TSC.exists():
-        pytest.skip(f"TypeScript is not installed: run 'npm ci --prefix {HERE}'")
+        missing(f"TypeScript is not installed: run 'npm ci --prefix {HERE}'")
+    assert found is not None
     return found
+
+
+def missing(reason: str) -> None:
+    """Skip for ``reason``, or fail where the tools are required (CI)."""
+    if os.environ.get("ENTANGLEGEN_REQUIRE_NODE") == "1":
+        pytest.fail(f"required by ENTANGLEGEN_REQUIRE_NODE=1: {reason}")
+    pytest.skip(reason)

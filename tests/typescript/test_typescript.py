@@ -12,7 +12,7 @@ import sys
 import uuid
 
 import pytest
-from conftest import GENERATED_TS, HERE, TSC
+from conftest import GENERATED_TS, HERE, TSC, missing
 
 from entanglement import support
 from entanglement.types import binary_encoder, datetime_encoder, uuid_encoder
@@ -136,9 +136,9 @@ def _millis(moment: datetime.datetime) -> int:
 def test_browser_example_in_headless_chromium(node: str) -> None:
     chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
     if not os.path.exists(chromium):
-        pytest.skip(f"no Chromium at {chromium} (Debian: apt-get install chromium)")
+        missing(f"no Chromium at {chromium} (Debian: apt-get install chromium)")
     if not (HERE / "node_modules" / "playwright-core").exists():
-        pytest.skip(f"playwright-core is not installed: run 'npm ci --prefix {HERE}'")
+        missing(f"playwright-core is not installed: run 'npm ci --prefix {HERE}'")
     env = {**os.environ, "ENTANGLEGEN_PYTHON": sys.executable, "CHROMIUM": chromium}
     done = subprocess.run(
         [node, "--experimental-websocket", "--test", "browser.test.mjs"],
