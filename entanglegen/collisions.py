@@ -300,6 +300,11 @@ class _Collisions:
             return taken[id(spec)]
 
         for spec in reg.types:
+            for ref, attr in spec.many_to_many.items():
+                other = self.link_target(reg, spec, ref)
+                if other is not None:
+                    kp = f"{spec.key_path}.many_to_many.{ref}"
+                    self.nav_name(other, attr, names_of(other), kp)
             for prop in spec.properties:
                 target = self.nav_target(reg, prop)
                 if target is None:
@@ -309,6 +314,23 @@ class _Collisions:
                 self.nav_name(spec, prop.navigate, names_of(spec), f"{kp}.navigate")
                 if prop.back is not None:
                     self.nav_name(target, prop.back, names_of(target), f"{kp}.back")
+
+    def link_target(
+        self, reg: RegistrySpec, spec: TypeSpec, ref: str
+    ) -> TypeSpec | None:
+        """The type a ``many_to_many`` entry's reference names, or None (an error)."""
+        prop = next((p for p in spec.properties if p.name == ref), None)
+        res = prop.resolved if prop is not None else None
+        if res is not None and res.kind == "ref" and res.registry == reg.registry.value:
+            return type_named(reg, res.target)
+        self.d.error(
+            spec.many_to_many_loc or spec.loc,
+            f"many_to_many: {ref!r} is not a reference of {spec.name!r} to a type of "
+            "this registry",
+            f"{spec.key_path}.many_to_many",
+            "name the association's two reference properties",
+        )
+        return None
 
     def nav_target(self, reg: RegistrySpec, prop: PropertySpec) -> TypeSpec | None:
         res, where = prop.resolved, prop.navigate or prop.back
@@ -335,7 +357,7 @@ class _Collisions:
         self, owner: TypeSpec, name: Located, names: dict[str, str], kp: str
     ) -> None:
         attr, reserved = name.value, runtime_attributes("sql")
-        what = kp.rpartition(".")[2]
+        what = "many_to_many list" if ".many_to_many." in kp else kp.rpartition(".")[2]
         if naming.attribute_name(attr) != attr or attr.startswith("sync_"):
             other = "a reserved name"
         elif attr in reserved:

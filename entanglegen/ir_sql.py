@@ -36,6 +36,8 @@ def sql_type(b: TypeBuilder, spec: TypeSpec) -> TypeIR:
     props += [_property(b, p, p.name in keys) for p in spec.properties]
     navs = [_navigation(b, spec, p) for p in spec.properties if p.navigate]
     backs = [_back(b, spec, *ref) for ref in b.backs.get(spec.name, ())]
+    backs += [_linked(b, spec, *link) for link in b.links.get(spec.name, ())]
+
     doc = spec.doc or f"The {spec.name} type (table {table_name(spec)})."
     return TypeIR(
         template=TypeIR.SQL,
@@ -49,7 +51,7 @@ def sql_type(b: TypeBuilder, spec: TypeSpec) -> TypeIR:
         super_args="",
         init_assigns=(),
         checking_attrs=tuple(attr for attr, _ in navs) + tuple(backs),
-        navigations=tuple(code for _, code in navs),
+        navigations=tuple(code for _, code in navs) + _links(b, spec),
     )
 
 
@@ -267,6 +269,45 @@ def _back(
         f"The {referrer.name} objects whose {prop.name} is this one.", indent=8
     )
     return _column(prop.back.value, b.use(f"Mapped[list[{cls}]]"), "", doc)
+
+
+def _linked(b: TypeBuilder, spec: TypeSpec, attr: str, other: str) -> PropertyIR:
+    """A many_to_many list of this type, for the type checker (attached by
+    ``models/__init__.py`` with the association's navigations)."""
+    cls = b.checked_sibling(other, spec)
+    doc = docstring(
+        f"The {other} objects linked to this one through an association type "
+        "(read-only: add or delete association rows to change it).",
+        indent=8,
+    )
+    return _column(attr, b.use(f"Mapped[list[{cls}]]"), "", doc)
+
+
+def _links(b: TypeBuilder, spec: TypeSpec) -> tuple[str, ...]:
+    """The two read-only many-to-many relationships an association type makes."""
+    props = {p.name: p for p in spec.properties if p.name in spec.many_to_many}
+    if len(props) != 2:
+        return ()
+    assoc = naming.class_name(spec.name)
+    ends = []
+    for name, prop in props.items():
+        assert prop.resolved is not None
+        target = b.reg.type_named(prop.resolved.target)
+        assert target is not None
+        key = naming.attribute_name((target.primary_key or ())[0].value)
+        ends.append((name, naming.class_name(target.name), key))
+    found = []
+    for (this, cls, key), (other, other_cls, other_key) in (ends, ends[::-1]):
+        attr = spec.many_to_many[this].value
+        this_col, other_col = naming.attribute_name(this), naming.attribute_name(other)
+        code = (
+            f"{cls}.{attr} = relationship({other_cls}, secondary={assoc}.__table__, "
+            f"primaryjoin={cls}.{key} == {assoc}.{this_col}, "
+            f"secondaryjoin={other_cls}.{other_key} == {assoc}.{other_col}, "
+            "viewonly=True)"
+        )
+        found.append(code)
+    return tuple(found)
 
 
 def _wrap(b: TypeBuilder, prop: PropertySpec, kind: Kind, code: str) -> str:

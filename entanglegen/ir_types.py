@@ -140,6 +140,8 @@ class TypeBuilder:
         self.parent_names = (
             parent_names if parent_names is not None else parents_of(reg)
         )
+        self.links: dict[str, list[tuple[str, str]]] = {}
+        """Target type name -> (attribute, other type) of each many_to_many list."""
         self.backs: dict[str, list[tuple[TypeSpec, PropertySpec]]] = {}
         """Target type name -> (referrer, property) of each ``back`` naming it."""
         self.checking: set[str] = set()
@@ -334,11 +336,11 @@ def build_types(reg: RegistrySpec, project: list[RegistrySpec]) -> tuple[TypeIR,
     modules = module_names(reg)
     make = sql_type if reg.storage == "sql" else memory_type
     parents = parents_of(reg)
-    backs = backs_of(reg)
+    backs, links = backs_of(reg), links_of(reg)
     result = []
     for spec in ordered:
         builder = TypeBuilder(reg, project, Imports(), modules, parents)
-        builder.backs = backs
+        builder.backs, builder.links = backs, links
         made = make(builder, spec)
         pragmas: tuple[str, ...] = ()
         if any(a.name == "__mapper_args__" for a in made.class_attrs):
@@ -365,6 +367,23 @@ def backs_of(reg: RegistrySpec) -> dict[str, list[tuple[TypeSpec, PropertySpec]]
         for prop in spec.properties:
             if prop.navigate and prop.back and prop.resolved and prop.resolved.target:
                 found.setdefault(prop.resolved.target, []).append((spec, prop))
+    return found
+
+
+def links_of(reg: RegistrySpec) -> dict[str, list[tuple[str, str]]]:
+    """Target type -> (attribute, other type) of the many_to_many lists it gets."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for spec in reg.types:
+        targets = {
+            p.name: p.resolved.target
+            for p in spec.properties
+            if p.name in spec.many_to_many and p.resolved is not None
+        }
+        if len(targets) != 2:
+            continue
+        (a, ta), (b, tb) = targets.items()
+        found.setdefault(ta, []).append((spec.many_to_many[a].value, tb))
+        found.setdefault(tb, []).append((spec.many_to_many[b].value, ta))
     return found
 
 

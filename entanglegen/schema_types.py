@@ -71,7 +71,28 @@ class TypeValidator:
         self.table_options(body)
         for key in ("on_receive", "on_delete"):
             setattr(spec, key, f.dotted(body.get(key), f"{kp}.{key}", key))
+        self.many_to_many(body.get("many_to_many"))
         return spec
+
+    def many_to_many(self, node: YNode | None) -> None:
+        kp = f"{self.spec.key_path}.many_to_many"
+        if node is None or not self.sql_only(node, kp, "many_to_many"):
+            return
+        links = self.f.mapping(node, kp, "many_to_many")
+        if links is None:
+            return
+        self.spec.many_to_many_loc = links.loc
+        for key, value in links.items:
+            name = self.f.identifier(value, f"{kp}.{key.value}", "attribute name")
+            if name is not None:
+                self.spec.many_to_many[str(key.value)] = name
+        if len(links.items) != 2:
+            self.d.error(
+                links.loc,
+                "many_to_many names exactly the two references of the association",
+                kp,
+                "e.g. many_to_many: {person: teams, team: members}",
+            )
 
     def sql_only(self, node: YNode | None, kp: str, what: str) -> bool:
         """True when ``node`` is given on an SQL type; an error when on a memory one."""

@@ -150,6 +150,10 @@ class TypeSpec:
     child without its own) is received, for every operation but ``delete``."""
     on_delete: Located | None = None
     """Dotted path of ``fn(obj, **info)``, called after a received delete."""
+    many_to_many: dict[str, Located] = field(default_factory=dict)
+    """sql association type: reference property -> the attribute its target gets,
+    listing the objects the *other* reference of each row names."""
+    many_to_many_loc: Loc | None = None
 
 
 @dataclass(slots=True)

@@ -4,6 +4,7 @@ cyber-training exercise, replicated between the exercise nodes.
 """
 
 from .models import (
+    Assignment,
     Base,
     Handoff,
     HelpRequest,
@@ -19,6 +20,7 @@ from .models import (
 from .registry import ExerciseRegistry, registry
 
 __all__ = [
+    "Assignment",
     "Base",
     "ExerciseRegistry",
     "Handoff",

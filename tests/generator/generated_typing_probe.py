@@ -137,6 +137,8 @@ def navigation(person: Participant, team: Team, handoff: Handoff) -> None:
     assert_type(handoff.giver, Participant | None)
     assert_type(person.handoffs_taken, list[Handoff])
     assert_type(person.help_requests, list[HelpRequest])
+    assert_type(person.machines, list[Machine])
+    assert_type(handoff.machine_ref.assignees, list[Participant])
     assert_type(Participant(team_ref=team, side=Side.RED, callsign="al"), Participant)
     person.team_ref = team  # the object where the key is expected: through navigation
 

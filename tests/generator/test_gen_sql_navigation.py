@@ -2,7 +2,8 @@
 
 The package is the golden output of ``tests/cases/good_sql_navigation``: a reference to
 its own type (``Person.manager``), two references to one type, str keys, a type with a
-composite key that refers, and a joined child with a navigation of its own.  Objects are
+composite key that refers, a joined child with a navigation of its own, and a
+many-to-many through the association type ``Membership`` (read-only lists both ways).  Objects are
 linked through the navigation attributes only; the keys must follow, travel over TLS
 (only keys are on the wire) and navigate again on the receiving node, on SQLite files and
 on PostgreSQL.
@@ -44,6 +45,17 @@ def _build(org: ModuleType, session: Any) -> dict[str, Any]:
     project = org.Project(code="P-1", lead_ref=dev, sponsor_ref=boss)
     first = org.Milestone(project_ref=project, number=1)
     session.add_all([boss, dev, temp, project, first])
+    session.flush()
+    red, blue = org.Team(name="red"), org.Team(name="blue")
+    session.add_all([red, blue])
+    session.flush()
+    session.add_all(
+        [
+            org.Membership(person=dev.id, team="red"),
+            org.Membership(person=dev.id, team="blue", role="lead"),
+            org.Membership(person=boss.id, team="blue"),
+        ]
+    )
     session.commit()
     return {"boss": boss.id, "dev": dev.id, "temp": temp.id}
 
@@ -63,6 +75,11 @@ def _check(org: ModuleType, session: Any, ids: dict[str, Any]) -> None:
     acme = session.get(org.Agency, "acme")
     assert (temp.agency, temp.agency_ref) == ("acme", acme)
     assert [c.name for c in acme.contractors] == ["temp"]
+    # many-to-many through the association rows, both ways
+    assert sorted(t.name for t in dev.teams) == ["blue", "red"]
+    blue = session.get(org.Team, "blue")
+    assert sorted(p.name for p in blue.members) == ["boss", "dev"]
+    assert temp.teams == []
     milestone = session.get(org.Milestone, ("P-1", 1))
     assert milestone.project_ref is project
     assert project.milestones == [milestone]

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from exercise_sync import (
+    Assignment,
     Base,
     Handoff,
     HelpRequest,
@@ -152,7 +153,8 @@ def _world(session: Any) -> dict[str, Any]:
         score_penalty=0.5,
     )
     red_box = Machine(hostname="c2", address="10.6.6.6", team=red.id, side=Side.RED)
-    session.add_all([handoff, request, red_box])
+    assignment = Assignment(participant=alice.id, machine=vm.id)
+    session.add_all([handoff, request, red_box, assignment])
     session.commit()
     return {
         "blue": blue.id,
@@ -176,6 +178,9 @@ def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -
             blue.know(staff, connect=True)
             await wait_until(lambda: blue.get(HelpRequest, ids["request"]) is not None)
             await wait_until(lambda: blue.get(Handoff, (ids["vm"], 1)) is not None)
+            await wait_until(
+                lambda: blue.get(Assignment, (ids["alice"], ids["vm"])) is not None
+            )
 
             # What blue sees: every blue object, with every type intact...
             assert blue.names() == {"blue team"}
@@ -215,6 +220,9 @@ def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -
                 assert handoff.giver is None
                 assert [h.sequence for h in person.handoffs_taken] == [1]
                 assert [r.body for r in person.help_requests] == ["web01 is slow"]
+                # many-to-many through the Assignment rows that arrived
+                assert [m.hostname for m in person.machines] == ["web01"]
+                assert [p.callsign for p in handoff.machine_ref.assignees] == ["alice"]
 
             # Setting only the navigation changes the key, and the key travels.
             with staff.session() as session:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import relationship
 from ..registry import ExerciseRegistry
 from ._base import Base
 from ._enums import HelpRequestStatus, MachineOs, Side
+from .assignment import Assignment
 from .handoff import Handoff
 from .help_request import HelpRequest
 from .machine import Machine
@@ -18,6 +19,7 @@ from .team import Team
 from .virtual_machine import VirtualMachine
 
 __all__ = [
+    "Assignment",
     "Base",
     "Handoff",
     "HelpRequest",
@@ -47,6 +49,20 @@ HelpRequest.requester = relationship(
     Participant, foreign_keys="HelpRequest.participant", backref="help_requests"
 )
 HelpRequest.machine_ref = relationship(Machine, foreign_keys="HelpRequest.machine")
+Participant.machines = relationship(
+    Machine,
+    secondary=Assignment.__table__,
+    primaryjoin=Participant.id == Assignment.participant,
+    secondaryjoin=Machine.id == Assignment.machine,
+    viewonly=True,
+)
+Machine.assignees = relationship(
+    Participant,
+    secondary=Assignment.__table__,
+    primaryjoin=Machine.id == Assignment.machine,
+    secondaryjoin=Participant.id == Assignment.participant,
+    viewonly=True,
+)
 
 
 def new_registry(*args: Any, **kwargs: Any) -> ExerciseRegistry:
@@ -64,6 +80,7 @@ def new_registry(*args: Any, **kwargs: Any) -> ExerciseRegistry:
         VirtualMachine,
         Handoff,
         HelpRequest,
+        Assignment,
     ):
         fresh.register_syncable(cls.sync_type, cls)
     return fresh

@@ -22,6 +22,7 @@ from ._enums import MachineOs, Side
 
 if TYPE_CHECKING:
     from .handoff import Handoff
+    from .participant import Participant
 
 
 class Machine(SqlTransitionTrackerMixin, Base):
@@ -96,6 +97,11 @@ class Machine(SqlTransitionTrackerMixin, Base):
     if TYPE_CHECKING:
         handoffs: Mapped[list[Handoff]]
         """The Handoff objects whose machine is this one."""
+
+        assignees: Mapped[list[Participant]]
+        """The Participant objects linked to this one through an association type
+        (read-only: add or delete association rows to change it).
+        """
 
         def __init__(
             self,

@@ -21,6 +21,7 @@ from ._enums import Side
 if TYPE_CHECKING:
     from .handoff import Handoff
     from .help_request import HelpRequest
+    from .machine import Machine
     from .team import Team
 
 
@@ -87,6 +88,11 @@ class Participant(Base):
 
         help_requests: Mapped[list[HelpRequest]]
         """The HelpRequest objects whose participant is this one."""
+
+        machines: Mapped[list[Machine]]
+        """The Machine objects linked to this one through an association type
+        (read-only: add or delete association rows to change it).
+        """
 
         def __init__(
             self,

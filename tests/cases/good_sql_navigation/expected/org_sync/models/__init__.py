@@ -11,17 +11,21 @@ from ..registry import OrgRegistry
 from ._base import Base
 from .agency import Agency
 from .contractor import Contractor
+from .membership import Membership
 from .milestone import Milestone
 from .person import Person
 from .project import Project
+from .team import Team
 
 __all__ = [
     "Agency",
     "Base",
     "Contractor",
+    "Membership",
     "Milestone",
     "Person",
     "Project",
+    "Team",
     "new_registry",
 ]
 
@@ -40,6 +44,20 @@ Project.sponsor_ref = relationship(Person, foreign_keys="Project.sponsor")
 Milestone.project_ref = relationship(
     Project, foreign_keys="Milestone.project", backref="milestones"
 )
+Person.teams = relationship(
+    Team,
+    secondary=Membership.__table__,
+    primaryjoin=Person.id == Membership.person,
+    secondaryjoin=Team.name == Membership.team,
+    viewonly=True,
+)
+Team.members = relationship(
+    Person,
+    secondary=Membership.__table__,
+    primaryjoin=Team.name == Membership.team,
+    secondaryjoin=Person.id == Membership.person,
+    viewonly=True,
+)
 
 
 def new_registry(*args: Any, **kwargs: Any) -> OrgRegistry:
@@ -56,6 +74,8 @@ def new_registry(*args: Any, **kwargs: Any) -> OrgRegistry:
         Contractor,
         Project,
         Milestone,
+        Team,
+        Membership,
     ):
         fresh.register_syncable(cls.sync_type, cls)
     return fresh

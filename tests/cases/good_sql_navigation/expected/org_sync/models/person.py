@@ -17,6 +17,7 @@ from ._base import Base
 
 if TYPE_CHECKING:
     from .project import Project
+    from .team import Team
 
 
 class Person(Base):
@@ -51,6 +52,11 @@ class Person(Base):
 
         projects_led: Mapped[list[Project]]
         """The Project objects whose lead is this one."""
+
+        teams: Mapped[list[Team]]
+        """The Team objects linked to this one through an association type
+        (read-only: add or delete association rows to change it).
+        """
 
         def __init__(
             self,
