@@ -32,6 +32,7 @@ with a hint; without it the package would generate and then fail at import or at
 from __future__ import annotations
 
 import difflib
+import re
 import sqlite3
 from dataclasses import dataclass
 from functools import cache
@@ -562,4 +563,22 @@ def sqlite_check_problem(sql: str, columns: list[str]) -> str:
         return str(exc)
     finally:
         connection.close()
+    return _unquoted_capitals(sql, cols)
+
+
+_QUOTED_OR_WORD = re.compile(r"'(?:[^']|'')*'|\"[^\"]*\"|([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _unquoted_capitals(sql: str, columns: list[str]) -> str:
+    """PostgreSQL folds unquoted names to lower case, SQLite ignores case: a column with
+    capitals named without quotes passes SQLite and fails PostgreSQL's CREATE TABLE."""
+    capitals = {c.lower(): c for c in columns if c != c.lower()}
+    for match in _QUOTED_OR_WORD.finditer(sql):
+        word = match[1]
+        if word and word.lower() in capitals:
+            column = capitals[word.lower()]
+            return (
+                f'column {column!r} has capitals: write it quoted, "{column}" '
+                "(PostgreSQL folds unquoted names to lower case)"
+            )
     return ""
