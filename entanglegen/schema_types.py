@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 __all__ = ["TypeValidator"]
 
+# The longest check expression (schema.json's maxLength; it is printed into DDL).
+_MAX_CHECK = 1000
+
 
 class TypeValidator:
     def __init__(
@@ -355,7 +358,16 @@ class TypeValidator:
             ):
                 setattr(prop, key, Located("true", node.loc))  # type: ignore[union-attr]
         if self.sql_only(body.get("check"), f"{kp}.check", "check"):
-            prop.check = f.string(body.get("check"), f"{kp}.check", "check")
+            check = f.string(body.get("check"), f"{kp}.check", "check")
+            if check is not None and not 0 < len(check.value) <= _MAX_CHECK:
+                self.d.error(
+                    check.loc,
+                    f"check must be 1 to {_MAX_CHECK} characters of SQL",
+                    f"{kp}.check",
+                    "put longer rules in table_args",
+                )
+            else:
+                prop.check = check
         node = body.get("onupdate")
         if self.sql_only(node, f"{kp}.onupdate", "onupdate"):
             value = f.string(node, f"{kp}.onupdate", "onupdate")
