@@ -5,54 +5,46 @@
  * - Wire form: one JSON text message per entanglement message; `_flags: 1` asks for a
  *   response.  Each message sent consumes an out-number and each received one an
  *   in-number, from 0 on every new socket (§2.3).
- * - Responses: `synchronize(obj, {response: true})` resolves with the object that answers
- *   it (`_resp_for`), with null on `_no_resp_for`, and rejects with a SyncError when the
- *   answer is an error object, or with ConnectionLost when the socket closes first (the
- *   original left such promises pending forever, quirk 54).  A request from the peer
- *   (`_flags: 1`) is answered with `_no_resp_for`: this client answers nothing itself.
- * - Coalescing: objects wait in a queue keyed by (type, operation, primary key) until
- *   the socket can take them; synchronizing the same object again before it left
- *   replaces it (the attributes to send are merged, the response promises share the
- *   answer).  Everything synchronized in one turn of the event loop leaves together, in
- *   priority order; while the socket's buffer is above `highWater` the queue waits.
- * - Closing: `close()` ends the client: what is still queued is dropped and its
- *   response promises reject with ConnectionLost.
- * - Reconnect: after a close or a failed attempt the client reconnects after a delay of
- *   `minDelay` (256 ms) doubling up to `maxDelay` (32768 ms); the delay resets once a
- *   connection stayed open for the current delay (§16.2).  Queued objects stay queued
- *   across a reconnect; the objects this client owns are sent again on every new
- *   connection (with their owner first), so the node has their latest state.
- * - Transitions (§15): `transition(obj)` sends provisional states of an object (the
- *   first one asks for a response), `endTransition(obj)` makes the final state
- *   permanent through the owner; the transition's promise settles with the outcome.
- * - Attributes: `{attributes: [...]}` sends only those properties (plus the primary
- *   keys, except for `create`: to let the owner allocate a key, leave it out).
- * - Ownership: an object synchronized with the `sync` operation and no `_sync_owner` is
- *   owned by this client (`ownerId`, a random UUID per client); the owner record
- *   (`SyncOwner`) is sent once per connection before the first such object.  Objects
- *   received keep their owner; `forward`, `create` and `delete` go to that owner.
- * - SQL catch-up (§12.8, as the original's `persistence.js`): when a registry is kept
- *   in SQL on the Python side, each owner record (`SyncOwner`) received is answered
- *   with `IHave{serial}` (the highest serial this client holds of that owner, 0 at
- *   first), which makes the node send the rows (and deletions) past it, then
- *   `YouHave{serial}`.  A new epoch of an owner, its deletion, or its absence from
- *   `MyOwners` removes its objects (handlers see the operation `disappear`).  Serials
- *   live as long as the client, so a reconnect fetches only what changed.  While the
- *   node's connect-time resync runs (until its `MyOwners`, at most a second) the
- *   connection is not live there: what the node floods meanwhile, such as the answer to
- *   a request, would not reach this client.  So such a client queues what it sends
- *   until then (owner records and `IHave` excepted).
- * - Receiving: objects of known types are decoded (a value that does not fit its
- *   property is reported through `onError`, naming the type and property, and the
- *   object is dropped), kept in a store per type (`store(Cursor)`, by primary key;
- *   `delete` removes), and handed to `onReceive` handlers.  Messages of types no
- *   registry of this client knows (owner records, resync messages) are ignored.
+ * - Responses: `request(obj)` resolves with the object that answers it (`_resp_for`),
+ *   with null on `_no_resp_for`, and rejects with a SyncError when the answer is an
+ *   error object, or with ConnectionLost when the socket closes first (the original
+ *   left such promises pending forever, quirk 54).  A request from the peer is answered
+ *   with `_no_resp_for`: this client answers nothing itself.
+ * - Sending: objects wait in a coalescing queue (queue.ts); everything synchronized in
+ *   one turn of the event loop leaves together, in priority order, while the socket's
+ *   buffer is below `highWater`.  `{attributes}` sends only those properties plus the
+ *   primary keys (except for `create`: leave out a key the owner allocates).
+ * - Ownership: an object synchronized with `sync` and no `_sync_owner` is owned by this
+ *   client (`ownerId`); its owner record (`SyncOwner`) goes first, once per connection.
+ *   Received objects keep their owner; `forward`, `create` and `delete` go to it.
+ * - Reconnect: after a close or a failed attempt, after `minDelay` (256 ms) doubling up
+ *   to `maxDelay` (32768 ms); the delay resets once a connection stayed open for the
+ *   current delay (§16.2).  Queued objects stay queued; the objects this client owns
+ *   are sent again on every new connection, so the node has their latest state.
+ *   `close()` ends the client: queued requests reject with ConnectionLost.
+ * - SQL catch-up (resync.ts) when a registry is kept in SQL on the Python side.  Until
+ *   the node's connect-time resync ends (its `MyOwners`, at most a second) the node
+ *   floods nothing to this connection, so an answer sent meanwhile would be lost: such
+ *   a client holds what it queues until then.
+ * - Transitions (transitions.ts): `transition(obj)` and `endTransition(obj)`.
+ * - Receiving: objects of known types are decoded (a value that does not fit is
+ *   reported through `onError`, naming the type and property, and dropped), kept in a
+ *   store per type (`store(Cursor)`, by primary key; `delete` removes) and handed to
+ *   `onReceive` handlers.  Types no registry of this client holds are ignored.
  */
 
 import { ConnectionLost, EntanglementError, SyncError } from "./errors.js";
 import type { JsonValue, WireMessage } from "./errors.js";
+import { ReceiveHandlers, emit, subscribe } from "./events.js";
+import type { ReceiveInfo } from "./events.js";
 import { keyOf } from "./model.js";
 import type { Registry, SyncClass, Synchronizable } from "./model.js";
+import { SendQueue } from "./queue.js";
+import type { Pending, Waiter } from "./queue.js";
+import { Resync } from "./resync.js";
+import { Transitions } from "./transitions.js";
+
+export type { ReceiveInfo } from "./events.js";
 
 /** How the client was told to connect. */
 export interface ClientOptions {
@@ -82,39 +74,16 @@ export interface SendOptions {
   readonly attributes?: readonly string[];
 }
 
-/** What a receive handler is told besides the object. */
-export interface ReceiveInfo {
-  readonly operation: string;
-  readonly message: WireMessage;
-}
-
-type Waiter = {
-  resolve: (value: Synchronizable | null) => void;
-  reject: (error: Error) => void;
-};
-
-type Pending = {
-  obj: Synchronizable;
-  operation: string;
-  attributes: Set<string> | null;
-  waiters: Waiter[];
-  order: number;
-};
-
-type Handler = (obj: Synchronizable, info: ReceiveInfo) => void;
-
 const OPEN = 1;
+const RESPONSE_NEEDED = 1;
 // How long an SQL catch-up client waits for the node's MyOwners before sending anyway.
 const LIVE_TIMEOUT = 1000;
-const RESPONSE_NEEDED = 1;
 
 /** One connection to a Python node, reconnecting (see the module comment). */
 export class SyncClient {
   readonly url: string;
   readonly ownerId: string;
   private readonly types = new Map<string, SyncClass>();
-  private readonly catchUp: boolean;
-  private readonly owners = new Map<string, { epoch: JsonValue; serial: number }>();
   private readonly operations = new Map<string, ReadonlySet<string>>();
   private readonly socketClass: new (url: string) => WebSocket;
   private readonly minDelay: number;
@@ -131,18 +100,16 @@ export class SyncClient {
   private inCount = 0;
   private ownerSent = false;
   private readonly awaiting = new Map<number, Waiter[]>();
-  private readonly queue = new Map<string, Pending>();
+  private readonly queue = new SendQueue();
   private noResponse: number[] = [];
-  private order = 0;
   private flushing = false;
-  // False while the node's connect-time resync runs (see the module comment).
-  private live = false;
+  private readonly resync: Resync | null;
+  private live = false; // false while the node's connect-time resync runs
   private liveTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly stores = new Map<string, Map<string, Synchronizable>>();
   private readonly owned = new Map<string, Synchronizable>();
-  private readonly transitions = new WeakMap<Synchronizable, Promise<Synchronizable | null>>();
-  private readonly handlers = new Map<string, Set<Handler>>();
-  private readonly anyHandlers = new Set<Handler>();
+  private readonly transitions = new Transitions(this);
+  private readonly received = new ReceiveHandlers((error) => this.reportError(error));
   private readonly openHandlers = new Set<() => void>();
   private readonly closeHandlers = new Set<(event: Event) => void>();
   private readonly failHandlers = new Set<(count: number, event: Event) => void>();
@@ -162,7 +129,8 @@ export class SyncClient {
         this.operations.set(name, new Set(registry.operations));
       }
     }
-    this.catchUp = options.registries.some((r) => r.storage === "sql");
+    const sql = options.registries.some((r) => r.storage === "sql");
+    this.resync = sql ? new Resync(this.resyncHooks()) : null;
     if (options.connect ?? true) {
       this.connect();
     }
@@ -188,15 +156,9 @@ export class SyncClient {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    for (const pending of this.queue.values()) {
-      for (const waiter of pending.waiters) {
-        waiter.reject(new ConnectionLost(`${this.url}: client closed before sending`));
-      }
-    }
-    this.queue.clear();
-    const socket = this.socket;
-    if (socket !== null) {
-      socket.close(1000, "client closed");
+    this.queue.clear(() => new ConnectionLost(`${this.url}: client closed before sending`));
+    if (this.socket !== null) {
+      this.socket.close(1000, "client closed");
       this.lost();
     }
   }
@@ -216,46 +178,20 @@ export class SyncClient {
     });
   }
 
-  /** Move `obj` provisionally (a transition, PROTOCOL.md §15): every node shows the
-   * change at once, the owner decides.  The first call starts the transition (a random
-   * `transition_id`, a request for a response); later calls send the next provisional
-   * states (coalesced like any update).  End it with {@link endTransition}.
+  /** Send a provisional state of `obj` (a transition, PROTOCOL.md §15); every node shows
+   * it at once.  The first call starts the transition; all return its outcome: the
+   * final object, or a rejection (SyncError `BrokenTransition` when another change won).
    *
-   * @returns the transition's outcome: the final object once the owner applied the
-   *   ending, or a rejection (SyncError `BrokenTransition` when another change won).
    * @throws EntanglementError when the type has no transitions. */
   transition(obj: Synchronizable, options?: SendOptions): Promise<Synchronizable | null> {
-    const slots = transitionSlots(obj);
-    const ongoing = this.transitions.get(obj);
-    const attributes = withTransitionId(options?.attributes);
-    if (ongoing !== undefined && slots.transition_id !== undefined) {
-      this.enqueue(obj, { operation: "transition", attributes }, null);
-      return ongoing;
-    }
-    slots.transition_id = crypto.randomUUID();
-    const outcome = this.request(obj, { operation: "transition", attributes });
-    this.transitions.set(obj, outcome);
-    const clear = (): void => {
-      if (this.transitions.get(obj) === outcome) {
-        this.transitions.delete(obj);
-        delete slots.transition_id;
-      }
-    };
-    outcome.then(clear, clear);
-    return outcome;
+    return this.transitions.start(obj, options?.attributes);
   }
 
-  /** End the transition of `obj` with its current state: a `forward` to the owner (or
-   * a `sync` when this client owns it) carrying the transition's id.
+  /** Make the current state of `obj`, in a transition, permanent through its owner.
    *
    * @returns the owner's answer (the transition's own promise settles too). */
   endTransition(obj: Synchronizable, options?: SendOptions): Promise<Synchronizable | null> {
-    const slots = transitionSlots(obj);
-    if (slots.transition_id === undefined) {
-      throw new EntanglementError(`${obj.syncClass.syncType} is not in a transition`);
-    }
-    const operation = obj._sync_owner === this.ownerId ? "sync" : "forward";
-    return this.request(obj, { operation, attributes: withTransitionId(options?.attributes) });
+    return this.transitions.end(obj, options?.attributes);
   }
 
   /** The objects of `cls` received or sent, by key (primary key values as JSON). */
@@ -268,24 +204,12 @@ export class SyncClient {
     cls: SyncClass<T>,
     handler: (obj: T, info: ReceiveInfo) => void,
   ): () => void {
-    const wrapped: Handler = (obj, info) => {
-      handler(obj as T, info);
-    };
-    let set = this.handlers.get(cls.syncType);
-    if (set === undefined) {
-      set = new Set();
-      this.handlers.set(cls.syncType, set);
-    }
-    set.add(wrapped);
-    const handlers = set;
-    return () => {
-      handlers.delete(wrapped);
-    };
+    return this.received.add(cls.syncType, (obj, info) => handler(obj as T, info));
   }
 
   /** Call `handler(obj, info)` for every object received. */
   onAnyReceive(handler: (obj: Synchronizable, info: ReceiveInfo) => void): () => void {
-    return subscribe(this.anyHandlers, handler);
+    return this.received.add(null, handler);
   }
 
   /** Call `handler()` whenever a connection opens. */
@@ -346,36 +270,33 @@ export class SyncClient {
     this.inCount = 0;
     this.ownerSent = false;
     socket.addEventListener("open", () => {
-      if (this.socket !== socket) {
-        return;
+      if (this.socket === socket) {
+        this.opened = true;
+        this.openedAt = Date.now();
+        this.failures = 0;
+        this.live = this.resync === null;
+        if (!this.live) {
+          this.liveTimer = setTimeout(() => this.goLive(), LIVE_TIMEOUT);
+        }
+        for (const obj of this.owned.values()) {
+          this.enqueue(obj, {}, null);
+        }
+        emit(this.openHandlers, (h) => h());
       }
-      this.opened = true;
-      this.openedAt = Date.now();
-      this.failures = 0;
-      this.live = !this.catchUp;
-      if (this.catchUp) {
-        this.liveTimer = setTimeout(() => this.goLive(), LIVE_TIMEOUT);
-      }
-      this.resendOwned();
-      emit(this.openHandlers, (h) => h());
-      this.scheduleFlush();
     });
     socket.addEventListener("message", (event: MessageEvent) => {
       if (this.socket === socket) {
         this.receive(event.data);
       }
     });
-    socket.addEventListener("close", (event: Event) => {
-      if (this.socket === socket) {
-        this.lost(event);
-      }
-    });
-    socket.addEventListener("error", (event: Event) => {
+    const closed = (event: Event): void => {
       // Some WebSocket implementations report a refused handshake only as an error.
-      if (this.socket === socket && !this.opened) {
+      if (this.socket === socket && (event.type === "close" || !this.opened)) {
         this.lost(event);
       }
-    });
+    };
+    socket.addEventListener("close", closed);
+    socket.addEventListener("error", closed);
   }
 
   private goLive(): void {
@@ -401,10 +322,8 @@ export class SyncClient {
     const awaiting = [...this.awaiting.values()];
     this.awaiting.clear();
     this.noResponse = [];
-    for (const waiters of awaiting) {
-      for (const waiter of waiters) {
-        waiter.reject(new ConnectionLost(`${this.url}: connection closed before the answer`));
-      }
+    for (const waiter of awaiting.flat()) {
+      waiter.reject(new ConnectionLost(`${this.url}: connection closed before the answer`));
     }
     if (wasOpen) {
       if (Date.now() - this.openedAt >= this.delay) {
@@ -427,87 +346,59 @@ export class SyncClient {
 
   private enqueue(obj: Synchronizable, options: SendOptions, waiter: Waiter | null): void {
     const operation = options.operation ?? "sync";
-    const cls = obj.syncClass;
-    const allowed = this.operations.get(cls.syncType);
+    const type = obj.syncClass.syncType;
+    const allowed = this.operations.get(type);
     if (allowed === undefined) {
-      throw new EntanglementError(`${cls.syncType} is in no registry of this client`);
+      throw new EntanglementError(`${type} is in no registry of this client`);
     }
     if (!allowed.has(operation)) {
-      throw new EntanglementError(`${cls.syncType}: the registry has no ${operation} operation`);
+      throw new EntanglementError(`${type}: the registry has no ${operation} operation`);
     }
     if (operation === "sync" && obj._sync_owner === null) {
       obj._sync_owner = this.ownerId;
     }
     const key = obj.syncKey();
     if (key !== null && obj._sync_owner === this.ownerId) {
+      const mine = `${type}\u0000${key}`;
       if (operation === "delete") {
-        this.owned.delete(`${cls.syncType}\u0000${key}`);
-        this.storeFor(cls.syncType).delete(key);
+        this.owned.delete(mine);
+        this.storeFor(type).delete(key);
       } else {
-        this.owned.set(`${cls.syncType}\u0000${key}`, obj);
-        this.storeFor(cls.syncType).set(key, obj);
+        this.owned.set(mine, obj);
+        this.storeFor(type).set(key, obj);
       }
     }
-    const slot = `${cls.syncType}\u0000${operation}\u0000${key ?? `#${this.order}`}`;
-    const attributes = options.attributes === undefined ? null : new Set(options.attributes);
-    const pending = this.queue.get(slot);
-    if (pending === undefined) {
-      const waiters = waiter === null ? [] : [waiter];
-      this.queue.set(slot, { obj, operation, attributes, waiters, order: this.order });
-    } else {
-      pending.obj = obj;
-      if (pending.attributes !== null) {
-        pending.attributes = attributes === null ? null : union(pending.attributes, attributes);
-      }
-      if (waiter !== null) {
-        pending.waiters.push(waiter);
-      }
-    }
-    this.order += 1;
+    this.queue.add(obj, key, operation, options.attributes, waiter);
     this.scheduleFlush();
   }
 
-  private resendOwned(): void {
-    for (const obj of this.owned.values()) {
-      this.enqueue(obj, {}, null);
-    }
-  }
-
-  private scheduleFlush(): void {
+  private scheduleFlush(delay = 0): void {
     if (!this.flushing) {
       this.flushing = true;
-      setTimeout(() => this.flush(), 0);
+      setTimeout(() => this.flush(), delay);
     }
   }
 
   private flush(): void {
     this.flushing = false;
     const socket = this.socket;
-    if (socket === null || !this.opened || !this.live || socket.readyState !== OPEN) {
+    if (socket === null || !this.live || socket.readyState !== OPEN) {
       return;
     }
-    const ready = [...this.queue.entries()].sort(
-      ([, a], [, b]) => a.obj.syncClass.priority - b.obj.syncClass.priority || a.order - b.order,
-    );
-    for (const [slot, pending] of ready) {
-      if (socket.bufferedAmount > this.highWater) {
-        this.flushing = true;
-        setTimeout(() => this.flush(), 10);
-        return;
-      }
-      this.queue.delete(slot);
+    const roomLeft = (): boolean => socket.bufferedAmount <= this.highWater;
+    for (const pending of this.queue.take(roomLeft)) {
       this.sendPending(socket, pending);
+    }
+    if (this.queue.size > 0) {
+      this.scheduleFlush(10); // the rest waits (and coalesces) until the buffer drains
     }
     if (this.noResponse.length > 0) {
       this.send(socket, { _no_resp_for: this.noResponse });
-      this.noResponse = [];
     }
   }
 
   private sendPending(socket: WebSocket, pending: Pending): void {
     const cls = pending.obj.syncClass;
-    // The primary keys travel with every subset (the peer finds the object by them),
-    // except in a create, where the owner may allocate them.
     const keys = pending.operation === "create" ? [] : (cls.primaryKeys ?? []);
     const names = pending.attributes === null ? undefined : [...pending.attributes, ...keys];
     let msg: WireMessage;
@@ -518,9 +409,7 @@ export class SyncClient {
       if (pending.waiters.length === 0) {
         this.reportError(error);
       }
-      for (const waiter of pending.waiters) {
-        waiter.reject(error);
-      }
+      pending.waiters.forEach((waiter) => waiter.reject(error));
       return;
     }
     if (pending.obj._sync_owner === this.ownerId && !this.ownerSent) {
@@ -536,7 +425,7 @@ export class SyncClient {
   }
 
   private send(socket: WebSocket, msg: WireMessage): void {
-    if (this.noResponse.length > 0 && msg["_no_resp_for"] === undefined) {
+    if (this.noResponse.length > 0) {
       msg["_no_resp_for"] = this.noResponse;
       this.noResponse = [];
     }
@@ -562,7 +451,7 @@ export class SyncClient {
     }
     const flags = typeof msg["_flags"] === "number" ? msg["_flags"] : 0;
     for (const n of numbers(msg["_no_resp_for"])) {
-      settle(this.awaiting, n, (w) => w.resolve(null));
+      this.settle(n, (w) => w.resolve(null));
     }
     const answers = numbers(msg["_resp_for"]);
     delete msg["_flags"];
@@ -581,25 +470,19 @@ export class SyncClient {
       if (answers.length === 0) {
         this.reportError(error);
       }
-      for (const n of answers) {
-        settle(this.awaiting, n, (w) => w.reject(error));
-      }
+      answers.forEach((n) => this.settle(n, (w) => w.reject(error)));
       return;
     }
     const obj = this.accept(type, msg);
-    for (const n of answers) {
-      settle(this.awaiting, n, (w) => w.resolve(obj));
-    }
+    answers.forEach((n) => this.settle(n, (w) => w.resolve(obj)));
   }
 
   private accept(type: string, msg: WireMessage): Synchronizable | null {
     const operation = typeof msg["_sync_operation"] === "string" ? msg["_sync_operation"] : "sync";
     const cls = this.types.get(type);
     if (cls === undefined) {
-      if (this.catchUp) {
-        this.resyncMessage(type, operation, msg);
-      }
-      return null; // owner records, resync messages, types of other schemas
+      this.resync?.handle(type, operation, msg); // owner records, resync messages
+      return null;
     }
     const key = keyOf(cls, msg);
     const store = this.storeFor(type);
@@ -610,64 +493,27 @@ export class SyncClient {
       this.reportError(err instanceof Error ? err : new EntanglementError(String(err)));
       return null;
     }
-    if (key !== null) {
-      if (operation === "delete") {
-        store.delete(key);
-        this.owned.delete(`${type}\u0000${key}`);
-      } else {
-        store.set(key, obj);
-      }
+    if (key !== null && operation === "delete") {
+      store.delete(key);
+      this.owned.delete(`${type}\u0000${key}`);
+    } else if (key !== null) {
+      store.set(key, obj);
     }
-    const info: ReceiveInfo = { operation, message: msg };
-    for (const handler of this.handlers.get(type) ?? []) {
-      this.guard(() => handler(obj, info));
-    }
-    for (const handler of this.anyHandlers) {
-      this.guard(() => handler(obj, info));
-    }
+    this.received.deliver(type, obj, { operation, message: msg });
     return obj;
   }
 
-  private resyncMessage(type: string, operation: string, msg: WireMessage): void {
-    const owner = typeof msg["_sync_owner"] === "string" ? msg["_sync_owner"] : null;
-    // Only the SQL form of an owner record (with an epoch) takes part in the resync;
-    // an in-memory registry's owner record is just ignored.
-    if (type === "SyncOwner" && owner !== null && (operation === "delete" || "epoch" in msg)) {
-      if (operation === "delete") {
-        this.forgetOwner(owner);
-        return;
-      }
-      const known = this.owners.get(owner);
-      const epoch = msg["epoch"] ?? null;
-      if (known !== undefined && known.epoch !== epoch) {
-        this.dropObjectsOf(owner);
-      }
-      const serial = known !== undefined && known.epoch === epoch ? known.serial : 0;
-      this.owners.set(owner, { epoch, serial });
-      const socket = this.socket;
-      if (socket !== null && this.opened) {
-        const iHave = { _sync_type: "IHave", _sync_operation: "forward", _sync_owner: owner, serial };
-        this.send(socket, iHave);
-      }
-    } else if (type === "YouHave" && owner !== null && typeof msg["serial"] === "number") {
-      const known = this.owners.get(owner);
-      if (known !== undefined) {
-        known.serial = Math.max(known.serial, msg["serial"]);
-      }
-    } else if (type === "MyOwners" && Array.isArray(msg["owners"])) {
-      const listed: ReadonlySet<JsonValue> = new Set<JsonValue>(msg["owners"]);
-      for (const id of [...this.owners.keys()]) {
-        if (!listed.has(id)) {
-          this.forgetOwner(id);
+  private resyncHooks(): ConstructorParameters<typeof Resync>[0] {
+    return {
+      sendIHave: (owner, serial) => {
+        if (this.socket !== null && this.opened) {
+          const iHave = { _sync_type: "IHave", _sync_operation: "forward", _sync_owner: owner };
+          this.send(this.socket, { ...iHave, serial });
         }
-      }
-      this.goLive(); // the node's connect-time resync is over
-    }
-  }
-
-  private forgetOwner(owner: string): void {
-    this.owners.delete(owner);
-    this.dropObjectsOf(owner);
+      },
+      dropObjectsOf: (owner) => this.dropObjectsOf(owner),
+      live: () => this.goLive(),
+    };
   }
 
   private dropObjectsOf(owner: string): void {
@@ -675,13 +521,7 @@ export class SyncClient {
       for (const [key, obj] of [...store]) {
         if (obj._sync_owner === owner) {
           store.delete(key);
-          const info: ReceiveInfo = { operation: "disappear", message: {} };
-          for (const handler of this.handlers.get(type) ?? []) {
-            this.guard(() => handler(obj, info));
-          }
-          for (const handler of this.anyHandlers) {
-            this.guard(() => handler(obj, info));
-          }
+          this.received.deliver(type, obj, { operation: "disappear", message: {} });
         }
       }
     }
@@ -696,11 +536,11 @@ export class SyncClient {
     return store;
   }
 
-  private guard(call: () => void): void {
-    try {
-      call();
-    } catch (err) {
-      this.reportError(err instanceof Error ? err : new EntanglementError(String(err)));
+  private settle(n: number, call: (waiter: Waiter) => void): void {
+    const waiters = this.awaiting.get(n);
+    if (waiters !== undefined) {
+      this.awaiting.delete(n);
+      waiters.forEach(call);
     }
   }
 
@@ -712,50 +552,10 @@ export class SyncClient {
   }
 }
 
-type TransitionSlots = { transition_id?: string };
-
-function transitionSlots(obj: Synchronizable): TransitionSlots {
-  if (!obj.syncClass.fields.some((f) => f.name === "transition_id")) {
-    throw new EntanglementError(`${obj.syncClass.syncType} has no transitions`);
-  }
-  return obj as unknown as TransitionSlots;
-}
-
-function withTransitionId(attributes: readonly string[] | undefined): string[] | undefined {
-  return attributes === undefined ? undefined : [...attributes, "transition_id"];
-}
-
-function subscribe<T>(set: Set<T>, handler: T): () => void {
-  set.add(handler);
-  return () => {
-    set.delete(handler);
-  };
-}
-
-function emit<T>(set: ReadonlySet<T>, call: (handler: T) => void): void {
-  for (const handler of [...set]) {
-    call(handler);
-  }
-}
-
-function union(a: ReadonlySet<string>, b: ReadonlySet<string>): Set<string> {
-  return new Set([...a, ...b]);
-}
-
 function numbers(value: JsonValue | undefined): number[] {
   if (!Array.isArray(value)) {
     return [];
   }
   const list: readonly JsonValue[] = value;
   return list.filter((n): n is number => typeof n === "number");
-}
-
-function settle(awaiting: Map<number, Waiter[]>, n: number, call: (w: Waiter) => void): void {
-  const waiters = awaiting.get(n);
-  if (waiters !== undefined) {
-    awaiting.delete(n);
-    for (const waiter of waiters) {
-      call(waiter);
-    }
-  }
 }
