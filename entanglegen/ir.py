@@ -236,6 +236,7 @@ def _type_hooks(
                 ClassAttrIR(py_literal(spec.sync_type), imports.hook(hook.value))
             )
     if found:
+        imports.add("import logging")
         imports.add("from collections.abc import Callable")
         imports.add("from typing import Any")
     return tuple(found)

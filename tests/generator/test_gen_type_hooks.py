@@ -129,3 +129,40 @@ def test_sql_type_hooks_over_tls(
             await a.stop()
 
     sql_run(scenario())
+
+
+class _Broken(list[Any]):
+    def append(self, item: Any) -> None:
+        raise ValueError("a bug in the UI")
+
+
+def test_a_failing_hook_keeps_the_row(
+    notes: tuple[ModuleType, ModuleType],
+    pki: dict[str, Any],
+    db_factory: Callable[[str], str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    package, ui = notes
+    monkeypatch.setattr(ui, "CALLS", _Broken())
+
+    async def scenario() -> None:
+        a = await _Node(package, db_factory("a"), pki["a"]).start()
+        b = await _Node(package, db_factory("b"), pki["b"]).start()
+        try:
+            with a.registry.sessionmaker(manager=a.manager) as session:
+                note = package.Note(text="kept")
+                session.add(note)
+                session.commit()
+                key = note.id
+            a.know(b, connect=False)
+            b.know(a, connect=True)
+            await wait_until(lambda: b.get(package.Note, key) is not None)
+        finally:
+            await b.stop()
+            await a.stop()
+
+    with caplog.at_level("ERROR", logger="entanglement"):
+        sql_run(scenario())
+    assert "hook failed for Note" in caplog.text
+    assert "a bug in the UI" in caplog.text

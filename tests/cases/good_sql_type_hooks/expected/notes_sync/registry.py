@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,8 @@ from notes_ui import note_arrived as _notes_ui_note_arrived
 from notes_ui import note_removed as _notes_ui_note_removed
 
 from entanglement.sql.base import SqlSyncRegistry
+
+_log = logging.getLogger("entanglement")
 
 # The on_receive / on_delete hooks of the schema, by wire name (children inherit).
 _ON_RECEIVE: dict[str, Callable[..., Any]] = {
@@ -29,7 +32,12 @@ class NotesRegistry(SqlSyncRegistry):
         hooks = _ON_DELETE if operation == "delete" else _ON_RECEIVE
         hook = hooks.get(obj.sync_type)
         if hook is not None:
-            hook(obj, **{**info, "operation": operation, "registry": self})
+            try:
+                hook(obj, **{**info, "operation": operation, "registry": self})
+            except Exception:
+                # A notification failed, not the object: it is kept, and replication
+                # goes on (a raise here would refuse the object and roll back its row).
+                _log.exception("%s hook failed for %s", operation, obj.sync_type)
         return result
 
 

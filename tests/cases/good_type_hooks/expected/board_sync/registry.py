@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,8 @@ from board_ui import stroke_arrived as _board_ui_stroke_arrived
 from board_ui import stroke_erased as _board_ui_stroke_erased
 
 from entanglement.memory import SyncStoreRegistry
+
+_log = logging.getLogger("entanglement")
 
 # The on_receive / on_delete hooks of the schema, by wire name (children inherit).
 _ON_RECEIVE: dict[str, Callable[..., Any]] = {
@@ -33,7 +36,12 @@ class BoardRegistry(SyncStoreRegistry):
         hooks = _ON_DELETE if operation == "delete" else _ON_RECEIVE
         hook = hooks.get(obj.sync_type)
         if hook is not None:
-            hook(obj, **{**info, "operation": operation, "registry": self})
+            try:
+                hook(obj, **{**info, "operation": operation, "registry": self})
+            except Exception:
+                # A notification failed, not the object: it is kept, and replication
+                # goes on (a raise here would refuse the object and roll back its row).
+                _log.exception("%s hook failed for %s", operation, obj.sync_type)
         return result
 
 
