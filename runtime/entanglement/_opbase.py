@@ -140,11 +140,13 @@ def run_steps(steps: Steps, obj: Any, info: dict[str, Any]) -> Any:
     return result
 
 
-# While a receive plan runs a registry's ``sync_receive`` override, it lends the
-# registry ``(operation, steps)`` under this name in the registry's ``__dict__``: the
-# base ``sync_receive``, called back by the override for that operation, runs the lent
-# steps instead of looking them up again through ``operation.incoming`` (the same
-# calls).  Any other call finds nothing lent, or another operation, and looks them up.
+# While a received chunk is handled, each receive plan whose registry overrides
+# ``sync_receive`` lends the registry its operation's steps: ``{operation name:
+# (operation, steps)}`` under this name in the registry's ``__dict__``, taken back at
+# the end of the chunk.  The base ``sync_receive``, called back by the override for
+# that operation, runs the lent steps instead of looking them up again through
+# ``operation.incoming`` (the same calls: plans hold for a chunk).  Any other call
+# finds nothing lent, or another operation, and looks them up.
 LENT_STEPS = "_sync_lent_steps"
 
 

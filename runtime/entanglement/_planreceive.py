@@ -53,11 +53,13 @@ __all__ = [
     "ReceivePlan",
     "check_constructed",
     "constructed_check",
+    "lend",
     "listen_hooks",
     "make_plan",
     "not_true",
     "receive_planned",
     "run_listen",
+    "take_back",
 ]
 
 # (hook, its name for the error text, whether it takes the class as an argument)
@@ -131,13 +133,14 @@ class ReceivePlan:
         "info",
         "keys",
         "known",
+        "lent",
         "listen",
         "manager_check",
         "manager_listen",
         "objects",
         "operation",
         "owner",
-        "receive",
+        "receive_keywords",
         "registry",
         "steps",
     )
@@ -173,7 +176,18 @@ class ReceivePlan:
         self.manager_check = _manager_override(manager, "should_listen_constructed")
         self.check = constructed_check(registry, op)
         self.objects: dict[type, ObjectSteps] = {}
-        self.receive, self.steps = _receiving(registry, op)
+        self.receive_keywords, self.steps = _receiving(registry, op)
+        # The operation's steps, lent to a registry whose sync_receive override
+        # calls back into the base method (see lend).
+        self.lent: Steps | None = None
+        if (
+            self.steps is None
+            and isinstance(registry, SyncRegistry)
+            and isinstance(op, SyncOperation)
+            and keeps(type(op), SyncOperation, "incoming")
+            and keeps(type(op), SyncOperation, "_incoming_info")
+        ):
+            self.lent = steps_of(op, registry)
 
 
 def _manager_override(manager: Any, name: str) -> Callable[..., Any] | None:
@@ -186,42 +200,36 @@ def _manager_override(manager: Any, name: str) -> Callable[..., Any] | None:
 
 def _receiving(
     registry: Any, op: Any
-) -> tuple[Callable[[Any, dict[str, Any]], Any] | None, Steps | None]:
-    """``(receive, steps)``: the registry's or operation's override as ``(obj, info)``,
-    or the operation's steps when everything on the way is the base one."""
+) -> tuple[Callable[..., Any] | None, Steps | None]:
+    """``(hook, steps)``: the registry's or operation's override, called as
+    ``hook(obj, **info)``, or the operation's steps when everything on the way is
+    the base one."""
     hook = override_of(registry, SyncRegistry, "sync_receive")
     if not isinstance(op, SyncOperation):
-        return _with_info_keywords(registry.sync_receive), None
+        return registry.sync_receive, None
     kind = type(op)
     keeps_incoming = keeps(kind, SyncOperation, "incoming")
     plain = keeps_incoming and keeps(kind, SyncOperation, "_incoming_info")
     if hook is not None:
-        if plain and isinstance(registry, SyncRegistry):
-            return _lending(registry, hook, (op, steps_of(op, registry))), None
-        return _with_info_keywords(hook), None
-    if not keeps_incoming:
-        return _with_info_keywords(op.incoming), None
+        return hook, None
     if not plain:
-        return op._incoming_info, None
+        return op.incoming, None
     return None, steps_of(op, registry)
 
 
-def _lending(
-    registry: Any, hook: Callable[..., Any], lent: tuple[Any, Steps]
-) -> Callable[[Any, dict[str, Any]], Any]:
-    """The registry's ``sync_receive`` override, called with the operation's steps
-    lent to the base method (see :data:`~entanglement._opbase.LENT_STEPS`)."""
-    state = registry.__dict__
+def lend(plan: ReceivePlan) -> None:
+    """Lend the plan's registry its operation's steps for the chunk (see
+    :data:`~entanglement._opbase.LENT_STEPS`); :func:`take_back` ends it."""
+    registry, op = plan.registry, plan.operation
+    lent: dict[str, Any] = registry.__dict__.setdefault(LENT_STEPS, {})
+    lent[op.name] = (op, plan.lent)
 
-    def call(obj: Any, info: dict[str, Any]) -> Any:
-        previous = state.get(LENT_STEPS)
-        state[LENT_STEPS] = lent
-        try:
-            return hook(obj, **info)
-        finally:
-            state[LENT_STEPS] = previous
 
-    return call
+def take_back(plans: Any) -> None:
+    """End what :func:`lend` lent for a chunk's plans."""
+    for plan in plans.values():
+        if plan is not None and plan.lent is not None:
+            plan.registry.__dict__.pop(LENT_STEPS, None)
 
 
 def make_plan(
@@ -298,7 +306,7 @@ def _construct_and_receive(
     else:
         own.fill(obj, msg, **info)
     if plan.steps is None:
-        plan.receive(obj, info)  # type: ignore[misc]
+        plan.receive_keywords(obj, **info)  # type: ignore[misc]
     else:
         run_steps(plan.steps, obj, info)
     return obj
@@ -339,15 +347,6 @@ def _manager_listen(
 def _with_keywords(hook: Callable[..., Any]) -> Check:
     def call(obj: Any, msg: dict[str, Any], info: dict[str, Any]) -> Any:
         return hook(obj, msg, **info)
-
-    return call
-
-
-def _with_info_keywords(
-    hook: Callable[..., Any],
-) -> Callable[[Any, dict[str, Any]], Any]:
-    def call(obj: Any, info: dict[str, Any]) -> Any:
-        return hook(obj, **info)
 
     return call
 

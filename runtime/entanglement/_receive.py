@@ -57,10 +57,12 @@ from entanglement._planreceive import (
     ReceivePlan,
     check_constructed,
     constructed_check,
+    lend,
     listen_hooks,
     make_plan,
     receive_planned,
     run_listen,
+    take_back,
 )
 from entanglement._registry import SyncRegistry
 from entanglement._sansio import InvalidMessage, MessageReceived, ResponseContext
@@ -102,17 +104,20 @@ class ReceiveMixin:
         first message comes and serve every later one of the chunk.
         """
         plans: _Plans = {}
-        for event in events:
-            if not isinstance(event, dict):  # not a plain message (see conn.events)
-                self._receive_event(protocol, event, plans)
-            else:
-                try:
-                    plan = self._plan_of(event, protocol, plans)
-                    receive_planned(plan, event, plan.info)
-                except Exception as exc:
-                    self._receive_failed_safely(exc, event, protocol)
-            if protocol.closed:
-                return
+        try:
+            for event in events:
+                if not isinstance(event, dict):  # not a plain message (conn.events)
+                    self._receive_event(protocol, event, plans)
+                else:
+                    try:
+                        plan = self._plan_of(event, protocol, plans)
+                        receive_planned(plan, event, plan.info)
+                    except Exception as exc:
+                        self._receive_failed_safely(exc, event, protocol)
+                if protocol.closed:
+                    return
+        finally:
+            take_back(plans)  # (what the chunk's plans lent their registries)
 
     def _plan_of(
         self, msg: dict[str, Any], protocol: SyncProtocol, plans: _Plans
@@ -135,6 +140,8 @@ class ReceiveMixin:
             else:
                 cls, registry = self.find_syncable(key[0])
                 plan = plans[key] = make_plan(self, protocol, cls, registry, key[1])
+                if plan.lent is not None:
+                    lend(plan)
         if plan is None:  # (several registries hold the name: see _lookup.best_fit)
             cls, registry = self.find_syncable(msg["_sync_type"], msg)
             by_class = (msg["_sync_type"], operation, cls)
@@ -142,6 +149,8 @@ class ReceiveMixin:
             if plan is None:
                 plan = make_plan(self, protocol, cls, registry, operation)
                 plans[by_class] = plan
+                if plan.lent is not None:
+                    lend(plan)
         return plan
 
     def _receive_failed_safely(
@@ -190,14 +199,19 @@ class ReceiveMixin:
         plans: _Plans | None = None,
     ) -> None:
         """Process one received message (§9 step 4); errors go back to the sender."""
+        own = plans is None  # (a call of its own, not a chunk's: its own plans)
+        chunk: _Plans = {} if plans is None else plans
         try:
-            plan = self._plan_of(msg, protocol, {} if plans is None else plans)
+            plan = self._plan_of(msg, protocol, chunk)
             info = dict(plan.info)
             info["response_for"] = response_for
             obj = receive_planned(plan, msg, info)
         except Exception as exc:
             self._receive_failed(exc, msg, protocol, response_for)
             return
+        finally:
+            if own:
+                take_back(chunk)
         if response_for is not None and response_for.responded:
             if isinstance(obj, BaseException):
                 response_for.fail(obj)

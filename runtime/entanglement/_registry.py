@@ -175,7 +175,9 @@ class SyncRegistry:
             operation = self.get_operation(operation)
         info.setdefault("registry", self)
         lent = self.__dict__.get(LENT_STEPS)
-        if lent is not None and lent[0] is operation:
-            info["operation"] = operation
-            return run_steps(lent[1], obj, info)
+        if lent is not None:
+            found = lent.get(operation.name)
+            if found is not None and found[0] is operation:
+                info["operation"] = operation
+                return run_steps(found[1], obj, info)
         return operation.incoming(obj, operation=operation, **info)

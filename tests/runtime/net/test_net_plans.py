@@ -46,7 +46,7 @@ def test_receive_hooks_changed_between_messages_apply_to_the_next(
             srv.synchronize(ra.add_local(Thing(key, owner, color="red", size=key)))
 
         async with server(a, ra) as srv, manager(b, rb) as cli:
-            await connect_pair(srv, cli, a, b)
+            at_cli, _ = await connect_pair(srv, cli, a, b)
             cli.add_refusal_listener(lambda m, s, msg, e: refused.append(str(e)))
             send(1)  # a plan for Thing/sync is made and used
             await rb.wait_for(lambda: 1 in rb.things)
@@ -75,10 +75,24 @@ def test_receive_hooks_changed_between_messages_apply_to_the_next(
             await rb.wait_for(lambda: 5 in rb.things)
             assert 4 not in rb.things
             assert received == [5]
-            monkeypatch.undo()
+            # After the chunk, a call of the application's own runs the hooks as
+            # they are now (nothing the chunk's plan lent outlives it).
+            calls: list[int] = []
+            rb.incoming_sync = lambda obj, **info: calls.append(obj.id)  # type: ignore[method-assign]
+            rb.sync_receive(
+                rb.things[5], operation=rb.get_operation("sync"), manager=cli,
+                sender=at_cli, response_for=None,
+            )  # fmt: skip
+            assert calls == [5]
+            del rb.incoming_sync
+            received.clear()
             send(6)
             await rb.wait_for(lambda: 6 in rb.things)
-            assert received == [5]
+            assert received == [6]
+            monkeypatch.undo()
+            send(7)
+            await rb.wait_for(lambda: 7 in rb.things)
+            assert received == [6]
             assert all("installed between messages" in text for text in refused)
 
     run(scenario())
