@@ -1,19 +1,12 @@
-"""TypeScript tests: paths, and skips with the reason when node or the npm packages
-(``npm ci --prefix tests/typescript``) are missing.  With ``ENTANGLEGEN_REQUIRE_NODE=1``
-(for CI) a missing tool fails the test instead of skipping it."""
+"""TypeScript tests: the ``node`` fixture (node with TypeScript installed beside the
+tests by ``npm ci --prefix tests/typescript``); see :mod:`ts_paths`."""
 
 from __future__ import annotations
 
-import os
 import shutil
-from pathlib import Path
 
 import pytest
-
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-GENERATED_TS = ROOT / "generated" / "typescript"
-TSC = HERE / "node_modules" / "typescript" / "bin" / "tsc"
+from ts_paths import HERE, TSC, missing
 
 
 @pytest.fixture(scope="session")
@@ -26,10 +19,3 @@ def node() -> str:
         missing(f"TypeScript is not installed: run 'npm ci --prefix {HERE}'")
     assert found is not None
     return found
-
-
-def missing(reason: str) -> None:
-    """Skip for ``reason``, or fail where the tools are required (CI)."""
-    if os.environ.get("ENTANGLEGEN_REQUIRE_NODE") == "1":
-        pytest.fail(f"required by ENTANGLEGEN_REQUIRE_NODE=1: {reason}")
-    pytest.skip(reason)

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import GENERATED_TS, ROOT
+from ts_paths import GENERATED_TS, ROOT
 
 from entanglegen.typescript import MANIFEST, build, generate
 

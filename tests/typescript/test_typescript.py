@@ -12,7 +12,7 @@ import sys
 import uuid
 
 import pytest
-from conftest import GENERATED_TS, HERE, TSC, missing
+from ts_paths import GENERATED_TS, HERE, TSC, missing
 
 from entanglement import support
 from entanglement.types import binary_encoder, datetime_encoder, uuid_encoder

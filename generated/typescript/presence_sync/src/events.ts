@@ -34,14 +34,14 @@ export function emit<T>(set: ReadonlySet<T>, call: (handler: T) => void): void {
 /** Receive handlers per sync type, and for every type. */
 export class ReceiveHandlers {
   private readonly byType = new Map<string, Set<Handler>>();
-  private readonly any = new Set<Handler>();
+  private readonly everyType = new Set<Handler>();
 
   constructor(private readonly report: (error: Error) => void) {}
 
   /** Subscribe `handler` to the objects of `type` (every type when null). */
   add(type: string | null, handler: Handler): () => void {
     if (type === null) {
-      return subscribe(this.any, handler);
+      return subscribe(this.everyType, handler);
     }
     let set = this.byType.get(type);
     if (set === undefined) {
@@ -53,7 +53,7 @@ export class ReceiveHandlers {
 
   /** Hand `obj` to its type's handlers, then to those of every type. */
   deliver(type: string, obj: Synchronizable, info: ReceiveInfo): void {
-    for (const set of [this.byType.get(type) ?? new Set<Handler>(), this.any]) {
+    for (const set of [this.byType.get(type) ?? new Set<Handler>(), this.everyType]) {
       emit(set, (handler) => {
         try {
           handler(obj, info);
