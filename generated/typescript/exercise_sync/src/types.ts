@@ -360,3 +360,48 @@ export class HelpRequest extends Synchronizable {
     return decodeInto(into ?? blank(HelpRequest.prototype), msg);
   }
 }
+
+const _AssignmentFields: readonly Field[] = [
+  field("participant", "participant", codecs.uuid, false),
+  field("machine", "machine", codecs.uuid, false),
+  field("since", "since", codecs.datetime, false),
+];
+
+/** Constructor arguments of {@link Assignment}. */
+export interface AssignmentInit {
+  readonly participant: string;
+  readonly machine: string;
+  readonly since?: Date;
+}
+
+/**
+ * A participant assigned to defend (or attack) a machine.
+ */
+export class Assignment extends Synchronizable {
+  static readonly syncType: string = "Assignment";
+  static readonly registryName: string = "exercise";
+  static readonly primaryKeys: readonly string[] | null = ["participant", "machine"];
+  static readonly priority: number = 100;
+  static readonly fields: readonly Field[] = _AssignmentFields;
+  participant: string;
+  machine: string;
+  since: Date;
+
+  constructor(init: AssignmentInit) {
+    super();
+    this.participant = init.participant;
+    this.machine = init.machine;
+    this.since = init.since !== undefined ? init.since : new Date();
+  }
+
+  override get syncClass(): SyncClass {
+    return Assignment;
+  }
+
+  /** A Assignment filled from a message (into `into` when given).
+   *
+   * @throws CodecError when a value does not fit its property. */
+  static fromSync(msg: WireMessage, into?: Assignment): Assignment {
+    return decodeInto(into ?? blank(Assignment.prototype), msg);
+  }
+}
