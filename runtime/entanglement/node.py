@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="entanglegen node", description=__doc__.split("\n")[0]
+        prog="entanglegen node",
+        description="A synchronising node over an SQL database: manage its peers, serve, upgrade.",
     )
     parser.add_argument(
         "--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})"
@@ -136,8 +137,8 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--host", help="where to connect (omit: accept its connections only)"
     )
-    add.add_argument("--port", type=int)
-    add.add_argument("--name")
+    add.add_argument("--port", type=int, help="TCP port to connect to (with --host)")
+    add.add_argument("--name", help="a name for the peer, shown in logs and list")
     add.set_defaults(run=_cmd_add, writes=True)
     remove = sub.add_parser("remove", help="delete a stored destination")
     remove.add_argument("--hash", required=True, type=_hash)

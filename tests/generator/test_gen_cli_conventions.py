@@ -194,6 +194,8 @@ HELPS = [
     ("demo",),
     ("breaking",),
     ("migrations",),
+    ("node",),
+    ("node", "add"),
 ]
 
 
