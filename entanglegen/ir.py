@@ -8,11 +8,14 @@ import, which literal, which base class) is taken here.  Identifiers come from
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from . import naming
 from .literals import docstring, import_block, py_literal, safe_comment_text, sort_all
 from .spec import BUILTIN_OPERATIONS, EnumSpec, OperationSpec, RegistrySpec
+
+if TYPE_CHECKING:
+    from .ir_refkeys import KeyIR
 
 __all__ = [
     "EnumIR",
@@ -133,6 +136,9 @@ class RegistryIR:
     receive_hooks: tuple[ClassAttrIR, ...] = ()
     """``sync_type`` literal -> hook alias of ``on_receive`` (children inherit)."""
     delete_hooks: tuple[ClassAttrIR, ...] = ()
+    keys: tuple[KeyIR, ...] = ()
+    """Key classes of types that composite references name (``models/_keys.py``)."""
+    keys_imports: tuple[str, ...] = ()
 
 
 class Imports:
@@ -263,6 +269,7 @@ def _enum(spec: EnumSpec) -> EnumIR:
 
 def build_ir(reg: RegistrySpec, source: str, project: list[RegistrySpec]) -> RegistryIR:
     """The render IR of one registry; ``source`` is the schema path shown in headers."""
+    from .ir_refkeys import key_classes, keys_imports
     from .ir_types import build_types
 
     reg_imports = Imports()
@@ -272,8 +279,12 @@ def build_ir(reg: RegistrySpec, source: str, project: list[RegistrySpec]) -> Reg
     delete_hooks = _type_hooks(reg, "on_delete", reg_imports)
     enums = tuple(_enum(e) for e in reg.enums)
     types = build_types(reg, project)
+    keys = key_classes(reg, project)
     model_imports = _models_imports(reg, registry_class, enums, types)
+    if keys:
+        model_imports.add(f"from ._keys import {', '.join(k.class_name for k in keys)}")
     model_names = [e.class_name for e in enums] + [t.class_name for t in types]
+    model_names += [k.class_name for k in keys]
     model_names += ["Base"] if reg.storage == "sql" else []
     model_names.append("new_registry")
     init_imports = {
@@ -302,7 +313,9 @@ def build_ir(reg: RegistrySpec, source: str, project: list[RegistrySpec]) -> Reg
         all_names=tuple(
             py_literal(n) for n in sort_all([registry_class, "registry", *model_names])
         ),
-        files=_files(package, reg, types, bool(enums)),
+        files=_files(package, reg, types, bool(enums), bool(keys)),
+        keys=keys,
+        keys_imports=import_block(keys_imports(keys), FIRST_PARTY),
         navigations=tuple(n for t in types for n in t.navigations),
         registry_base=part.base,
         should_send=part.hooks["should_send"],
@@ -342,7 +355,11 @@ def _models_imports(
 
 
 def _files(
-    package: str, reg: RegistrySpec, types: tuple[TypeIR, ...], has_enums: bool
+    package: str,
+    reg: RegistrySpec,
+    types: tuple[TypeIR, ...],
+    has_enums: bool,
+    has_keys: bool,
 ) -> tuple[FileIR, ...]:
     files = [
         FileIR(f"{package}/__init__.py", "package_init.py.jinja"),
@@ -351,6 +368,8 @@ def _files(
     ]
     if has_enums:
         files.append(FileIR(f"{package}/models/_enums.py", "enums.py.jinja"))
+    if has_keys:
+        files.append(FileIR(f"{package}/models/_keys.py", "keys.py.jinja"))
     if reg.storage == "sql":
         files.append(FileIR(f"{package}/models/_base.py", "base.py.jinja"))
     files += [

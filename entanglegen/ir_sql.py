@@ -9,8 +9,15 @@ from __future__ import annotations
 import datetime
 
 from . import naming
-from .collisions import table_constraints
+from .collisions_constraints import table_constraints
 from .ir import ClassAttrIR, Imports, PropertyIR, TypeIR
+from .ir_refkeys_sql import (
+    composite_columns,
+    composite_foreign_keys,
+    foreign_keys_arg,
+    is_composite,
+    remote_side_arg,
+)
 from .ir_types import Kind, TypeBuilder, table_name
 from .literals import docstring, py_literal
 from .resolve import ancestry, effective_properties
@@ -33,7 +40,11 @@ def sql_type(b: TypeBuilder, spec: TypeSpec) -> TypeIR:
         props += [_child_key(b, inherited[k], table_name(parent)) for k in keys]
     elif _has_children(b, spec):
         props.append(_discriminator(b))
-    props += [_property(b, p, p.name in keys) for p in spec.properties]
+    for prop in spec.properties:
+        if is_composite(prop):
+            props += composite_columns(b, prop)
+        else:
+            props.append(_property(b, prop, prop.name in keys))
     navs = [_navigation(b, spec, p) for p in spec.properties if p.navigate]
     backs = [_back(b, spec, *ref) for ref in b.backs.get(spec.name, ())]
     backs += [_linked(b, spec, *link) for link in b.links.get(spec.name, ())]
@@ -133,7 +144,7 @@ def _class_attrs(b: TypeBuilder, spec: TypeSpec) -> list[ClassAttrIR]:
 
 def _table_args(b: TypeBuilder, spec: TypeSpec) -> str:
     """``(sa.Index(...), ..., *hook())``, or '' when the table has none."""
-    items = []
+    items = composite_foreign_keys(b, spec)
     for c in table_constraints(spec):
         name = f"name={py_literal(c.name)}"
         columns = ", ".join(py_literal(col) for col in c.columns)
@@ -228,15 +239,14 @@ def _navigation(
     key = naming.attribute_name(prop.name)
     args = [
         naming.class_name(res.target),
-        f"foreign_keys={py_literal(f'{naming.class_name(spec.name)}.{key}')}",
+        f"foreign_keys={foreign_keys_arg(b, spec, prop)}",
     ]
     if prop.back is not None:
         args.append(f"backref={py_literal(prop.back.value)}")
     if res.target == spec.name:  # to its own table: the key is on the remote side
         target = b.reg.type_named(res.target)
         assert target is not None
-        remote = naming.attribute_name((target.primary_key or ())[0].value)
-        args.append(f"remote_side={py_literal(f'{cls}.{remote}')}")
+        args.append(f"remote_side={remote_side_arg(b, target, prop)}")
     py = f"{cls} | None" if prop.nullable else cls
     doc = docstring(
         f"The {res.target} that {key} holds the key of (loaded on access; assigning "

@@ -31,8 +31,10 @@ from dataclasses import dataclass, replace
 
 from . import naming
 from .ir import Imports, TypeIR
+from .ir_refkeys import key_names
 from .literals import docstring, py_literal
 from .resolve import ancestry, effective_properties, primary_key
+from .resolve_keys import COMPOSITE
 from .spec import MISSING, PropertySpec, RegistrySpec, Resolved, TypeSpec
 
 __all__ = ["Default", "build_types", "table_name"]
@@ -247,6 +249,8 @@ class TypeBuilder:
         )
 
     def ref_kind(self, res: Resolved) -> Kind:
+        if res.scalar == COMPOSITE:
+            return self.composite_kind(res)
         other = self.by_name[res.registry]
         target = other.type_named(res.target)
         assert target is not None
@@ -261,6 +265,20 @@ class TypeBuilder:
                 kind.py, kind.sa, kind.encoder, kind.decoder, py_literal(column)
             )
         return kind
+
+    def composite_kind(self, res: Resolved) -> Kind:
+        """A reference to a type with a composite key: its generated key tuple and
+        codec pair (:mod:`entanglegen.ir_refkeys`), from the target package's
+        ``models/_keys.py``."""
+        names = key_names(res.target)
+        if res.registry == self.reg.registry.value:
+            self.imports.add(f"from ._keys import {', '.join(names)}")
+            return Kind(names[0], "", names[1], names[2])
+        package = self.by_name[res.registry].package.value
+        aliased = [f"_{package}_{name}" for name in names]
+        for name, alias in zip(names, aliased, strict=True):
+            self.imports.add(f"from {package}.models._keys import {name} as {alias}")
+        return Kind(aliased[0], "", aliased[1], aliased[2])
 
     # -- properties -----------------------------------------------------------------
 

@@ -28,6 +28,8 @@ import json
 from typing import Any
 
 from . import naming
+from .ir_refkeys import part_columns
+from .ir_refkeys_sql import is_composite
 from .ir_types import table_name
 from .resolve import ancestry, effective_properties, primary_key
 from .spec import MISSING, PropertySpec, RegistrySpec, TypeSpec
@@ -108,9 +110,31 @@ def _columns(
             columns.append(column)
     elif any(t.parent is not None and t.parent.value == spec.name for t in reg.types):
         columns.append(_plain(DISCRIMINATOR, "str", 128, {"literal": spec.sync_type}))
-    columns += [_column(reg, project, p, p.name in keys) for p in spec.properties]
+    for prop in spec.properties:
+        if is_composite(prop):  # one column per part of the target's key
+            columns += _part_columns(project, prop)
+        else:
+            columns.append(_column(reg, project, prop, prop.name in keys))
     if spec.parent is None:
         columns += _bookkeeping()
+    return columns
+
+
+def _part_columns(
+    project: list[RegistrySpec], prop: PropertySpec
+) -> list[dict[str, Any]]:
+    """The columns of a reference to a composite-key type (``seat_hall``...).
+
+    Their foreign key is one constraint over all of them (``fk_<table>_<property>``,
+    declared by the model's ``__table_args__``), which this state format has no entry
+    for: a revision creates the columns without it.
+    """
+    by_name = {r.registry.value: r for r in project}
+    columns = []
+    for part in part_columns(by_name, prop):
+        column = _plain(part.column, part.scalar, part.length, None)
+        column["nullable"] = prop.nullable
+        columns.append(column)
     return columns
 
 

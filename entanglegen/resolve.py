@@ -8,14 +8,13 @@ and defaults, and attaches a :class:`~entanglegen.spec.Resolved` to each propert
 Choices:
 
 * inline enums (``type: enum`` + ``values``) become enums named ``<Type><Property>``;
-* a reference stores the referenced object's key, so its target needs exactly one key
-  property of type uuid, int or str;
+* a reference stores the referenced object's key, so its target's key must be one or
+  more properties of type uuid, int or str (:mod:`entanglegen.resolve_keys`; property
+  types are resolved by :mod:`entanglegen.resolve_types`);
 * inheritance stays inside one registry (SQL joined-table inheritance needs one metadata).
 """
 
 from __future__ import annotations
-
-import re
 
 from . import naming
 from .breaking_renames import check_renames
@@ -31,31 +30,15 @@ from .resolve_index import (
     primary_key,
     type_named,
 )
+from .resolve_keys import check_keys, reference_hint
+from .resolve_types import TypeResolver
 from .schema import did_you_mean
-from .spec import (
-    CONTAINER_TYPES,
-    ITEM_TYPES,
-    MISSING,
-    SCALAR_TYPES,
-    EnumSpec,
-    PropertySpec,
-    RegistrySpec,
-    Resolved,
-    TypeSpec,
-)
+from .spec import MISSING, EnumSpec, PropertySpec, RegistrySpec, Resolved, TypeSpec
 
 __all__ = ["ancestry", "effective_properties", "primary_key", "resolve_project"]
 
-_KEY_SCALARS = ("uuid", "int", "str")
-_GENERIC = re.compile(r"(list|map|dict)\[\s*(?:str\s*,\s*)?(\w+)\s*\]")
 
-
-class _Resolver:
-    def __init__(self, regs: list[RegistrySpec], diags: Diagnostics) -> None:
-        self.regs = regs
-        self.d = diags
-        self.by_name = {r.registry.value: r for r in regs if r.registry.value}
-
+class _Resolver(TypeResolver):
     def run(self) -> None:
         self.registries()
         for reg in self.regs:
@@ -70,7 +53,7 @@ class _Resolver:
                     self.prop_type(reg, prop)
         for reg in self.regs:
             for spec in reg.types:
-                self.keys(reg, spec)
+                check_keys(self.d, reg, spec)
                 self.inherited_names(reg, spec)
                 for prop in spec.properties:
                     self.options(reg, spec, prop)
@@ -191,174 +174,6 @@ class _Resolver:
                         f"{member.key_path}.parent",
                     )
 
-    def prop_type(self, reg: RegistrySpec, prop: PropertySpec) -> None:
-        if prop.resolved is not None:
-            return
-        name, kp = prop.type.value, f"{prop.key_path}.type"
-        if name in SCALAR_TYPES:
-            prop.resolved = Resolved("scalar", scalar=name)
-        elif name in CONTAINER_TYPES:
-            self.container(prop, name, kp)
-        elif name == "enum":
-            self.d.error(
-                prop.type.loc, "type: enum needs values", kp, "add values: [a, b]"
-            )
-        elif "." in name:
-            self.qualified(reg, prop, name, kp)
-        else:
-            prop.resolved = self.lookup(reg, name)
-            if prop.resolved is None:
-                self.unknown(reg, prop, name, kp)
-
-    def container(self, prop: PropertySpec, name: str, kp: str) -> None:
-        of = prop.of
-        if of is None:
-            self.d.error(
-                prop.type.loc,
-                f"type: {name} needs of: (the type of its items)",
-                kp,
-                f"for example of: str ({'list[str]' if name == 'list' else 'dict[str, str]'})",
-            )
-        elif of.value not in ITEM_TYPES:
-            hint = did_you_mean(of.value, list(ITEM_TYPES))
-            self.d.error(
-                of.loc,
-                f"a {name} holds str, int, float or bool, not {of.value!r}",
-                f"{prop.key_path}.of",
-                hint or "use type: json for anything else",
-            )
-        else:
-            prop.resolved = Resolved(
-                "scalar", scalar="json", container=name, item=of.value
-            )
-
-    def lookup(self, reg: RegistrySpec, name: str) -> Resolved | None:
-        reg_name = reg.registry.value
-        if enum_named(reg, name) is not None:
-            return Resolved("enum", registry=reg_name, target=name)
-        target = type_named(reg, name)
-        if target is None:
-            return None
-        return Resolved(
-            "ref", scalar=self.key_scalar(reg, target), registry=reg_name, target=name
-        )
-
-    def qualified(
-        self, reg: RegistrySpec, prop: PropertySpec, name: str, kp: str
-    ) -> None:
-        reg_name, _, type_name = name.partition(".")
-        other = self.by_name.get(reg_name)
-        if other is None:
-            hint = did_you_mean(reg_name, sorted(self.by_name))
-            self.d.error(
-                prop.type.loc,
-                f"unknown registry {reg_name!r} in type {name!r}",
-                kp,
-                hint or "list the file that declares it among the schemas",
-            )
-            return
-        prop.resolved = self.lookup(other, type_name)
-        if prop.resolved is None:
-            hint = did_you_mean(
-                type_name, [t.name for t in other.types] + [e.name for e in other.enums]
-            )
-            self.d.error(
-                prop.type.loc,
-                f"registry {reg_name!r} has no type or enum {type_name!r}",
-                kp,
-                hint,
-            )
-
-    def unknown(
-        self, reg: RegistrySpec, prop: PropertySpec, name: str, kp: str
-    ) -> None:
-        if (generic := _GENERIC.fullmatch(name)) is not None:
-            self.d.error(
-                prop.type.loc,
-                f"unknown type {name!r}",
-                kp,
-                f"write type: {generic[1].replace('dict', 'map')}, of: {generic[2]}",
-            )
-            return
-        candidates = [
-            *SCALAR_TYPES,
-            *CONTAINER_TYPES,
-            "enum",
-            *(t.name for t in reg.types),
-            *(e.name for e in reg.enums),
-        ]
-        for other in self.regs:
-            if other is not reg:
-                candidates += [f"{other.registry.value}.{t.name}" for t in other.types]
-        self.d.error(
-            prop.type.loc, f"unknown type {name!r}", kp, did_you_mean(name, candidates)
-        )
-
-    def key_scalar(self, reg: RegistrySpec, target: TypeSpec) -> str:
-        root = primary_key(reg, target)
-        if root.unique or not root.primary_key or len(root.primary_key) != 1:
-            return ""
-        key = root.primary_key[0].value
-        prop = next(
-            (p for p in effective_properties(reg, target) if p.name == key), None
-        )
-        if prop is None or prop.type.value not in _KEY_SCALARS:
-            return ""
-        return prop.type.value
-
-    def keys(self, reg: RegistrySpec, spec: TypeSpec) -> None:
-        kp = f"{spec.key_path}.primary_key"
-        if spec.parent is not None:
-            if spec.primary_key is not None or spec.unique:
-                self.d.error(
-                    spec.primary_key_loc or spec.loc,
-                    f"type {spec.name!r} inherits its primary key from its parent",
-                    kp,
-                )
-            return
-        if spec.primary_key is None:
-            # A primary_key that was written but invalid has been reported already.
-            if not spec.unique and spec.primary_key_loc is None:
-                self.d.error(
-                    spec.loc,
-                    f"type {spec.name!r} needs a primary_key",
-                    spec.key_path,
-                    "name one or more properties, or 'unique' (memory types)",
-                )
-            return
-        props = {p.name: p for p in effective_properties(reg, spec)}
-        for key in spec.primary_key:
-            prop = props.get(key.value)
-            if key.value in spec.invalid_properties:
-                continue
-            if prop is None:
-                hint = did_you_mean(key.value, list(props))
-                self.d.error(
-                    key.loc,
-                    f"primary key {key.value!r} is not a property of " f"{spec.name!r}",
-                    kp,
-                    hint,
-                )
-            elif prop.nullable:
-                self.d.error(
-                    key.loc, f"primary key {key.value!r} must not be nullable", kp
-                )
-            elif not prop.sync:
-                self.d.error(
-                    key.loc, f"primary key {key.value!r} must be synchronised", kp
-                )
-            elif prop.resolved is not None and prop.resolved.scalar in (
-                "json",
-                "float",
-                "decimal",
-            ):
-                self.d.error(
-                    key.loc,
-                    f"primary key {key.value!r} cannot be of type "
-                    f"{prop.resolved.scalar}",
-                    kp,
-                )
-
     def inherited_names(self, reg: RegistrySpec, spec: TypeSpec) -> None:
         seen: dict[str, str] = {}
         for owner in reversed(ancestry(reg, spec)):
@@ -383,10 +198,10 @@ class _Resolver:
         if res.kind == "ref" and not res.scalar:
             self.d.error(
                 prop.type.loc,
-                f"type {res.target!r} cannot be referenced: it needs a "
-                "single primary key of type uuid, int or str",
+                f"type {res.target!r} cannot be referenced: a reference stores its "
+                "key, which must be one or more properties of type uuid, int or str",
                 f"{prop.key_path}.type",
-                self.key_hint(res),
+                reference_hint(self.by_name, res),
             )
         for loc, message, kp, hint in option_problems(spec, prop, res, self.enum(res)):
             self.d.error(loc or prop.loc, message, kp, hint)
@@ -404,24 +219,6 @@ class _Resolver:
                 "are never used",
                 prop.key_path,
             )
-
-    def key_hint(self, res: Resolved) -> str:
-        # A key that is itself a reference: its column's type would depend on another
-        # table being defined first (the import order of the generated modules).
-        reg = self.by_name.get(res.registry)
-        target = type_named(reg, res.target) if reg else None
-        if reg is None or target is None:
-            return ""
-        keys = primary_key(reg, target).primary_key or ()
-        props = {p.name: p for p in effective_properties(reg, target)}
-        key = props.get(keys[0].value) if len(keys) == 1 else None
-        if key is None or key.resolved is None or key.resolved.kind != "ref":
-            return ""
-        return f"its key {key.name!r} is itself a reference to {key.type.value!r}"
-
-    def enum(self, res: Resolved) -> EnumSpec | None:
-        reg = self.by_name.get(res.registry)
-        return enum_named(reg, res.target) if reg else None
 
 
 def _describe(item: EnumSpec | TypeSpec) -> str:
