@@ -18,6 +18,7 @@ with a hint; without it the package would generate and then fail at import or at
   one table: SQLAlchemy cannot tell the join from the reference);
 * an inheritance chain deeper than :data:`MAX_INHERITANCE` (every class repeats its
   inherited properties, so output grows with the square of the depth);
+* references to composite-key types: :mod:`entanglegen.collisions_refkeys`;
 * table constraints: see :mod:`entanglegen.collisions_constraints`; navigation
   attributes: see :mod:`entanglegen.collisions_nav`; the runtime's own names:
   :mod:`entanglegen.collisions_runtime`.
@@ -28,6 +29,7 @@ from __future__ import annotations
 from . import naming
 from .collisions_constraints import TypeConstraints, table_name
 from .collisions_nav import NavigationRules
+from .collisions_refkeys import check_composite_references
 from .collisions_runtime import (
     bookkeeping_tables,
     runtime_attributes,
@@ -45,6 +47,7 @@ MAX_INHERITANCE = 32
 class _Collisions:
     def __init__(self, diags: Diagnostics, regs: list[RegistrySpec]) -> None:
         self.d = diags
+        self.by_name = {r.registry.value: r for r in regs if r.registry.value}
         # Index and constraint names of the project (lower-cased) -> what declares each;
         # table names are there first, as PostgreSQL's relations share one namespace.
         self.sql_names: dict[str, str] = {
@@ -75,7 +78,7 @@ class _Collisions:
                 self.columns(reg, spec)
                 self.joined_reference(reg, spec)
                 TypeConstraints(self.d, reg, spec, self.sql_names).run()
-        NavigationRules(self.d).run(reg)
+        NavigationRules(self.d, self.by_name).run(reg)
 
     def hooks(self, reg: RegistrySpec) -> None:
         located = [*reg.policy.values()]
@@ -187,3 +190,4 @@ def check_collisions(regs: list[RegistrySpec], diags: Diagnostics) -> None:
     checker = _Collisions(diags, regs)
     for reg in regs:
         checker.registry(reg)
+    check_composite_references(regs, diags)

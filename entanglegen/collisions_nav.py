@@ -7,6 +7,7 @@ Run by :mod:`entanglegen.collisions` once types are resolved.
 from __future__ import annotations
 
 from . import naming
+from .collisions_refkeys import part_column_names
 from .collisions_runtime import runtime_attributes
 from .diagnostics import Diagnostics
 from .resolve_index import effective_properties, type_named
@@ -18,8 +19,9 @@ __all__ = ["NavigationRules"]
 class NavigationRules:
     """The navigation checks of one registry (see the module docstring)."""
 
-    def __init__(self, diags: Diagnostics) -> None:
+    def __init__(self, diags: Diagnostics, by_name: dict[str, RegistrySpec]) -> None:
         self.d = diags
+        self.by_name = by_name
 
     def run(self, reg: RegistrySpec) -> None:
         """``navigate``/``back`` of references: where they apply, and free names."""
@@ -27,10 +29,11 @@ class NavigationRules:
 
         def names_of(spec: TypeSpec) -> dict[str, str]:
             if id(spec) not in taken:
-                taken[id(spec)] = {
-                    naming.attribute_name(p.name): f"property {p.name!r}"
-                    for p in effective_properties(reg, spec)
-                }
+                names = taken[id(spec)] = {}
+                for p in effective_properties(reg, spec):
+                    names[naming.attribute_name(p.name)] = f"property {p.name!r}"
+                    for column in part_column_names(self.by_name, p):
+                        names[column] = f"the column {column!r} of reference {p.name!r}"
             return taken[id(spec)]
 
         for spec in reg.types:

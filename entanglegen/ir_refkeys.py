@@ -26,31 +26,12 @@ from dataclasses import dataclass
 from . import naming
 from .ir import ClassAttrIR
 from .literals import docstring, py_literal
-from .resolve_index import type_named
-from .resolve_keys import COMPOSITE, key_parts
+from .resolve_keys import COMPOSITE, key_names, target_parts
 from .spec import PropertySpec, RegistrySpec, Resolved, TypeSpec
 
-__all__ = [
-    "KeyIR",
-    "KeyPart",
-    "key_classes",
-    "key_names",
-    "part_columns",
-]
+__all__ = ["KeyIR", "key_classes", "keys_imports"]
 
 _PY = {"str": "str", "int": "int", "uuid": "uuid.UUID"}
-
-
-@dataclass(frozen=True, slots=True)
-class KeyPart:
-    """One part of a composite reference: the target's key property and its column."""
-
-    name: str
-    """The part's attribute on the target (``hall``)."""
-    column: str
-    """The referencing table's column (``seat_hall``)."""
-    scalar: str
-    length: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,40 +49,6 @@ class KeyIR:
     decoder_code: str
     composite: bool
     """SQL: the class also speaks SQLAlchemy's composite protocol."""
-
-
-def key_names(target: str) -> tuple[str, str, str]:
-    """(class, encoder, decoder) names of the key of type ``target``."""
-    cls = naming.class_name(target) + "Key"
-    snake = naming.snake_case(naming.class_name(target))
-    return cls, f"encode_{snake}_key", f"decode_{snake}_key"
-
-
-def target_parts(reg: RegistrySpec, target: TypeSpec) -> list[PropertySpec]:
-    parts = key_parts(reg, target)
-    assert parts is not None
-    assert len(parts) > 1
-    return parts
-
-
-def part_columns(by_name: dict[str, RegistrySpec], prop: PropertySpec) -> list[KeyPart]:
-    """The columns of composite reference ``prop``, in the target's key order."""
-    res = prop.resolved
-    assert res is not None
-    assert res.scalar == COMPOSITE
-    reg = by_name[res.registry]
-    target = type_named(reg, res.target)
-    assert target is not None
-    base = naming.attribute_name(prop.name)
-    return [
-        KeyPart(
-            naming.attribute_name(p.name),
-            naming.attribute_name(f"{base}_{p.name}"),
-            p.type.value,
-            p.length,
-        )
-        for p in target_parts(reg, target)
-    ]
 
 
 def composite_targets(project: Iterable[RegistrySpec], registry: str) -> list[str]:

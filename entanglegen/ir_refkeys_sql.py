@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from . import naming
 from .ir import PropertyIR
-from .ir_refkeys import KeyPart, part_columns
 from .ir_types import TypeBuilder, table_name
 from .literals import docstring, py_literal
 from .resolve_index import type_named
-from .resolve_keys import COMPOSITE
+from .resolve_keys import KeyPart, is_composite, part_columns
 from .spec import PropertySpec, TypeSpec
 
 __all__ = [
@@ -26,11 +25,6 @@ __all__ = [
     "is_composite",
     "remote_side_arg",
 ]
-
-
-def is_composite(prop: PropertySpec) -> bool:
-    res = prop.resolved
-    return res is not None and res.kind == "ref" and res.scalar == COMPOSITE
 
 
 def parts_of(b: TypeBuilder, prop: PropertySpec) -> list[KeyPart]:

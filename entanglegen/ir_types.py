@@ -31,10 +31,9 @@ from dataclasses import dataclass, replace
 
 from . import naming
 from .ir import Imports, TypeIR
-from .ir_refkeys import key_names
 from .literals import docstring, py_literal
 from .resolve import ancestry, effective_properties, primary_key
-from .resolve_keys import COMPOSITE
+from .resolve_keys import COMPOSITE, key_names
 from .spec import MISSING, PropertySpec, RegistrySpec, Resolved, TypeSpec
 
 __all__ = ["Default", "build_types", "table_name"]

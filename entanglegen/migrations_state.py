@@ -28,10 +28,9 @@ import json
 from typing import Any
 
 from . import naming
-from .ir_refkeys import part_columns
-from .ir_refkeys_sql import is_composite
 from .ir_types import table_name
 from .resolve import ancestry, effective_properties, primary_key
+from .resolve_keys import is_composite, part_columns
 from .spec import MISSING, PropertySpec, RegistrySpec, TypeSpec
 
 __all__ = [

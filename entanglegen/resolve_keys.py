@@ -19,12 +19,26 @@ table being defined first), or of any other type (enum, bytes, date...).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from . import naming
 from .diagnostics import Diagnostics
 from .resolve_index import effective_properties, primary_key, type_named
 from .schema import did_you_mean
 from .spec import PropertySpec, RegistrySpec, Resolved, TypeSpec
 
-__all__ = ["COMPOSITE", "KEY_SCALARS", "check_keys", "key_parts", "reference_hint"]
+__all__ = [
+    "COMPOSITE",
+    "KEY_SCALARS",
+    "KeyPart",
+    "check_keys",
+    "is_composite",
+    "key_names",
+    "key_parts",
+    "part_columns",
+    "reference_hint",
+    "target_parts",
+]
 
 KEY_SCALARS = ("uuid", "int", "str")
 COMPOSITE = "composite"
@@ -41,6 +55,58 @@ def key_parts(reg: RegistrySpec, target: TypeSpec) -> list[PropertySpec] | None:
     parts = [props.get(k.value) for k in root.primary_key]
     found = [p for p in parts if p is not None and p.type.value in KEY_SCALARS]
     return found if len(found) == len(parts) else None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPart:
+    """One part of a composite reference: the target's key property and its column."""
+
+    name: str
+    """The part's attribute on the target (``hall``)."""
+    column: str
+    """The referencing table's column (``seat_hall``)."""
+    scalar: str
+    length: int | None
+
+
+def is_composite(prop: PropertySpec) -> bool:
+    """True for a reference to a type whose key has several parts."""
+    res = prop.resolved
+    return res is not None and res.kind == "ref" and res.scalar == COMPOSITE
+
+
+def key_names(target: str) -> tuple[str, str, str]:
+    """(class, encoder, decoder) names of the key of type ``target``."""
+    cls = naming.class_name(target) + "Key"
+    snake = naming.snake_case(naming.class_name(target))
+    return cls, f"encode_{snake}_key", f"decode_{snake}_key"
+
+
+def target_parts(reg: RegistrySpec, target: TypeSpec) -> list[PropertySpec]:
+    parts = key_parts(reg, target)
+    assert parts is not None
+    assert len(parts) > 1
+    return parts
+
+
+def part_columns(by_name: dict[str, RegistrySpec], prop: PropertySpec) -> list[KeyPart]:
+    """The columns of composite reference ``prop``, in the target's key order."""
+    res = prop.resolved
+    assert res is not None
+    assert res.scalar == COMPOSITE
+    reg = by_name[res.registry]
+    target = type_named(reg, res.target)
+    assert target is not None
+    base = naming.attribute_name(prop.name)
+    return [
+        KeyPart(
+            naming.attribute_name(p.name),
+            naming.attribute_name(f"{base}_{p.name}"),
+            p.type.value,
+            p.length,
+        )
+        for p in target_parts(reg, target)
+    ]
 
 
 def key_scalar(reg: RegistrySpec, target: TypeSpec) -> str:
