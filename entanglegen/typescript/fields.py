@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass
 
 from ..diagnostics import Diagnostics
+from ..resolve_keys import COMPOSITE, part_columns
 from ..spec import MISSING, EnumSpec, PropertySpec, RegistrySpec, TypeSpec
 
 __all__ = ["RUNTIME_MEMBERS", "TRANSITION_FIELD", "FieldTS", "field_ts"]
@@ -118,7 +119,7 @@ def _supported(p: PropertySpec) -> bool:
         return res is not None
     if res.container:
         return res.item in SCALARS
-    return res.scalar in SCALARS or res.scalar == "decimal"
+    return res.scalar in SCALARS or res.scalar in ("decimal", COMPOSITE)
 
 
 def _type_and_codec(
@@ -142,11 +143,26 @@ def _type_and_codec(
             f"codecs.mapOf({item_codec})",
             "container",
         )
+    if res.scalar == COMPOSITE:
+        return _key_type_and_codec(p, project)
     if res.scalar == "decimal":
         precision = "null" if p.precision is None else str(p.precision)
         return "string", f"codecs.decimalOf({precision}, {p.scale or 0})", "decimal"
     ts_type, codec = SCALARS[res.scalar]
     return ts_type, codec, res.scalar
+
+
+def _key_type_and_codec(
+    p: PropertySpec, project: list[RegistrySpec]
+) -> tuple[str, str, str]:
+    """A reference to a composite-key type: a tuple of its key parts in key order
+    (``[string, number]``), an array on the wire (see :mod:`entanglegen.resolve_keys`)."""
+    by_name = {r.registry.value: r for r in project}
+    parts = part_columns(by_name, p)
+    types = ", ".join(SCALARS[part.scalar][0] for part in parts)
+    names = ", ".join(json.dumps(part.name) for part in parts)
+    codecs = ", ".join(SCALARS[part.scalar][1] for part in parts)
+    return f"[{types}]", f"codecs.keyOf([{names}], [{codecs}])", COMPOSITE
 
 
 def _default(p: PropertySpec, scalar: str, codec: str, t: TypeSpec) -> str | None:

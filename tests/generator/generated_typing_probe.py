@@ -23,7 +23,15 @@ from exercise_sync import (
     VirtualMachine,
     registry,
 )
-from presence_sync import Beacon, Cursor, Ping, Position, PresenceRegistry
+from presence_sync import (
+    Beacon,
+    Cursor,
+    Ping,
+    Position,
+    PresenceRegistry,
+    Seat,
+    SeatKey,
+)
 from presence_sync import registry as presence_registry
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -84,8 +92,24 @@ def memory_types() -> None:
     del base
 
 
+def composite_references() -> None:
+    # a reference to a type keyed by two properties holds its key tuple
+    key = SeatKey(room="hall-b", number=12)
+    assert_type(key.room, str)
+    assert_type(key.number, int)
+    seat = Seat(room="hall-b", number=12, x=1.0, y=2.0)
+    assert_type(seat.number, int)
+    position = Position(participant=uuid.uuid4(), room="hall-b", x=0, y=0, seat=key)
+    assert_type(position.seat, SeatKey | None)
+    room, number = key  # a tuple: the key the seats' store uses
+    assert_type((room, number), tuple[str, int])
+
+
 def rejected_calls() -> None:
     who = uuid.uuid4()
+    # a key part of the wrong type, and a bare tuple for the key class
+    SeatKey(room="hall-b", number="12")  # type: ignore[arg-type]
+    Position(participant=who, room="r", x=0, y=0, seat=("r", 1))  # type: ignore[arg-type]
     Cursor(participant=who, board="map")  # type: ignore[call-arg]
     Cursor(who, "map", side=Side.RED)  # type: ignore[call-arg]
     Cursor(participant=who, board=3, side=Side.RED)  # type: ignore[arg-type]

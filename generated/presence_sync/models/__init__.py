@@ -6,16 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 from ..registry import PresenceRegistry
+from ._keys import SeatKey
 from .beacon import Beacon
 from .cursor import Cursor
 from .ping import Ping
 from .position import Position
+from .seat import Seat
 
 __all__ = [
     "Beacon",
     "Cursor",
     "Ping",
     "Position",
+    "Seat",
+    "SeatKey",
     "new_registry",
 ]
 
@@ -31,6 +35,7 @@ def new_registry(*args: Any, **kwargs: Any) -> PresenceRegistry:
     for cls in (
         Cursor,
         Position,
+        Seat,
         Beacon,
         Ping,
     ):

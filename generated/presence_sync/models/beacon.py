@@ -11,6 +11,7 @@ from entanglement import exact as _exact
 from entanglement.interface import sync_property
 from entanglement.types import binary_decoder, binary_encoder
 
+from ._keys import SeatKey
 from .position import Position
 
 
@@ -36,6 +37,7 @@ class Beacon(Position):
         room: str,
         x: float,
         y: float,
+        seat: SeatKey | None = None,
         heading: float | None = None,
         updated_at: datetime.datetime | None = None,
         zones: list[str] | None = None,
@@ -49,6 +51,7 @@ class Beacon(Position):
             room=room,
             x=x,
             y=y,
+            seat=seat,
             heading=heading,
             updated_at=updated_at,
             zones=zones,

@@ -20,6 +20,7 @@ from entanglement.types import (
 )
 
 from ..registry import registry
+from ._keys import SeatKey, decode_seat_key, encode_seat_key
 
 
 class Position(TransitionTrackerMixin, StoreInSyncStoreMixin, Synchronizable):
@@ -41,6 +42,14 @@ class Position(TransitionTrackerMixin, StoreInSyncStoreMixin, Synchronizable):
 
     y: float = sync_property(constructor=True)
 
+    seat: SeatKey | None = sync_property(
+        encoder=encode_seat_key, decoder=decode_seat_key
+    )
+    """The seat the participant sits at, if any.
+
+    Key of the referenced Seat.
+    """
+
     heading: float | None = sync_property()
 
     updated_at: datetime.datetime = sync_property(
@@ -60,6 +69,7 @@ class Position(TransitionTrackerMixin, StoreInSyncStoreMixin, Synchronizable):
         room: str,
         x: float,
         y: float,
+        seat: SeatKey | None = None,
         heading: float | None = None,
         updated_at: datetime.datetime | None = None,
         zones: list[str] | None = None,
@@ -70,6 +80,7 @@ class Position(TransitionTrackerMixin, StoreInSyncStoreMixin, Synchronizable):
         self.room = room
         self.x = x
         self.y = y
+        self.seat = seat
         self.heading = heading
         self.updated_at = _support.utcnow() if updated_at is None else updated_at
         self.zones = copy.deepcopy([]) if zones is None else zones

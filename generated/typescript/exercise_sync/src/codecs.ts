@@ -272,6 +272,42 @@ export function mapOf<T>(item: Codec<T>): Codec<Record<string, T>> {
   };
 }
 
+/**
+ * The codec of a reference to a type whose key has several parts: a JSON array of the
+ * parts in key order, each through its own codec (the Python runtime's
+ * entanglement.refkeys); anything else is refused, never converted.
+ */
+export function keyOf<T extends readonly unknown[]>(
+  names: readonly string[],
+  parts: { readonly [K in keyof T]: Codec<T[K]> },
+): Codec<T> {
+  const shape = `an array of ${names.length} key parts [${names.join(", ")}]`;
+  const each = parts as unknown as readonly Codec<unknown>[];
+  const part = (i: number): Codec<unknown> => {
+    const codec = each[i];
+    if (codec === undefined) {
+      throw new CodecError(`${shape} is expected`);
+    }
+    return codec;
+  };
+  return {
+    kind: `key [${names.join(", ")}]`,
+    encode(value) {
+      if (value.length !== each.length) {
+        throw new CodecError(`${shape} is expected, got ${value.length} values`);
+      }
+      return value.map((item, i) => part(i).encode(item));
+    },
+    decode(value, where) {
+      if (!Array.isArray(value) || value.length !== each.length) {
+        return refuse(where, shape, value);
+      }
+      const items: readonly JsonValue[] = value;
+      return items.map((item, i) => part(i).decode(item, `${where}.${names[i] ?? i}`)) as unknown as T;
+    },
+  };
+}
+
 /** The codec of an enumeration: its values travel as they are. */
 export function enumeration<T extends string>(name: string, values: readonly T[]): Codec<T> {
   const known: ReadonlySet<string> = new Set(values);

@@ -4,12 +4,12 @@
  */
 
 import { Registry } from "./model.js";
-import { Cursor, Position, Beacon, Ping } from "./types.js";
+import { Cursor, Position, Seat, Beacon, Ping } from "./types.js";
 
 /** The presence registry: its types and the operations it accepts. */
 export const registry = new Registry(
   "presence",
-  [Cursor, Position, Beacon, Ping],
+  [Cursor, Position, Seat, Beacon, Ping],
   ["sync", "delete", "nudge", "transition"],
   "memory",
 );

@@ -69,6 +69,7 @@ const _PositionFields: readonly Field[] = [
   field("room", "room", codecs.str, false),
   field("x", "x", codecs.float, false),
   field("y", "y", codecs.float, false),
+  field("seat", "seat", codecs.keyOf(["room", "number"], [codecs.str, codecs.int]), true),
   field("heading", "heading", codecs.float, true),
   field("updated_at", "updated_at", codecs.datetime, false),
   field("zones", "zones", codecs.listOf(codecs.str), false),
@@ -82,6 +83,7 @@ export interface PositionInit {
   readonly room: string;
   readonly x: number;
   readonly y: number;
+  readonly seat?: [string, number] | null;
   readonly heading?: number | null;
   readonly updated_at?: Date;
   readonly zones?: string[];
@@ -102,6 +104,7 @@ export class Position extends Synchronizable {
   room: string;
   x: number;
   y: number;
+  seat: [string, number] | null;
   heading: number | null;
   updated_at: Date;
   zones: string[];
@@ -114,6 +117,7 @@ export class Position extends Synchronizable {
     this.room = init.room;
     this.x = init.x;
     this.y = init.y;
+    this.seat = init.seat !== undefined ? init.seat : null;
     this.heading = init.heading !== undefined ? init.heading : null;
     this.updated_at = init.updated_at !== undefined ? init.updated_at : new Date();
     this.zones = init.zones !== undefined ? init.zones : [];
@@ -130,6 +134,59 @@ export class Position extends Synchronizable {
    * @throws CodecError when a value does not fit its property. */
   static fromSync(msg: WireMessage, into?: Position): Position {
     return decodeInto(into ?? blank(Position.prototype), msg);
+  }
+}
+
+const _SeatFields: readonly Field[] = [
+  field("room", "room", codecs.str, false),
+  field("number", "number", codecs.int, false),
+  field("x", "x", codecs.float, false),
+  field("y", "y", codecs.float, false),
+  field("label", "label", codecs.str, false),
+];
+
+/** Constructor arguments of {@link Seat}. */
+export interface SeatInit {
+  readonly room: string;
+  readonly number: number;
+  readonly x: number;
+  readonly y: number;
+  readonly label?: string;
+}
+
+/**
+ * A seat of the venue's floor plan, numbered per room.
+ */
+export class Seat extends Synchronizable {
+  static readonly syncType: string = "Seat";
+  static readonly registryName: string = "presence";
+  static readonly primaryKeys: readonly string[] | null = ["room", "number"];
+  static readonly priority: number = 40;
+  static readonly fields: readonly Field[] = _SeatFields;
+  room: string;
+  number: number;
+  x: number;
+  y: number;
+  label: string;
+
+  constructor(init: SeatInit) {
+    super();
+    this.room = init.room;
+    this.number = init.number;
+    this.x = init.x;
+    this.y = init.y;
+    this.label = init.label !== undefined ? init.label : "";
+  }
+
+  override get syncClass(): SyncClass {
+    return Seat;
+  }
+
+  /** A Seat filled from a message (into `into` when given).
+   *
+   * @throws CodecError when a value does not fit its property. */
+  static fromSync(msg: WireMessage, into?: Seat): Seat {
+    return decodeInto(into ?? blank(Seat.prototype), msg);
   }
 }
 
