@@ -10,7 +10,8 @@ Choices:
   wire form of an enum is its *value* as written in the schema;
 * a reference is stored as the referenced object's key; inside one SQL registry it is a
   ``ForeignKey``; across registries (each has its own metadata) or in memory it is the bare
-  key;
+  key; a key of several parts is a generated key tuple (:mod:`entanglegen.ir_refkeys`,
+  SQL columns in :mod:`entanglegen.ir_refkeys_sql`);
 * defaults ``random`` (uuid), ``now`` (datetime), ``today`` (date) and list/dict JSON values
   are computed per object: in ``__init__`` a parameter of None means "make one";
 * a memory property without default is a required ``__init__`` argument and is passed to
@@ -33,7 +34,7 @@ from . import naming
 from .ir import Imports, TypeIR
 from .literals import docstring, py_literal
 from .resolve import ancestry, effective_properties, primary_key
-from .resolve_keys import COMPOSITE, key_names
+from .resolve_keys import COMPOSITE, is_composite, key_names, part_columns
 from .spec import MISSING, PropertySpec, RegistrySpec, Resolved, TypeSpec
 
 __all__ = ["Default", "build_types", "table_name"]
@@ -300,8 +301,15 @@ class TypeBuilder:
             )
             text = (
                 text + "\n\n" if text else ""
-            ) + f"Key of the referenced {res.target}{where}."
+            ) + f"Key of the referenced {res.target}{where}{self.key_shape(prop)}."
         return docstring(text) if text else ""
+
+    def key_shape(self, prop: PropertySpec) -> str:
+        """`` (sent as [hall, number])`` for a composite reference, else ''."""
+        if not is_composite(prop):
+            return ""
+        parts = [p.name for p in part_columns(self.by_name, prop)]
+        return f" (sent as one array in key order: [{', '.join(parts)}])"
 
     def default(self, prop: PropertySpec, kind: Kind) -> Default:
         value = prop.default

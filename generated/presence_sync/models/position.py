@@ -47,7 +47,7 @@ class Position(TransitionTrackerMixin, StoreInSyncStoreMixin, Synchronizable):
     )
     """The seat the participant sits at, if any.
 
-    Key of the referenced Seat.
+    Key of the referenced Seat (sent as one array in key order: [room, number]).
     """
 
     heading: float | None = sync_property()

@@ -26,14 +26,15 @@ class Usher(StoreInSyncStoreMixin, Synchronizable):
     post: PostKey = sync_property(
         constructor=True, encoder=encode_post_key, decoder=decode_post_key
     )
-    """Key of the referenced Post."""
+    """Key of the referenced Post (sent as one array in key order: [area, index])."""
 
     watching: _venue_sync_SeatKey | None = sync_property(
         encoder=_venue_sync_encode_seat_key, decoder=_venue_sync_decode_seat_key
     )
     """The seat this usher keeps an eye on.
 
-    Key of the referenced Seat in registry venue.
+    Key of the referenced Seat in registry venue (sent as one array in key order:
+    [hall, number]).
     """
 
     def __init__(

@@ -54,7 +54,7 @@ class Seat(Base):
         encoder=encode_seat_key,
         decoder=decode_seat_key,
     )
-    """Key of the referenced Seat."""
+    """Key of the referenced Seat (sent as one array in key order: [hall, number])."""
 
     if TYPE_CHECKING:
         next_ref: Mapped[Seat | None]

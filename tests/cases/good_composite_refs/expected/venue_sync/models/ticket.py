@@ -79,7 +79,7 @@ class Ticket(Base):
         encoder=encode_seat_key,
         decoder=decode_seat_key,
     )
-    """Key of the referenced Seat."""
+    """Key of the referenced Seat (sent as one array in key order: [hall, number])."""
 
     upgrade_hall: Mapped[str | None] = no_sync_property(
         mapped_column(sa.String(8), nullable=True)
@@ -98,7 +98,7 @@ class Ticket(Base):
         encoder=encode_seat_key,
         decoder=decode_seat_key,
     )
-    """Key of the referenced Seat."""
+    """Key of the referenced Seat (sent as one array in key order: [hall, number])."""
 
     hall_venue: Mapped[uuid.UUID | None] = no_sync_property(
         mapped_column(GUID, nullable=True)
@@ -115,7 +115,7 @@ class Ticket(Base):
         encoder=encode_hall_key,
         decoder=decode_hall_key,
     )
-    """Key of the referenced Hall."""
+    """Key of the referenced Hall (sent as one array in key order: [venue, name])."""
 
     if TYPE_CHECKING:
         seat_ref: Mapped[Seat]

@@ -58,7 +58,7 @@ class VipTicket(Ticket):
         encoder=encode_seat_key,
         decoder=decode_seat_key,
     )
-    """Key of the referenced Seat."""
+    """Key of the referenced Seat (sent as one array in key order: [hall, number])."""
 
     if TYPE_CHECKING:
         lounge_ref: Mapped[Seat | None]
