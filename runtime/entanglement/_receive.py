@@ -300,7 +300,7 @@ class ReceiveMixin:
         a SyncError.
 
         The SQL layer listens so that a row of a type this node does not know (a newer
-        schema's) is not counted as received (:mod:`entanglement.sql.holds`).  Adding
+        schema's) is not counted as received (:mod:`entanglement.sql.receive.holds`).  Adding
         the same listener twice has no effect.
         """
         listeners: list[RefusalListener] = self.__dict__.setdefault(
@@ -359,7 +359,7 @@ def _storage_unavailable(exc: BaseException) -> bool:
         if candidate is not None and type(candidate).__module__.startswith(
             "sqlalchemy"
         ):
-            from entanglement.sql.transient import is_transient
+            from entanglement.sql.receive.transient import is_transient
 
             if is_transient(candidate):
                 return True

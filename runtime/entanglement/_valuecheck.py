@@ -11,7 +11,7 @@ types costs no call per value) and a *checker* with the same test that raises th
 error naming the expected type and the (quoted, capped) value.  Rules come from
 
 1. the *rule sources* registered by other layers (the SQL layer: ``String(n)``
-   length limits and ``Boolean`` columns, see :mod:`entanglement.sql.plan`);
+   length limits and ``Boolean`` columns, see :mod:`entanglement.sql.schema.plan`);
 2. the property's decoder when it is one of the strict decoders of
    :mod:`entanglement.types` (``int_decoder``, ``float_decoder``);
 3. for a property without a codec, its annotation or ``type=`` when that is exactly

@@ -18,12 +18,12 @@ are always created or upgraded.  A generated package with migrations
 (``entanglegen migrations new``) gets its tables from its revisions on an empty
 database; ``upgrade`` applies its newer revisions (and the bookkeeping's), and ``serve``
 refuses a database that is behind or ahead of them: one line saying what to run, exit
-status 1 (:mod:`entanglement.sql.upgrade`).
+status 1 (:mod:`entanglement.sql.schema.upgrade`).
 
 ``serve`` listens with TLS, connects to the stored destinations, re-reads the
 destination table every ``--poll`` seconds (1 s) to pick up added or removed ones, and
 pushes rows that other processes committed to the database (see
-:mod:`entanglement.sql.watch`).  SIGINT/SIGTERM close every connection and exit 0.
+:mod:`entanglement.sql.resync.watch`).  SIGINT/SIGTERM close every connection and exit 0.
 
 Choices where the original's CLI differs (§17.3, quirk 49): sub-commands instead of
 mode flags; ``--port`` on ``add`` is stored per destination (quirk 20); a missing hash
@@ -35,7 +35,7 @@ start that the database accepts writes, and say once that it does not (exit stat
 one line naming the file).  While serving, a busy or locked database (another writer
 holding the SQLite file past the driver's busy timeout) is transient: the periodic
 reads are retried with backoff, with one warning per episode naming the database and
-one line when it answers again (:mod:`entanglement.sql.transient`); the node never
+one line when it answers again (:mod:`entanglement.sql.receive.transient`); the node never
 exits for it.
 """
 
@@ -210,7 +210,7 @@ def _engine(url: str) -> sa.Engine:
 
 def _prepare(args: argparse.Namespace, engine: sa.Engine) -> list[Any]:
     """Tables created, writes checked; ``serve`` waits out a busy database."""
-    from entanglement.sql.transient import FaultEpisodes
+    from entanglement.sql.receive.transient import FaultEpisodes
 
     episodes = FaultEpisodes(_db_name(engine), log, 0.5)
     while True:
@@ -229,7 +229,7 @@ def _prepare(args: argparse.Namespace, engine: sa.Engine) -> list[Any]:
 
 def _load_bases(names: Iterable[str], engine: sa.Engine) -> list[Any]:
     from entanglement.sql import SqlSyncRegistry
-    from entanglement.sql.upgrade import UpgradeError, prepare_tables
+    from entanglement.sql.schema.upgrade import UpgradeError, prepare_tables
 
     try:
         SqlSyncRegistry.create_bookkeeping(engine)
@@ -267,7 +267,7 @@ def _load_bases(names: Iterable[str], engine: sa.Engine) -> list[Any]:
 
 
 def _check_writable(engine: sa.Engine) -> None:
-    from entanglement.sql.transient import write_refusal
+    from entanglement.sql.receive.transient import write_refusal
 
     try:
         reason = write_refusal(engine)
@@ -279,7 +279,11 @@ def _check_writable(engine: sa.Engine) -> None:
 
 def _db_failure(engine: sa.Engine, exc: sa.exc.SQLAlchemyError, doing: str) -> NoReturn:
     """One line for a database error at start: refused writes, busy, or other."""
-    from entanglement.sql.transient import first_line, is_read_only, is_transient
+    from entanglement.sql.receive.transient import (
+        first_line,
+        is_read_only,
+        is_transient,
+    )
 
     if is_read_only(exc):
         raise _unwritable(engine, first_line(exc)) from None
@@ -297,7 +301,7 @@ def _unwritable(engine: sa.Engine, reason: str) -> UnwritableDatabase:
 
 
 def _db_name(engine: sa.Engine) -> str:
-    from entanglement.sql.transient import database_name
+    from entanglement.sql.receive.transient import database_name
 
     return database_name(engine)
 
@@ -391,7 +395,7 @@ def _cmd_serve(
     args: argparse.Namespace, engine: sa.Engine, registries: list[Any]
 ) -> int:
     from entanglement.sql import SqlSyncRegistry
-    from entanglement.sql.upgrade import UpgradeError, serve_refusal
+    from entanglement.sql.schema.upgrade import UpgradeError, serve_refusal
 
     for path in (args.cert, args.key, args.ca):
         try:
@@ -414,7 +418,7 @@ def _cmd_serve(
 def _cmd_upgrade(
     args: argparse.Namespace, engine: sa.Engine, registries: list[Any]
 ) -> int:
-    from entanglement.sql.upgrade import UpgradeError, upgrade_bases
+    from entanglement.sql.schema.upgrade import UpgradeError, upgrade_bases
 
     try:
         lines = upgrade_bases(engine, args.base)
@@ -428,9 +432,13 @@ def _cmd_upgrade(
 async def _serve(args: argparse.Namespace, registries: list[Any]) -> int:
     from entanglement.network import SyncServer
     from entanglement.sql import sync_manager_destinations
-    from entanglement.sql.session import rollback_keeping_destinations
-    from entanglement.sql.transient import FaultEpisodes, database_name, is_transient
-    from entanglement.sql.watch import CommitWatcher
+    from entanglement.sql.receive.transient import (
+        FaultEpisodes,
+        database_name,
+        is_transient,
+    )
+    from entanglement.sql.resync.watch import CommitWatcher
+    from entanglement.sql.send.session import rollback_keeping_destinations
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -37,7 +37,7 @@ Choices where the specification is silent:
   original: several nodes in one process (tests, a process serving two sites) would
   otherwise take each other's transitions for their own.  ``transition_tracked_objects()``
   without a manager merges the tables of every manager.
-* The SQL mixin of §15 is :class:`entanglement.sql.transition.SqlTransitionTrackerMixin`
+* The SQL mixin of §15 is :class:`entanglement.sql.send.transition.SqlTransitionTrackerMixin`
   (it overrides :meth:`TransitionTrackerMixin.transition_copy`).
 """
 

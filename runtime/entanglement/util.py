@@ -1,6 +1,6 @@
 """Drop-in helpers of §18: hashes, ``memoproperty``, log silencing, SQL helpers.
 
-``GUID``, ``SqlDestHash`` (from :mod:`entanglement.sql.types`) and ``get_or_create``
+``GUID``, ``SqlDestHash`` (from :mod:`entanglement.sql.schema.types`) and ``get_or_create``
 (from :mod:`entanglement.sql.base`) are imported lazily, on first access, so importing
 this module never pulls in the SQL layer.
 
@@ -36,8 +36,8 @@ __all__ = [
 memoproperty = functools.cached_property
 
 _LAZY = {
-    "GUID": "entanglement.sql.types",
-    "SqlDestHash": "entanglement.sql.types",
+    "GUID": "entanglement.sql.schema.types",
+    "SqlDestHash": "entanglement.sql.schema.types",
     "get_or_create": "entanglement.sql.base",
 }
 

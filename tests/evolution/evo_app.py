@@ -3,7 +3,7 @@
 Usage: ``evo_app.py DB_URL PACKAGE OPS_JSON`` with the package's version on PYTHONPATH.
 ``OPS_JSON`` is a list of ``["add", {values}]``, ``["set", id, {values}]`` and
 ``["delete", id]``; each is committed on its own, through the runtime's sync session
-(so the node process pushes it to its peers, see ``entanglement.sql.watch``).  A
+(so the node process pushes it to its peers, see ``entanglement.sql.resync.watch``).  A
 ``tool`` value names a member of the package's ``Tool`` enum by value.
 """
 

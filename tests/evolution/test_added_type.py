@@ -2,7 +2,7 @@
 
 The old node knows ``Stroke`` only; the new one adds ``Marker``.  While they differ, the
 old node answers every ``Marker`` row with ``UnregisteredSyncClass`` and does not count
-it as received (its serial is held, :func:`entanglement.sql.holds.hold_unknown_type`).
+it as received (its serial is held, :func:`entanglement.sql.receive.batch.hold_unknown_type`).
 Once restarted with the new models, it receives every Marker committed meanwhile, and
 both databases hold the same rows, values and ``sync_serial``s.
 """

@@ -11,7 +11,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from entanglement._model import fill_from_message
 from entanglement.interface import Synchronizable, SyncRegistry, sync_property
 from entanglement.sql.base import SqlSynchronizable, SqlSyncRegistry
-from entanglement.sql.receive import canonical_names
+from entanglement.sql.schema.construct import canonical_names
 
 _registry = SyncRegistry()
 

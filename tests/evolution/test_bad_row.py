@@ -26,7 +26,7 @@ from entanglement.interface import (
 )
 from entanglement.operations import error
 from entanglement.sql import SyncOwner
-from entanglement.sql.meta import YouHave
+from entanglement.sql.schema.messages import YouHave
 
 from .models import V2Stroke, rows
 

@@ -1,4 +1,4 @@
-"""The held-serial rules of ``entanglement.sql.holds`` (the end-to-end tests show them
+"""The held-serial rules of ``entanglement.sql.receive.holds`` (the end-to-end tests show them
 over TLS; these pin each rule down)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from entanglement.sql.holds import Holds
+from entanglement.sql.receive.holds import Holds
 
 
 @dataclass

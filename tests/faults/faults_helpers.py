@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from faults_app import Item
 
 from entanglement.sql import sync_session_maker
-from entanglement.sql.tables import sync_owners
+from entanglement.sql.schema.tables import sync_owners
 
 HERE = Path(__file__).parent
 NODE = [sys.executable, "-c", "import sys; from entanglegen.cli import main; sys.exit(main())",

@@ -1,4 +1,4 @@
-"""entanglement.sql.transient against real faults of real databases.
+"""entanglement.sql.receive.transient against real faults of real databases.
 
 Which errors the node rides out (busy, locked, lock timeouts) and which it reports as a
 database that cannot be written, as SQLite and PostgreSQL really raise them.  Not
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from entanglement.sql.transient import (
+from entanglement.sql.receive.transient import (
     MAX_DELAY,
     FaultEpisodes,
     database_name,

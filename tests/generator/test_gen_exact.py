@@ -1,5 +1,5 @@
 """Exact decimals and typed lists/maps: the runtime codecs (``entanglement.exact``) and the
-SQL column type (``entanglement.sql.exact.ExactDecimal``) on SQLite files and PostgreSQL,
+SQL column type (``entanglement.sql.schema.exact.ExactDecimal``) on SQLite files and PostgreSQL,
 and decimals between two SQL nodes over TLS, exact on both databases."""
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from entanglement.exact import (
 from entanglement.interface import sync_property
 from entanglement.sql import SqlSyncRegistry
 from entanglement.sql.base import SqlSynchronizable
-from entanglement.sql.exact import ExactDecimal
-from entanglement.sql.types import GUID
+from entanglement.sql.schema.exact import ExactDecimal
+from entanglement.sql.schema.types import GUID
 from entanglement.types import lookup_codec
 
 D = decimal.Decimal

@@ -288,7 +288,7 @@ def test_the_exercise_chain_adds_checks_and_server_defaults(
     # constraints and server defaults: the hand-written part of rev_0002 is checked here.
     from alembic import command
 
-    from entanglement.sql.upgrade import (
+    from entanglement.sql.schema.upgrade import (
         create_bookkeeping_tables,
         find_package_migrations,
         upgrade_package,

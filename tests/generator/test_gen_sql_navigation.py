@@ -112,7 +112,7 @@ def test_navigation_round_trip_over_tls(
         # the receive batch inserts a joined child's table (contractors) before a
         # table its own foreign key names (agencies) when both arrive in one burst,
         # and PostgreSQL checks the key at once; SQLite does not.  Reported to the
-        # runtime (entanglement.sql.batch); strict, so the fix is noticed.
+        # runtime (entanglement.sql.receive.batch); strict, so the fix is noticed.
         request.applymarker(
             pytest.mark.xfail(
                 strict=True, reason="sql batch: joined child table before its FK target"

@@ -12,7 +12,7 @@ import time
 
 import sqlalchemy as sa
 
-from entanglement.sql.serials import allocate_serial
+from entanglement.sql.send.serials import allocate_serial
 
 probe = sa.table("probe", sa.column("serial", sa.Integer))
 

@@ -24,9 +24,9 @@ import sqlalchemy as sa
 from sql_helpers import SqlNode, Team, run, wait_until
 
 from entanglement.sql import SqlSyncDestination, SyncOwner, sync_manager_destinations
-from entanglement.sql.watch import CommitWatcher
+from entanglement.sql.resync.watch import CommitWatcher
 
-ROWS = 3000  # more than one answer batch (entanglement.sql.answer.BATCH = 2000)
+ROWS = 3000  # more than one answer batch (entanglement.sql.resync.answer.BATCH = 2000)
 COMMITS = 6  # several serials, as a live application's commits give
 BANDWIDTH = 150_000  # bytes/s: the first batch takes about two seconds to drain
 FIRST_BATCH = 2000

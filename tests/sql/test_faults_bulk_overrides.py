@@ -3,7 +3,7 @@
 The application here is the one issue 12 measures: its registry overrides
 ``sync_receive`` (and calls super), and its class defines its own ``__init__``.  A
 flood of rows from its owner must still be stored by the receive batch
-(:mod:`entanglement.sql.batch`): a few multi-row INSERTs on the receiving engine rather
+(:mod:`entanglement.sql.receive.batch`): a few multi-row INSERTs on the receiving engine rather
 than one INSERT and one commit per row, with the application's hooks still called for
 every row, in the spec's order (construction, then ``sync_receive``).  Real TLS on
 loopback, real SQLite files and PostgreSQL schemas.

@@ -24,7 +24,7 @@ from sql_helpers import SqlNode, Team, run, wait_until
 
 from entanglement.sql import SqlSyncDestination, sync_manager_destinations
 
-ROWS = 3000  # more than one answer batch (entanglement.sql.answer.BATCH = 2000)
+ROWS = 3000  # more than one answer batch (entanglement.sql.resync.answer.BATCH = 2000)
 BANDWIDTH = 150_000  # bytes/s: the first batch takes about two seconds to drain
 
 

@@ -19,7 +19,8 @@ from sql_helpers import CountingRegistry, SqlNode, connected, run, shutdown, wai
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from entanglement.sql import GUID, SqlSynchronizable, SyncOwner, answer
+from entanglement.sql import GUID, SqlSynchronizable, SyncOwner
+from entanglement.sql.resync import rows
 
 
 class Base(SqlSynchronizable, DeclarativeBase):
@@ -157,8 +158,8 @@ def test_sqlite_batches_walk_the_serial_index(tmp_path: Any, pki: Any) -> None:
             fill(a)
             with a.plain() as session:
                 owner = session.scalars(sa.select(SyncOwner.id)).one()
-                owned = answer._condition(None, owner)
-                reader = answer._reader(session, Shape, owned, (0, 10**9), owner)
+                owned = rows.owner_condition(None, owner)
+                reader = rows.row_reader(session, Shape, owned, (0, 10**9), owner)
                 stmt = reader.rows_of.where(reader.serial > 0).order_by(reader.serial)
                 sql = str(
                     stmt.compile(a.engine, compile_kwargs={"literal_binds": True})
@@ -169,8 +170,8 @@ def test_sqlite_batches_walk_the_serial_index(tmp_path: Any, pki: Any) -> None:
                 )
             assert "sync_serial" in plan, plan
             assert "TEMP B-TREE" not in plan, plan
-            assert answer.core_plan(Shape) is not None
-            assert answer.core_plan(Vehicle) is None  # joined tables: the ORM reads
+            assert rows.core_plan(Shape) is not None
+            assert rows.core_plan(Vehicle) is None  # joined tables: the ORM reads
         finally:
             await shutdown(a)
 

@@ -38,8 +38,8 @@ from entanglement.sql import (
     SyncOwner,
     sync_session_maker,
 )
-from entanglement.sql.batch import ReceiveBatch
-from entanglement.sql.registry import SyncContext
+from entanglement.sql.receive.batch import ReceiveBatch
+from entanglement.sql.receive.registry import SyncContext
 
 registry = SqlSyncRegistry()
 
@@ -228,7 +228,8 @@ def test_a_row_of_another_owner_is_not_taken_over(maker, caplog) -> None:
 def test_a_batch_commits_within_a_running_loop(maker) -> None:
     # the real path: rows pile up and the commit is scheduled on the loop
     async def scenario() -> None:
-        from entanglement.sql.batch import COMMIT_DELAY, batch_context
+        from entanglement.sql.receive.batch import COMMIT_DELAY
+        from entanglement.sql.receive.registry import batch_context
 
         owner = _remote_owner(maker)
 
@@ -265,7 +266,8 @@ class _ManualClockLoop(asyncio.SelectorEventLoop):
 def test_a_flood_commits_at_the_latest_after_max_delay_and_a_burst_when_it_ends(
     maker,
 ) -> None:
-    from entanglement.sql.batch import COMMIT_DELAY, MAX_DELAY, batch_context
+    from entanglement.sql.receive.batch import COMMIT_DELAY, MAX_DELAY
+    from entanglement.sql.receive.registry import batch_context
 
     owner = _remote_owner(maker)
 

@@ -19,7 +19,7 @@ from sql_helpers import SqlNode, Team, run, shutdown, wait_until
 
 from entanglement.filter import Filter, SyncOwnerFilter
 from entanglement.sql import SqlSyncDestination, SyncDeleted, sync_manager_destinations
-from entanglement.sql.filter import FilteredSqlSyncDestination
+from entanglement.sql.resync.destination import FilteredSqlSyncDestination
 
 
 def public(team: Team) -> bool:

@@ -2,7 +2,7 @@
 
 The README's set-up: a node process serves a database and applications write to it
 through their own ``sync_session_maker(bind=engine)`` sessions; the node pushes their
-commits of its own rows (:class:`~entanglement.sql.watch.CommitWatcher`).  A change to a
+commits of its own rows (:class:`~entanglement.sql.resync.watch.CommitWatcher`).  A change to a
 row another node owns cannot travel that way: it was stored locally and the owner never
 heard of it.  Such a commit is now refused with ``SyncUnauthorized`` saying what to do,
 and the database keeps the owner's values.
@@ -29,7 +29,7 @@ from sql_helpers import (
 
 from entanglement.interface import SyncUnauthorized
 from entanglement.sql import SyncOwner, sync_session_maker
-from entanglement.sql.watch import CommitWatcher
+from entanglement.sql.resync.watch import CommitWatcher
 
 
 async def _served(pki, db_factory: Callable[[str], str]) -> tuple[SqlNode, SqlNode]:

@@ -11,7 +11,7 @@ from node_app import Item
 from test_sql_node import HERE, Serving, _env, free_port, labels, wait_for, write_items
 
 from entanglement.node import main
-from entanglement.sql.tables import sync_serial
+from entanglement.sql.schema.tables import sync_serial
 
 
 def _serials(db: str) -> dict[str, int]:

@@ -35,7 +35,7 @@ from entanglement.sql import (
     sql_sync_declarative_base,
     sync_session_maker,
 )
-from entanglement.sql.registry import SyncContext
+from entanglement.sql.receive.registry import SyncContext
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):

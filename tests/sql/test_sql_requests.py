@@ -23,7 +23,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from entanglement.interface import SyncBadEncodingError, SyncBadOwner, SyncNotFound
 from entanglement.sql import SqlSyncError, SyncOwner
-from entanglement.sql.capture import snapshot
+from entanglement.sql.send.capture import snapshot
 
 
 async def _ready(a, b, *names: str) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from entanglement.sql.upgrade import create_bookkeeping_tables
+from entanglement.sql.schema.upgrade import create_bookkeeping_tables
 
 WORKER = Path(__file__).with_name("serial_worker.py")
 PROCESSES = 4

@@ -22,7 +22,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from entanglement.interface import SyncUnauthorized
 from entanglement.operations import transition_operation
 from entanglement.sql import GUID, SqlSynchronizable, SyncOwner
-from entanglement.sql.transition import DirtyTransitionError, SqlTransitionTrackerMixin
+from entanglement.sql.send.transition import (
+    DirtyTransitionError,
+    SqlTransitionTrackerMixin,
+)
 from entanglement.transition import BrokenTransition
 
 

@@ -23,7 +23,7 @@ from entanglement.sql import (
     SqlSyncRegistry,
     sync_manager_destinations,
 )
-from entanglement.sql.transition import SqlTransitionTrackerMixin
+from entanglement.sql.send.transition import SqlTransitionTrackerMixin
 from entanglement.transition import BrokenTransition
 
 # the committed generated packages import as users import them (as tests/generator does)

@@ -7,7 +7,7 @@ import uuid
 import sqlalchemy as sa
 
 from entanglement._hashes import DestHash
-from entanglement.sql.upgrade import (
+from entanglement.sql.schema.upgrade import (
     bookkeeping_head,
     create_bookkeeping_tables,
     current_revision,

@@ -30,7 +30,7 @@ from alembic.runtime.migration import MigrationContext
 
 from entanglegen.cli import main as entanglegen
 from entanglement.node import main as node
-from entanglement.sql.upgrade import (
+from entanglement.sql.schema.upgrade import (
     PackageMigrations,
     create_bookkeeping_tables,
     package_status,
@@ -210,7 +210,7 @@ def _package_differences(engine: sa.Engine, project: Project) -> list[object]:
 def _differences(engine: sa.Engine, metadata: sa.MetaData) -> list[object]:
     """Alembic's differences between the database and ``metadata``, leaving out the
     bookkeeping and version tables (not the package's)."""
-    from entanglement.sql.tables import bookkeeping_metadata
+    from entanglement.sql.schema.tables import bookkeeping_metadata
 
     others = set(bookkeeping_metadata.tables)
     with engine.connect() as conn:
@@ -482,7 +482,7 @@ def test_now_default_fills_with_the_upgrade_time(
 def test_committed_example_package_chain_matches_its_models(
     db_factory: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from entanglement.sql.upgrade import find_package_migrations
+    from entanglement.sql.schema.upgrade import find_package_migrations
 
     monkeypatch.syspath_prepend(str(Path(__file__).parents[2] / "generated"))
     exercise_sync = importlib.import_module("exercise_sync")

@@ -15,14 +15,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapper, Session
 
-from entanglement.sql.bookkeeping import Serial, SyncDeleted, SyncOwner
-from entanglement.sql.destination import SqlSyncDestination, sync_manager_destinations
-from entanglement.sql.meta import IHave, MyOwners, YouHave, sql_meta_registry
-from entanglement.sql.model import SqlSynchronizable, SqlSyncMeta
-from entanglement.sql.registry import SqlSyncError, SqlSyncRegistry
-from entanglement.sql.session import SqlSyncSession, sync_session_maker
-from entanglement.sql.tables import migration_naming_convention
-from entanglement.sql.types import GUID, SqlDestHash
+from entanglement.sql.receive.registry import SqlSyncError, SqlSyncRegistry
+from entanglement.sql.resync.destination import (
+    SqlSyncDestination,
+    sync_manager_destinations,
+)
+from entanglement.sql.resync.meta import IHave, MyOwners, YouHave, sql_meta_registry
+from entanglement.sql.schema.bookkeeping import Serial, SyncDeleted, SyncOwner
+from entanglement.sql.schema.model import SqlSynchronizable, SqlSyncMeta
+from entanglement.sql.schema.tables import migration_naming_convention
+from entanglement.sql.schema.types import GUID, SqlDestHash
+from entanglement.sql.send.session import SqlSyncSession, sync_session_maker
 
 __all__ = [
     "GUID",

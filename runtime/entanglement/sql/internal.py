@@ -5,8 +5,8 @@
 the original's name of that registry instance (``sql_meta_registry`` here).
 """
 
-from entanglement.sql.meta import IHave, MyOwners, YouHave, sql_meta_registry
-from entanglement.sql.meta import SqlMetaRegistry as _SqlMetaRegistry
+from entanglement.sql.resync.meta import IHave, MyOwners, YouHave, sql_meta_registry
+from entanglement.sql.resync.meta import SqlMetaRegistry as _SqlMetaRegistry
 
 __all__ = [
     "IHave",

@@ -43,7 +43,7 @@ def test_logs_disabled_silences_entanglement_loggers_and_restores(caplog):
 def test_lazy_sql_names():
     with pytest.raises(AttributeError, match="no attribute 'nothing'"):
         util.nothing  # noqa: B018
-    types = pytest.importorskip("entanglement.sql.types")
+    types = pytest.importorskip("entanglement.sql.schema.types")
     assert util.GUID is types.GUID
     assert util.SqlDestHash is types.SqlDestHash
 

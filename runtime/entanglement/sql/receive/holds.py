@@ -6,7 +6,7 @@ newer.  A row this node refused (a property its schema does not know, a value th
 not fit, a ``sync_serial`` that is not one) would then be lost for good.  So, per
 neighbour and owner, :class:`Holds` remembers the serial before the first refused row
 (or that the refused row's serial is unknown), and the YouHave is recorded at most up to
-it (not at all when unknown; see :mod:`entanglement.sql.resync`).  The next
+it (not at all when unknown; see :mod:`entanglement.sql.resync.exchange`).  The next
 connection's IHave then carries the lower serial, and its answer brings the refused rows
 again: once this node is upgraded and can read them, they are stored.  The wire is
 unchanged.
@@ -15,13 +15,13 @@ A hold lasts for the connection: it is forgotten when the next connection to the
 neighbour starts (its IHave answers hold every row after the recorded serial).
 
 How a refusal is seen: the receive batch's context is entered for every batched row
-(:mod:`entanglement.sql.batch`); construction announces the row (:meth:`Holds.expect`),
+(:mod:`entanglement.sql.receive.batch`); construction announces the row (:meth:`Holds.expect`),
 storing it takes it (:meth:`Holds.taken`), and leaving the context (:meth:`Holds.settle`)
 holds a row that was announced and never taken.  A refusal by an application hook
 inside the receive context holds the serial the same way (this layer cannot tell it
 from a row it cannot read).  Of the refusals before the context, a row of a type this
 node does not know at all (a type a newer schema added) is held too, through the
-manager's refusal listeners (:func:`hold_unknown_type`); ``should_listen`` hooks' are
+manager's refusal listeners (:func:`entanglement.sql.receive.batch.hold_unknown_type`); ``should_listen`` hooks' are
 not (they are policy: the row is not for us).
 """
 
@@ -30,11 +30,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from entanglement._errors import SyncError, UnregisteredSyncClass
-from entanglement.sql.state import sql_state
+from entanglement.sql.schema.state import sql_state
 from entanglement.types import INT64_MAX
 
-__all__ = ["Holds", "forget_holds", "hold_unknown_type", "take_hold"]
+__all__ = ["Holds", "forget_holds", "take_hold"]
 
 _Key = tuple[str, str]  # (neighbour's hash text, owner id text)
 
@@ -114,23 +113,3 @@ def forget_holds(manager: Any, sender: Any) -> None:
     holds = _holds(manager)
     if holds is not None:
         holds.forget(sender)
-
-
-def hold_unknown_type(
-    manager: Any, sender: Any, msg: dict[str, Any], error: SyncError
-) -> None:
-    """A refusal listener (``manager.add_refusal_listener``): hold the serial of a
-    plain ``sync`` of a type no registry of ``manager`` knows, so that the row comes
-    again once this node's schema has the type."""
-    if not isinstance(error, UnregisteredSyncClass):
-        return
-    if msg.get("_sync_operation", "sync") != "sync" or "_sync_owner" not in msg:
-        return
-    maker = sql_state(manager).sessionmaker
-    if maker is None:
-        return
-    from entanglement.sql.batch import manager_batch  # (batch imports this module)
-
-    manager_batch(manager, maker).holds.hold(
-        sender, msg["_sync_owner"], msg.get("sync_serial")
-    )

@@ -10,7 +10,7 @@ Choices and fixed quirks:
   ``incoming_serial`` to 0 and flags the row :attr:`SyncOwner.clear_requested`; the meta
   registry then really discards the owner's rows and commits (quirk 35).
 * ``outgoing_serial`` is not kept on instances (quirk 45) but per manager, see
-  :mod:`entanglement.sql.state`; the attribute here reads that store.
+  :mod:`entanglement.sql.schema.state`; the attribute here reads that store.
 * :meth:`SyncOwner.clear_all_objects` deletes through the ORM (joined inheritance and
   foreign keys between tables are handled by the unit of work), classes with the highest
   priority (children) first, without tombstones or messages.
@@ -52,15 +52,16 @@ from entanglement.interface import (
     no_sync_property,
     sync_property,
 )
-from entanglement.sql.model import SqlSynchronizable
-from entanglement.sql.tables import (
+from entanglement.sql.schema.clearing import clear_owner_rows
+from entanglement.sql.schema.model import SqlSynchronizable
+from entanglement.sql.schema.tables import (
     bookkeeping_metadata,
     sync_deleted,
     sync_owners,
     sync_serial,
     utcnow,
 )
-from entanglement.sql.types import as_uuid
+from entanglement.sql.schema.types import as_uuid
 from entanglement.types import (
     datetime_decoder,
     datetime_encoder,
@@ -253,7 +254,6 @@ class SyncOwner(SqlSynchronizable, _Bookkeeping):
         Returns:
             The number of rows deleted.
         """
-        from entanglement.sql.clearing import clear_owner_rows
 
         if manager is not None:
             registries = registries if registries is not None else manager.registries

@@ -16,14 +16,14 @@ renamed to the property's name first, so keys, filling and the batch see one nam
 
 Properties of a newer schema (issue 9): by default a message naming a property the
 class does not know is refused (and its owner's serial held, see
-:mod:`entanglement.sql.batch`).  A class setting ``sync_unknown_properties =
+:mod:`entanglement.sql.receive.batch`).  A class setting ``sync_unknown_properties =
 "store_rest"`` stores the rest of such a row instead, logs the left-out names with the
 peer, and holds the serial all the same, so the row is sent again once this node is
 upgraded.  The choice is the receiver's, made in its (older) schema: an old node cannot
 learn what a newer one added without extra messages a spec-following peer would answer
 with errors.
 
-Batched ``sync`` rows (:mod:`entanglement.sql.batch`) skip steps 2 and 4 here (the
+Batched ``sync`` rows (:mod:`entanglement.sql.receive.batch`) skip steps 2 and 4 here (the
 batch does them for the whole burst when it commits), look each owner up once per
 batch, and are never added to a session; a class with the plain declarative constructor
 gets its rows without calling it, keys and owner set in the row's ``__dict__``.
@@ -41,11 +41,11 @@ from sqlalchemy.orm.attributes import set_committed_value
 from entanglement._codecplan import aliases_of, known_keys_of
 from entanglement._sansio.peertext import peer_repr
 from entanglement.interface import SyncBadEncodingError, Synchronizable
-from entanglement.sql.bookkeeping import SyncOwner
-from entanglement.sql.plan import RowPlan, row_plan
+from entanglement.sql.schema.bookkeeping import SyncOwner
+from entanglement.sql.schema.plan import RowPlan, row_plan
 
 if TYPE_CHECKING:
-    from entanglement.sql.model import SqlSynchronizable
+    from entanglement.sql.schema.model import SqlSynchronizable
 
 __all__ = ["STORE_REST", "canonical_names", "construct_row", "decode_keys"]
 
@@ -168,7 +168,7 @@ def construct_row(
     keys = decode_keys(cls, msg, required=required)
     if context.batch is not None:
         # batched sync: the row is matched with the database when the batch commits
-        # (one query per burst), see entanglement.sql.batch
+        # (one query per burst), see entanglement.sql.receive.batch
         owner = _batch_owner(context.batch, session, info.get("sender"), msg)
         context.owner = owner
         plan = row_plan(cls)

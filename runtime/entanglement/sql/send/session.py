@@ -20,7 +20,7 @@ requests toward the owner's next hop, each with a ``sync_future``, and expunged.
 
 Rows owned elsewhere in a session without a manager (issue 10 item 8; the spec lets any
 such session store them): only the node's own sessions may (receive contexts and
-``manager.session``, marked with :data:`~entanglement.sql.capture.NODE_SESSION_KEY`), as
+``manager.session``, marked with :data:`~entanglement.sql.send.capture.NODE_SESSION_KEY`), as
 they store what comes from the owner's direction.  An application's session (the
 README's application-plus-node set-up) refuses an edit, creation or deletion of such a
 row with ``SyncUnauthorized`` at commit (and at ``sync_commit()``, which has nothing to
@@ -28,7 +28,7 @@ send it with): stored locally, the change would never reach the owner, and the n
 update from the owner would silently undo it.  A write that sets the row's
 ``sync_serial`` stores a version of the owner's (what a tool copying rows between
 databases does) and is allowed.  Owners (``SyncOwner`` rows) are
-bookkeeping and stay writable (see :mod:`entanglement.sql.bookkeeping`).
+bookkeeping and stay writable (see :mod:`entanglement.sql.schema.bookkeeping`).
 
 Fixed quirk 42: a flush that writes a row without an owner while no local owner exists
 creates the local owner in that flush, so no row is ever stored ownerless.
@@ -54,20 +54,18 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, sessionmaker
 
-from entanglement.sql import capture, requests
-from entanglement.sql.clearing import BYPASS_KEY
+from entanglement.sql.schema.clearing import BYPASS_KEY
+from entanglement.sql.send import capture, requests
+from entanglement.sql.send.announce import trigger_you_have
 
 if TYPE_CHECKING:
-    import asyncio
 
-    from entanglement.sql.bookkeeping import SyncOwner
-    from entanglement.sql.model import SqlSynchronizable
+    from entanglement.sql.schema.model import SqlSynchronizable
 
 __all__ = [
     "Outbox",
     "SqlSyncSession",
     "rollback_keeping_destinations",
-    "send_create",
     "sync_session_maker",
 ]
 
@@ -79,7 +77,7 @@ class Outbox:
     """Committed local changes waiting for the commit to finish.
 
     A changed row is kept as its *record* (its values copied at flush time, see
-    :func:`~entanglement.sql.capture.row_record`) and becomes a snapshot instance only when it is sent: a
+    :func:`~entanglement.sql.send.capture.row_record`) and becomes a snapshot instance only when it is sent: a
     mapped instance is three objects for the garbage collector (instance, state,
     ``__dict__``), and everything a commit keeps alive until it ends makes the next
     full collection, which walks the whole heap, come sooner.
@@ -104,7 +102,6 @@ class Outbox:
         With ``flush``, the frames are written at once (``manager.flush()``) instead
         of at the event loop's next turn.
         """
-        from entanglement.sql.announce import trigger_you_have
 
         if not self.items:
             return
@@ -241,15 +238,3 @@ def sync_session_maker(*args: Any, **kwargs: Any) -> sessionmaker[SqlSyncSession
     """Like ``sqlalchemy.orm.sessionmaker``, for :class:`SqlSyncSession` sessions."""
     kwargs.setdefault("class_", SqlSyncSession)
     return sessionmaker(*args, **kwargs)
-
-
-def send_create(
-    manager: Any, obj: SqlSynchronizable, owner: SyncOwner
-) -> asyncio.Future[Any]:
-    """Send ``create`` for ``obj`` toward ``owner``; see ``SqlSynchronizable.sync_create``.
-
-    Raises:
-        SyncNotConnected: if no destination leads to the owner.
-    """
-    future: asyncio.Future[Any] = requests.send_create(manager, obj, owner)
-    return future

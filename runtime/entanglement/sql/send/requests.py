@@ -5,7 +5,7 @@ and turns them into requests toward each owner's next hop, each sent as a snapsh
 the changed attributes (and keys) and given a ``sync_future``; ``sync_create`` sends a
 ``create`` for a new object to a chosen owner.  The deletion of an owner learned from a
 neighbour is no request the protocol has: its ``sync_future`` fails with
-``SyncUnauthorized`` (issue 10 item 4; see :mod:`entanglement.sql.bookkeeping`).
+``SyncUnauthorized`` (issue 10 item 4; see :mod:`entanglement.sql.schema.bookkeeping`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
 from entanglement.interface import SyncNotConnected
-from entanglement.sql.bookkeeping import SyncOwner, remote_owner_refusal
-from entanglement.sql.capture import (
+from entanglement.sql.schema.bookkeeping import SyncOwner, remote_owner_refusal
+from entanglement.sql.schema.model import SqlSynchronizable
+from entanglement.sql.send.capture import (
     changed_names,
     key_names,
     owner_of,
@@ -26,10 +27,9 @@ from entanglement.sql.capture import (
     refuse_unmanaged,
     snapshot,
 )
-from entanglement.sql.model import SqlSynchronizable
 
 if TYPE_CHECKING:
-    from entanglement.sql.session import SqlSyncSession
+    from entanglement.sql.send.session import SqlSyncSession
 
 __all__ = ["prepare_remote", "send_create", "send_remote_requests"]
 

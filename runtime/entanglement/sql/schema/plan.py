@@ -171,7 +171,7 @@ def _key_decoder(cls: type[Any], name: str) -> Callable[[Any], Any]:
 
 def _plain_decoders(cls: type[Any], mapper: Mapper[Any]) -> dict[str, Any]:
     # None: stored as it is, once the class's value check (run first) accepted it;
-    # old names (aliases) never get here (entanglement.sql.receive renames them)
+    # old names (aliases) never get here (entanglement.sql.schema.construct renames them)
     decoders = decoders_of(cls)
     rules = rules_of(cls)
     return {

@@ -2,7 +2,7 @@
 
 A node process does not see commits made by applications through their own engines, so
 no flood follows them.  :class:`CommitWatcher` notices them by the highest allocated
-serial (serials become visible in commit order, see :mod:`entanglement.sql.serials`)
+serial (serials become visible in commit order, see :mod:`entanglement.sql.send.serials`)
 and, for every live neighbour that has asked for a local owner (IHave), sends what is
 newer than what it pushed to that connection, exactly like an IHave answer (tombstones,
 rows, then YouHave).
@@ -23,9 +23,9 @@ fault suite):
   rows an earlier one had not sent yet.
 
 Database faults: a push that fails on a transient fault (a locked database, see
-:mod:`entanglement.sql.transient`) leaves the connection's mark where it was, so the
+:mod:`entanglement.sql.receive.transient`) leaves the connection's mark where it was, so the
 next poll sends the range again instead of losing it; the failure is recorded on the
-watcher's :class:`~entanglement.sql.transient.FaultEpisodes` (one line per episode)
+watcher's :class:`~entanglement.sql.receive.transient.FaultEpisodes` (one line per episode)
 rather than logged as a failed task with a traceback.  A push cut by the connection's
 loss just ends: the neighbour's IHave after reconnecting asks from what it recorded.
 """
@@ -40,11 +40,11 @@ import sqlalchemy as sa
 
 from entanglement._errors import SyncNotConnected
 from entanglement._exceptions import TransportError
-from entanglement.sql.answer import answer_i_have
-from entanglement.sql.bookkeeping import SyncOwner
-from entanglement.sql.state import sql_state
-from entanglement.sql.tables import sync_serial
-from entanglement.sql.transient import FaultEpisodes, is_transient
+from entanglement.sql.receive.transient import FaultEpisodes, is_transient
+from entanglement.sql.resync.answer import answer_i_have
+from entanglement.sql.schema.bookkeeping import SyncOwner
+from entanglement.sql.schema.state import sql_state
+from entanglement.sql.schema.tables import sync_serial
 
 __all__ = ["CommitWatcher"]
 

@@ -20,19 +20,19 @@ owner and discriminator from the base table; ``IN`` a list of keys, or on Postgr
 ``= ANY`` one array of them, the same statement whatever the number of keys).  Existing
 rows are loaded through the ORM and get the received attributes (only those the message
 carried); new rows are inserted with Core ``executemany`` per table (or the ORM bulk INSERT for shapes the plan
-does not cover, see :mod:`entanglement.sql.plan`).  The same row received twice in a
+does not cover, see :mod:`entanglement.sql.schema.plan`).  The same row received twice in a
 burst keeps the later message.  Flooding is not delayed: the rows go on to other
 neighbours as before.
 
 Batched rows never join a session, so construction and filling skip what only a session
 needs: a row of a class with the plain declarative constructor is made without calling
 it, and plain column values go straight into its ``__dict__``
-(:func:`~entanglement.sql.plan.fill_plain`; anything else is assigned through the
+(:func:`~entanglement.sql.schema.plan.fill_plain`; anything else is assigned through the
 attribute as usual).  ORM events of the class (``before_insert``...) do not run for
 them, as with any bulk INSERT.
 
 Failures: a refused message leaves nothing in the batch, and its row is *held*
-(:mod:`entanglement.sql.holds`): the owner's YouHave is recorded only up to the serial
+(:mod:`entanglement.sql.receive.holds`): the owner's YouHave is recorded only up to the serial
 before it, so the row is asked for again on the next connection and arrives once the
 node can read it (issue 9); the row's neighbours in the burst are stored as usual
 (issue 10 item 5).  A row whose stored owner
@@ -56,19 +56,21 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import sessionmaker
 
 from entanglement._codecplan import aliases_of
-from entanglement.sql.holds import Holds
-from entanglement.sql.plan import RowPlan, row_plan
-from entanglement.sql.state import sql_state
-from entanglement.sql.transient import first_line, is_transient
+from entanglement._errors import SyncError, UnregisteredSyncClass
+from entanglement.sql.receive.holds import Holds
+from entanglement.sql.receive.transient import first_line, is_transient
+from entanglement.sql.schema.clearing import BYPASS_KEY
+from entanglement.sql.schema.plan import RowPlan, row_plan
+from entanglement.sql.schema.state import sql_state
 
 __all__ = [
     "COMMIT_DELAY",
     "MAX_DELAY",
     "MAX_ROWS",
     "ReceiveBatch",
-    "batch_context",
     "close_batch",
     "flush_batch",
+    "hold_unknown_type",
     "manager_batch",
     "take_failure",
 ]
@@ -86,7 +88,6 @@ class ReceiveBatch:
     """The pending received rows of one manager."""
 
     def __init__(self, maker: sessionmaker[Any]) -> None:
-        from entanglement.sql.clearing import BYPASS_KEY
 
         self.session = maker(expire_on_commit=False)
         # every batched row is owned elsewhere (``sync`` refuses our own rows), so the
@@ -95,7 +96,7 @@ class ReceiveBatch:
         self.owners: dict[Any, Any] = {}
         self.rows: dict[tuple[Any, ...], tuple[Any, frozenset[str]]] = {}
         self.failed = False
-        self.holds = Holds()  # serials of refused rows (entanglement.sql.holds)
+        self.holds = Holds()  # serials of refused rows (entanglement.sql.receive.holds)
         self._timer: asyncio.TimerHandle | None = None
         self._first = self._last = 0.0
 
@@ -287,7 +288,7 @@ def _update(session: Any, cls: type[Any], plan: RowPlan, updates: list[_Entry]) 
 def _insert(
     session: Any, cls: type[Any], plan: RowPlan, states: list[dict[str, Any]]
 ) -> None:
-    if plan.tables is None:  # the ORM bulk INSERT (see entanglement.sql.plan)
+    if plan.tables is None:  # the ORM bulk INSERT (see entanglement.sql.schema.plan)
         columns = plan.column_keys
         rows = []
         for state in states:
@@ -318,17 +319,6 @@ def manager_batch(manager: Any, maker: sessionmaker[Any]) -> ReceiveBatch:
     return batch  # type: ignore[no-any-return]
 
 
-def batch_context(manager: Any, maker: sessionmaker[Any]) -> Any:
-    """A SyncContext whose rows are stored by the manager's batch (module docstring).
-
-    The batch's session comes from the manager's sessionmaker, else from ``maker``.
-    """
-    from entanglement.sql.registry import BatchSyncContext
-
-    batch = manager_batch(manager, maker)
-    return BatchSyncContext(batch.session, batch=batch)
-
-
 def flush_batch(manager: Any) -> None:
     """Store the manager's pending received rows now."""
     batch = sql_state(manager).batch
@@ -354,3 +344,21 @@ def take_failure(manager: Any) -> bool:
         return False
     batch.failed = False
     return True
+
+
+def hold_unknown_type(
+    manager: Any, sender: Any, msg: dict[str, Any], error: SyncError
+) -> None:
+    """A refusal listener (``manager.add_refusal_listener``): hold the serial of a
+    plain ``sync`` of a type no registry of ``manager`` knows, so that the row comes
+    again once this node's schema has the type."""
+    if not isinstance(error, UnregisteredSyncClass):
+        return
+    if msg.get("_sync_operation", "sync") != "sync" or "_sync_owner" not in msg:
+        return
+    maker = sql_state(manager).sessionmaker
+    if maker is None:
+        return
+    manager_batch(manager, maker).holds.hold(
+        sender, msg["_sync_owner"], msg.get("sync_serial")
+    )

@@ -1,6 +1,6 @@
 """Alembic environment for the bookkeeping tables.
 
-Only the online mode is supported: :func:`entanglement.sql.upgrade.upgrade_database` passes
+Only the online mode is supported: :func:`entanglement.sql.schema.upgrade.upgrade_database` passes
 an open connection in ``config.attributes["connection"]``.  The version table is
 ``entanglement_version`` (as in the original) unless the caller sets another one.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from entanglement.sql.tables import bookkeeping_metadata
+from entanglement.sql.schema.tables import bookkeeping_metadata
 
 config = context.config
 connection = config.attributes["connection"]

@@ -1,4 +1,4 @@
-"""Answering an IHave (PROTOCOL.md §12.8.3): tombstones, rows, then YouHave.
+"""Reading the rows of an answer: one owner's rows of one hierarchy, in batches.
 
 Rows are read one inheritance hierarchy at a time (all subclasses loaded with it), in
 batches by ``sync_serial`` (keyset: each batch is its own query, read to the end); after
@@ -17,7 +17,7 @@ straight into a new instance of its class (by the discriminator) whose ``__dict_
 the column values: no identity map, no ORM loading.  ``sync_owner_id`` is not read: it is
 the owner asked for (a legacy ownerless row, sent as that owner's, gets its id too).  Joined-table hierarchies are read by
 the ORM.  Either way the instances go through the same send body, ``manager.synchronize``
-and so the whole send policy chain: filters (:mod:`entanglement.sql.filter`), the
+and so the whole send policy chain: filters (:mod:`entanglement.sql.resync.filter`), the
 registry's and the object's ``should_send``.  A Core-read instance is transient: its
 columns and its ``sync_owner`` are loaded, relationships are not (a hook that reads one
 gets what a new object has).  Each row is given the owner snapshot as its loaded
@@ -27,14 +27,15 @@ query.
 
 Row condition C for owner X: ``sync_owner_id = X``, or ``sync_owner_id IS NULL`` when X
 is the ``first_local_owner`` we announced to this neighbour (legacy ownerless rows).
+
+Split off :mod:`entanglement.sql.resync.answer`, so that the filters' refilter
+(:mod:`entanglement.sql.resync.filter`) reads rows the same way without importing the
+answer, which calls the filters.
 """
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
 import functools
-import logging
 import operator
 import uuid
 from collections.abc import Callable
@@ -44,78 +45,25 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapper, Session, with_polymorphic
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql.elements import ColumnElement
 
-from entanglement.sql.bookkeeping import SyncDeleted, SyncOwner
-from entanglement.sql.capture import snapshot
-from entanglement.sql.clearing import sql_hierarchies
-from entanglement.sql.filter import before_catch_up
-from entanglement.sql.meta import YouHave
-from entanglement.sql.state import sql_state
+from entanglement.sql.schema.bookkeeping import SyncDeleted
+from entanglement.sql.schema.clearing import sql_hierarchies
 
-__all__ = ["BATCH", "answer_i_have", "core_plan"]
+__all__ = [
+    "BATCH",
+    "CorePlan",
+    "answer_limit",
+    "core_plan",
+    "next_batch",
+    "owner_condition",
+    "row_reader",
+]
 
-log = logging.getLogger("entanglement")
 BATCH = 2000
 
 
-async def answer_i_have(
-    manager: Any, dest: Any, protocol: Any, owner_id: uuid.UUID, serial: int
-) -> None:
-    """Send ``dest`` what it lacks of owner ``owner_id`` above ``serial``."""
-    maker = sql_state(manager).sessionmaker
-    assert maker is not None
-    with maker(expire_on_commit=False) as session:
-        owner = session.get(SyncOwner, owner_id)
-        if owner is None:
-            return
-        owner_snap = snapshot(owner)
-        condition = _condition(dest, owner_id)
-        limit = _answer_limit(manager, session, condition)
-        before_catch_up(manager, session, dest, owner_id, serial, condition)
-        top = serial
-        if serial > 0:
-            replayed = await _replay_tombstones(
-                manager, session, dest, protocol, owner, condition, (serial, limit)
-            )
-            if replayed is None:
-                return
-            top = max(top, replayed)
-        for root in sql_hierarchies(manager.registries):
-            top = max(
-                top,
-                await _send_rows(
-                    manager,
-                    session,
-                    dest,
-                    protocol,
-                    root,
-                    condition,
-                    (serial, limit),
-                    owner_snap,
-                ),
-            )
-        await protocol.sync_drain()
-        dest.received_i_have.add(owner_id)
-        if owner.dest_hash is None:
-            state = sql_state(manager)
-            top = max(top, state.outgoing_serial.get(owner_id, 0))
-            announce = top
-        else:
-            announce = int(owner.incoming_serial)
-    log.info(
-        "%s: sent owner %s from serial %d up to %d",
-        dest.name,
-        owner_id,
-        serial,
-        announce,
-    )
-    if announce > serial:
-        manager.synchronize(YouHave(announce, owner_snap), destinations=[dest])
-
-
-def _answer_limit(manager: Any, session: Session, condition: Any) -> int:
+def answer_limit(manager: Any, session: Session, condition: Any) -> int:
     # The highest serial of the owner's rows and tombstones when the answer starts:
     # the answer covers (serial, limit] only.  Its batches are separate reads (no
     # cursor across the drains), so a row deleted or changed meanwhile gets a serial
@@ -139,7 +87,7 @@ def _answer_limit(manager: Any, session: Session, condition: Any) -> int:
     return max((int(top) for top in tops if top is not None), default=0)
 
 
-def _condition(dest: Any, owner_id: uuid.UUID) -> Any:
+def owner_condition(dest: Any, owner_id: uuid.UUID) -> Any:
     # walk=True: the owner's rows are many, so the serial index should lead (see
     # _Likely); otherwise the database's own choice (the owner's index)
     def owned(col: Any, walk: bool = False) -> Any:
@@ -182,88 +130,6 @@ def _likely_sqlite(element: _Likely, compiler: Any, **kw: Any) -> str:
     return f"likely({compiler.process(element.clause, **kw)})"
 
 
-async def _replay_tombstones(
-    manager: Any,
-    session: Session,
-    dest: Any,
-    protocol: Any,
-    owner: SyncOwner,
-    condition: Any,
-    serials: tuple[int, int],
-) -> int | None:
-    serial, limit = serials
-    tombstones = session.scalars(
-        sa.select(SyncDeleted)
-        .where(
-            condition(SyncDeleted.sync_owner_id),
-            SyncDeleted.sync_serial > serial,
-            SyncDeleted.sync_serial <= limit,
-        )
-        .order_by(SyncDeleted.sync_serial)
-    ).all()
-    top = serial
-    owner_snap = snapshot(owner)
-    for tomb in tombstones:
-        cls = _registered(manager, tomb.sync_type)
-        if cls is None:
-            force_resync(manager, session, owner)
-            return None
-        manager.synchronize(
-            _deleted_instance(cls, tomb, owner_snap),
-            destinations=[dest],
-            operation="delete",
-            attributes_to_sync=tuple(cls.sync_primary_keys),
-        )
-        top = max(top, int(tomb.sync_serial))
-    await asyncio.sleep(0)
-    return top
-
-
-def _registered(manager: Any, sync_type: str) -> Any:
-    for registry in manager.registries:
-        cls = registry.registry.get(sync_type)
-        if cls is not None:
-            return cls
-    return None
-
-
-def _deleted_instance(cls: Any, tomb: SyncDeleted, owner_snap: Any) -> Any:
-    mapper = sa.inspect(cls)
-    obj = mapper.class_manager.new_instance()
-    for name, value in tomb.keys().items():
-        set_committed_value(obj, name, cls._sync_properties[name].decode(value))
-    set_committed_value(obj, "sync_serial", tomb.sync_serial)
-    set_committed_value(obj, "sync_owner", owner_snap)
-    obj.sync_deleting = True
-    return obj
-
-
-async def _send_rows(
-    manager: Any,
-    session: Session,
-    dest: Any,
-    protocol: Any,
-    root: Any,
-    condition: Any,
-    serials: tuple[int, int],
-    owner_snap: Any,
-) -> int:
-    top = serials[0]
-    reader = _reader(session, root, condition, serials, owner_snap.id)
-    destinations = [dest]
-    while True:
-        batch = _next_batch(session, reader, top)
-        if not batch:
-            return top
-        for row in batch:
-            # every row here is X's (or, legacy, ownerless and sent as X's: quirk 42)
-            row.__dict__["sync_owner"] = owner_snap
-            manager.synchronize(row, destinations=destinations)
-        top = int(batch[-1].sync_serial)
-        del batch  # nothing else holds the rows: they go with the list
-        await protocol.sync_drain()
-
-
 @dataclass(frozen=True, slots=True)
 class _Reader:
     """How the rows of one hierarchy are read: statements and their loader."""
@@ -274,7 +140,7 @@ class _Reader:
     load: Callable[[Session, Any], list[Any]]
 
 
-def _reader(
+def row_reader(
     session: Session,
     root: Any,
     condition: Any,
@@ -305,7 +171,7 @@ def _orm_rows(session: Session, stmt: Any) -> list[Any]:
     return list(session.scalars(stmt))
 
 
-def _next_batch(session: Session, reader: _Reader, after: int) -> list[Any]:
+def next_batch(session: Session, reader: _Reader, after: int) -> list[Any]:
     # Each batch is a query read to its end before the drain: a cursor left open
     # across an await holds SQLite's shared lock, so every commit of this node (and
     # of the applications on its file) waited out the busy timeout meanwhile (issue
@@ -411,12 +277,3 @@ def _make_core_plan(root: Any) -> CorePlan | None:
 
 def _single(index: int) -> Callable[[Any], tuple[Any, ...]]:
     return lambda row: (row[index],)
-
-
-def force_resync(manager: Any, session: Session, owner: SyncOwner) -> None:
-    """A new outgoing epoch for ``owner``, persisted and announced to all but its hop."""
-    owner.outgoing_epoch = dt.datetime.now(dt.UTC)
-    session.commit()
-    hop = manager.dest_by_hash(owner.dest_hash) if owner.dest_hash else None
-    log.warning("forcing a full resynchronisation of owner %s", owner.id)
-    manager.synchronize(snapshot(owner), exclude=[hop] if hop else [])

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from entanglement._hashes import DestHash
-from entanglement.sql.types import GUID, SqlDestHash
+from entanglement.sql.schema.types import GUID, SqlDestHash
 from entanglement.types import (
     Codec,
     binary_decoder,

@@ -7,7 +7,7 @@ trace in the database.
 
 * ``incoming_sync``: commit (the row keeps the owner's serial).  A plain ``sync`` (no
   response awaited) gets a context of the manager's receive batch instead and is stored
-  with its burst (:mod:`entanglement.sql.batch`).
+  with its burst (:mod:`entanglement.sql.receive.batch`).
 * ``incoming_forward`` / ``incoming_create`` at the owner: a forward of a row that does
   not exist is ``SyncNotFound`` (forward cannot create); the commit gives a new serial;
   database errors (constraint violations...) become ``SqlSyncError`` for the requester
@@ -37,12 +37,24 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from entanglement.interface import SyncError, SyncNotFound, SyncRegistry
 from entanglement.operations import create, delete, forward, sync
-from entanglement.sql.batch import close_batch, flush_batch, manager_batch
-from entanglement.sql.capture import NODE_SESSION_KEY
-from entanglement.sql.holds import hold_unknown_type
-from entanglement.sql.state import sql_state
+from entanglement.sql.receive.batch import (
+    close_batch,
+    flush_batch,
+    hold_unknown_type,
+    manager_batch,
+)
+from entanglement.sql.schema.state import sql_state
+from entanglement.sql.send.announce import trigger_you_have
+from entanglement.sql.send.capture import NODE_SESSION_KEY
+from entanglement.sql.send.session import sync_session_maker
 
-__all__ = ["BatchSyncContext", "SqlSyncError", "SqlSyncRegistry", "SyncContext"]
+__all__ = [
+    "BatchSyncContext",
+    "SqlSyncError",
+    "SqlSyncRegistry",
+    "SyncContext",
+    "batch_context",
+]
 
 log = logging.getLogger("entanglement")
 
@@ -64,7 +76,7 @@ class SyncContext:
 
     def __post_init__(self) -> None:
         # its session stores what arrives from the owners' directions: it may write
-        # rows owned elsewhere (see entanglement.sql.session)
+        # rows owned elsewhere (see entanglement.sql.send.session)
         self.session.info[NODE_SESSION_KEY] = True
 
 
@@ -90,14 +102,13 @@ class SqlSyncRegistry(SyncRegistry):
         bind: engine for the default sessionmaker.
     """
 
+    # set to [sql_meta_registry] by entanglement.sql.resync.meta, which the package's
+    # __init__ imports before any registry can be made (it runs before any submodule)
     inherited_registries: ClassVar[list[SyncRegistry]] = []
 
     def __init__(
         self, *, sessionmaker: sessionmaker[Any] | None = None, bind: Any = None
     ) -> None:
-        import entanglement.sql.meta  # noqa: F401 - sets inherited_registries
-        from entanglement.sql.session import sync_session_maker
-
         super().__init__()
         self._batch: Any = None
         self._batch_manager: weakref.ReferenceType[Any] | None = None
@@ -119,7 +130,7 @@ class SqlSyncRegistry(SyncRegistry):
     @classmethod
     def create_bookkeeping(cls, bind: Any) -> None:
         """Create or upgrade the bookkeeping tables (call before ``create_all``)."""
-        from entanglement.sql.upgrade import create_bookkeeping_tables
+        from entanglement.sql.schema.upgrade import create_bookkeeping_tables
 
         create_bookkeeping_tables(bind)
 
@@ -151,7 +162,7 @@ class SqlSyncRegistry(SyncRegistry):
         """A fresh session for one received object, rolled back on error.
 
         Plain ``sync`` floods (no response awaited) are stored in batches instead, see
-        :mod:`entanglement.sql.batch`.
+        :mod:`entanglement.sql.receive.batch`.
         """
         manager = info.get("manager")
         if manager is None:
@@ -198,7 +209,7 @@ class SqlSyncRegistry(SyncRegistry):
         self, obj: Any, context: SyncContext, sender: Any = None, **info: Any
     ) -> None:
         """Delete a row we own or whose owner's direction sends the delete."""
-        from entanglement.sql.bookkeeping import tombstone_for
+        from entanglement.sql.schema.bookkeeping import tombstone_for
 
         session = context.session
         if not context.existing:
@@ -240,8 +251,6 @@ def _keep_proposal(obj: Any, context: SyncContext) -> None:
 
 
 def _announce(obj: Any, manager: Any) -> None:
-    from entanglement.sql.announce import trigger_you_have
-
     if obj.sync_is_local and obj.sync_serial:
         trigger_you_have(manager, int(obj.sync_serial))
 
@@ -270,3 +279,12 @@ def commit(session: Session, info: dict[str, Any]) -> None:
         raise SqlSyncError(
             f"the database refused the change: {type(cause).__name__}: {first_line}"
         ) from exc
+
+
+def batch_context(manager: Any, maker: sessionmaker[Any]) -> Any:
+    """A SyncContext whose rows are stored by the manager's batch (module docstring).
+
+    The batch's session comes from the manager's sessionmaker, else from ``maker``.
+    """
+    batch = manager_batch(manager, maker)
+    return BatchSyncContext(batch.session, batch=batch)

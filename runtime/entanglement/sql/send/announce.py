@@ -18,10 +18,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from entanglement.sql.bookkeeping import SyncOwner
-from entanglement.sql.capture import snapshot
-from entanglement.sql.meta import YouHave
-from entanglement.sql.state import sql_state
+from entanglement.sql.schema.bookkeeping import SyncOwner
+from entanglement.sql.schema.messages import YouHave
+from entanglement.sql.schema.state import sql_state
+from entanglement.sql.send.capture import snapshot
 
 __all__ = ["schedule_you_have", "trigger_you_have"]
 

@@ -3,7 +3,8 @@
 A SqlSyncDestination is a TLS :class:`~entanglement.network.SyncDestination` mapped to
 ``sync_destinations``.  Runtime attributes are set on construction and when a row is
 loaded (``attach_callbacks()`` runs in both cases, for subclasses).  Its ``connected()``
-runs the connect-time resynchronisation (§12.8.1).
+runs the connect-time resynchronisation (§12.8.1).  :class:`FilteredSqlSyncDestination` adds
+the SQL filters (:mod:`entanglement.sql.resync.filter`) to it.
 
 Choices: ``port`` is a column (quirk 20 fixed: NULL means the manager's port);
 ``you_have_timeout`` is a class attribute (0.5 s; tests set 0).
@@ -31,10 +32,19 @@ from sqlalchemy.orm import Mapped, Session, foreign, reconstructor, relationship
 from entanglement._exceptions import ConnectError
 from entanglement._hashes import DestHash
 from entanglement.network import SyncDestination
-from entanglement.sql.bookkeeping import SyncOwner, _Bookkeeping
-from entanglement.sql.tables import sync_destinations
+from entanglement.sql.receive.transient import first_line, is_transient
+from entanglement.sql.resync.exchange import resync_on_connect
+from entanglement.sql.resync.filter import SqlFilteredMixin
+from entanglement.sql.schema.bookkeeping import SyncOwner, _Bookkeeping
+from entanglement.sql.schema.tables import sync_destinations
+from entanglement.sql.send.capture import snapshot
+from entanglement.sql.send.session import rollback_keeping_destinations
 
-__all__ = ["SqlSyncDestination", "sync_manager_destinations"]
+__all__ = [
+    "FilteredSqlSyncDestination",
+    "SqlSyncDestination",
+    "sync_manager_destinations",
+]
 
 log = logging.getLogger("entanglement")
 
@@ -131,9 +141,6 @@ class SqlSyncDestination(SyncDestination, _Bookkeeping):
         connection attempt is retried as for any other failure; so does a busy or
         locked database (a ``ConnectError``: one warning line, no traceback).
         """
-        from entanglement.sql.resync import resync_on_connect
-        from entanglement.sql.session import rollback_keeping_destinations
-        from entanglement.sql.transient import first_line, is_transient
 
         self.reset_resync_state()
         await super().connected(manager, protocol, bwprotocol)
@@ -190,7 +197,6 @@ class SqlSyncDestination(SyncDestination, _Bookkeeping):
 
         With a manager the owners' deletion is sent to the other live destinations.
         """
-        from entanglement.sql.capture import snapshot
 
         if manager is not None:
             registries = registries if registries is not None else manager.registries
@@ -273,3 +279,37 @@ SyncOwner.sql_destination = relationship(
     viewonly=True,
     uselist=False,
 )
+
+
+class FilteredSqlSyncDestination(SqlFilteredMixin, SqlSyncDestination):
+    """A persisted SQL peer that holds only the rows its filters pass.
+
+    Filters are runtime state: attach them in :meth:`attach_callbacks` (a subclass,
+    run on construction and when the row is loaded) or on the loaded destination.
+    Subclasses are mapped: give each a ``polymorphic_identity``.
+
+    Args:
+        *args, **kwargs: as for :class:`SqlSyncDestination`.
+        filter_default_permissive: what all-neutral filters mean (False: the peer
+            holds only what a filter recommends).
+    """
+
+    __mapper_args__ = {  # noqa: RUF012 - read by SQLAlchemy
+        "polymorphic_identity": "FilteredSqlSyncDestination"
+    }
+
+    filter_default_permissive = False
+
+    def __init__(
+        self, *args: Any, filter_default_permissive: bool = False, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.filter_default_permissive = filter_default_permissive
+
+    def init_runtime_state(self) -> None:
+        """The filters first: ``attach_callbacks`` (run by the base) may add some."""
+        self.init_filters()
+        super().init_runtime_state()
+
+    def __repr__(self) -> str:
+        return f"<FilteredSqlSyncDestination {self.name!r} {self.dest_hash}>"

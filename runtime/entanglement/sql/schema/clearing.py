@@ -28,8 +28,8 @@ BYPASS_KEY = "entanglement_sync_bypass"
 
 def sql_hierarchies(registries: Iterable[Any]) -> list[type[Any]]:
     """The base-most mapped SqlSynchronizable classes of ``registries`` (no SyncOwner)."""
-    from entanglement.sql.bookkeeping import SyncOwner
-    from entanglement.sql.model import SqlSynchronizable
+    from entanglement.sql.schema.bookkeeping import SyncOwner
+    from entanglement.sql.schema.model import SqlSynchronizable
 
     roots: dict[type[Any], None] = {}
     for registry in registries:

@@ -4,7 +4,7 @@
   database per manager);
 * ``outgoing_serial`` per local owner: the highest serial committed and announced.  It is
   kept here, not on whichever SyncOwner instance happens to be loaded (quirk 45);
-* ``batch``: the received rows waiting for their commit (:mod:`entanglement.sql.batch`).
+* ``batch``: the received rows waiting for their commit (:mod:`entanglement.sql.receive.batch`).
 
 A ``WeakKeyDictionary`` ties the state's lifetime to the manager's.
 """

@@ -17,7 +17,7 @@ from __future__ import annotations
 from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
 
-from entanglement.sql.tables import sync_serial
+from entanglement.sql.schema.tables import sync_serial
 
 __all__ = ["allocate_serial"]
 

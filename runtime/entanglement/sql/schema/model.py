@@ -18,7 +18,7 @@ created it edits the namespace:
 
 After the class is mapped, annotation-only columns (``x: Mapped[int]``) become sync
 properties as well, and every column property without an explicit codec gets the codec of
-its column type (:func:`~entanglement.sql.codecs.column_codec`; quirk 28 fixed there).
+its column type (:func:`~entanglement.sql.schema.codecs.column_codec`; quirk 28 fixed there).
 
 Fixed quirks: primary keys in a message are *decoded* before the lookup (32); an unknown
 ``_sync_owner`` is a ``SyncBadOwner`` error sent back (44); a message naming another owner
@@ -27,10 +27,10 @@ than the row's is a ``SyncBadEncodingError`` (rows never change owner through me
 Deletes carry ``sync_serial`` wherever they are sent or relayed (38): an instance marked
 ``sync_deleting`` adds it to any attribute subset it is asked for.
 
-Receiving: ``sync_construct`` is :func:`entanglement.sql.receive.construct_row`; a row
-stored by the receive batch (:mod:`entanglement.sql.batch`) is filled through its
+Receiving: ``sync_construct`` is :func:`entanglement.sql.schema.construct.construct_row`; a row
+stored by the receive batch (:mod:`entanglement.sql.receive.batch`) is filled through its
 ``__dict__`` when the message names only plain column properties
-(:func:`~entanglement.sql.plan.fill_plain`), else through its attributes as any object.
+(:func:`~entanglement.sql.schema.plan.fill_plain`), else through its attributes as any object.
 ``sync_primary_keys`` is remembered in each mapped class's ``__dict__``.
 
 Choice: the ``sync_owner`` relationship loads lazily (the original joins it eagerly).  It
@@ -62,17 +62,17 @@ from entanglement.interface import (
     Unique,
     sync_property,
 )
-from entanglement.sql.codecs import column_codec
-from entanglement.sql.plan import fill_plain
-from entanglement.sql.priority import SyncPriority
-from entanglement.sql.tables import sync_owners
-from entanglement.sql.types import GUID, as_uuid
+from entanglement.sql.schema.codecs import column_codec
+from entanglement.sql.schema.plan import fill_plain
+from entanglement.sql.schema.priority import SyncPriority
+from entanglement.sql.schema.tables import sync_owners
+from entanglement.sql.schema.types import GUID, as_uuid
 from entanglement.types import uuid_decoder, uuid_encoder
 
 if TYPE_CHECKING:
     import asyncio
 
-    from entanglement.sql.bookkeeping import SyncOwner
+    from entanglement.sql.schema.bookkeeping import SyncOwner
 
 __all__ = ["SqlSyncMeta", "SqlSynchronizable"]
 
@@ -115,7 +115,7 @@ def _is_new_mapped_root(bases: tuple[type, ...], ns: dict[str, Any]) -> bool:
 
 
 def _add_bookkeeping_columns(ns: dict[str, Any]) -> None:
-    from entanglement.sql.bookkeeping import SyncOwner
+    from entanglement.sql.schema.bookkeeping import SyncOwner
 
     ns.setdefault(
         "sync_serial",
@@ -247,7 +247,7 @@ class SqlSynchronizable(Synchronizable, metaclass=SqlSyncMeta):
     def sync_receive_constructed(self, msg: dict[str, Any], **info: Any) -> None:
         """Fill this row from ``msg`` (the object model's rules and errors).
 
-        A batched row (it never joins a session, see :mod:`entanglement.sql.batch`)
+        A batched row (it never joins a session, see :mod:`entanglement.sql.receive.batch`)
         whose message names only plain column properties that all decode is filled
         through its ``__dict__``; anything else takes the object model's path, which
         assigns through the attributes and raises the errors.
@@ -280,19 +280,24 @@ class SqlSynchronizable(Synchronizable, metaclass=SqlSyncMeta):
         Returns:
             A future: the created object as the owner sent it back, or an error.
         """
-        from entanglement.sql.session import send_create
+        # the one upward import of the schema layer: sync_create is the application's
+        # entry into the send flow, whose modules import this one (every row they
+        # capture is a SqlSynchronizable), so the request module is imported here
+        from entanglement.sql.send.requests import send_create
 
-        return send_create(manager, self, owner)
+        future: asyncio.Future[Any] = send_create(manager, self, owner)
+        return future
 
 
 _receive: Any = None
 
 
 def _import_receive() -> Any:
-    # entanglement.sql.receive needs the bookkeeping classes, which need this module:
-    # imported on the first received row, then kept (sync_construct runs per row)
+    # entanglement.sql.schema.construct needs the bookkeeping classes, which are
+    # SqlSynchronizables (this module): the cycle is inherent, so it is imported on the
+    # first received row, then kept (sync_construct runs per row)
     global _receive
-    from entanglement.sql import receive
+    from entanglement.sql.schema import construct as receive
 
     _receive = receive
     return receive

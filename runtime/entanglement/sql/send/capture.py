@@ -5,7 +5,7 @@ a new instance of the mapped class whose column attributes (and owner) are set a
 committed values, so that the send loop can encode them long after the session has
 moved on.  A full snapshot gets its column values straight into the new instance's
 ``__dict__`` (what ``set_committed_value`` amounts to on an instance that never joins a
-session), with the per-class column list of :func:`~entanglement.sql.plan.row_plan`.
+session), with the per-class column list of :func:`~entanglement.sql.schema.plan.row_plan`.
 
 A new local row given the local owner at flush gets the owner's id in ``sync_owner_id``
 and the relationship set as already loaded when that owner is stored, so the flush has no
@@ -13,13 +13,13 @@ relationship change to process (a pending row gets them, and its serial, straigh
 ``__dict__``, which its INSERT reads, unless a validator or listener watches those
 columns); an owner created in the same flush (quirk 42) is set through the relationship,
 which makes the flush insert it first.  The requests for rows owned elsewhere are sent
-by :mod:`entanglement.sql.requests` (which also records them, ``sync_commit``'s first
-step); the queue of committed local changes is :class:`entanglement.sql.session.Outbox`.
+by :mod:`entanglement.sql.send.requests` (which also records them, ``sync_commit``'s first
+step); the queue of committed local changes is :class:`entanglement.sql.send.session.Outbox`.
 
 A flush that deletes an owner first deletes what it owns (:func:`~entanglement.sql.
 bookkeeping.forget_owner`, issue 10 item 3); a session without a manager that is not one
 of the node's own (:data:`NODE_SESSION_KEY`) refuses changes of rows owned elsewhere
-(issue 10 item 8, see :mod:`entanglement.sql.session`).
+(issue 10 item 8, see :mod:`entanglement.sql.send.session`).
 """
 
 from __future__ import annotations
@@ -31,19 +31,19 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
-from entanglement.sql.bookkeeping import (
+from entanglement.sql.schema.bookkeeping import (
     SyncOwner,
     forget_owner,
     remote_owner_refusal,
     remote_row_refusal,
     tombstone_for,
 )
-from entanglement.sql.model import SqlSynchronizable
-from entanglement.sql.plan import row_plan
-from entanglement.sql.serials import allocate_serial
+from entanglement.sql.schema.model import SqlSynchronizable
+from entanglement.sql.schema.plan import row_plan
+from entanglement.sql.send.serials import allocate_serial
 
 if TYPE_CHECKING:
-    from entanglement.sql.session import SqlSyncSession
+    from entanglement.sql.send.session import SqlSyncSession
 
 __all__ = [
     "NODE_SESSION_KEY",
@@ -232,7 +232,7 @@ def _new_local_row(
 
 def _forget_deleted_owners(session: SqlSyncSession, serial: _SerialOnce) -> None:
     # An owner's deletion takes its rows and tombstones with it, before anything else
-    # of the flush is looked at (see entanglement.sql.bookkeeping).
+    # of the flush is looked at (see entanglement.sql.schema.bookkeeping).
     for obj in list(session.deleted):
         if isinstance(obj, SyncOwner) and obj.id not in serial.doomed:
             if obj.dest_hash is not None and session.manager is not None:
@@ -271,7 +271,7 @@ def refuse_unmanaged(session: Session, obj: Any, owner: Any) -> None:
 
     Raises:
         SyncUnauthorized: unless ``session`` is one of the node's own sessions, or
-            ``obj`` is an owner (bookkeeping, see :mod:`entanglement.sql.bookkeeping`).
+            ``obj`` is an owner (bookkeeping, see :mod:`entanglement.sql.schema.bookkeeping`).
     """
     if not isinstance(obj, SyncOwner) and not session.info.get(NODE_SESSION_KEY):
         raise remote_row_refusal(obj, owner)

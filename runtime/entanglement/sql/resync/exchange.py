@@ -18,7 +18,7 @@ Fixed quirks:
   offered to it as well (its flood skipped the connection, which was not live yet),
   so the new neighbour does not miss it until the next reconnect.
 * Issue 9: a YouHave is recorded only up to the serial before the first row of its
-  owner this node refused on this connection (see :mod:`entanglement.sql.holds`);
+  owner this node refused on this connection (see :mod:`entanglement.sql.receive.holds`);
   the refused rows are then in the next connection's IHave answer.  The wire is
   unchanged: the IHave simply carries a lower serial.
 * 36: the forced resync of an owner (tombstone of an unknown type) persists the new
@@ -32,12 +32,16 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from entanglement.sql import answer
-from entanglement.sql.bookkeeping import SyncOwner
-from entanglement.sql.capture import snapshot
-from entanglement.sql.meta import IHave, MyOwners, YouHave
-from entanglement.sql.registry import SyncContext, commit
-from entanglement.sql.state import sql_state
+from entanglement.sql.receive.batch import take_failure
+from entanglement.sql.receive.holds import forget_holds, take_hold
+from entanglement.sql.receive.registry import SyncContext, commit
+from entanglement.sql.receive.transient import drop_link_on_fault
+from entanglement.sql.resync import answer
+from entanglement.sql.schema.bookkeeping import SyncOwner
+from entanglement.sql.schema.messages import IHave, MyOwners, YouHave
+from entanglement.sql.schema.state import sql_state
+from entanglement.sql.send.announce import schedule_you_have
+from entanglement.sql.send.capture import snapshot
 
 __all__ = [
     "incoming_i_have",
@@ -89,9 +93,6 @@ def _incoming_owner(
 def _incoming_you_have(
     you_have: YouHave, context: SyncContext, manager: Any, sender: Any, **info: Any
 ) -> None:
-    from entanglement.sql.announce import schedule_you_have
-    from entanglement.sql.batch import take_failure
-    from entanglement.sql.holds import take_hold
 
     owner = you_have.sync_owner
     serial = int(you_have.serial)
@@ -193,7 +194,6 @@ def incoming_i_have(
     A busy or locked database drops the link (the sender would wait for the answer
     for as long as it lasts): the resync after reconnecting asks again.
     """
-    from entanglement.sql.transient import drop_link_on_fault
 
     owner_id = i_have.sync_owner.id
     serial = int(i_have.serial)
@@ -217,7 +217,6 @@ async def resync_on_connect(dest: Any, manager: Any, protocol: Any) -> None:
     live yet, so their flood (§12.8.2 step 6) skipped it, and nothing after this
     point awaits before it becomes live.
     """
-    from entanglement.sql.holds import forget_holds
 
     forget_holds(manager, dest)  # what was held is in this connection's IHave answers
     candidates = _offer(manager, dest, set())
@@ -253,10 +252,9 @@ def _offer(manager: Any, dest: Any, offered: set[Any]) -> list[Any]:
 
 
 def _may_send(manager: Any, owner: SyncOwner, dest: Any) -> bool:
-    from entanglement.sql.meta import sql_meta_registry
-
     info = {"manager": manager, "response_for": None, "operation": "sync"}
-    return bool(manager.should_send(owner, dest, sql_meta_registry, SyncOwner, **info))
+    registry = SyncOwner.sync_registry  # the meta registry (it imports this module)
+    return bool(manager.should_send(owner, dest, registry, SyncOwner, **info))
 
 
 def ensure_local_owner(session: Any) -> SyncOwner:
