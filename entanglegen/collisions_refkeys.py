@@ -7,7 +7,8 @@ Run by :mod:`entanglegen.collisions` once types are resolved.  Each is a located
   equal names ignoring case included (one name on SQLite and case-folding databases), or
   longer than PostgreSQL's identifiers allow (it would be cut silently);
 * the generated key class (``SeatKey``) named like a class the target's package already
-  has (a type or an enum);
+  has (a type or an enum), or a key part named like a method of tuple (``index``,
+  ``count``: the key class is a ``NamedTuple``);
 * ``many_to_many`` over a composite reference (the read-only lists join on one column
   per side).
 """
@@ -24,6 +25,8 @@ from .spec import PropertySpec, RegistrySpec, TypeSpec
 __all__ = ["check_composite_references", "part_column_names"]
 
 _RESERVED_COLUMNS = (*RUNTIME_COLUMNS, "sync_kind")
+# A key class is a NamedTuple: fields must not hide tuple's own methods.
+_TUPLE_METHODS = frozenset({"count", "index"})
 
 
 def part_column_names(
@@ -76,6 +79,15 @@ def _key_class(
             f"{prop.key_path}.type",
             f"rename the {taken[cls]}",
         )
+    for part in part_columns(by_name, prop):
+        if part.name in _TUPLE_METHODS:
+            diags.error(
+                prop.type.loc,
+                f"key part {part.name!r} of {res.target!r} would hide the tuple method "
+                f"{part.name}() of its key class {cls}",
+                f"{prop.key_path}.type",
+                "rename the key property of the referenced type",
+            )
 
 
 def _columns(

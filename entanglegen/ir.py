@@ -49,6 +49,8 @@ class PropertyIR:
 class ClassAttrIR:
     name: str
     code: str
+    annotation: str = ""
+    """Printed as ``name: annotation = code`` when set."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,7 +131,11 @@ def _class_attrs(b: TypeBuilder, spec: TypeSpec) -> list[ClassAttrIR]:
             ClassAttrIR("sync_unknown_properties", py_literal(spec.unknown_properties))
         )
     if table_args := _table_args(b, spec):
-        attrs.append(ClassAttrIR("__table_args__", table_args))
+        # In an inheritance chain each class has its own: typed alike for mypy, which
+        # would take a parent's tuple of other items for an incompatible override.
+        chained = spec.parent is not None or _has_children(b, spec)
+        annotation = b.use("tuple[Any, ...]") if chained else ""
+        attrs.append(ClassAttrIR("__table_args__", table_args, annotation))
     mapper = {}
     if spec.parent is not None or _has_children(b, spec):
         mapper["polymorphic_identity"] = spec.sync_type

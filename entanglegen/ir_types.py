@@ -274,11 +274,13 @@ class TypeBuilder:
         if res.registry == self.reg.registry.value:
             self.imports.add(f"from ._keys import {', '.join(names)}")
             return Kind(names[0], "", names[1], names[2])
+        # The other package's keys module, under one alias (importing its models would
+        # import all its types, and could cycle back to this package).
         package = self.by_name[res.registry].package.value
-        aliased = [f"_{package}_{name}" for name in names]
-        for name, alias in zip(names, aliased, strict=True):
-            self.imports.add(f"from {package}.models._keys import {name} as {alias}")
-        return Kind(aliased[0], "", aliased[1], aliased[2])
+        module = f"_{package}_keys"
+        self.imports.add(f"from {package}.models import _keys as {module}")
+        cls, encoder, decoder = (f"{module}.{name}" for name in names)
+        return Kind(cls, "", encoder, decoder)
 
     # -- properties -----------------------------------------------------------------
 

@@ -15,6 +15,8 @@ from .models import (
     Side,
     Team,
     VirtualMachine,
+    Workstation,
+    WorkstationKey,
     new_registry,
 )
 from .registry import ExerciseRegistry, registry
@@ -32,6 +34,8 @@ __all__ = [
     "Side",
     "Team",
     "VirtualMachine",
+    "Workstation",
+    "WorkstationKey",
     "new_registry",
     "registry",
 ]

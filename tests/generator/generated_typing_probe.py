@@ -21,6 +21,8 @@ from exercise_sync import (
     Side,
     Team,
     VirtualMachine,
+    Workstation,
+    WorkstationKey,
     registry,
 )
 from presence_sync import (
@@ -167,11 +169,40 @@ def navigation(person: Participant, team: Team, handoff: Handoff) -> None:
     person.team_ref = team  # the object where the key is expected: through navigation
 
 
+def composite_sql_references(person: Participant, desk: Workstation) -> None:
+    # A reference to a type keyed by two properties: the key tuple over two part
+    # columns, with navigation beside it.
+    assert_type(person.workstation, WorkstationKey | None)
+    assert_type(person.workstation_room, str | None)
+    assert_type(person.workstation_desk, int | None)
+    assert_type(person.workstation_ref, Workstation | None)
+    assert_type(desk.occupants, list[Participant])
+    key = WorkstationKey(room="lab-2", desk=4)
+    assert_type(key.desk, int)
+    person.workstation = key
+    person.workstation_ref = desk
+    made = Participant(team=uuid.uuid4(), side=Side.RED, callsign="al", workstation=key)
+    assert_type(made, Participant)
+    assert_type(
+        Participant(
+            team=uuid.uuid4(), side=Side.RED, callsign="al", workstation_ref=desk
+        ),
+        Participant,
+    )
+
+
 def rejected_sql_calls(team: Team) -> None:
     Team(name="x")  # type: ignore[call-arg]
     Team(name="x", side=Side.RED, nonexistent=1)  # type: ignore[call-arg]
     Team(name=5, side=Side.RED)  # type: ignore[arg-type]
     Team("x", Side.RED)  # type: ignore[call-arg, arg-type]
     Participant(team=team, side=Side.RED, callsign="al")  # type: ignore[arg-type]
+    Participant(  # a bare tuple, or a part of the wrong type, for the key
+        team=team.id,
+        side=Side.RED,
+        callsign="al",
+        workstation=("lab-2", 4),  # type: ignore[arg-type]
+    )
+    WorkstationKey(room="lab-2", desk="4")  # type: ignore[arg-type]
     person = Participant(team=team.id, side=Side.RED, callsign="al")
     person.team = team  # type: ignore[assignment]

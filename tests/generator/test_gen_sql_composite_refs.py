@@ -247,7 +247,7 @@ def test_memory_references_hold_the_key_tuple(
         cli = SyncManager(b.cert, 0, key=b.key, cafile=b.cafile, registries=[rb])
         async with srv, cli:
             await _connect(srv, cli, a, b)
-            post = ushers.Post(area="north", index=2)
+            post = ushers.Post(area="north", spot=2)
             ra.store_synchronize(post)
             usher = ushers.Usher(
                 name="uma", post=ushers.PostKey("north", 2), watching=a1_key()
@@ -275,7 +275,7 @@ def test_memory_references_hold_the_key_tuple(
     with caplog.at_level(logging.INFO, logger="entanglement"):
         run(scenario())
     refused = [
-        r.getMessage() for r in caplog.records if "key part 'index'" in r.getMessage()
+        r.getMessage() for r in caplog.records if "key part 'spot'" in r.getMessage()
     ]
     assert refused, [r.getMessage() for r in caplog.records]
     assert any("staff" in text for text in refused), refused  # the peer is named

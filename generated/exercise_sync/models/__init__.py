@@ -10,6 +10,7 @@ from sqlalchemy.orm import relationship
 from ..registry import ExerciseRegistry
 from ._base import Base
 from ._enums import HelpRequestStatus, MachineOs, Side
+from ._keys import WorkstationKey
 from .assignment import Assignment
 from .handoff import Handoff
 from .help_request import HelpRequest
@@ -17,6 +18,7 @@ from .machine import Machine
 from .participant import Participant
 from .team import Team
 from .virtual_machine import VirtualMachine
+from .workstation import Workstation
 
 __all__ = [
     "Assignment",
@@ -30,6 +32,8 @@ __all__ = [
     "Side",
     "Team",
     "VirtualMachine",
+    "Workstation",
+    "WorkstationKey",
     "new_registry",
 ]
 
@@ -37,6 +41,11 @@ __all__ = [
 # Navigation attributes, attached once every class exists (see the models' docstrings).
 Participant.team_ref = relationship(
     Team, foreign_keys="Participant.team", backref="participants"
+)
+Participant.workstation_ref = relationship(
+    Workstation,
+    foreign_keys="[Participant.workstation_room, Participant.workstation_desk]",
+    backref="occupants",
 )
 Handoff.machine_ref = relationship(
     Machine, foreign_keys="Handoff.machine", backref="handoffs"
@@ -76,6 +85,7 @@ def new_registry(*args: Any, **kwargs: Any) -> ExerciseRegistry:
     for cls in (
         Team,
         Participant,
+        Workstation,
         Machine,
         VirtualMachine,
         Handoff,

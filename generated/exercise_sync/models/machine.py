@@ -30,7 +30,7 @@ class Machine(SqlTransitionTrackerMixin, Base):
 
     __tablename__ = "machines"
     sync_type = "Machine"
-    __table_args__ = (
+    __table_args__: tuple[Any, ...] = (
         sa.Index("ix_machines_team_hostname", "team", "hostname", unique=True),
     )
     __mapper_args__ = {"polymorphic_identity": "Machine", "polymorphic_on": "sync_kind"}

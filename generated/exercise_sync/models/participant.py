@@ -8,8 +8,9 @@ import uuid
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, composite, mapped_column
 
+from entanglement import refkeys as _refkeys
 from entanglement import support as _support
 from entanglement.interface import no_sync_property, sync_property
 from entanglement.sql.types import GUID
@@ -17,12 +18,14 @@ from entanglement.types import binary_decoder, binary_encoder
 
 from ._base import Base
 from ._enums import Side
+from ._keys import WorkstationKey, decode_workstation_key, encode_workstation_key
 
 if TYPE_CHECKING:
     from .handoff import Handoff
     from .help_request import HelpRequest
     from .machine import Machine
     from .team import Team
+    from .workstation import Workstation
 
 
 class Participant(Base):
@@ -31,6 +34,11 @@ class Participant(Base):
     __tablename__ = "participants"
     sync_type = "Participant"
     __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["workstation_room", "workstation_desk"],
+            ["workstations.room", "workstations.desk"],
+            name="fk_participants_workstation",
+        ),
         sa.Index("ix_participants_callsign", "callsign"),
         sa.CheckConstraint("length(callsign) >= 2", name="ck_participants_callsign"),
         sa.UniqueConstraint("team", "callsign", name="uq_participants_team_callsign"),
@@ -77,10 +85,46 @@ class Participant(Base):
     )
     """Local login only; never sent."""
 
+    workstation_room: Mapped[str | None] = no_sync_property(
+        mapped_column(sa.String(40), nullable=True)
+    )
+    """Part room of the Workstation key that workstation holds (never sent:
+    workstation is).
+    """
+
+    workstation_desk: Mapped[int | None] = no_sync_property(
+        mapped_column(sa.Integer, nullable=True)
+    )
+    """Part desk of the Workstation key that workstation holds (never sent:
+    workstation is).
+    """
+
+    workstation: Mapped[WorkstationKey | None] = sync_property(
+        composite(
+            WorkstationKey,
+            "workstation_room",
+            "workstation_desk",
+            return_none_on=_refkeys.any_none,
+        ),
+        encoder=encode_workstation_key,
+        decoder=decode_workstation_key,
+    )
+    """Where the participant sits.
+
+    Key of the referenced Workstation (sent as one array in key order: [room,
+    desk]).
+    """
+
     if TYPE_CHECKING:
         team_ref: Mapped[Team]
         """The Team that team holds the key of (loaded on access; assigning it sets
         team at flush). Never sent: the key is the wire form.
+        """
+
+        workstation_ref: Mapped[Workstation | None]
+        """The Workstation that workstation holds the key of (loaded on access;
+        assigning it sets workstation at flush). Never sent: the key is the wire
+        form.
         """
 
         handoffs_taken: Mapped[list[Handoff]]
@@ -105,6 +149,8 @@ class Participant(Base):
             joined_on: datetime.date = ...,
             avatar: bytes | None = ...,
             password_hash: str | None = ...,
+            workstation_ref: Workstation | None = ...,
+            workstation: WorkstationKey | None = ...,
         ) -> None:
             """Keyword arguments are the columns, typed for mypy; at run time
             SQLAlchemy's declarative constructor sets them (and refuses other names)."""

@@ -4,12 +4,12 @@
  */
 
 import { Registry } from "./model.js";
-import { Team, Participant, Machine, VirtualMachine, Handoff, HelpRequest, Assignment } from "./types.js";
+import { Team, Participant, Workstation, Machine, VirtualMachine, Handoff, HelpRequest, Assignment } from "./types.js";
 
 /** The exercise registry: its types and the operations it accepts. */
 export const registry = new Registry(
   "exercise",
-  [Team, Participant, Machine, VirtualMachine, Handoff, HelpRequest, Assignment],
+  [Team, Participant, Workstation, Machine, VirtualMachine, Handoff, HelpRequest, Assignment],
   ["sync", "forward", "create", "delete", "escalate", "transition"],
   "sql",
 );

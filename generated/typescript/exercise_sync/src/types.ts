@@ -63,6 +63,7 @@ const _ParticipantFields: readonly Field[] = [
   field("callsign", "callsign", codecs.str, false),
   field("joined_on", "joined_on", codecs.date, false),
   field("avatar", "avatar", codecs.bytes, true),
+  field("workstation", "workstation", codecs.keyOf(["room", "desk"], [codecs.str, codecs.int]), true),
 ];
 
 /** Constructor arguments of {@link Participant}. */
@@ -73,6 +74,7 @@ export interface ParticipantInit {
   readonly callsign: string;
   readonly joined_on?: string;
   readonly avatar?: Uint8Array | null;
+  readonly workstation?: [string, number] | null;
 }
 
 /**
@@ -90,6 +92,7 @@ export class Participant extends Synchronizable {
   callsign: string;
   joined_on: string;
   avatar: Uint8Array | null;
+  workstation: [string, number] | null;
 
   constructor(init: ParticipantInit) {
     super();
@@ -99,6 +102,7 @@ export class Participant extends Synchronizable {
     this.callsign = init.callsign;
     this.joined_on = init.joined_on !== undefined ? init.joined_on : codecs.todayUtc();
     this.avatar = init.avatar !== undefined ? init.avatar : null;
+    this.workstation = init.workstation !== undefined ? init.workstation : null;
   }
 
   override get syncClass(): SyncClass {
@@ -110,6 +114,51 @@ export class Participant extends Synchronizable {
    * @throws CodecError when a value does not fit its property. */
   static fromSync(msg: WireMessage, into?: Participant): Participant {
     return decodeInto(into ?? blank(Participant.prototype), msg);
+  }
+}
+
+const _WorkstationFields: readonly Field[] = [
+  field("room", "room", codecs.str, false),
+  field("desk", "desk", codecs.int, false),
+  field("console", "console", codecs.str, false),
+];
+
+/** Constructor arguments of {@link Workstation}. */
+export interface WorkstationInit {
+  readonly room: string;
+  readonly desk: number;
+  readonly console?: string;
+}
+
+/**
+ * A desk of the exercise venue, numbered per room; participants sit at one.
+ */
+export class Workstation extends Synchronizable {
+  static readonly syncType: string = "Workstation";
+  static readonly registryName: string = "exercise";
+  static readonly primaryKeys: readonly string[] | null = ["room", "desk"];
+  static readonly priority: number = 5;
+  static readonly fields: readonly Field[] = _WorkstationFields;
+  room: string;
+  desk: number;
+  console: string;
+
+  constructor(init: WorkstationInit) {
+    super();
+    this.room = init.room;
+    this.desk = init.desk;
+    this.console = init.console !== undefined ? init.console : "";
+  }
+
+  override get syncClass(): SyncClass {
+    return Workstation;
+  }
+
+  /** A Workstation filled from a message (into `into` when given).
+   *
+   * @throws CodecError when a value does not fit its property. */
+  static fromSync(msg: WireMessage, into?: Workstation): Workstation {
+    return decodeInto(into ?? blank(Workstation.prototype), msg);
   }
 }
 

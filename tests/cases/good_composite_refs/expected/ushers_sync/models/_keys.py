@@ -14,17 +14,17 @@ from entanglement import refkeys as _refkeys
 
 
 class PostKey(NamedTuple):
-    """The key of a Post (area, index): what a reference to one holds. Wire form: a
+    """The key of a Post (area, spot): what a reference to one holds. Wire form: a
     JSON array of the parts in this order.
     """
 
     area: str
-    index: int
+    spot: int
 
 
 encode_post_key = _refkeys.key_encoder(None, None)
 """Encoder of a PostKey: the parts' wire forms, in key order."""
 decode_post_key = _refkeys.key_decoder(
-    PostKey, ("area", "index"), _refkeys.str_part(), _refkeys.int_part
+    PostKey, ("area", "spot"), _refkeys.str_part(), _refkeys.int_part
 )
 """Decoder of a PostKey: refuses anything but an array of valid parts."""

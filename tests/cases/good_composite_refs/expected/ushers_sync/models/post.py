@@ -14,13 +14,13 @@ class Post(StoreInSyncStoreMixin, Synchronizable):
 
     sync_registry = registry
     sync_type = "Post"
-    sync_primary_keys = ("area", "index")
+    sync_primary_keys = ("area", "spot")
 
     area: str = sync_property(constructor=True)
 
-    index: int = sync_property(constructor=True)
+    spot: int = sync_property(constructor=True)
 
-    def __init__(self, *, area: str, index: int) -> None:
+    def __init__(self, *, area: str, spot: int) -> None:
         super().__init__()
         self.area = area
-        self.index = index
+        self.spot = spot

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-from venue_sync.models._keys import decode_seat_key as _venue_sync_decode_seat_key
-from venue_sync.models._keys import encode_seat_key as _venue_sync_encode_seat_key
-from venue_sync.models._keys import SeatKey as _venue_sync_SeatKey
+from venue_sync.models import _keys as _venue_sync_keys
 
 from entanglement.interface import Synchronizable, sync_property
 from entanglement.memory import StoreInSyncStoreMixin
@@ -26,10 +24,11 @@ class Usher(StoreInSyncStoreMixin, Synchronizable):
     post: PostKey = sync_property(
         constructor=True, encoder=encode_post_key, decoder=decode_post_key
     )
-    """Key of the referenced Post (sent as one array in key order: [area, index])."""
+    """Key of the referenced Post (sent as one array in key order: [area, spot])."""
 
-    watching: _venue_sync_SeatKey | None = sync_property(
-        encoder=_venue_sync_encode_seat_key, decoder=_venue_sync_decode_seat_key
+    watching: _venue_sync_keys.SeatKey | None = sync_property(
+        encoder=_venue_sync_keys.encode_seat_key,
+        decoder=_venue_sync_keys.decode_seat_key,
     )
     """The seat this usher keeps an eye on.
 
@@ -38,7 +37,11 @@ class Usher(StoreInSyncStoreMixin, Synchronizable):
     """
 
     def __init__(
-        self, *, name: str, post: PostKey, watching: _venue_sync_SeatKey | None = None
+        self,
+        *,
+        name: str,
+        post: PostKey,
+        watching: _venue_sync_keys.SeatKey | None = None,
     ) -> None:
         super().__init__()
         self.name = name

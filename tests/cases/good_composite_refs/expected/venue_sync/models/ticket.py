@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, composite, mapped_column
@@ -34,7 +34,7 @@ class Ticket(Base):
 
     __tablename__ = "tickets"
     sync_type = "Ticket"
-    __table_args__ = (
+    __table_args__: tuple[Any, ...] = (
         sa.ForeignKeyConstraint(
             ["seat_hall", "seat_number"],
             ["seats.hall", "seats.number"],

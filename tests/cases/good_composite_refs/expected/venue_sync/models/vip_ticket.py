@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, composite, mapped_column
@@ -27,7 +27,7 @@ class VipTicket(Ticket):
 
     __tablename__ = "vip_tickets"
     sync_type = "VipTicket"
-    __table_args__ = (
+    __table_args__: tuple[Any, ...] = (
         sa.ForeignKeyConstraint(
             ["lounge_hall", "lounge_number"],
             ["seats.hall", "seats.number"],

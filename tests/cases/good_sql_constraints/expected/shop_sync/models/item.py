@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from shop_tables import item_table_args as _shop_tables_item_table_args
@@ -25,7 +25,7 @@ class Item(Base):
 
     __tablename__ = "items"
     sync_type = "Item"
-    __table_args__ = (
+    __table_args__: tuple[Any, ...] = (
         sa.CheckConstraint(
             "quantity >= 0 AND quantity < 1000000", name="ck_items_quantity"
         ),

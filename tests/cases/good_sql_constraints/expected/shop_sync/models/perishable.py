@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -24,7 +24,7 @@ class Perishable(Item):
 
     __tablename__ = "perishables"
     sync_type = "Perishable"
-    __table_args__ = (
+    __table_args__: tuple[Any, ...] = (
         sa.Index("ix_perishables_best_before", "best_before"),
         sa.Index(
             "ix_perishables_a_very_long_property_name_that_makes_th_defad896",
