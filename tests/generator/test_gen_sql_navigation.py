@@ -105,20 +105,7 @@ def test_navigation_round_trip_over_tls(
     org: ModuleType,
     pki: dict[str, Any],
     db_factory: Callable[[str], str],
-    request: pytest.FixtureRequest,
 ) -> None:
-    if "postgres" in request.node.name:
-        # Not a navigation matter (relationships never reach the wire or the batch):
-        # the receive batch inserts a joined child's table (contractors) before a
-        # table its own foreign key names (agencies) when both arrive in one burst,
-        # and PostgreSQL checks the key at once; SQLite does not.  Reported to the
-        # runtime (entanglement.sql.receive.batch); strict, so the fix is noticed.
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True, reason="sql batch: joined child table before its FK target"
-            )
-        )
-
     async def scenario() -> None:
         a = await _Node(org, db_factory("a"), pki["a"]).start()
         b = await _Node(org, db_factory("b"), pki["b"]).start()

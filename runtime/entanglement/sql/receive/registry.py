@@ -186,7 +186,8 @@ class SqlSyncRegistry(SyncRegistry):
     def incoming_sync(self, obj: Any, context: SyncContext, **info: Any) -> None:
         """Store a row from its owner's direction (batched rows commit later)."""
         if context.batch is not None:
-            context.batch.add(obj, info.get("attributes", frozenset()))
+            attributes = info.get("attributes", frozenset())
+            context.batch.add(obj, attributes, info.get("sender"))
         else:
             commit(context.session, info)
 

@@ -25,8 +25,11 @@ with errors.
 
 Batched ``sync`` rows (:mod:`entanglement.sql.receive.batch`) skip steps 2 and 4 here (the
 batch does them for the whole burst when it commits), look each owner up once per
-batch, and are never added to a session; a class with the plain declarative constructor
-gets its rows without calling it, keys and owner set in the row's ``__dict__``.
+batch, and are never added to a session: a class with the plain declarative constructor
+gets its rows without calling it (a class with its own constructor gets it called, the
+constructor rules), and the keys (plain columns) and owner are set in the row's
+``__dict__`` (no attribute events: the batch reads the values, the ORM never flushes
+the object).
 """
 
 from __future__ import annotations
@@ -36,13 +39,13 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapper, Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from entanglement._codecplan import aliases_of, known_keys_of
+from entanglement._model import construct
 from entanglement._sansio.peertext import peer_repr
-from entanglement.interface import SyncBadEncodingError, Synchronizable
+from entanglement.interface import SyncBadEncodingError
 from entanglement.sql.schema.bookkeeping import SyncOwner
-from entanglement.sql.schema.plan import RowPlan, row_plan
+from entanglement.sql.schema.plan import row_plan
 
 if TYPE_CHECKING:
     from entanglement.sql.schema.model import SqlSynchronizable
@@ -155,26 +158,16 @@ def construct_row(
 ) -> Any:
     """The implementation of ``SqlSynchronizable.sync_construct`` (``info`` as a dict)."""
     context = info["context"]
-    if context.batch is not None:  # refused from here on: the owner's serial is held
-        context.batch.holds.expect(info.get("sender"), msg)
-    aliases = aliases_of(cls)
-    if aliases:  # a renamed property: the row is filled under its new name
-        canonical_names(msg, aliases)
-    if getattr(cls, "sync_unknown_properties", _REFUSE) != _REFUSE:  # (inherited)
-        _drop_unknown(cls, msg, info)
-    session: Session = context.session
+    batch = context.batch
+    if batch is not None:  # refused from here on: the owner's serial is held
+        batch.holds.expect(info.get("sender"), msg)
+    _canonical(cls, msg, info)
     operation = info.get("operation")
     required = getattr(operation, "primary_keys_required", True)
     keys = decode_keys(cls, msg, required=required)
-    if context.batch is not None:
-        # batched sync: the row is matched with the database when the batch commits
-        # (one query per burst), see entanglement.sql.receive.batch
-        owner = _batch_owner(context.batch, session, info.get("sender"), msg)
-        context.owner = owner
-        plan = row_plan(cls)
-        if plan.plain_constructor and keys is not None:
-            return _batched_row(plan, msg, keys, owner, context)
-        return _new_row(cls, msg, keys, owner, context, info, add=False)
+    if batch is not None:
+        return _batched_row(cls, msg, keys, context, info)
+    session: Session = context.session
     with session.no_autoflush:
         owner = SyncOwner.find_from_msg(session, info.get("sender"), msg)
         context.owner = owner
@@ -182,12 +175,22 @@ def construct_row(
     context.row = row
     if row is None:
         context.existing = False
-        return _new_row(cls, msg, keys, owner, context, info, add=True)
+        return _new_row(cls, msg, keys, owner, context, info)
     check_row(cls, row, owner, keys, msg)
     context.existing = True
     for name in keys or {}:
         msg.pop(name, None)
     return row
+
+
+def _canonical(cls: Any, msg: dict[str, Any], info: dict[str, Any]) -> None:
+    # the message's names as this schema has them: old names renamed, and (with
+    # store_rest) the names it does not know left out
+    aliases = aliases_of(cls)
+    if aliases:  # a renamed property: the row is filled under its new name
+        canonical_names(msg, aliases)
+    if getattr(cls, "sync_unknown_properties", _REFUSE) != _REFUSE:  # (inherited)
+        _drop_unknown(cls, msg, info)
 
 
 def _batch_owner(batch: Any, session: Session, sender: Any, msg: Any) -> Any:
@@ -202,16 +205,32 @@ def _batch_owner(batch: Any, session: Session, sender: Any, msg: Any) -> Any:
 
 
 def _batched_row(
-    plan: RowPlan, msg: dict[str, Any], keys: dict[str, Any], owner: Any, context: Any
+    cls: Any,
+    msg: dict[str, Any],
+    keys: dict[str, Any] | None,
+    context: Any,
+    info: dict[str, Any],
 ) -> Any:
-    # the declarative constructor with no arguments does nothing, and a batched row
-    # never joins a session: its keys and owner go straight into its __dict__ (no
-    # attribute events, no history to keep)
-    row = plan.mapper.class_manager.new_instance()
+    # Batched sync: the row is matched with the database when the batch commits (one
+    # query per burst, see entanglement.sql.receive.batch), and never joins a session: the
+    # declarative constructor with no arguments does nothing and is skipped (a class
+    # with its own constructor gets it called), and the keys (plain columns) and
+    # owner go straight into its __dict__: no attribute events, no history to keep.
+    owner = _batch_owner(context.batch, context.session, info.get("sender"), msg)
+    context.owner = owner
+    plan = row_plan(cls)
+    if plan.plain_constructor:
+        row = plan.mapper.class_manager.new_instance()
+    else:
+        row = construct(cls, msg)  # the constructor rules, its errors
     values = row.__dict__
-    for name, value in keys.items():
+    plain = plan.decoders
+    for name, value in (keys or {}).items():
         msg.pop(name, None)
-        values[name] = value
+        if name in plain:
+            values[name] = value
+        else:
+            setattr(row, name, value)
     values["sync_owner"] = owner
     context.row = row
     return row
@@ -244,19 +263,12 @@ def _new_row(
     owner: Any,
     context: Any,
     info: dict[str, Any],
-    *,
-    add: bool,
 ) -> Any:
-    row = Synchronizable.sync_construct.__func__(  # type: ignore[attr-defined]
-        cls, msg, **info
-    )
+    row = construct(cls, msg)
     for name, value in (keys or {}).items():
         msg.pop(name, None)
         setattr(row, name, value)
     context.row = row
-    if add:
-        row.sync_owner = owner
-        context.session.add(row)
-    else:  # a batched row never joins a session: skip the relationship events
-        set_committed_value(row, "sync_owner", owner)
+    row.sync_owner = owner
+    context.session.add(row)
     return row

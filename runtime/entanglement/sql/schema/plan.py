@@ -19,10 +19,12 @@ runs the class's generated check once per message, then stores values of exact t
 without a call per value.
 
 *Core insert*: new batched rows are inserted with one Core ``executemany`` per table and
-set of columns.  Each table of the class (the base table first, for joined-table
-inheritance) gets the values of the properties its columns map to (a joined subclass's
-primary key is one property over two columns: both get the value), the polymorphic
-identity in the discriminator column and the owner's id in ``sync_owner_id``.  As in the
+set of columns, from the row's *snapshot* (its column values once its hooks ran, and its
+owner's id as ``sync_owner_id``; :meth:`RowPlan.snapshot`).  Each table of the class gets
+the values of the properties its columns map to (a joined subclass's primary key is one
+property over two columns: both get the value) and the polymorphic identity in the
+discriminator column; a table's foreign keys to itself are in its plan, so that the
+batch inserts the rows a row names first (:mod:`entanglement.sql.receive.store`).  As in the
 ORM's own INSERT, a ``None`` value is left out (the column default applies) unless the
 column type stores ``None`` itself (JSON null).  Classes whose shape this does not cover
 (a version counter, concrete inheritance, a table that is not a plain ``Table``, a
@@ -59,27 +61,27 @@ _MISSING: Any = object()
 
 @dataclass(frozen=True, eq=False)
 class TablePlan:
-    """How one table of a class gets its INSERT values from a row's ``__dict__``."""
+    """How one table of a class gets its INSERT values from a row's snapshot."""
 
     table: sa.Table
     columns: tuple[tuple[str, str], ...]  # (attribute key, column key)
     constants: tuple[tuple[str, Any], ...]  # (column key, value): the discriminator
-    owner_column: str | None  # the column taking the owner's id, if in this table
     evaluates_none: frozenset[str]  # columns where None is a value (JSON null)
+    # foreign keys to the table itself: (column key, referenced column key)
+    parents: tuple[tuple[str, str], ...]
 
-    def values(self, state: dict[str, Any]) -> dict[str, Any]:
+    def values(self, snapshot: dict[str, Any]) -> dict[str, Any]:
         """The INSERT values of one row (absent and ``None`` values left out)."""
         values: dict[str, Any] = {}
-        keep_none = self.evaluates_none
         for attr, column in self.columns:
-            value = state.get(attr, _MISSING)
-            if value is _MISSING or (value is None and column not in keep_none):
-                continue
-            values[column] = value
+            value = snapshot.get(attr, _MISSING)
+            if value is None:
+                if column in self.evaluates_none:
+                    values[column] = None
+            elif value is not _MISSING:
+                values[column] = value
         for column, constant in self.constants:
             values[column] = constant
-        if self.owner_column is not None:
-            values[self.owner_column] = state["sync_owner"].id
         return values
 
 
@@ -102,6 +104,15 @@ class RowPlan:
     extra_properties: tuple[str, ...]  # sync properties that are no mapped attribute
     property_names: frozenset[str]  # every sync property (a new row's changed names)
     tables: tuple[TablePlan, ...] | None  # None: ORM bulk INSERT
+
+    def snapshot(self, state: dict[str, Any]) -> dict[str, Any]:
+        """The column values of a batched row, from its ``__dict__`` (its owner's id
+        as ``sync_owner_id``): what the batch stores once the row's hooks ran."""
+        values = {key: state[key] for key in self.column_list if key in state}
+        owner = state.get("sync_owner")
+        if owner is not None:
+            values["sync_owner_id"] = owner.id
+        return values
 
     def ident(self, state: dict[str, Any]) -> tuple[Any, ...]:
         """The primary-key values of a row from its ``__dict__``."""
@@ -259,7 +270,6 @@ def _table_plan(
 ) -> TablePlan | None:
     columns: list[tuple[str, str]] = []
     constants: list[tuple[str, Any]] = []
-    owner_column = None
     for column in table.columns:
         if column is mapper.polymorphic_on:
             constants.append((column.key, mapper.polymorphic_identity))
@@ -270,17 +280,18 @@ def _table_plan(
             continue  # not mapped: its default applies, as in the ORM's INSERT
         if column.primary_key and not base_pk.intersection(prop.columns):
             return None  # a key the ORM copies from the parent row at flush
-        if prop.key == "sync_owner_id":
-            owner_column = column.key
-        else:
-            columns.append((prop.key, column.key))
+        columns.append((prop.key, column.key))
     return TablePlan(
         table=table,
         columns=tuple(columns),
         constants=tuple(constants),
-        owner_column=owner_column,
         evaluates_none=frozenset(
             c.key for c in table.columns if c.type.should_evaluate_none
+        ),
+        parents=tuple(
+            (fk.parent.key, fk.column.key)
+            for fk in table.foreign_keys
+            if fk.column.table is table
         ),
     )
 
