@@ -24,12 +24,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from . import naming
-from .ir import ClassAttrIR
+from .ir import ClassAttrIR, Imports
 from .literals import docstring, py_literal
-from .resolve_keys import COMPOSITE, key_names, target_parts
+from .resolve_keys import COMPOSITE, is_composite, key_names, part_columns, target_parts
 from .spec import PropertySpec, RegistrySpec, Resolved, TypeSpec
 
-__all__ = ["KeyIR", "key_classes", "keys_imports"]
+__all__ = ["KeyIR", "key_classes", "key_imports", "key_shape", "keys_imports"]
 
 _PY = {"str": "str", "int": "int", "uuid": "uuid.UUID"}
 
@@ -121,3 +121,33 @@ def keys_imports(keys: tuple[KeyIR, ...]) -> set[str]:
         if "uuid_encoder" in key.encoder_code:
             lines |= {"import uuid", "from entanglement.types import uuid_encoder"}
     return lines
+
+
+def key_imports(
+    imports: Imports,
+    reg: RegistrySpec,
+    by_name: dict[str, RegistrySpec],
+    res: Resolved,
+) -> tuple[str, str, str]:
+    """The key class, encoder and decoder of composite reference ``res`` as a module
+    of ``reg`` names them, with their imports added to ``imports``."""
+    names = key_names(res.target)
+    if res.registry == reg.registry.value:
+        imports.add(f"from ._keys import {', '.join(names)}")
+        return names
+    # The other package's keys module, under one alias (importing its models would
+    # import all its types, and could cycle back to this package).
+    package = by_name[res.registry].package.value
+    module = f"_{package}_keys"
+    imports.add(f"from {package}.models import _keys as {module}")
+    cls, encoder, decoder = (f"{module}.{name}" for name in names)
+    return cls, encoder, decoder
+
+
+def key_shape(by_name: dict[str, RegistrySpec], prop: PropertySpec) -> str:
+    """`` (sent as one array in key order: [hall, number])`` for a composite
+    reference (its docstring), else ''."""
+    if not is_composite(prop):
+        return ""
+    parts = [p.name for p in part_columns(by_name, prop)]
+    return f" (sent as one array in key order: [{', '.join(parts)}])"

@@ -32,9 +32,10 @@ from dataclasses import dataclass, replace
 
 from . import naming
 from .ir import Imports, TypeIR
+from .ir_refkeys import key_imports, key_shape
 from .literals import docstring, py_literal
 from .resolve import ancestry, effective_properties, primary_key
-from .resolve_keys import COMPOSITE, is_composite, key_names, part_columns
+from .resolve_keys import COMPOSITE
 from .spec import MISSING, PropertySpec, RegistrySpec, Resolved, TypeSpec
 
 __all__ = ["Default", "build_types", "table_name"]
@@ -267,19 +268,8 @@ class TypeBuilder:
         return kind
 
     def composite_kind(self, res: Resolved) -> Kind:
-        """A reference to a type with a composite key: its generated key tuple and
-        codec pair (:mod:`entanglegen.ir_refkeys`), from the target package's
-        ``models/_keys.py``."""
-        names = key_names(res.target)
-        if res.registry == self.reg.registry.value:
-            self.imports.add(f"from ._keys import {', '.join(names)}")
-            return Kind(names[0], "", names[1], names[2])
-        # The other package's keys module, under one alias (importing its models would
-        # import all its types, and could cycle back to this package).
-        package = self.by_name[res.registry].package.value
-        module = f"_{package}_keys"
-        self.imports.add(f"from {package}.models import _keys as {module}")
-        cls, encoder, decoder = (f"{module}.{name}" for name in names)
+        """A reference to a composite-key type (:mod:`entanglegen.ir_refkeys`)."""
+        cls, encoder, decoder = key_imports(self.imports, self.reg, self.by_name, res)
         return Kind(cls, "", encoder, decoder)
 
     # -- properties -----------------------------------------------------------------
@@ -302,16 +292,10 @@ class TypeBuilder:
                 else ""
             )
             text = (
-                text + "\n\n" if text else ""
-            ) + f"Key of the referenced {res.target}{where}{self.key_shape(prop)}."
+                (text + "\n\n" if text else "")
+                + f"Key of the referenced {res.target}{where}{key_shape(self.by_name, prop)}."
+            )
         return docstring(text) if text else ""
-
-    def key_shape(self, prop: PropertySpec) -> str:
-        """`` (sent as [hall, number])`` for a composite reference, else ''."""
-        if not is_composite(prop):
-            return ""
-        parts = [p.name for p in part_columns(self.by_name, prop)]
-        return f" (sent as one array in key order: [{', '.join(parts)}])"
 
     def default(self, prop: PropertySpec, kind: Kind) -> Default:
         value = prop.default
