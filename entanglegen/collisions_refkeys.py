@@ -10,7 +10,8 @@ Run by :mod:`entanglegen.collisions` once types are resolved.  Each is a located
   has (a type or an enum), or a key part named like a method of tuple (``index``,
   ``count``: the key class is a ``NamedTuple``);
 * ``many_to_many`` over a composite reference (the read-only lists join on one column
-  per side).
+  per side), and ``unique``/``index``/``check`` or type ``indexes``/``unique`` naming one
+  (they name one column; ``table_args`` can name the part columns).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def check_composite_references(regs: list[RegistrySpec], diags: Diagnostics) -> 
         for spec in reg.types:
             if spec.storage == "sql":
                 _columns(diags, by_name, reg, spec)
+                _constraints(diags, spec)
             for prop in spec.properties:
                 res = prop.resolved
                 target = (res.registry, res.target) if res is not None else None
@@ -60,6 +62,36 @@ def check_composite_references(regs: list[RegistrySpec], diags: Diagnostics) -> 
                         f"{spec.key_path}.many_to_many",
                         "navigate the association's references instead",
                     )
+
+
+def _constraints(diags: Diagnostics, spec: TypeSpec) -> None:
+    # unique/index/check name one column; a composite reference has one per part
+    refs = {p.name for p in spec.properties if is_composite(p)}
+    for prop in spec.properties:
+        if prop.name not in refs:
+            continue
+        for what, where in (
+            ("unique", prop.unique),
+            ("index", prop.index),
+            ("check", prop.check),
+        ):
+            if where is not None:
+                diags.error(
+                    where.loc,
+                    f"{what} of reference {prop.name!r}: its key has several columns",
+                    f"{prop.key_path}.{what}",
+                    "name the part columns in the type's table_args instead",
+                )
+    for entry in spec.indexes:
+        for name in entry.properties:
+            if name.value in refs:
+                diags.error(
+                    name.loc,
+                    f"reference {name.value!r} has one column per key part, which "
+                    "indexes and unique constraints cannot name yet",
+                    entry.key_path,
+                    "name the part columns in the type's table_args instead",
+                )
 
 
 def _key_class(
