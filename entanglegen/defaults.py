@@ -18,8 +18,6 @@ import re
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 
-from entanglement.exact import check_decimal
-
 from .diagnostics import Loc
 from .schema import did_you_mean
 from .spec import MISSING, EnumSpec, PropertySpec, Resolved, TypeSpec
@@ -219,6 +217,10 @@ def _typed_problems(
     if not _DECIMAL.fullmatch(text):
         yield f'{what} {value!r} is not a decimal such as "12.50"', ""
         return
+    # Imported here: the runtime package loads SQLAlchemy (about half a second), which
+    # a build of a schema without decimal defaults must not pay.
+    from entanglement.exact import check_decimal
+
     try:
         check_decimal(decimal.Decimal(text), prop.precision, prop.scale)
     except ValueError as exc:
@@ -230,7 +232,7 @@ def option_problems(
 ) -> Iterator[Problem]:
     """Every located error of ``prop``'s type-dependent options."""
     kp = prop.key_path
-    yield from _digit_problems(spec, prop, res)
+    yield from _digit_problems(prop, res)
     if prop.of is not None and not res.container:
         yield prop.of.loc, "of applies to type: list and map only", f"{kp}.of", ""
     if prop.length is not None and res.scalar not in ("str", "bytes"):
@@ -248,23 +250,11 @@ def option_problems(
             yield prop.default_loc, message, f"{kp}.default", hint
 
 
-def _digit_problems(
-    spec: TypeSpec, prop: PropertySpec, res: Resolved
-) -> Iterator[Problem]:
+def _digit_problems(prop: PropertySpec, res: Resolved) -> Iterator[Problem]:
     loc, kp = prop.digits_loc or prop.loc, prop.key_path
     if res.scalar != "decimal":
         if prop.precision is not None or prop.scale is not None:
             yield loc, "precision and scale apply to decimal only", kp, ""
-    elif spec.storage == "sql":
-        # The migration state (entanglegen/migrations_state.py) has no decimal column
-        # type yet, and every SQL build computes it.
-        yield (
-            prop.type.loc,
-            "decimal columns are not available in sql registries yet: the migration "
-            "state cannot describe them",
-            f"{kp}.type",
-            "decimals work in memory registries; in sql store integer cents until then",
-        )
     elif prop.precision is None and not prop.precision_written:
         yield (
             prop.type.loc,

@@ -9,6 +9,10 @@ a property's its old property): a column or table that disappears while another 
 is a drop and an add, never a guessed rename.  A ``renamed_from`` whose old name is not in
 the committed state (the rename was migrated by an earlier revision) is ignored.
 
+Indexes and constraints (``constraints`` of a table) are matched by name: one dropped
+or changed is dropped before the column steps of its table, one added or changed is
+created after them.  A server default that changes is one ``alter_column``.
+
 Changes a revision cannot make safely by itself are reported as notes for the reviewer
 and left out: a changed primary key, a changed foreign key target, and a required column
 without default added to (or made NOT NULL on) a table that may have rows (that step is
@@ -21,10 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import naming
+from .migrations_constraints import AddConstraint, DropConstraint
 from .migrations_ops import (
     AddColumn,
     AlterColumn,
     Column,
+    Constraint,
     CreateTable,
     DropColumn,
     DropTable,
@@ -115,15 +121,43 @@ def diff_states(old: State | None, new: State, renames: Renames) -> Diff:
             indexed = [c for c in old_types[source]["columns"] if c["index"]]
             diff.ops.append(RenameTable(before, after, indexed))
     created = _by_fk_order(new_types, [n for n in new_types if n not in matched])
-    diff.ops += [
-        CreateTable(new_types[n]["table"], new_types[n]["columns"]) for n in created
-    ]
+    diff.ops += [_create(new_types[n]) for n in created]
     for name, source in matched.items():
-        _columns(diff, name, old_types[source], new_types[name], renames, table_renames)
+        old_table, new_table = old_types[source], new_types[name]
+        dropped, added = _constraint_changes(old_table, new_table)
+        diff.ops += [DropConstraint(new_table["table"], c) for c in dropped]
+        _columns(diff, name, old_table, new_table, renames, table_renames)
+        diff.ops += [AddConstraint(new_table["table"], c) for c in added]
     gone = [n for n in old_types if n not in matched.values()]
     for name in reversed(_by_fk_order(old_types, gone)):
-        diff.ops.append(DropTable(old_types[name]["table"], old_types[name]["columns"]))
+        table = old_types[name]
+        diff.ops.append(
+            DropTable(table["table"], table["columns"], table.get("constraints", []))
+        )
     return diff
+
+
+def _create(table: Table) -> CreateTable:
+    return CreateTable(table["table"], table["columns"], table.get("constraints", []))
+
+
+def _constraint_changes(
+    old_table: Table, new_table: Table
+) -> tuple[list[Constraint], list[Constraint]]:
+    """(dropped, added) constraints of a surviving table; a changed one is both.
+
+    Dropped ones go before the column steps (a column leaving must not be in one),
+    added ones after them (a column arriving may be).
+    """
+    old = {c["name"]: c for c in old_table.get("constraints", [])}
+    new = {c["name"]: c for c in new_table.get("constraints", [])}
+    dropped = [c for name, c in old.items() if new.get(name) != c]
+    added = [c for name, c in new.items() if old.get(name) != c]
+    # Indexes outside the table's batch block, so that on SQLite the block copies the
+    # table once for its columns and constraints together.
+    dropped.sort(key=lambda c: c["kind"] != "index")
+    added.sort(key=lambda c: c["kind"] == "index")
+    return dropped, added
 
 
 def _columns(
@@ -201,7 +235,9 @@ def _alter(
             "by hand)"
         )
     before = {**before, "name": name}
-    if before["type"] != after["type"] or before["nullable"] != after["nullable"]:
+    if any(
+        before.get(k) != after.get(k) for k in ("type", "nullable", "server_default")
+    ):
         diff.ops.append(AlterColumn(table, before, after, keys))
         if before["nullable"] and not after["nullable"] and after["default"] is None:
             diff.notes.append(

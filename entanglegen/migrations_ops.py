@@ -28,15 +28,21 @@ __all__ = [
     "AddColumn",
     "AlterColumn",
     "Code",
+    "Constraint",
     "CreateTable",
     "DropColumn",
     "DropTable",
     "Op",
     "RenameColumn",
     "RenameTable",
+    "column_list",
+    "index_code",
+    "inline_code",
 ]
 
 Column = dict[str, Any]
+Constraint = dict[str, Any]
+"""An entry of a table's ``constraints`` (:mod:`entanglegen.migrations_state`)."""
 
 
 @dataclass
@@ -75,7 +81,41 @@ def column_code(column: Column, *, nullable: bool | None = None) -> str:
         args.append("primary_key=True")
     else:
         args.append(f"nullable={column['nullable'] if nullable is None else nullable}")
+    if column.get("server_default"):
+        args.append(f"server_default={column['server_default']}")
     return f"sa.Column({', '.join(args)})"
+
+
+def column_list(names: list[str]) -> str:
+    """``["a", "b"]``: a list of column names as code."""
+    return f"[{', '.join(py_literal(n) for n in names)}]"
+
+
+def index_code(table: str, constraint: Constraint) -> str:
+    """``op.create_index(...)`` of an index entry."""
+    unique = ", unique=True" if constraint["unique"] else ""
+    return (
+        f"op.create_index({py_literal(constraint['name'])}, {py_literal(table)}, "
+        f"{column_list(constraint['columns'])}{unique})"
+    )
+
+
+def inline_code(constraint: Constraint) -> str | None:
+    """The ``sa.*Constraint(...)`` of a constraint inside ``op.create_table`` (None for
+    an index, which is created after the table)."""
+    kind, name = constraint["kind"], f"name={py_literal(constraint['name'])}"
+    cols = ", ".join(py_literal(c) for c in constraint["columns"])
+    if kind == "unique":
+        return f"sa.UniqueConstraint({cols}, {name})"
+    if kind == "check":
+        return f"sa.CheckConstraint({py_literal(constraint['sql'])}, {name})"
+    if kind == "foreign_key":
+        remote = [f"{constraint['target']}.{c}" for c in constraint["target_columns"]]
+        return (
+            f"sa.ForeignKeyConstraint({column_list(constraint['columns'])}, "
+            f"{column_list(remote)}, {name})"
+        )
+    return None
 
 
 def index_name(table: str, column: str) -> str:
@@ -163,30 +203,39 @@ class Op(abc.ABC):
 
 @dataclass
 class CreateTable(Op):
+    """A table with its columns and constraints, then its indexes."""
+
     table: str
     columns: list[Column]
+    constraints: list[Constraint] = field(default_factory=list)
 
     def render(self, code: Code) -> None:
-        cols = "".join(f"    {column_code(c)},\n" for c in self.columns)
-        code.add(f"op.create_table(\n    {py_literal(self.table)},\n{cols})")
+        items = [column_code(c) for c in self.columns]
+        items += [i for c in self.constraints if (i := inline_code(c)) is not None]
+        body = "".join(f"    {item},\n" for item in items)
+        code.add(f"op.create_table(\n    {py_literal(self.table)},\n{body})")
         for column in self.columns:
             if column["index"]:
                 _create_index(self.table, column, code)
+        for constraint in self.constraints:
+            if constraint["kind"] == "index":
+                code.add(index_code(self.table, constraint))
 
     def reverse(self) -> Op:
-        return DropTable(self.table, self.columns)
+        return DropTable(self.table, self.columns, self.constraints)
 
 
 @dataclass
 class DropTable(Op):
     table: str
     columns: list[Column]
+    constraints: list[Constraint] = field(default_factory=list)
 
     def render(self, code: Code) -> None:
         code.add(f"op.drop_table({py_literal(self.table)})")
 
     def reverse(self) -> Op:
-        return CreateTable(self.table, self.columns)
+        return CreateTable(self.table, self.columns, self.constraints)
 
 
 @dataclass
@@ -295,15 +344,21 @@ _TYPES: dict[str, Callable[[int | None], sa.types.TypeEngine[Any]]] = {
 
 def _postgres_type(column: Column) -> str:
     """The PostgreSQL name of a column's type (for ``USING col::TYPE``)."""
+    digits = re.search(r"precision=(\d+), scale=(\d+)", column["type"])
     match = re.search(r"length=(\d+)", column["type"])
-    type_ = _TYPES[column["kind"]](int(match.group(1)) if match else None)
+    if column["kind"] == "decimal" and digits:
+        type_: sa.types.TypeEngine[Any] = sa.Numeric(
+            int(digits.group(1)), int(digits.group(2))
+        )
+    else:
+        type_ = _TYPES[column["kind"]](int(match.group(1)) if match else None)
     dialect: sa.engine.Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     return str(type_.compile(dialect=dialect))
 
 
 @dataclass
 class AlterColumn(Op):
-    """A column's type and/or nullability changes (its name stays)."""
+    """A column's type, server default and/or nullability change (its name stays)."""
 
     table: str
     old: Column
@@ -321,6 +376,14 @@ class AlterColumn(Op):
                 args.append(f"postgresql_using={py_literal(using)}")
             args.append(f"existing_nullable={old['nullable']}")
             _batch(self.table, code, f"batch.alter_column({', '.join(args)})")
+        if old.get("server_default") != new.get("server_default"):
+            _batch(
+                self.table,
+                code,
+                f"batch.alter_column({name}, existing_type={new['type']}, "
+                f"existing_nullable={old['nullable']}, "
+                f"server_default={new.get('server_default') or 'None'})",
+            )
         if old["nullable"] == new["nullable"]:
             return
         if not new["nullable"] and new["default"] is not None:

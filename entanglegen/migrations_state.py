@@ -8,7 +8,20 @@ child keys, the ``sync_kind`` discriminator of parents, nullability and foreign 
 inside one registry.  Column types are written as the SQLAlchemy code a revision uses,
 in storage terms rather than Python types, so a revision never imports the generated
 package: a uuid is ``sa.String(length=32)`` (what ``GUID`` stores), an enum is a
-``sa.String`` as long as its longest value (``native_enum=False``, no CHECK constraint).
+``sa.String`` as long as its longest value (``native_enum=False``, no CHECK constraint),
+a decimal is ``sa.Numeric(precision, scale)`` with the SQLite variant ``ExactDecimal``
+stores there (a REAL up to 15 digits, text of ``precision + 2`` characters beyond).
+
+Each table also lists what the schema's table options put in the database
+(``constraints``, format 2): indexes (property ``index``, type ``indexes``), unique
+constraints (property ``unique``, type ``unique``), CHECK constraints and the named
+foreign keys of references to composite-key types, with the names the models declare;
+each column has its ``server_default`` as the code the model passes to SQLAlchemy.
+``onupdate`` is applied by SQLAlchemy when it writes a row: it has no DDL and no entry.
+A format-1 state (written before constraints were tracked) still loads: it reads as
+having no constraints and no server defaults, so the next revision creates the ones the
+schema declares (a database whose revisions were edited by hand to add them already
+needs its state rewritten at format 2).
 
 Root tables end with the two columns every synchronised row has
 (``sync_serial``, ``sync_owner_id`` referencing ``sync_owners`` with ON DELETE CASCADE),
@@ -28,7 +41,9 @@ import json
 from typing import Any
 
 from . import naming
+from .collisions_constraints import table_constraints
 from .ir_types import table_name
+from .literals import py_literal
 from .resolve import ancestry, effective_properties, primary_key
 from .resolve_keys import is_composite, part_columns
 from .spec import MISSING, PropertySpec, RegistrySpec, TypeSpec
@@ -42,9 +57,10 @@ __all__ = [
     "same_tables",
 ]
 
-FORMAT = 1
+FORMAT = 2
 State = dict[str, Any]
-"""``{"format", "package", "revision", "types": {type name: {"table", "columns"}}}``."""
+"""``{"format", "package", "revision", "types": {type name: {"table", "columns",
+"constraints"}}}``."""
 
 _SQL = {
     "str": "sa.String({length})",
@@ -57,6 +73,8 @@ _SQL = {
     "date": "sa.Date()",
     "json": "sa.JSON()",
 }
+# ExactDecimal (entanglement.sql) stores this many digits as a REAL on SQLite.
+_DOUBLE_DIGITS = 15
 _SPECIAL = {"uuid": "random", "datetime": "now", "date": "today"}
 DISCRIMINATOR = "sync_kind"
 
@@ -64,6 +82,19 @@ DISCRIMINATOR = "sync_kind"
 def sql_type(kind: str, length: int | None) -> str:
     """The SQLAlchemy type expression a revision writes for a column."""
     return _SQL[kind].format(length=f"length={length}" if length else "")
+
+
+def decimal_type(precision: int, scale: int) -> str:
+    """The type a revision writes for an ``ExactDecimal(precision, scale)`` column."""
+    sqlite = (
+        "sa.Float()"
+        if precision <= _DOUBLE_DIGITS
+        else f"sa.String(length={precision + 2})"
+    )
+    return (
+        f"sa.Numeric(precision={precision}, scale={scale})"
+        f'.with_variant({sqlite}, "sqlite")'
+    )
 
 
 def registry_state(
@@ -75,6 +106,7 @@ def registry_state(
         types[spec.name] = {
             "table": table_name(spec),
             "columns": _columns(reg, project, spec),
+            "constraints": table_constraints_state(reg, project, spec),
         }
     return {
         "format": FORMAT,
@@ -125,8 +157,7 @@ def _part_columns(
     """The columns of a reference to a composite-key type (``seat_hall``...).
 
     Their foreign key is one constraint over all of them (``fk_<table>_<property>``,
-    declared by the model's ``__table_args__``), which this state format has no entry
-    for: a revision creates the columns without it.
+    declared by the model's ``__table_args__``): an entry of the table's constraints.
     """
     by_name = {r.registry.value: r for r in project}
     columns = []
@@ -159,6 +190,7 @@ def _plain(
         "ondelete": None,
         "index": False,
         "default": default,
+        "server_default": None,
     }
 
 
@@ -179,9 +211,13 @@ def _column(
         length = key_prop.length
         if other is reg:
             foreign_key = f"{table_name(target)}.{naming.attribute_name(key)}"
+    if kind == "decimal":
+        type_ = decimal_type(prop.precision or 1, prop.scale or 0)
+    else:
+        type_ = sql_type(kind, length)
     return {
         "name": naming.attribute_name(prop.name),
-        "type": sql_type(kind, length),
+        "type": type_,
         "kind": kind,
         "nullable": bool(prop.nullable) and not is_key,
         "primary_key": is_key,
@@ -189,7 +225,89 @@ def _column(
         "ondelete": None,
         "index": False,
         "default": _default(prop.default, kind),
+        "server_default": server_default_code(prop),
     }
+
+
+def server_default_code(prop: PropertySpec) -> str | None:
+    """The ``server_default=`` code of ``prop``'s column, as the model writes it.
+
+    The same forms as :mod:`entanglegen.ir_sql`: ``sa.true()``/``sa.false()``,
+    ``sa.func.current_timestamp()`` for ``now``, else the value's text, which SQLAlchemy
+    quotes as a literal (both databases read ``'5'`` into an integer column).
+    """
+    value = prop.server_default
+    if value is MISSING:
+        return None
+    if isinstance(value, bool):
+        return "sa.true()" if value else "sa.false()"
+    if prop.resolved is not None and prop.resolved.scalar == "datetime":
+        return "sa.func.current_timestamp()"
+    text = value.isoformat() if isinstance(value, datetime.date) else str(value)
+    return py_literal(text)
+
+
+def table_constraints_state(
+    reg: RegistrySpec, project: list[RegistrySpec], spec: TypeSpec
+) -> list[dict[str, Any]]:
+    """The named indexes and constraints of ``spec``'s table, as its model declares
+    them (``__table_args__``): composite foreign keys first, then the table options."""
+    found = [
+        _constraint("foreign_key", name, cols, target=target, remote=remote)
+        for name, cols, target, remote in _composite_foreign_keys(reg, project, spec)
+    ]
+    for c in table_constraints(spec):
+        found.append(_constraint(c.kind, c.name, c.columns, unique=c.unique, sql=c.sql))
+    return found
+
+
+def _constraint(
+    kind: str,
+    name: str,
+    columns: tuple[str, ...] | list[str],
+    *,
+    unique: bool = False,
+    sql: str = "",
+    target: str | None = None,
+    remote: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "name": name,
+        "columns": list(columns),
+        "unique": unique,
+        "sql": sql or None,
+        "target": target,
+        "target_columns": remote,
+    }
+
+
+def _composite_foreign_keys(
+    reg: RegistrySpec, project: list[RegistrySpec], spec: TypeSpec
+) -> list[tuple[str, list[str], str, list[str]]]:
+    """(name, columns, target table, target columns) of each composite reference of
+    ``spec`` inside its registry (one across registries has no table to point at)."""
+    by_name = {r.registry.value: r for r in project}
+    found = []
+    for prop in spec.properties:
+        res = prop.resolved
+        if not is_composite(prop) or res is None or res.registry != reg.registry.value:
+            continue
+        target = reg.type_named(res.target)
+        assert target is not None  # resolved schemas only
+        parts = part_columns(by_name, prop)
+        name = naming.constraint_name(
+            "fk", table_name(spec), [naming.attribute_name(prop.name)]
+        )
+        found.append(
+            (
+                name,
+                [p.column for p in parts],
+                table_name(target),
+                [p.name for p in parts],
+            )
+        )
+    return found
 
 
 def _enum_length(project: list[RegistrySpec], registry: str, name: str) -> int:
@@ -219,16 +337,32 @@ def dump_state(state: State) -> bytes:
 
 
 def load_state(data: bytes) -> State:
-    """Parse a committed state.
+    """Parse a committed state (format 2, or format 1 read as format 2).
 
     Raises:
-        ValueError: the file is not a schema state of this format.
+        ValueError: the file is not a schema state of a known format.
     """
-    state = json.loads(data.decode("utf-8"))
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise ValueError(f"not a schema state of format {FORMAT}")
-    if not isinstance(state.get("types"), dict) or not isinstance(
-        state.get("revision"), str
-    ):
+    try:
+        state = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not a schema state: {exc}") from None
+    if not isinstance(state, dict) or state.get("format") not in (1, FORMAT):
+        raise ValueError(f"not a schema state of format 1 or {FORMAT}")
+    types = state.get("types")
+    if not isinstance(types, dict) or not isinstance(state.get("revision"), str):
         raise ValueError("a schema state needs 'revision' and 'types'")
+    if state["format"] == 1:
+        _from_format_1(types)
+        state["format"] = FORMAT
     return state
+
+
+def _from_format_1(types: dict[str, Any]) -> None:
+    """Format 1 had no constraints and no server defaults: read them as none."""
+    for table in types.values():
+        if not isinstance(table, dict) or not isinstance(table.get("columns"), list):
+            raise ValueError("a table of a schema state needs 'columns'")
+        table.setdefault("constraints", [])
+        for column in table["columns"]:
+            if isinstance(column, dict):
+                column.setdefault("server_default", None)

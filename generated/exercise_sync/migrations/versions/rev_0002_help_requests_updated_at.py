@@ -5,11 +5,6 @@ Revises: 0001
 
 Written by ``entanglegen migrations new`` for exercise_sync from the difference between
 the committed schema state and schemas/exercise.yaml; review it like code.
-
-Edited by hand: ``migrations new`` adds the column only; the indexes, unique and check
-constraints and server defaults the schema gained with it (issue 13) are added here, on
-SQLite through batch mode (a table copy).  An upgrade over rows that break one of the
-new constraints (two teams of one name, say) fails and leaves the database as it was.
 """
 
 from __future__ import annotations
@@ -25,17 +20,35 @@ branch_labels = None
 depends_on = None
 
 
-_NOW = sa.func.current_timestamp()
-
-
 def upgrade() -> None:
+    with op.batch_alter_table("teams") as batch:
+        batch.create_unique_constraint("uq_teams_name", ["name"])
+    with op.batch_alter_table("participants") as batch:
+        batch.create_check_constraint(
+            "ck_participants_callsign", "length(callsign) >= 2"
+        )
+        batch.create_unique_constraint(
+            "uq_participants_team_callsign", ["team", "callsign"]
+        )
+    op.create_index("ix_participants_callsign", "participants", ["callsign"])
+    op.create_index(
+        "ix_machines_team_hostname", "machines", ["team", "hostname"], unique=True
+    )
+    with op.batch_alter_table("handoffs") as batch:
+        batch.alter_column(
+            "note",
+            existing_type=sa.String(),
+            existing_nullable=False,
+            server_default="",
+        )
+        batch.create_check_constraint("ck_handoffs_sequence", "sequence >= 1")
     with op.batch_alter_table("help_requests") as batch:
         batch.add_column(
             sa.Column(
                 "updated_at",
                 sa.DateTime(timezone=True),
                 nullable=True,
-                server_default=_NOW,
+                server_default=sa.func.current_timestamp(),
             )
         )
     table = sa.table(
@@ -51,45 +64,40 @@ def upgrade() -> None:
             "updated_at", existing_type=sa.DateTime(timezone=True), nullable=False
         )
         batch.alter_column(
-            "score_penalty", existing_type=sa.Float(), server_default="0"
+            "score_penalty",
+            existing_type=sa.Float(),
+            existing_nullable=False,
+            server_default="0",
         )
         batch.create_check_constraint(
             "ck_help_requests_score_penalty", "score_penalty >= 0"
         )
     op.create_index("ix_help_requests_opened_at", "help_requests", ["opened_at"])
-    with op.batch_alter_table("teams") as batch:
-        batch.create_unique_constraint("uq_teams_name", ["name"])
-    with op.batch_alter_table("participants") as batch:
-        batch.create_check_constraint(
-            "ck_participants_callsign", "length(callsign) >= 2"
-        )
-        batch.create_unique_constraint(
-            "uq_participants_team_callsign", ["team", "callsign"]
-        )
-    op.create_index("ix_participants_callsign", "participants", ["callsign"])
-    op.create_index(
-        "ix_machines_team_hostname", "machines", ["team", "hostname"], unique=True
-    )
-    with op.batch_alter_table("handoffs") as batch:
-        batch.alter_column("note", existing_type=sa.String(), server_default="")
-        batch.create_check_constraint("ck_handoffs_sequence", "sequence >= 1")
 
 
 def downgrade() -> None:
+    op.drop_index("ix_help_requests_opened_at", table_name="help_requests")
+    with op.batch_alter_table("help_requests") as batch:
+        batch.drop_constraint("ck_help_requests_score_penalty", type_="check")
+        batch.alter_column(
+            "score_penalty",
+            existing_type=sa.Float(),
+            existing_nullable=False,
+            server_default=None,
+        )
+        batch.drop_column("updated_at")
     with op.batch_alter_table("handoffs") as batch:
         batch.drop_constraint("ck_handoffs_sequence", type_="check")
-        batch.alter_column("note", existing_type=sa.String(), server_default=None)
-    op.drop_index("ix_machines_team_hostname", "machines")
-    op.drop_index("ix_participants_callsign", "participants")
+        batch.alter_column(
+            "note",
+            existing_type=sa.String(),
+            existing_nullable=False,
+            server_default=None,
+        )
+    op.drop_index("ix_machines_team_hostname", table_name="machines")
+    op.drop_index("ix_participants_callsign", table_name="participants")
     with op.batch_alter_table("participants") as batch:
         batch.drop_constraint("uq_participants_team_callsign", type_="unique")
         batch.drop_constraint("ck_participants_callsign", type_="check")
     with op.batch_alter_table("teams") as batch:
         batch.drop_constraint("uq_teams_name", type_="unique")
-    op.drop_index("ix_help_requests_opened_at", "help_requests")
-    with op.batch_alter_table("help_requests") as batch:
-        batch.drop_constraint("ck_help_requests_score_penalty", type_="check")
-        batch.alter_column(
-            "score_penalty", existing_type=sa.Float(), server_default=None
-        )
-        batch.drop_column("updated_at")

@@ -5,11 +5,6 @@ Revises: 0004
 
 Written by ``entanglegen migrations new`` for exercise_sync from the difference between
 the committed schema state and schemas/exercise.yaml; review it like code.
-
-Edited by hand: ``migrations new`` adds the tables and columns only; the check of
-``workstations.desk`` and the foreign key of ``participants.workstation`` (one
-constraint over its two part columns, which the schema state has no entry for) are
-added here, on SQLite through batch mode (a table copy).
 """
 
 from __future__ import annotations
