@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import re
 import sys
 import uuid
 from collections.abc import Callable, Iterator
@@ -30,6 +31,7 @@ from test_gen_sql_constraints import _Node, _wait_until, run
 from entanglement import refkeys
 from entanglement.network import SyncManager, SyncServer
 from entanglement.sql import SqlSyncRegistry
+from entanglement.types import uuid_encoder
 
 CASE = CASES / "good_composite_refs"
 VENUE = uuid.UUID("6f1c1b8e-8f5e-4c47-9d59-5d2b0c1a7e01")
@@ -60,17 +62,13 @@ def _build(venue: ModuleType, session: Any) -> dict[str, Any]:
     session.add_all([main, a1, a2, b7])
     session.flush()
     plain = venue.Ticket(holder="ann", seat_ref=a2, hall_ref=main)
-    keyed = venue.Ticket(holder="bob", seat=venue.SeatKey("B", 7), upgrade=a1_key())
+    keyed = venue.Ticket(
+        holder="bob", seat=venue.SeatKey("B", 7), upgrade=venue.SeatKey("A", 1)
+    )
     vip = venue.VipTicket(holder="cyd", seat_ref=b7, lounge_ref=a1)
     session.add_all([plain, keyed, vip])
     session.commit()
     return {"plain": plain.id, "keyed": keyed.id, "vip": vip.id}
-
-
-def a1_key() -> Any:
-    from venue_sync import SeatKey
-
-    return SeatKey(hall="A", number=1)
 
 
 def _check(venue: ModuleType, session: Any, ids: dict[str, Any]) -> None:
@@ -128,8 +126,19 @@ def test_a_reference_is_one_array_property_over_the_part_columns(
 def test_the_decoder_refuses_what_is_not_a_key(
     venue: ModuleType, value: Any, message: str
 ) -> None:
-    with pytest.raises(ValueError, match="^" + __import__("re").escape(message)):
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
         venue.models._keys.decode_seat_key(value)
+
+
+def test_the_encoder_sends_each_part_in_its_wire_form() -> None:
+    encode = refkeys.key_encoder(None, uuid_encoder)
+    assert encode(("a", VENUE)) == ["a", str(VENUE)]
+    with pytest.raises(ValueError, match="a key of 2 parts is expected, got 1 values"):
+        encode(("a",))
+    assert refkeys.any_none("a", None)
+    assert not refkeys.any_none("a", 0)
+    with pytest.raises(ValueError, match="one name per key part"):
+        refkeys.key_decoder(tuple, ("a",), refkeys.int_part, refkeys.int_part)
 
 
 def test_uuid_parts_are_canonical_text_only() -> None:
@@ -282,6 +291,7 @@ def test_a_changed_reference_reaches_the_other_node(
             )
             with sa.orm.Session(b.engine) as session:
                 moved = session.get(venue.Ticket, ids["plain"])
+                assert moved is not None
                 assert moved.seat_ref is session.get(venue.Seat, ("B", 7))
                 assert moved.upgrade == ("A", 1)
         finally:
@@ -308,7 +318,9 @@ def test_memory_references_hold_the_key_tuple(
             post = ushers.Post(area="north", spot=2)
             ra.store_synchronize(post)
             usher = ushers.Usher(
-                name="uma", post=ushers.PostKey("north", 2), watching=a1_key()
+                name="uma",
+                post=ushers.PostKey("north", 2),
+                watching=venue.SeatKey("A", 1),
             )
             ra.store_synchronize(usher)
             far = rb.store_for_class(ushers.Usher)
@@ -323,7 +335,7 @@ def test_memory_references_hold_the_key_tuple(
             assert posts[got.post].area == "north"
 
             # a key part of the wrong type is refused by the receiver, never converted
-            bad = ushers.Usher(name="bad", post=ushers.PostKey("south", "3"))  # type: ignore[arg-type]
+            bad = ushers.Usher(name="bad", post=ushers.PostKey("south", "3"))
             ra.store_synchronize(bad)
             after = ushers.Usher(name="after", post=ushers.PostKey("south", 3))
             ra.store_synchronize(after)
