@@ -207,8 +207,8 @@ def test_composite_references_round_trip_over_tls(
 def test_the_exercise_chain_creates_the_composite_foreign_key(
     db_factory: Callable[[str], str],
 ) -> None:
-    # Revision 0005 of the committed exercise package is edited by hand: the state
-    # format has no entry for a foreign key over several columns.
+    # Revision 0005 of the committed exercise package adds a foreign key over the two
+    # part columns (on SQLite through batch mode).
     from alembic import command
 
     from entanglement.sql.upgrade import (
