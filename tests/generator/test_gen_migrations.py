@@ -7,6 +7,7 @@ What the revisions do to a database is tested in tests/sql/test_sql_upgrade_pack
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import black
@@ -307,3 +308,114 @@ def test_build_leaves_migrations_alone_even_with_the_generated_marker(
     assert run_cli("migrations", "new", "-m", "Longer", cwd=root)[0] == 0
     assert run_cli("build", cwd=root)[0] == 0
     assert helper.is_file()
+
+
+def test_a_format_1_state_loads_as_having_no_constraints(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    assert run_cli("migrations", "new", "-m", "Baseline", cwd=root)[0] == 0
+    path = migrations(root) / "schema_state.json"
+    state = json.loads(path.read_text())
+    assert state["format"] == 2
+    # what a package committed before constraints were tracked holds
+    state["format"] = 1
+    for table in state["types"].values():
+        del table["constraints"]
+        for column in table["columns"]:
+            del column["server_default"]
+    path.write_text(json.dumps(state, indent=2))
+    assert run_cli("migrations", "check", cwd=root)[0] == 0  # the same tables
+
+    edit(root, "name: {type: str, length: 30}", "name: {type: str, length: 30, "
+         "unique: true}")  # fmt: skip
+    assert run_cli("migrations", "new", "-m", "Unique names", cwd=root)[0] == 0
+    text = revision_text(root, "0002")
+    assert 'batch.create_unique_constraint("uq_parts_name", ["name"])' in text
+    assert 'batch.drop_constraint("uq_parts_name", type_="unique")' in text
+    assert json.loads(path.read_text())["format"] == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"{not json", "not a schema state"),
+        (b'{"format": 3, "revision": "0001", "types": {}}', "format 1 or 2"),
+        (b'{"format": 1, "revision": "0001", "types": {"A": 1}}', "needs 'columns'"),
+    ],
+)
+def test_a_bad_state_file_is_one_line(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    root = project(tmp_path)
+    assert run_cli("migrations", "new", "-m", "Baseline", cwd=root)[0] == 0
+    path = migrations(root) / "schema_state.json"
+    path.write_bytes(content)
+    code, _, err = run_cli("migrations", "check", cwd=root)
+    assert code == 1
+    assert err.startswith("entanglegen migrations: error: ")
+    assert str(path.name) in err
+    assert message in err
+    assert err.count("\n") == 1
+    assert "Traceback" not in err
+
+
+CONSTRAINED = """\
+registry: inventory
+package: inventory_sync
+storage: sql
+types:
+  Shelf:
+    table: shelves
+    primary_key: [aisle, level]
+    properties:
+      aisle: {type: str, length: 4}
+      level: int
+  Part:
+    table: parts
+    primary_key: id
+    indexes:
+      - {properties: [name, price], name: parts_by_name_price}
+    properties:
+      id: int
+      name: {type: str, length: 30, index: true}
+      price: {type: decimal, precision: 20, scale: 4, check: "price > 0"}
+      shelf: {type: Shelf, nullable: true}
+      made: {type: datetime, default: now, onupdate: now, server_default: now}
+"""
+
+
+def test_a_new_table_carries_its_constraints_and_decimal_types(
+    tmp_path: Path,
+) -> None:
+    root = project(tmp_path, CONSTRAINED)
+    assert run_cli("migrations", "new", "-m", "Baseline", cwd=root)[0] == 0
+    text = revision_text(root, "0001")
+    parts = text[text.index('"parts"') :]
+    for code in (
+        'sa.Column("price", sa.Numeric(precision=20, scale=4).with_variant('
+        'sa.String(length=22), "sqlite"), nullable=False)',
+        'sa.Column("made", sa.DateTime(timezone=True), nullable=False, '
+        "server_default=sa.func.current_timestamp())",
+        'sa.CheckConstraint("price > 0", name="ck_parts_price")',
+        'sa.ForeignKeyConstraint(["shelf_aisle", "shelf_level"], '
+        '["shelves.aisle", "shelves.level"], name="fk_parts_shelf")',
+        'op.create_index("ix_parts_name", "parts", ["name"])',
+        'op.create_index("parts_by_name_price", "parts", ["name", "price"])',
+    ):
+        assert _compact(code) in _compact(parts), code
+    assert "onupdate" not in text  # SQLAlchemy's, when it writes: no DDL
+
+    # removing the check and the composite index, narrowing nothing
+    edit(root, ', check: "price > 0"', "")
+    edit(root, "    indexes:\n      - {properties: [name, price], name: "
+         "parts_by_name_price}\n", "")  # fmt: skip
+    assert run_cli("migrations", "new", "-m", "Fewer", cwd=root)[0] == 0
+    text = revision_text(root, "0002")
+    up, down = text.split("def downgrade")
+    assert 'op.drop_index("parts_by_name_price", table_name="parts")' in up
+    assert 'batch.drop_constraint("ck_parts_price", type_="check")' in up
+    assert 'batch.create_check_constraint("ck_parts_price", "price > 0")' in down
+
+
+def _compact(code: str) -> str:
+    """Code without black's layout (spaces, line breaks, magic trailing commas)."""
+    return re.sub(r"\s+", "", code).replace(",)", ")").replace(",]", "]")
