@@ -66,22 +66,23 @@ class TablePlan:
     table: sa.Table
     columns: tuple[tuple[str, str], ...]  # (attribute key, column key)
     constants: tuple[tuple[str, Any], ...]  # (column key, value): the discriminator
-    evaluates_none: frozenset[str]  # columns where None is a value (JSON null)
+    none_columns: tuple[tuple[str, str], ...]  # of columns where None is a value
     # foreign keys to the table itself: (column key, referenced column key)
     parents: tuple[tuple[str, str], ...]
 
     def values(self, snapshot: dict[str, Any]) -> dict[str, Any]:
         """The INSERT values of one row (absent and ``None`` values left out)."""
-        values: dict[str, Any] = {}
-        for attr, column in self.columns:
-            value = snapshot.get(attr, _MISSING)
-            if value is None:
-                if column in self.evaluates_none:
-                    values[column] = None
-            elif value is not _MISSING:
-                values[column] = value
-        for column, constant in self.constants:
-            values[column] = constant
+        get = snapshot.get
+        values = {
+            column: value
+            for attr, column in self.columns
+            if (value := get(attr)) is not None
+        }
+        for attr, column in self.none_columns:  # (JSON null: None is a value)
+            if attr in snapshot and snapshot[attr] is None:
+                values[column] = None
+        if self.constants:
+            values.update(self.constants)
         return values
 
 
@@ -106,10 +107,15 @@ class RowPlan:
     tables: tuple[TablePlan, ...] | None  # None: ORM bulk INSERT
 
     def snapshot(self, state: dict[str, Any]) -> dict[str, Any]:
-        """The column values of a batched row, from its ``__dict__`` (its owner's id
-        as ``sync_owner_id``): what the batch stores once the row's hooks ran."""
-        values = {key: state[key] for key in self.column_list if key in state}
-        owner = state.get("sync_owner")
+        """The values of a batched row, from its ``__dict__`` (its owner's id as
+        ``sync_owner_id``): what the batch stores once the row's hooks ran.
+
+        A copy of the ``__dict__`` without the ORM's state and the owner object
+        (what else it holds is never stored: every use picks columns).
+        """
+        values = state.copy()
+        values.pop("_sa_instance_state", None)
+        owner = values.pop("sync_owner", None)
         if owner is not None:
             values["sync_owner_id"] = owner.id
         return values
@@ -285,8 +291,10 @@ def _table_plan(
         table=table,
         columns=tuple(columns),
         constants=tuple(constants),
-        evaluates_none=frozenset(
-            c.key for c in table.columns if c.type.should_evaluate_none
+        none_columns=tuple(
+            (attr, key)
+            for attr, key in columns
+            if table.c[key].type.should_evaluate_none
         ),
         parents=tuple(
             (fk.parent.key, fk.column.key)
