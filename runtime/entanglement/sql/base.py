@@ -21,10 +21,12 @@ from entanglement.sql.resync.destination import (
     sync_manager_destinations,
 )
 from entanglement.sql.resync.meta import IHave, MyOwners, YouHave, sql_meta_registry
+from entanglement.sql.schema import construct
 from entanglement.sql.schema.bookkeeping import Serial, SyncDeleted, SyncOwner
-from entanglement.sql.schema.model import SqlSynchronizable, SqlSyncMeta
+from entanglement.sql.schema.model import HANDED, SqlSynchronizable, SqlSyncMeta
 from entanglement.sql.schema.tables import migration_naming_convention
 from entanglement.sql.schema.types import GUID, SqlDestHash
+from entanglement.sql.send import requests
 from entanglement.sql.send.session import SqlSyncSession, sync_session_maker
 
 __all__ = [
@@ -49,6 +51,13 @@ __all__ = [
     "sync_manager_destinations",
     "sync_session_maker",
 ]
+
+
+# The bodies of SqlSynchronizable.sync_construct and sync_create live in modules that
+# import the model; they are handed to it here, where every layer is loaded (the
+# package's __init__ imports this module before any submodule runs).
+HANDED.construct_row = construct.construct_row
+HANDED.send_create = requests.send_create
 
 
 def sql_sync_declarative_base(

@@ -53,7 +53,7 @@ from entanglement.interface import (
     sync_property,
 )
 from entanglement.sql.schema.clearing import clear_owner_rows
-from entanglement.sql.schema.model import SqlSynchronizable
+from entanglement.sql.schema.model import HANDED, SqlSynchronizable
 from entanglement.sql.schema.tables import (
     bookkeeping_metadata,
     sync_deleted,
@@ -265,6 +265,9 @@ class SyncOwner(SqlSynchronizable, _Bookkeeping):
                 "clear_all_objects needs a manager, or registries and a session"
             )
         return clear_owner_rows(session, self.id, registries)
+
+
+HANDED.owner_class = SyncOwner  # the target of every row's sync_owner (see model)
 
 
 def _message_owner_id(msg: dict[str, Any]) -> uuid.UUID:

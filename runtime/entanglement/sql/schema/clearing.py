@@ -21,6 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapper, Session
 
+from entanglement.sql.schema.model import HANDED, SqlSynchronizable
+
 __all__ = ["capture_bypassed", "clear_owner_rows", "sql_hierarchies"]
 
 BYPASS_KEY = "entanglement_sync_bypass"
@@ -28,15 +30,13 @@ BYPASS_KEY = "entanglement_sync_bypass"
 
 def sql_hierarchies(registries: Iterable[Any]) -> list[type[Any]]:
     """The base-most mapped SqlSynchronizable classes of ``registries`` (no SyncOwner)."""
-    from entanglement.sql.schema.bookkeeping import SyncOwner
-    from entanglement.sql.schema.model import SqlSynchronizable
-
     roots: dict[type[Any], None] = {}
     for registry in registries:
         for cls in list(getattr(registry, "registry", {}).values()):
             if not isinstance(cls, type) or not issubclass(cls, SqlSynchronizable):
                 continue
-            if issubclass(cls, SyncOwner):
+            owner_class = HANDED.owner_class  # SyncOwner (bookkeeping imports us)
+            if owner_class is not None and issubclass(cls, owner_class):
                 continue
             mapper = sa.inspect(cls, raiseerr=False)
             if isinstance(mapper, Mapper):

@@ -33,6 +33,13 @@ stored by the receive batch (:mod:`entanglement.sql.receive.batch`) is filled th
 (:func:`~entanglement.sql.schema.plan.fill_plain`), else through its attributes as any object.
 ``sync_primary_keys`` is remembered in each mapped class's ``__dict__``.
 
+Layering: this module imports nothing that imports it.  What it needs from the modules
+built on it is handed in (:data:`HANDED`): the SyncOwner class (a SqlSynchronizable
+itself) by :mod:`entanglement.sql.schema.bookkeeping`, and the bodies of
+``sync_construct`` (:mod:`entanglement.sql.schema.construct`) and ``sync_create`` (the
+send layer's :mod:`entanglement.sql.send.requests`) by :mod:`entanglement.sql.base`, which
+the package's ``__init__`` imports before any submodule runs.
+
 Choice: the ``sync_owner`` relationship loads lazily (the original joins it eagerly).  It
 is a many-to-one by primary key, so loading it is an identity-map hit once the few owners
 are in the session; a join on every row load would only cost.
@@ -41,6 +48,8 @@ are in the session; a join on every row load would only cost.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import sqlalchemy as sa
@@ -74,7 +83,27 @@ if TYPE_CHECKING:
 
     from entanglement.sql.schema.bookkeeping import SyncOwner
 
-__all__ = ["SqlSyncMeta", "SqlSynchronizable"]
+__all__ = ["HANDED", "SqlSyncMeta", "SqlSynchronizable"]
+
+
+@dataclass
+class _Handed:
+    """What the modules built on this one hand in (module docstring, "Layering")."""
+
+    owner_class: type[SyncOwner] | None = None
+    construct_row: (
+        Callable[[type[Any], dict[str, Any], dict[str, Any]], SqlSynchronizable] | None
+    ) = None
+    send_create: Callable[[Any, Any, SyncOwner], asyncio.Future[Any]] | None = None
+
+
+HANDED = _Handed()
+
+
+def _owner_class() -> type[SyncOwner]:
+    # the sync_owner relationship's target, resolved when SQLAlchemy configures mappers
+    assert HANDED.owner_class is not None, "entanglement.sql.schema.bookkeeping sets it"
+    return HANDED.owner_class
 
 
 class SqlSyncMeta(SynchronizableMeta, DeclarativeAttributeIntercept):
@@ -115,8 +144,6 @@ def _is_new_mapped_root(bases: tuple[type, ...], ns: dict[str, Any]) -> bool:
 
 
 def _add_bookkeeping_columns(ns: dict[str, Any]) -> None:
-    from entanglement.sql.schema.bookkeeping import SyncOwner
-
     ns.setdefault(
         "sync_serial",
         SyncProperty(mapped_column(sa.Integer, nullable=False, index=True)),
@@ -132,7 +159,7 @@ def _add_bookkeeping_columns(ns: dict[str, Any]) -> None:
     )
     # many-to-one by primary key: loading it hits the identity map, where the few
     # owners live, so a join on every row load would only cost
-    ns.setdefault("sync_owner", relationship(SyncOwner, lazy="select"))
+    ns.setdefault("sync_owner", relationship(_owner_class, lazy="select"))
 
 
 def _bind_column_properties(cls: SqlSyncMeta, mapper: Mapper[Any]) -> None:
@@ -266,9 +293,9 @@ class SqlSynchronizable(Synchronizable, metaclass=SqlSyncMeta):
                 cannot be decoded, or the message names another owner than the row's.
             SyncBadOwner: ``_sync_owner`` is missing or names an unknown owner.
         """
-        receive = _receive or _import_receive()
-        row: SqlSynchronizable = receive.construct_row(cls, msg, info)
-        return row
+        construct_row = HANDED.construct_row
+        assert construct_row is not None, "entanglement.sql.base hands it in"
+        return construct_row(cls, msg, info)
 
     def sync_create(self, manager: Any, owner: SyncOwner) -> asyncio.Future[Any]:
         """Ask ``owner`` (a remote owner) to create this object.
@@ -280,27 +307,9 @@ class SqlSynchronizable(Synchronizable, metaclass=SqlSyncMeta):
         Returns:
             A future: the created object as the owner sent it back, or an error.
         """
-        # the one upward import of the schema layer: sync_create is the application's
-        # entry into the send flow, whose modules import this one (every row they
-        # capture is a SqlSynchronizable), so the request module is imported here
-        from entanglement.sql.send.requests import send_create
-
-        future: asyncio.Future[Any] = send_create(manager, self, owner)
-        return future
-
-
-_receive: Any = None
-
-
-def _import_receive() -> Any:
-    # entanglement.sql.schema.construct needs the bookkeeping classes, which are
-    # SqlSynchronizables (this module): the cycle is inherent, so it is imported on the
-    # first received row, then kept (sync_construct runs per row)
-    global _receive
-    from entanglement.sql.schema import construct as receive
-
-    _receive = receive
-    return receive
+        send_create = HANDED.send_create
+        assert send_create is not None, "entanglement.sql.base hands it in"
+        return send_create(manager, self, owner)
 
 
 type.__setattr__(SqlSynchronizable, "sync_primary_keys", _SqlPrimaryKeys())
