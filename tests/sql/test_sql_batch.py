@@ -54,13 +54,17 @@ def test_a_batch_the_database_refuses_is_asked_for_again(
         a = await SqlNode("a", db_factory("a"), pki["a"]).start()
         b = await SqlNode("b", db_factory("b"), pki["b"]).start()
         try:
-            add_teams(b, "taken")  # team names are unique: a's "taken" cannot be stored
+            add_teams(
+                b, "taken"
+            )  # team names are unique: a's "taken" is refused, "free" kept
             add_teams(a, "taken", "free")
             await connected(b, a)
             await wait_until(lambda: "could not store" in caplog.text)
-            await wait_until(lambda: "not recording YouHave" in caplog.text)
+            await wait_until(lambda: "were refused; recording serial 0" in caplog.text)
             with b.plain() as session:
-                session.execute(sa.update(Team).values(name="renamed"))
+                session.execute(
+                    sa.update(Team).where(Team.name == "taken").values(name="renamed")
+                )
                 session.commit()
             assert owner_learned_from(b, a).incoming_serial == 0
             await b.stop()  # the next connection asks for everything again
