@@ -1,19 +1,8 @@
-"""Public path; a thin re-export of :mod:`entanglement.sql.send.transition`.
+"""SQL transitions (§15): the tracker mixin and its error.
 
-Transitions of SQL rows (PROTOCOL.md §15): :class:`SqlTransitionTrackerMixin`.
-
-The code lives in :mod:`entanglement.sql.send.transition`; this module keeps the public
-path ``entanglement.sql.transition`` that applications and generated packages import.
+A public path kept for applications and generated packages: a thin re-export of
+:mod:`entanglement.sql.send.transition`, whose ``__all__`` is this module's too.
 """
 
-from entanglement.sql.send.transition import (
-    DirtyTransitionError as DirtyTransitionError,
-)
-from entanglement.sql.send.transition import (
-    SqlTransitionTrackerMixin as SqlTransitionTrackerMixin,
-)
-
-__all__ = [
-    "DirtyTransitionError",
-    "SqlTransitionTrackerMixin",
-]
+from entanglement.sql.send.transition import *  # noqa: F403
+from entanglement.sql.send.transition import __all__ as __all__

@@ -1,19 +1,8 @@
-"""Public path; a thin re-export of :mod:`entanglement.sql.schema.types`.
+"""Column types of the SQL layer: GUID and SqlDestHash (PROTOCOL.md §12.10).
 
-Column types of the SQL layer: :class:`GUID` and :class:`SqlDestHash` (PROTOCOL.md §12.10).
-
-The code lives in :mod:`entanglement.sql.schema.types`; this module keeps the public
-path ``entanglement.sql.types`` that applications and generated packages import.
+A public path kept for applications and generated packages: a thin re-export of
+:mod:`entanglement.sql.schema.types`, whose ``__all__`` is this module's too.
 """
 
-from entanglement.sql.schema.types import (
-    GUID as GUID,
-)
-from entanglement.sql.schema.types import (
-    SqlDestHash as SqlDestHash,
-)
-
-__all__ = [
-    "GUID",
-    "SqlDestHash",
-]
+from entanglement.sql.schema.types import *  # noqa: F403
+from entanglement.sql.schema.types import __all__ as __all__
