@@ -23,6 +23,11 @@ object.  A plan does the same work with the per-class decisions made once:
   :class:`~entanglement._valuecheck.CheckedNames` whose subset test also runs the
   class's generated type check (one call per message, none per value), and their
   decoder is the rule's checker, which refuses a mistyped value (never converts it).
+* **fill of one key tuple**: for messages whose keys are exactly one tuple (in order)
+  of as-is names, the as-is case of filling compiled (:func:`filler_of`): the value
+  rules of those keys, then one attribute store per key, in message order; it answers
+  False (assigning nothing) where the general fill must decide, so that every error
+  text stays the general fill's.  A receive plan keeps the last one per class.
 * **known keys**: the keys a received message of the class may hold without a closer
   look (its properties not starting with ``_``, the reserved keys).
 * **aliases**: a renamed property (``aliases=``) is sent under its first alias and
@@ -45,7 +50,7 @@ from typing import Any, Final
 
 from ._properties import NO_CODEC, SyncProperty
 from ._valuecheck import CheckedNames, ValueRule, checked_names, rule_of
-from .types import default_encoder
+from .types import INT64_MAX, INT64_MIN, default_encoder
 
 __all__ = [
     "RESERVED_KEYS",
@@ -54,6 +59,7 @@ __all__ = [
     "constructor_properties_of",
     "decoders_of",
     "encoder_of",
+    "filler_of",
     "known_keys_of",
     "rules_of",
     "value_check_of",
@@ -65,6 +71,11 @@ RESERVED_KEYS: Final = frozenset(
 """The ``_`` keys a message may carry (PROTOCOL.md §3.1)."""
 
 Encode = Callable[[Any], "dict[str, Any] | None"]
+Fill = Callable[[Any, "dict[str, Any]"], bool]
+Failed = Callable[[str, "dict[str, Any]", Exception], Any]
+
+# Compiled fills kept per class: a peer choosing key tuples cannot grow it further.
+FILLS_PER_CLASS: Final = 32
 
 # Values that the default encoder returns unchanged (and that JSON encodes as they are).
 _AS_IS: Final = frozenset({str, int, float, bool, type(None)})
@@ -172,6 +183,99 @@ def aliases_of(cls: type) -> dict[str, str]:
     return aliases
 
 
+def filler_of(cls: type, keys: tuple[str, ...], failed: Failed) -> Fill | None:
+    """The compiled as-is fill of ``cls`` for messages whose keys are ``keys``.
+
+    ``fill(obj, msg)`` checks the value rules of ``msg``'s keys and, if they hold,
+    assigns every key that is not reserved, in order, and returns True; a failed
+    assignment calls ``failed(key, msg, exc)`` (which raises).  It returns False,
+    having assigned nothing, when a value breaks its rule: the general fill then
+    reports it.  None when a key is not an as-is name (the general fill decodes it).
+    """
+    fills: dict[tuple[str, ...], Fill | None] | None = cls.__dict__.get(
+        "_sync_fill_plans"
+    )
+    if fills is None:
+        fills = {}
+        type.__setattr__(cls, "_sync_fill_plans", fills)
+    try:
+        return fills[keys]
+    except KeyError:
+        pass
+    if len(fills) >= FILLS_PER_CLASS:
+        return None  # the general fill, rather than a compile per message
+    fill = None
+    if frozenset.issuperset(as_is_names_of(cls), keys):
+        qualname = cls.__dict__.get("__qualname__", "?")
+        fill = _compile_fill(qualname, keys, rules_of(cls), failed)
+    fills[keys] = fill
+    return fill
+
+
+def _compile_fill(
+    qualname: str, keys: tuple[str, ...], rules: dict[str, ValueRule], failed: Failed
+) -> Fill:
+    namespace: dict[str, Any] = {"MIN": INT64_MIN, "MAX": INT64_MAX, "FAILED": failed}
+    lines = ["def fill(obj, msg):"]
+    stores = ["    try:"]
+    for i, key in enumerate(k for k in keys if k not in RESERVED_KEYS):
+        namespace[f"K{i}"] = key
+        lines.append(f"    v{i} = msg[K{i}]")
+        rule = rules.get(key)
+        if rule is not None:
+            lines += [
+                f"    v = v{i}",  # (the rule's test reads ``v``)
+                f"    if v is not None and not ({rule.test}):",
+                "        return False",
+            ]
+        stores += [f"        key = K{i}", f"        {_store(key, f'K{i}', f'v{i}')}"]
+    if len(stores) == 1:
+        stores.append("        pass")
+    lines += [
+        *stores,
+        "    except Exception as exc:",
+        "        FAILED(key, msg, exc)",
+        "    return True",
+    ]
+    # (tests are the value rules' fixed expressions)
+    fill: Fill = _compiled(
+        lines, namespace, f"{qualname}.sync_receive_constructed plan"
+    )
+    return fill
+
+
+def _plain(name: str) -> bool:
+    # A name that is safe to splice into source as ``obj.<name>``; any other is read
+    # from the namespace (its ``constant``) by getattr/setattr.
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _read(name: str, constant: str) -> str:
+    return f"obj.{name}" if _plain(name) else f"getattr(obj, {constant})"
+
+
+def _store(name: str, constant: str, value: str) -> str:
+    return (
+        f"obj.{name} = {value}"
+        if _plain(name)
+        else f"setattr(obj, {constant}, {value})"
+    )
+
+
+def _compiled(lines: list[str], namespace: dict[str, Any], qualname: str) -> Any:
+    """The one function ``lines`` define, compiled in ``namespace``.
+
+    Safe: the source holds only generated local names and constants; names from
+    classes and messages are namespace entries or checked identifiers
+    (:func:`_plain`).
+    """
+    exec("\n".join(lines), namespace)
+    name = lines[0][len("def ") : lines[0].index("(")]
+    function = namespace[name]
+    function.__qualname__ = qualname
+    return function
+
+
 def _props(cls: type) -> dict[str, SyncProperty]:
     properties: dict[str, SyncProperty] = cls._sync_properties  # type: ignore[attr-defined]
     return properties
@@ -184,14 +288,10 @@ def _compile_encoder(qualname: str, properties: dict[str, SyncProperty]) -> Enco
     for i, (name, prop) in enumerate(properties.items()):
         namespace[f"N{i}"] = prop.wire_name or name  # the first alias, if any
         namespace[f"A{i}"] = name
-        if name.isidentifier() and not keyword.iskeyword(name):
-            read = f"obj.{name}"
-        else:
-            read = f"getattr(obj, A{i})"
         # try costs nothing in 3.11 while nothing is raised.
         lines += [
             "    try:",
-            f"        v{i} = {read}",
+            f"        v{i} = {_read(name, f'A{i}')}",
             "    except AttributeError:",
             f"        v{i} = ABSENT",
             "        missing = True",
@@ -213,11 +313,7 @@ def _compile_encoder(qualname: str, properties: dict[str, SyncProperty]) -> Enco
         "        return {k: v for k, v in result.items() if v is not ABSENT}",
         "    return result",
     ]
-    # Safe: the source holds only generated local names; property names are read
-    # from the namespace (N0, N1, ...) or as attributes checked to be identifiers.
-    exec("\n".join(lines), namespace)
-    encode: Encode = namespace["encode"]
-    encode.__qualname__ = f"{qualname}.to_sync plan"
+    encode: Encode = _compiled(lines, namespace, f"{qualname}.to_sync plan")
     return encode
 
 

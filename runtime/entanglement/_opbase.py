@@ -35,6 +35,7 @@ __all__ = [
     "Steps",
     "SyncOperation",
     "error",
+    "floods_only_elsewhere",
     "hook_names",
     "run_steps",
     "steps_of",
@@ -101,22 +102,44 @@ def hook_names(operation: str) -> tuple[str, str]:
 
 
 # What running an operation on a received object calls, in order: the registry's
-# ``incoming_<op>(obj, **info)`` (or None), the flood ``(obj, info)``, the registry's
-# ``after_flood_<op>(obj, **info)`` (or None).  A plain tuple: it is made per object
-# when a registry's ``sync_receive`` override calls back into the base one.
+# ``incoming_<op>(obj, **info)`` (or None), the flood ``(obj, info)`` (or None: nowhere
+# to flood), the registry's ``after_flood_<op>(obj, **info)`` (or None).  A plain
+# tuple: it is made per object when a registry's ``sync_receive`` override calls back
+# into the base one.
 Steps = tuple[
     Callable[..., Any] | None,
-    Callable[[Any, dict[str, Any]], None],
+    Callable[[Any, dict[str, Any]], None] | None,
     Callable[..., Any] | None,
 ]
 
 
-def steps_of(operation: SyncOperation, registry: Any) -> Steps:
+def floods_only_elsewhere(flood: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a ``_flood_info`` that only sends to links other than the sender's.
+
+    A receive plan leaves such a flood out while no other link exists (see
+    :func:`steps_of`); an override of the marked method is not marked.
+    """
+    flood._sync_floods_elsewhere = True  # type: ignore[attr-defined]
+    return flood
+
+
+def steps_of(operation: SyncOperation, registry: Any, elsewhere: bool = True) -> Steps:
     """The steps of ``operation`` on ``registry``: its hooks and the flood rule (the
-    private form, unless the operation's class overrides the public ``flood``)."""
+    private form, unless the operation's class overrides the public ``flood``).
+
+    Args:
+        operation: the operation run.
+        registry: the registry whose hooks are looked up.
+        elsewhere: False when the manager has no live link besides the sender, which
+            lets a flood marked by :func:`floods_only_elsewhere` be left out (links
+            only appear between received chunks, which is how long steps are kept).
+    """
     incoming, after_flood = hook_names(operation.name)
+    flood: Callable[[Any, dict[str, Any]], None] | None
     if keeps(type(operation), SyncOperation, "flood"):
         flood = operation._flood_info
+        if not elsewhere and getattr(flood, "_sync_floods_elsewhere", False):
+            flood = None
     else:
         public = operation.flood
 
@@ -134,7 +157,8 @@ def run_steps(steps: Steps, obj: Any, info: dict[str, Any]) -> Any:
     """``incoming_<op>`` → flood → ``after_flood_<op>``; the incoming hook's result."""
     incoming, flood, after_flood = steps
     result = incoming(obj, **info) if incoming is not None else None
-    flood(obj, info)
+    if flood is not None:
+        flood(obj, info)
     if after_flood is not None:
         after_flood(obj, **info)
     return result

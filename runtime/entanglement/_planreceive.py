@@ -30,9 +30,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from entanglement._codecplan import RESERVED_KEYS, known_keys_of
+from entanglement._codecplan import RESERVED_KEYS, Fill, filler_of, known_keys_of
 from entanglement._destinations import SyncDestinationBase
-from entanglement._model import Synchronizable, construct, fill_from_message
+from entanglement._model import (
+    Synchronizable,
+    assign_failed,
+    construct,
+    fill_from_message,
+)
 from entanglement._opbase import (
     LENT_STEPS,
     Steps,
@@ -109,11 +114,15 @@ def constructed_check(registry: Any, operation: Any) -> Check | None:
 
 class ObjectSteps:
     """An object's own hooks, per concrete class: its check (None: the base one) and
-    its fill (None: the base :func:`~entanglement._model.fill_from_message`)."""
+    its fill (None: the base :func:`~entanglement._model.fill_from_message`, run as
+    the compiled fill of the last key tuple received, when there is one)."""
 
-    __slots__ = ("check", "fill")
+    __slots__ = ("check", "fill", "fill_keys", "filler", "kind")
 
     def __init__(self, kind: type) -> None:
+        self.kind = kind
+        self.fill_keys: tuple[str, ...] | None = None
+        self.filler: Fill | None = None
         self.check: Callable[..., Any] | None = None
         if not keeps(kind, Synchronizable, "sync_should_listen_constructed"):
             self.check = kind.sync_should_listen_constructed  # type: ignore[attr-defined]
@@ -176,7 +185,10 @@ class ReceivePlan:
         self.manager_check = _manager_override(manager, "should_listen_constructed")
         self.check = constructed_check(registry, op)
         self.objects: dict[type, ObjectSteps] = {}
-        self.receive_keywords, self.steps = _receiving(registry, op)
+        # Links appear between chunks only: none besides the sender now, none until
+        # the chunk's end (the flood decision of issue 12 item 1).
+        elsewhere = manager.links_besides(sender)
+        self.receive_keywords, self.steps = _receiving(registry, op, elsewhere)
         # The operation's steps, lent to a registry whose sync_receive override
         # calls back into the base method (see lend).
         self.lent: Steps | None = None
@@ -187,7 +199,7 @@ class ReceivePlan:
             and keeps(type(op), SyncOperation, "incoming")
             and keeps(type(op), SyncOperation, "_incoming_info")
         ):
-            self.lent = steps_of(op, registry)
+            self.lent = steps_of(op, registry, elsewhere)
 
 
 def _manager_override(manager: Any, name: str) -> Callable[..., Any] | None:
@@ -199,7 +211,7 @@ def _manager_override(manager: Any, name: str) -> Callable[..., Any] | None:
 
 
 def _receiving(
-    registry: Any, op: Any
+    registry: Any, op: Any, elsewhere: bool
 ) -> tuple[Callable[..., Any] | None, Steps | None]:
     """``(hook, steps)``: the registry's or operation's override, called as
     ``hook(obj, **info)``, or the operation's steps when everything on the way is
@@ -214,7 +226,7 @@ def _receiving(
         return hook, None
     if not plain:
         return op.incoming, None
-    return None, steps_of(op, registry)
+    return None, steps_of(op, registry, elsewhere)
 
 
 def lend(plan: ReceivePlan) -> None:
@@ -302,7 +314,13 @@ def _construct_and_receive(
     else:
         check_constructed(plan.check, own, obj, msg, info)
     if own.fill is None:
-        fill_from_message(obj, msg)
+        keys = tuple(msg)
+        if keys != own.fill_keys:
+            own.fill_keys = keys
+            own.filler = filler_of(own.kind, keys, assign_failed)
+        filler = own.filler
+        if filler is None or not filler(obj, msg):
+            fill_from_message(obj, msg)
     else:
         own.fill(obj, msg, **info)
     if plan.steps is None:

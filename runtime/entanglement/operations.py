@@ -38,7 +38,13 @@ from ._errors import (
     describe_destination,
 )
 from ._model import EphemeralUnflooded, Unique
-from ._opbase import ErrorOperation, MethodOperation, SyncOperation, error
+from ._opbase import (
+    ErrorOperation,
+    MethodOperation,
+    SyncOperation,
+    error,
+    floods_only_elsewhere,
+)
 
 __all__ = [
     "CreateOperation",
@@ -148,6 +154,7 @@ class SyncStateOperation(OwnedOperation):
             )
         return True
 
+    @floods_only_elsewhere
     def _flood_info(self, obj: Any, info: dict[str, Any]) -> None:
         """Send the whole object to every live destination except the sender."""
         if obj.sync_owner is EphemeralUnflooded:

@@ -21,7 +21,11 @@ this module only moves bytes between it and an asyncio transport.
   of about :data:`WRITE_CHUNK` bytes, and stops when the bandwidth budget or the
   transport's back-pressure pauses it (``resume`` schedules the next flush) or after
   :data:`TURN_BUDGET` bytes, to let the event loop read.  Elements wait in the dirty
-  queue, where they keep coalescing, until the writer is ready for them.
+  queue, where they keep coalescing, until the writer is ready for them.  A burst of
+  more than :data:`EAGER_FRAMES` waiting elements with no yield to the loop (a batch
+  sent in one go) is written as it grows instead, so that the peer starts working
+  while we still queue; an object updated over and over stays one element and keeps
+  coalescing.
 * ``sync_drain()`` completes when everything queued before it has been written, and
   fails with :class:`~entanglement._exceptions.WriteError` if the connection is lost
   first (quirk 17: the original left it pending forever).
@@ -55,6 +59,9 @@ TURN_BUDGET: Final = 1024 * 1024
 # Frames of one connection handled per event loop turn (fairness, issue 10 item 15).
 TURN_FRAMES: Final = 500
 QUANTUM: Final = 0.1
+# Queued elements past which a wake-up writes at once instead of at the loop's next
+# turn (see SyncProtocol._wakeup): about one WRITE_CHUNK of small objects.
+EAGER_FRAMES: Final = 1024
 
 
 class ConnectionOwner(Protocol):
@@ -179,7 +186,7 @@ class SyncProtocol:
         if self.peer_address is None:
             self.peer_address = transport.get_extra_info("peername")
         self.conn.name = self.peer_name
-        self.conn.on_wakeup = self._schedule_flush
+        self.conn.on_wakeup = self._wakeup
         self.manager._connection_made(self)
         if not self._reading:
             _set_reading(transport, False)
@@ -273,6 +280,19 @@ class SyncProtocol:
         self.manager._connection_lost(self, exc)
 
     # -- sending -----------------------------------------------------------------
+
+    def _wakeup(self) -> None:
+        # Called for every element queued.  A burst of synchronize() calls with no
+        # yield (an application sending a batch) would otherwise queue everything
+        # before the first byte leaves: the peer idles, then works while we idle.
+        # Past EAGER_FRAMES waiting elements the flush runs at once, so both ends work
+        # in parallel; fewer than that keep waiting for the loop (and coalescing).
+        if self._flush_handle is None:
+            self._schedule_flush()
+        elif len(self.conn.queue) >= EAGER_FRAMES:
+            bw = self.bwprotocol
+            if bw is not None and not bw.paused:
+                self.flush()
 
     def _schedule_flush(self) -> None:
         if self._flush_handle is None and not self.closed and self.bwprotocol:

@@ -16,7 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from entanglement._codecplan import encoder_of
+from entanglement._codecplan import FILLS_PER_CLASS, encoder_of, filler_of
+from entanglement._model import assign_failed, fill_from_message
 from entanglement.interface import SyncBadEncodingError, Synchronizable, sync_property
 
 
@@ -156,3 +157,94 @@ def test_fill_assigns_codec_free_messages_as_they_are() -> None:
     with pytest.raises(SyncBadEncodingError, match="no sync property 'nope'"):
         obj.sync_receive_constructed({"key": 5, "nope": 1})
     assert obj.key == 4  # an unknown key is found before anything is assigned
+
+
+# -- the compiled fill of one key tuple (filler_of) ---------------------------------
+
+
+def _odd_class() -> type[Synchronizable]:
+    def __setattr__(self: Any, name: str, value: Any) -> None:
+        if value == "refuse":  # a setter's own refusal, reported for its key
+            raise ValueError("this object refuses 'refuse'")
+        object.__setattr__(self, name, value)
+
+    namespace: dict[str, Any] = {
+        "sync_primary_keys": ("id",),
+        "__annotations__": {"id": int, "count": int, "name": str, "ratio": float},
+        "id": sync_property(),
+        "count": sync_property(),
+        "name": sync_property(),
+        "ratio": sync_property(),
+        "blob": sync_property(),
+        "with-dash": sync_property(),
+        "class": sync_property(),
+        "__setattr__": __setattr__,
+    }
+    return type(Synchronizable)("Filled", (Synchronizable,), namespace)
+
+
+Filled = _odd_class()
+FILL_KEYS = ["id", "count", "name", "ratio", "blob", "with-dash", "class",
+             "_sync_owner", "_sync_type"]  # fmt: skip
+values = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70),
+    st.text(max_size=4), st.just("refuse"), st.floats(allow_nan=False),
+    st.lists(st.integers(), max_size=2),
+)  # fmt: skip
+
+
+def _outcome(fill: Any, msg: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    obj = Filled()
+    try:
+        fill(obj, msg)
+    except Exception as exc:  # compared by type and text below
+        return dict(vars(obj)), f"{type(exc).__name__}: {exc}"
+    return dict(vars(obj)), None
+
+
+def _planned(obj: Any, msg: dict[str, Any]) -> None:
+    # What a receive plan does: the compiled fill of the message's key tuple, or the
+    # general fill where there is none or the compiled one defers.  (The cache is
+    # emptied so that every example gets its own compiled fill, past the bound.)
+    Filled.__dict__.get("_sync_fill_plans", {}).clear()
+    filler = filler_of(Filled, tuple(msg), assign_failed)
+    if filler is None or not filler(obj, msg):
+        fill_from_message(obj, msg)
+
+
+@given(
+    st.lists(st.sampled_from(FILL_KEYS), unique=True, max_size=9).flatmap(
+        lambda keys: st.fixed_dictionaries({k: values for k in keys})
+    )
+)
+def test_compiled_fill_matches_the_general_fill(msg: dict[str, Any]) -> None:
+    # Same attributes set, same error (type and text), whatever the key order, the
+    # values' rules (an int beyond 64 bits, a bool for an int, a non-string name) or
+    # the setter's refusal.
+    assert _outcome(_planned, msg) == _outcome(fill_from_message, msg)
+
+
+def test_compiled_fill_is_one_per_key_tuple_and_bounded() -> None:
+    class Small(Synchronizable):
+        sync_primary_keys = ("id",)
+        id: int = sync_property()
+        note: str = sync_property()
+        shout: str = sync_property(encoder=str.upper, decoder=str.lower)
+
+    first = filler_of(Small, ("id", "note"), assign_failed)
+    assert first is not None
+    assert filler_of(Small, ("id", "note"), assign_failed) is first
+    assert filler_of(Small, ("note", "id"), assign_failed) is not first  # order counts
+    assert filler_of(Small, ("id", "shout"), assign_failed) is None  # a codec: general
+    assert filler_of(Small, ("id", "nope"), assign_failed) is None  # unknown: general
+    obj = Small()
+    assert first(obj, {"id": 1, "note": "n"})
+    assert (obj.id, obj.note) == (1, "n")
+    assert not first(obj, {"id": "1", "note": "m"})  # a rule broken: nothing assigned
+    assert (obj.id, obj.note) == (1, "n")
+    # A peer choosing key tuples cannot grow the cache past its bound.
+    for i in range(FILLS_PER_CLASS * 2):
+        filler_of(Small, ("id",) * (i + 1), assign_failed)
+    assert len(Small.__dict__["_sync_fill_plans"]) == FILLS_PER_CLASS
+    assert filler_of(Small, ("note",), assign_failed) is None  # past it: general
+    assert filler_of(Filled, ("id", "with-dash", "class"), assign_failed) is not None

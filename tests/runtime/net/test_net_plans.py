@@ -26,6 +26,7 @@ from net_helpers import (
 )
 
 from entanglement.interface import SyncUnauthorized
+from entanglement.protocol import EAGER_FRAMES
 
 
 def _refuse(*args: Any, **info: Any) -> bool:
@@ -143,5 +144,28 @@ def test_updates_without_a_yield_coalesce_into_one_frame(pki: Any) -> None:
             await rb.wait_for(lambda: 1 in rb.things)
             assert rb.things[1].size == 19_999
             assert protocol.conn.out_count - before == 1
+
+    run(scenario())
+
+
+def test_a_burst_without_a_yield_is_written_while_it_grows(pki: Any) -> None:
+    # A batch of distinct objects sent with no yield leaves in frames as it is
+    # queued (protocol.EAGER_FRAMES), not only once the loop turns; each object is
+    # still one frame, and all of them arrive.
+    async def scenario() -> None:
+        ra, rb, _ = fresh_registries()
+        a, b = pki.nodes["a"], pki.nodes["b"]
+        async with server(a, ra) as srv, manager(b, rb) as cli:
+            await connect_pair(srv, cli, a, b)
+            [protocol] = srv.connections
+            before = protocol.conn.out_count
+            owner = Owner()
+            count = EAGER_FRAMES * 3
+            for key in range(count):  # no yield
+                srv.synchronize(ra.add_local(Thing(key, owner, color="c", size=key)))
+            assert protocol.conn.out_count - before >= EAGER_FRAMES
+            await rb.wait_for(lambda: len(rb.things) == count)
+            assert protocol.conn.out_count - before == count
+            assert all(rb.things[k].size == k for k in range(count))
 
     run(scenario())
