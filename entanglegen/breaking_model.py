@@ -4,16 +4,22 @@ A side of the comparison (the working tree, a git ref, a directory) is a list of
 :class:`Source` texts.  They go through the generator's own stages (loader → schema →
 resolve), and the resolved specs are reduced to plain facts: per registry its package,
 storage, operations and enums; per type its class, wire name, table, parent and key; per
-property its attribute, wire name, resolved type, length, nullability, default, sync flag
-and codec.  Names are computed by the same functions the IR uses (:mod:`entanglegen.naming`,
-:func:`entanglegen.ir_types.table_name`), so what is compared is what would be generated.
+property its attribute, wire name, resolved type (with a list's or map's item and a
+decimal's digits), length, nullability, default, server default, onupdate, sync flag and
+codec; per SQL type the indexes and constraints of its table, as
+:func:`entanglegen.collisions_constraints.table_constraints` lists them for the
+generated ``__table_args__``.  Names are computed by the same functions the IR uses
+(:mod:`entanglegen.naming`, :func:`entanglegen.ir_types.table_name`), so what is compared
+is what would be generated.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from . import naming
+from .collisions_constraints import table_constraints
 from .diagnostics import Diagnostic, Diagnostics, Loc
 from .ir_types import table_name
 from .loader import load_text
@@ -29,6 +35,7 @@ from .spec import (
 )
 
 __all__ = [
+    "ConstraintFacts",
     "EnumFacts",
     "Project",
     "PropFacts",
@@ -64,6 +71,12 @@ class PropFacts:
     default: object
     sync: bool
     codec: tuple[str, str]  # dotted encoder and decoder ("" for none)
+    container: str = ""  # list | map
+    item: str = ""  # what a list or map holds
+    precision: int = 0  # of a decimal
+    scale: int = 0
+    server_default: str | None = None  # its text, as the column's DEFAULT
+    onupdate: str | None = None
 
     @property
     def has_default(self) -> bool:
@@ -84,6 +97,21 @@ class TypeFacts:
     priority: int | None
     unknown_properties: str  # refuse | store_rest (what this type's nodes do)
     props: dict[str, PropFacts] = field(default_factory=dict)
+    constraints: tuple[ConstraintFacts, ...] = ()  # sql: of its own table
+
+
+@dataclass(frozen=True, slots=True)
+class ConstraintFacts:
+    """An index, unique constraint or CHECK of a type's table (``columns`` are property
+    names as written); ``rule`` is ``unique`` for a unique constraint or unique index,
+    ``index`` for a plain index, ``check``."""
+
+    kind: str  # index | unique | check
+    rule: str
+    name: str
+    columns: tuple[str, ...]
+    sql: str
+    loc: Loc
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +204,16 @@ def _type(
         priority=spec.priority,
         unknown_properties=spec.unknown_properties,
         props={p.name: _prop(p, by_name) for p in spec.properties},
+        constraints=_constraints(spec) if reg.storage == "sql" else (),
     )
+
+
+def _constraints(spec: TypeSpec) -> tuple[ConstraintFacts, ...]:
+    found = []
+    for c in table_constraints(spec):
+        rule = "unique" if c.kind == "unique" or c.unique else c.kind
+        found.append(ConstraintFacts(c.kind, rule, c.name, c.names, c.sql, c.loc))
+    return tuple(found)
 
 
 def _prop(prop: PropertySpec, by_name: dict[str, RegistrySpec]) -> PropFacts:
@@ -207,7 +244,22 @@ def _prop(prop: PropertySpec, by_name: dict[str, RegistrySpec]) -> PropFacts:
             prop.encoder.value if prop.encoder else "",
             prop.decoder.value if prop.decoder else "",
         ),
+        container=res.container,
+        item=res.item,
+        precision=prop.precision or 0,
+        scale=prop.scale or 0,
+        server_default=_server_default(prop),
+        onupdate=prop.onupdate.value if prop.onupdate else None,
     )
+
+
+def _server_default(prop: PropertySpec) -> str | None:
+    value = prop.server_default
+    if value is MISSING:
+        return None
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _enum_values(

@@ -11,6 +11,9 @@ Categories (docs/schema.md, "Evolving a schema"):
 A category that cannot apply is dropped where the change is made: ``WIRE`` for a
 property that is not synchronised on either side, ``SQL`` in a memory registry.
 
+The table options (unique, check, index, server_default, onupdate), decimal digits and
+list/map items have their rules in :mod:`entanglegen.breaking_options`.
+
 Choices where the issue leaves the direction open:
 
 * int → float is *widened* (WIRE, SQL): new peers take every value old peers send, but
@@ -29,27 +32,15 @@ Choices where the issue leaves the direction open:
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from .breaking_model import PropFacts
+from .breaking_options import Emit, containers, digits, server_side, type_text
 from .diagnostics import Loc
 
 __all__ = ["API", "SQL", "WIRE", "Emit", "added", "changed", "removed"]
 
 WIRE, SQL, API = "WIRE", "SQL", "API"
 
-# emit(rule, subject, loc, message, categories)
-Emit = Callable[[str, str, Loc, str, tuple[str, ...]], None]
-
 _WIDENING = {("int", "float"), ("enum", "str")}
-
-
-def _type_text(p: PropFacts) -> str:
-    if p.kind == "ref":
-        return f"a reference to {p.target}"
-    if p.kind == "enum":
-        return f"enum {p.enum}" if p.enum else f"an inline enum {list(p.values)}"
-    return p.scalar
 
 
 def added(emit: Emit, owner: str, p: PropFacts, *, store_rest: bool = False) -> None:
@@ -148,6 +139,8 @@ def changed(emit: Emit, owner: str, old: PropFacts, new: PropFacts) -> None:
             (WIRE,),
         )
     _type(emit, subject, old, new)
+    digits(emit, subject, old, new)
+    server_side(emit, subject, old, new)
     _length(emit, subject, old, new)
     _nullable(emit, subject, old, new)
     _default(emit, subject, old, new)
@@ -176,7 +169,7 @@ def _type(emit: Emit, subject: str, old: PropFacts, new: PropFacts) -> None:
                 "REFERENCE_TARGET_CHANGED",
                 subject,
                 loc,
-                f"{subject} was {_type_text(old)}, now {_type_text(new)}: stored and "
+                f"{subject} was {type_text(old)}, now {type_text(new)}: stored and "
                 "exchanged keys name other objects",
                 cats,
             )
@@ -197,17 +190,20 @@ def _type(emit: Emit, subject: str, old: PropFacts, new: PropFacts) -> None:
                 "PROPERTY_TYPE_CHANGED",
                 subject,
                 loc,
-                f"{subject} was {_type_text(old)}, now {_type_text(new)}",
+                f"{subject} was {type_text(old)}, now {type_text(new)}",
                 (API,) if same else (WIRE, SQL, API),
             )
         elif not new.enum:
             enum_values(emit, subject, loc, old.values, new.values)
         return
+    if old.container or new.container:
+        containers(emit, subject, old, new)
+        return
     before = "enum" if old.kind == "enum" else old.scalar
     after = "enum" if new.kind == "enum" else new.scalar
     if before == after:
         return
-    text = f"{subject} was {_type_text(old)}, now {_type_text(new)}"
+    text = f"{subject} was {type_text(old)}, now {type_text(new)}"
     if (before, after) in _WIDENING:
         emit(
             "PROPERTY_TYPE_WIDENED",

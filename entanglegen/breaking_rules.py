@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
 from .breaking_model import Project, RegistryFacts, TypeFacts
+from .breaking_options import constraints
 from .breaking_props import API, SQL, WIRE, Emit, added, changed, enum_values, removed
 from .diagnostics import Loc
 
@@ -67,6 +68,18 @@ RULES: dict[str, tuple[str, ...]] = {
     "PROPERTY_DEFAULT_REMOVED": (API,),
     "PROPERTY_DEFAULT_CHANGED": (API,),
     "ENCODER_CHANGED": (WIRE,),
+    # table options and exact types (entanglegen.breaking_options)
+    "PROPERTY_DIGITS_WIDENED": (WIRE, SQL),
+    "PROPERTY_DIGITS_NARROWED": (WIRE, SQL),
+    "UNIQUE_ADDED": (WIRE, SQL),
+    "UNIQUE_REMOVED": (),
+    "CHECK_ADDED": (WIRE, SQL),
+    "CHECK_CHANGED": (WIRE, SQL),
+    "CHECK_REMOVED": (),
+    "INDEX_ADDED": (),
+    "INDEX_REMOVED": (),
+    "SERVER_DEFAULT_CHANGED": (),
+    "ONUPDATE_CHANGED": (),
 }
 
 
@@ -344,18 +357,30 @@ def _type(
             f"priority of {name} changed from {old.priority} to {new.priority}",
             (),
         )
-    _properties(out, sql, registry, old, new)
+    props = _matched_properties(old, new)
+    _properties(out, sql, registry, old, new, props)
+    constraints(emit, name, old, new, props)
 
 
-def _properties(
-    out: _Collector, sql: bool, registry: str, old: TypeFacts, new: TypeFacts
-) -> None:
-    props: dict[str, str] = {}  # old name -> new name
+def _matched_properties(old: TypeFacts, new: TypeFacts) -> dict[str, str]:
+    """Old property name -> new, by name or by the new one's ``renamed_from``."""
+    props: dict[str, str] = {}
     for name, prop in new.props.items():
         if name in old.props:
             props[name] = name
         elif prop.renamed_from in old.props and prop.renamed_from not in new.props:
             props[prop.renamed_from] = name
+    return props
+
+
+def _properties(
+    out: _Collector,
+    sql: bool,
+    registry: str,
+    old: TypeFacts,
+    new: TypeFacts,
+    props: dict[str, str],
+) -> None:
     emit = out.emitter(registry, sql=sql)
     local = out.emitter(registry, sql=sql, wire=False)  # neither side sends it
     for name, prop in old.props.items():
