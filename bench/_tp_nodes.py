@@ -15,6 +15,12 @@ Roles:
 * ``one-process`` / ``one-process-floor``: both sides in one process and one event
   loop (the previous benchmark's set-up), kept for context rows (``one-process`` also
   runs the ``latency`` scenario).
+* ``hooks-alone``: no runtime and no network: the least that any implementation of the
+  spec's hook calls must run per received object of this application, timed in CPU
+  seconds: ``json.loads`` of the wire payload, ``Item.sync_construct(msg, **info)``,
+  the owner-direction test, the two assignments, and ``AppStore.sync_receive(obj,
+  **info)``, whose ``super()`` goes straight to ``incoming_sync(obj, **info)``.  It is
+  the ceiling a runtime adding nothing would reach on the receiving side.
 
 Scenarios of the library roles: ``throughput`` (``--n`` objects, each once),
 ``latency`` (``--rounds`` forwards with ``response=True`` to the owner, answered by its
@@ -40,10 +46,12 @@ import time
 import uuid
 from typing import Any
 
-from _app import Item, Owner, PortDest, make_items, make_store
+from _app import AppStore, Item, Owner, PortDest, make_items, make_store
 from _common import commands, emit, now
 
+from entanglement.interface import SyncRegistry
 from entanglement.network import SyncDestination, SyncManager, SyncServer
+from entanglement.operations import sync
 from entanglement.pki import cert_hash_text
 
 HEADER = struct.Struct(">II")
@@ -322,6 +330,43 @@ async def run_one_process_floor(args: argparse.Namespace) -> None:
         await writer.wait_closed()
 
 
+class _BareRegistry(SyncRegistry):
+    """A base ``sync_receive`` doing the least: the operation's registry hook."""
+
+    def sync_receive(self, obj: Any, operation: Any, **info: Any) -> Any:
+        return self.incoming_sync(obj, **info)  # type: ignore[attr-defined]
+
+
+class _CeilingStore(AppStore, _BareRegistry):
+    """The benchmark's application on :class:`_BareRegistry` (its ``super()`` calls
+    resolve to it: AppStore, Store, _BareRegistry, SyncRegistry)."""
+
+
+async def run_hooks_alone(args: argparse.Namespace) -> None:
+    """The application's hooks alone (see the module docstring), CPU-timed."""
+    store = _CeilingStore()
+    store.register_syncable("Item", Item)
+    payloads = [json.dumps(m, separators=(",", ":")).encode()
+                for m in floor_messages(args.n)]  # fmt: skip
+    sender = SyncDestination(bytes(32), "sender")
+    info: dict[str, Any] = {"protocol": None, "manager": None, "response_for": None,
+                            "sender": sender, "operation": sync, "registry": store,
+                            "attributes": frozenset(), "context": None}  # fmt: skip
+    start, cpu = now(), time.process_time()
+    for payload in payloads:
+        msg = json.loads(payload)
+        obj = Item.sync_construct(msg, **info)
+        if obj.sync_owner.dest_hash != sender.dest_hash:
+            raise AssertionError("owner not learned from the sender")
+        obj.color, obj.size = msg["color"], msg["size"]
+        store.sync_receive(obj, **info)
+    cpu = time.process_time() - cpu
+    assert store.count == args.n
+    # Wall time is CPU time here (nothing waits): report CPU, which a busy machine
+    # disturbs less.
+    emit("result", seconds=cpu, cpu=cpu, wall=now() - start)
+
+
 ROLES = {
     "sender": run_sender,
     "receiver": run_receiver,
@@ -329,6 +374,7 @@ ROLES = {
     "floor-receiver": run_floor_receiver,
     "one-process": run_one_process,
     "one-process-floor": run_one_process_floor,
+    "hooks-alone": run_hooks_alone,
 }
 
 

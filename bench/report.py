@@ -47,6 +47,15 @@ def _throughput(d: dict[str, Any]) -> list[str]:
         f"| runtime: one process, no-hook application (context) "
         f"| {_bm(rates['one_process_no_hooks'], 'obj/s')} | the same floor "
         f"| {_ratio(ratios['one_process_no_hooks'])} | |",
+    ]
+    if "app_hooks_alone" in rates:  # (results written before the ceiling row)
+        rows.append(
+            f"| ceiling: the application's hooks alone, no runtime, no network (CPU; "
+            f"what a runtime adding nothing would reach) "
+            f"| {_bm(rates['app_hooks_alone'], 'obj/s')} | the two-process floor "
+            f"| {_ratio(ratios['app_hooks_alone'])} | |"
+        )
+    rows += [
         f"| runtime: response round trip, two processes (best of "
         f"{lat['two_process_p99_ms']['runs']} runs) | p50 "
         f"{lat['two_process_p50_ms']['best']:.2f} ms, p99 "

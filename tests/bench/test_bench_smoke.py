@@ -50,7 +50,9 @@ def test_throughput_quick(tmp_path: Path) -> None:
     assert set(result["rates"]) == {
         "two_process_app", "two_process_floor", "two_process_no_hooks",
         "one_process_app", "one_process_no_hooks", "one_process_floor",
+        "app_hooks_alone",
     }  # fmt: skip
+    assert "the application's hooks alone, no runtime (CPU) / its floor" in stdout
     for rate in result["rates"].values():
         assert rate["runs"] == 1
         assert rate["best"] > 0
