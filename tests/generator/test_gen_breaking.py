@@ -582,10 +582,10 @@ def test_unknown_properties_store_rest_is_emitted_for_sql_types_only(
     assert '    sync_unknown_properties = "store_rest"\n' in code
     refuse = text.replace("store_rest", "refuse")
     (tmp_path / "schemas" / "board.yaml").write_text(refuse)
-    code = build([tmp_path / "schemas"], root=tmp_path).files[
+    data = build([tmp_path / "schemas"], root=tmp_path).files[
         "board_sync/models/pen.py"
     ]
-    assert b"sync_unknown_properties" not in code  # the runtime's default
+    assert b"sync_unknown_properties" not in data  # the runtime's default
     for storage, value, message in (
         ("memory", "store_rest", "unknown_properties applies to sql types only"),
         ("sql", "keep", "unknown_properties must be refuse or store_rest, not 'keep'"),
@@ -640,3 +640,215 @@ def test_a_case_backwards_reports_the_inverse_rules(case: Path) -> None:
     forward = _rules(run_cli("breaking", f"{rel}/new", "--against", f"{rel}/old")[2])
     backward = _rules(run_cli("breaking", f"{rel}/old", "--against", f"{rel}/new")[2])
     assert backward == {INVERSE.get(rule, rule) for rule in forward}
+
+
+# -- table options, decimals, lists and maps -------------------------------------------
+
+SHOP = """\
+registry: shop
+package: shop_sync
+storage: {storage}
+types:
+  Warehouse:
+    primary_key: id
+    properties:
+      id: {{type: uuid, default: random}}
+  Item:
+    primary_key: id
+{options}    properties:
+      id: {{type: uuid, default: random}}
+      warehouse: Warehouse
+{props}"""
+ITEM_PROPS = """\
+      sku: {type: str, length: 32, unique: true}
+      name: {type: str, index: true}
+      qty: {type: int, default: 0, check: "qty >= 0"}
+"""
+
+
+def _shop(props: str = ITEM_PROPS, options: str = "", storage: str = "sql") -> str:
+    return SHOP.format(storage=storage, options=options, props=props)
+
+
+def _compare(tmp_path: Path, old: str, new: str) -> tuple[int, list[str]]:
+    """``breaking new --against old`` on one schema file each: (exit code, lines)."""
+    for side, text in (("old", old), ("new", new)):
+        (tmp_path / side).mkdir(parents=True)
+        (tmp_path / side / "shop.yaml").write_text(text)
+    (tmp_path / "pyproject.toml").write_text("[tool.entanglegen]\n")
+    code, out, err = run_cli("breaking", "new", "--against", "old", cwd=tmp_path)
+    assert out == ""
+    assert "Traceback" not in err
+    assert "error" not in err, err
+    return code, err.splitlines()[:-1]
+
+
+def _rules_of(lines: list[str]) -> list[str]:
+    return [line.split("[", 1)[1].split("]")[0] for line in lines]
+
+
+def test_renamed_properties_and_types_keep_their_constraints(tmp_path: Path) -> None:
+    old = _shop(options="    unique:\n      - [warehouse, sku]\n")
+    new = _shop(
+        ITEM_PROPS.replace("sku: {", "code: {renamed_from: sku, ")
+        .replace("qty: {", "quantity: {renamed_from: qty, ")
+        .replace('"qty >= 0"', '"quantity >= 0"'),
+        "    renamed_from: Item\n    unique:\n      - [warehouse, code]\n",
+    ).replace("  Item:\n", "  Article:\n")
+    code, lines = _compare(tmp_path, old, new)
+    # The table (and so every constraint's name) is renamed too: not a constraint change.
+    assert sorted(_rules_of(lines)) == [
+        "PROPERTY_RENAMED",
+        "PROPERTY_RENAMED",
+        "TABLE_RENAMED",
+        "TYPE_RENAMED",
+    ]
+    assert code == 1  # TABLE_RENAMED and PROPERTY_RENAMED are SQL
+
+
+def test_equivalent_constraints_are_not_changes(tmp_path: Path) -> None:
+    child = (
+        "  Perishable:\n    parent: Item\n    indexes:\n"
+        "      - properties: [id, best_before]\n"
+        "    properties:\n      best_before: {type: date, index: true}\n"
+    )
+    old = _shop(options="    unique:\n      - [warehouse, name]\n") + child
+    new = (
+        _shop(
+            ITEM_PROPS.replace(", index: true", "").replace(
+                '"qty >= 0"', "'\"qty\">=0'"
+            ),
+            "    indexes:\n"
+            "      - {properties: [name, warehouse], unique: true, name: by_place}\n"
+            "      - {properties: [name], name: items_by_name}\n",
+        )
+        + child
+    )
+    assert _compare(tmp_path, old, new) == (0, [])
+
+
+def test_check_sql_compared_as_tokens(tmp_path: Path) -> None:
+    new = _shop(ITEM_PROPS.replace('"qty >= 0"', '"QTY >= 0 and qty < 10"'))
+    code, lines = _compare(tmp_path, _shop(), new)
+    assert code == 1
+    assert lines == [
+        "new/shop.yaml:16:43: breaking: [CHECK_CHANGED] check of Item.qty changed from "
+        "'qty >= 0' to 'QTY >= 0 and qty < 10': stored rows and old peers' rows may "
+        "fail it (WIRE, SQL)"
+    ]
+
+
+def test_an_index_made_unique_is_a_removal_and_an_addition(tmp_path: Path) -> None:
+    new = _shop(ITEM_PROPS.replace("index: true", "unique: true"))
+    code, lines = _compare(tmp_path, _shop(), new)
+    assert code == 1
+    assert lines == [
+        "new/shop.yaml:15:7: safe: [INDEX_REMOVED] index on (name) removed from Item "
+        "(ix_item_name)",
+        "new/shop.yaml:15:33: breaking: [UNIQUE_ADDED] unique on (name) added to Item "
+        "(uq_item_name): stored rows may violate it (the revision fails), and new "
+        "nodes refuse old peers' rows that do (WIRE, SQL)",
+    ]
+    backwards = _compare(tmp_path / "back", new, _shop())
+    assert backwards[0] == 0
+    assert _rules_of(backwards[1]) == ["UNIQUE_REMOVED", "INDEX_ADDED"]
+
+
+def test_a_unique_rule_implied_by_the_old_table_is_safe(tmp_path: Path) -> None:
+    new = _shop(
+        ITEM_PROPS.replace(", unique: true", ""),
+        "    unique:\n      - [name, sku]\n      - [id, name]\n",
+    )
+    code, lines = _compare(tmp_path, _shop(), new)
+    assert code == 0
+    assert [line.split(": ")[1:3] for line in lines] == [
+        [
+            "safe",
+            "[UNIQUE_ADDED] unique on (name, sku) added to Item (uq_item_name_sku)",
+        ],
+        ["safe", "[UNIQUE_ADDED] unique on (id, name) added to Item (uq_item_id_name)"],
+        ["safe", "[UNIQUE_REMOVED] unique on (sku) removed from Item (uq_item_sku)"],
+    ]
+    assert "implied by the key or a unique rule of the old table" in lines[0]
+
+
+def test_constraints_of_a_removed_property_go_with_it(tmp_path: Path) -> None:
+    old = _shop(options="    indexes:\n      - properties: [warehouse, name]\n")
+    code, lines = _compare(tmp_path, old, _shop(""))
+    assert code == 1
+    assert _rules_of(lines) == ["PROPERTY_REMOVED"] * 3
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "rule", "categories"),
+    [
+        (
+            "{type: json, default: []}",
+            "{type: list, of: str, default: []}",
+            "PROPERTY_TYPE_NARROWED",
+            "WIRE, SQL, API",
+        ),
+        (
+            "{type: list, of: str, default: []}",
+            "{type: json, default: []}",
+            "PROPERTY_TYPE_WIDENED",
+            "WIRE, API",
+        ),
+        (
+            "{type: list, of: int}",
+            "{type: list, of: float}",
+            "PROPERTY_TYPE_WIDENED",
+            "WIRE, API",
+        ),
+        (
+            "{type: map, of: float}",
+            "{type: map, of: int}",
+            "PROPERTY_TYPE_NARROWED",
+            "WIRE, SQL, API",
+        ),
+        (
+            "{type: list, of: str}",
+            "{type: map, of: str}",
+            "PROPERTY_TYPE_CHANGED",
+            "WIRE, SQL, API",
+        ),
+        (
+            "{type: list, of: str}",
+            "{type: list, of: bool}",
+            "PROPERTY_TYPE_CHANGED",
+            "WIRE, SQL, API",
+        ),
+        ("str", "{type: list, of: str}", "PROPERTY_TYPE_CHANGED", "WIRE, SQL, API"),
+    ],
+)
+@pytest.mark.parametrize("storage", ["sql", "memory"])
+def test_list_and_map_type_changes(
+    tmp_path: Path, storage: str, before: str, after: str, rule: str, categories: str
+) -> None:
+    def schema(kind: str) -> str:
+        return _shop(f"      tags: {kind}\n", storage=storage)
+
+    code, lines = _compare(tmp_path, schema(before), schema(after))
+    if storage == "memory":
+        categories = categories.replace("SQL, ", "")
+    assert code == 1
+    assert len(lines) == 1
+    assert lines[0].startswith(f"new/shop.yaml:14:7: breaking: [{rule}] Item.tags was ")
+    assert lines[0].endswith(f" ({categories})")
+
+
+def test_decimal_digits_in_a_memory_registry_are_wire_only(tmp_path: Path) -> None:
+    def schema(digits: str) -> str:
+        return _shop(f"      price: {{type: decimal, {digits}}}\n", storage="memory")
+
+    old = schema("precision: 10, scale: 2")
+    code, lines = _compare(tmp_path, old, schema("precision: 10, scale: 4"))
+    assert (code, _rules_of(lines)) == (1, ["PROPERTY_DIGITS_NARROWED"])  # 8 → 6 whole
+    assert lines[0].startswith("new/shop.yaml:14:7: breaking: ")
+    assert lines[0].endswith(" (WIRE)")
+    code, lines = _compare(tmp_path / "b", old, schema("precision: 12"))
+    assert (code, _rules_of(lines)) == (1, ["PROPERTY_DIGITS_NARROWED"])  # scale 2 → 0
+    code, lines = _compare(tmp_path / "c", old, schema("precision: 11, scale: 2"))
+    assert (code, _rules_of(lines)) == (1, ["PROPERTY_DIGITS_WIDENED"])
+    code, lines = _compare(tmp_path / "d", old, schema("precision: 10, scale: 2"))
+    assert (code, lines) == (0, [])
