@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 
 from entanglement._plansend import SendPlan, allowed, dest_hook, policy_chain
 from entanglement._sansio import ResponseContext
@@ -36,10 +36,22 @@ from entanglement.interface import (
 )
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from entanglement._hashes import DestHash
     from entanglement.protocol import SyncProtocol
 
-__all__ = ["SendMixin"]
+__all__ = ["SendMixin", "SendOptions"]
+
+
+class SendOptions(TypedDict, total=False):
+    """The keywords of ``synchronize`` that do not decide its result type."""
+
+    destinations: Iterable[Any] | None
+    exclude: Iterable[Any]
+    operation: Any
+    attributes_to_sync: Iterable[str] | None
+    priority: int | None
 
 
 class SendMixin:
@@ -61,18 +73,16 @@ class SendMixin:
             self, dest_hash: DestHash | None
         ) -> SyncProtocol | None: ...
 
+    # The overloads name only what tells their results apart; the other keywords
+    # are SendOptions, spelled once (the body's own signature lists them all).
     @overload
     def synchronize(
         self,
         obj: Any,
         *,
-        destinations: Iterable[Any] | None = None,
-        exclude: Iterable[Any] = (),
-        operation: Any = "sync",
-        attributes_to_sync: Iterable[str] | None = None,
         response: Literal[False] = False,
         response_for: ResponseContext | None = None,
-        priority: int | None = None,
+        **options: Unpack[SendOptions],
     ) -> None: ...
 
     @overload
@@ -80,13 +90,9 @@ class SendMixin:
         self,
         obj: Any,
         *,
-        destinations: Iterable[Any] | None = None,
-        exclude: Iterable[Any] = (),
-        operation: Any = "sync",
-        attributes_to_sync: Iterable[str] | None = None,
         response: Literal[True] | asyncio.Future[Any],
         response_for: None = None,
-        priority: int | None = None,
+        **options: Unpack[SendOptions],
     ) -> asyncio.Future[Any]: ...
 
     def synchronize(

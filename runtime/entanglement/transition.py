@@ -393,29 +393,26 @@ class TransitionOperation(SyncOperation):
     def _flood_info(self, obj: Any, info: dict[str, Any]) -> None:
         """Toward the owner with the context, to every other neighbour without it."""
         manager, sender = info["manager"], info.get("sender")
-        attributes = info.get("attributes")
         next_hop = None
         if not obj.sync_is_local:
             next_hop = manager.dest_by_hash(obj.sync_owner.dest_hash)
+        sends: list[tuple[list[Any], ResponseContext | None]] = []
         if next_hop is not None and next_hop != sender:
-            manager.synchronize(
-                obj,
-                destinations=[next_hop],
-                operation=self.name,
-                attributes_to_sync=attributes,
-                response_for=info.get("response_for"),
-            )
+            sends.append(([next_hop], info.get("response_for")))
         others = [
             protocol.dest
             for protocol in manager.connections
             if protocol.dest != sender and protocol.dest != next_hop
         ]
         if others:
+            sends.append((others, None))
+        for destinations, response_for in sends:
             manager.synchronize(
                 obj,
-                destinations=others,
+                destinations=destinations,
                 operation=self.name,
-                attributes_to_sync=attributes,
+                attributes_to_sync=info.get("attributes"),
+                response_for=response_for,
             )
 
 

@@ -130,7 +130,12 @@ class SyncConnection:
         self.in_count = 0
         self.awaited: dict[int, list[ResponseContext]] = {}
         self.pending_no_resp: list[int] = []
-        self.queue = DirtyQueue(build_payload)
+        self.queue = DirtyQueue(build_payload, on_add=self._wake)
+        # enqueue(obj, operation, attributes, context, priority) queues ``obj`` for
+        # this connection, where it coalesces (§7.3): the queue's own ``add``, which
+        # wakes the driver, and raises LocalProtocolError once the connection is
+        # closed.  One signature, one body, and no forwarding call per object.
+        self.enqueue = self.queue.add
         self.closed = False
         # Called (synchronously) whenever there is something new to send.
         self.on_wakeup: Callable[[], None] | None = None
@@ -274,25 +279,6 @@ class SyncConnection:
 
     # -- sending -----------------------------------------------------------------
 
-    def enqueue(
-        self,
-        obj: Any,
-        operation: Any,
-        attributes: frozenset[str] | None,
-        context: ResponseContext | None,
-        priority: int,
-    ) -> QueueElement:
-        """Queue ``obj`` for this connection (coalescing, §7.3).
-
-        Raises:
-            LocalProtocolError: the connection is closed.
-        """
-        if self.closed:
-            raise LocalProtocolError(f"{self.name}: connection is closed")
-        element = self.queue.add(obj, operation, attributes, context, priority)
-        self._wake()
-        return element
-
     def add_no_response(self, number: int) -> None:
         """Owe the peer a ``_no_resp_for`` for its request ``number``."""
         if self.closed:
@@ -429,7 +415,7 @@ class SyncConnection:
             return
         self.closed = True
         self.pending_no_resp = []
-        for element in self.queue.clear():
+        for element in self.queue.close(f"{self.name}: connection is closed"):
             element.release_contexts()
         awaited, self.awaited = self.awaited, {}
         for contexts in awaited.values():

@@ -38,6 +38,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from entanglement._exceptions import LocalProtocolError
 from entanglement._sansio.context import ResponseContext
 
 __all__ = ["DirtyQueue", "QueueElement"]
@@ -61,29 +62,21 @@ class QueueElement:
     )
 
     def __init__(
-        self,
-        obj: Any,
-        operation: Any,
-        attributes: frozenset[str] | None,
-        context: ResponseContext | None,
-        priority: int,
-        seq: int = 0,
-        key: int = 0,
+        self, key: int, seq: int, obj: Any, operation: Any, priority: int
     ) -> None:
+        # key: the identity bucket, fixed at insertion (keys may be mutated later);
+        # seq: the arrival order.  The queue sets the attribute subset and attaches
+        # contexts (as it does when merging into an element).
+        self.key = key
+        self.seq = seq
         self.obj = obj
         self.operation = operation
-        self.attributes = attributes
+        self.attributes: frozenset[str] | None = None
         self.overlay: dict[str, Any] | None = None
         # A shared empty tuple until a context arrives: most elements never get one,
         # and a list per element is one more object for the garbage collector.
         self.contexts: list[ResponseContext] | tuple[()] = ()
         self.priority = priority
-        self.seq = seq  # arrival order, set by the queue
-        self.key = (
-            key  # identity bucket, fixed at insertion (keys may be mutated later)
-        )
-        if context is not None:
-            self.add_context(context)
 
     def __repr__(self) -> str:
         return (
@@ -218,10 +211,15 @@ class DirtyQueue:
     Args:
         payload_builder: builds the wire payload of an element; used to snapshot the
             older element's values when a partial update merges into it.
+        on_add: called after every :meth:`add` (the connection wakes its driver).
     """
 
-    def __init__(self, payload_builder: PayloadBuilder) -> None:
+    def __init__(
+        self, payload_builder: PayloadBuilder, on_add: Callable[[], None] | None = None
+    ) -> None:
         self._build = payload_builder
+        self._on_add = on_add
+        self._refusal: str | None = None
         self._main = _Generation()
         self._drained: _Generation | None = None
         self._seq = itertools.count()
@@ -243,27 +241,34 @@ class DirtyQueue:
         context: ResponseContext | None,
         priority: int,
     ) -> QueueElement:
-        """Queue (or merge) a transmission of ``obj``; return the element holding it."""
+        """Queue (or merge) a transmission of ``obj``; return the element holding it.
+
+        Raises:
+            LocalProtocolError: the queue was closed (its connection is).
+        """
+        if self._refusal is not None:
+            raise LocalProtocolError(self._refusal)
         key = obj.sync_hash()
         generation = self._main
-        existing = None
+        element = None
         if self._drained is not None:
-            existing = self._drained.find(obj, key)
-            if existing is not None:
+            element = self._drained.find(obj, key)
+            if element is not None:
                 generation = self._drained
-        if existing is None:
-            existing = generation.find(obj, key)
-        if existing is not None:
-            self._merge(existing, obj, operation, attributes)
-            if context is not None:
-                existing.add_context(context)
-            if priority < existing.priority:
-                generation.reprioritise(existing, priority)
-            return existing
-        element = QueueElement(
-            obj, operation, attributes, context, priority, next(self._seq), key
-        )
-        self._main.push(element)
+        if element is None:
+            element = generation.find(obj, key)
+        if element is None:
+            element = QueueElement(key, next(self._seq), obj, operation, priority)
+            element.attributes = attributes
+            self._main.push(element)
+        else:
+            self._merge(element, obj, operation, attributes)
+            if priority < element.priority:
+                generation.reprioritise(element, priority)
+        if context is not None:
+            element.add_context(context)
+        if self._on_add is not None:
+            self._on_add()
         return element
 
     def pop(self) -> QueueElement | None:
@@ -299,8 +304,15 @@ class DirtyQueue:
         self._main = _Generation()
         return True
 
+    def close(self, refusal: str) -> list[QueueElement]:
+        """Drop everything and refuse later adds with ``refusal`` (the connection was
+        lost); return the dropped elements."""
+        self._refusal = refusal
+        self._on_add = None  # nothing to wake any more; frees a connection's cycle
+        return self.clear()
+
     def clear(self) -> list[QueueElement]:
-        """Drop everything (connection lost); return the dropped elements."""
+        """Drop everything; return the dropped elements."""
         dropped = [e for g in self._generations() for e in g.elements()]
         self._main = _Generation()
         self._drained = None
