@@ -269,9 +269,24 @@ class ConnectMixin:
             return
         protocol.dest_hash, protocol.der_cert = dest_hash, der
         bw.connection_made(transport)
-        await self._incoming(protocol, bw)
+        await self.serve_incoming(protocol, bw)
 
-    async def _incoming(self, protocol: SyncProtocol, bw: BandwidthProtocol) -> None:
+    @property
+    def closing(self) -> bool:
+        """True once the manager started closing: transports accept no new peers."""
+        return self._closing
+
+    async def serve_incoming(
+        self, protocol: SyncProtocol, bw: BandwidthProtocol
+    ) -> None:
+        """Run the set-up of a connection a listener accepted, until it is live.
+
+        For transports (TLS and unix listeners here, the WebSocket server in
+        :mod:`entanglement.websocket`): ``protocol.dest_hash`` is the authenticated
+        peer and ``bw`` already has its transport.  Finds (or asks for) the peer's
+        destination, settles a simultaneous connect, runs ``dest.connected()`` and
+        registers the connection; a failure closes it (logged, never raised).
+        """
         peer_hash = protocol.dest_hash
         assert peer_hash is not None
         dest = await self._destination_for(protocol, peer_hash)
@@ -366,7 +381,7 @@ class ConnectMixin:
         path = sock.getsockname()
         protocol.dest_hash = DestHash.from_unix_dest_info(path, pid, uid, gid)
         protocol.peer_address = f"unix:{path} pid {pid} uid {uid}"
-        self.create_task(self._incoming(protocol, bw), name="incoming unix")
+        self.create_task(self.serve_incoming(protocol, bw), name="incoming unix")
 
     # -- loss --------------------------------------------------------------------
 

@@ -120,15 +120,23 @@ class SyncServer(SyncManager):
     def _listener_started(self, future: asyncio.Future[Any]) -> None:
         if future.cancelled() or future.exception() is not None:
             return
-        server = future.result()
-        if self._closing:
-            server.close()
-        self._servers.append(server)
+        self.add_listener(future.result())
 
     @property
     def servers(self) -> list[asyncio.Server]:
         """The listening servers."""
         return list(self._servers)
+
+    def add_listener(self, server: Any) -> None:
+        """Close ``server`` with this manager, as its own listeners are.
+
+        For listeners started outside this class (the WebSocket server of
+        :func:`entanglement.websocket.serve_websocket`): any object with ``close()``
+        and an awaitable ``wait_closed()``; it is listed in :attr:`servers`.
+        """
+        if self._closing:
+            server.close()
+        self._servers.append(server)
 
     def _close_listeners(self) -> None:
         for server in self._servers:

@@ -135,7 +135,7 @@ class _Endpoint:
     ) -> Response | None:
         if self.path is not None and request.path.split("?")[0] != self.path:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not found\n")
-        if self.manager._closing:
+        if self.manager.closing:
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Closing\n")
         wsreq = WebSocketRequest(
             request.path, request.headers, connection.remote_address, connection
@@ -181,7 +181,7 @@ class _Endpoint:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(transport.run())
-                await manager._incoming(protocol, bw)
+                await manager.serve_incoming(protocol, bw)
         finally:
             self._forget(dest, protocol)
 
@@ -198,7 +198,7 @@ class _Endpoint:
 
     def _forget(self, dest: Any, protocol: SyncProtocol) -> None:
         manager = self.manager
-        if not getattr(dest, "ephemeral", True) or manager._closing:
+        if not getattr(dest, "ephemeral", True) or manager.closing:
             return
         if manager.dest_by_hash(dest.dest_hash) is not dest:
             return
@@ -243,9 +243,9 @@ async def serve_websocket(
         max_queue=MAX_QUEUE,
         compression=None,
     )
-    servers = getattr(manager, "_servers", None)
-    if isinstance(servers, list):
-        servers.append(server)
+    add_listener = getattr(manager, "add_listener", None)  # a SyncServer's
+    if add_listener is not None:
+        add_listener(server)  # closed with the manager
     return server
 
 

@@ -185,3 +185,19 @@ def test_client_reconnects_after_the_server_drops_it() -> None:
             await wait_until(lambda: (who, "map") in rc.store_for_class(Cursor))
 
     run(scenario())
+
+
+def test_the_websocket_listener_is_the_managers_and_closes_with_it() -> None:
+    # serve_websocket hands its listener to the SyncServer (add_listener): it is
+    # listed beside the TLS ones and stops accepting when the manager closes.
+    async def scenario() -> None:
+        srv, _ = server()
+        async with srv:
+            listener = await serve_websocket(srv, Sessions("ann"), path="/sync")
+            assert listener in srv.servers
+            assert not srv.closing
+        assert srv.closing
+        await listener.wait_closed()  # closed by the manager, not by us
+        assert not listener.is_serving()
+
+    run(scenario())
