@@ -147,7 +147,7 @@ def _validate(files: list[Path], root: Path, diags: Diagnostics) -> list[Registr
         spec = validate_file(node, shown, diags) if node is not None else None
         if spec is not None:
             specs.append(spec)
-    resolve_project(specs, diags)
+    resolve_project(specs, diags, root)
     return specs
 
 

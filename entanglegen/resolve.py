@@ -16,6 +16,8 @@ Choices:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from . import naming
 from .breaking_renames import check_renames
 from .collisions import check_collisions
@@ -230,9 +232,15 @@ def _describe(item: EnumSpec | TypeSpec) -> str:
     return f"enum {item.name!r}"
 
 
-def resolve_project(regs: list[RegistrySpec], diags: Diagnostics) -> None:
-    """Check the project as a whole and attach resolved types (in place)."""
+def resolve_project(
+    regs: list[RegistrySpec], diags: Diagnostics, root: Path | None = None
+) -> None:
+    """Check the project as a whole and attach resolved types (in place).
+
+    ``root`` (the project root) is where hooks of the application's own modules are
+    looked for when the interpreter does not find them.
+    """
     _Resolver(regs, diags).run()
     check_collisions(regs, diags)
-    check_hooks(regs, diags)
+    check_hooks(regs, diags, (root,) if root is not None else ())
     check_renames(regs, diags)
