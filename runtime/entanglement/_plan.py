@@ -10,7 +10,10 @@ once, then read by one code body.
   should_listen hooks, the registry's context, the construction, the
   should_listen_constructed chain, the object's own hooks and fill per concrete class,
   and how the operation runs (the registry's ``sync_receive`` override, to which the
-  operation's steps are lent, or the steps themselves: registry hooks and flood rule).
+  operation's steps are lent, or the steps themselves: registry hooks and flood rule;
+  the flood left out while the manager has no link besides the sender, links only
+  appearing between chunks).  The base fill of a message key tuple is a compiled
+  fill of the class (:func:`entanglement._codecplan.filler_of`).
 * Send plans (:mod:`entanglement._plansend`): per class of object sent by a manager:
   its registry and which policy hooks are the application's; checked on every call
   (same class attributes, no hook set on the manager or registry since).  The payload
