@@ -1,7 +1,8 @@
 """The sans-IO core of the entanglement runtime.
 
 Framing (:mod:`.framing`), the dirty queue (:mod:`.queue`), response bookkeeping
-(:mod:`.context`) and per-connection state (:mod:`.connection`).  Nothing in this package
+(:mod:`.context`) and per-connection state (:mod:`.connection`, its two halves in
+:mod:`.incoming` and :mod:`.outgoing`).  Nothing in this package
 imports asyncio, ssl or socket (``tests/runtime/sansio/test_no_io.py`` enforces it): the
 drivers in :mod:`entanglement.protocol` and :mod:`entanglement.network` move the bytes.
 """
