@@ -3,8 +3,10 @@
 Usage: ``entanglegen breaking [SCHEMAS…] --against REF_OR_DIR [--format text|json|github]``
 
 Both sides go through the generator's stages (:mod:`entanglegen.breaking_model`), are
-matched and compared by the rules of :mod:`entanglegen.breaking_rules` and
-:mod:`entanglegen.breaking_props` (docs/schema.md, "Evolving a schema", lists them all), and
+matched and compared by the rules of :mod:`entanglegen.breaking_rules` (which calls
+:mod:`entanglegen.breaking_props`, :mod:`entanglegen.breaking_options` and
+:mod:`entanglegen.breaking_navigation`; docs/schema.md, "Evolving a schema", lists them
+all), and
 every change is reported at the new file's place (the old file's for a removal)::
 
     schemas/board.yaml:12:7: breaking: [PROPERTY_REMOVED] property ... (WIRE, SQL, API)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from . import naming
+from .breaking_navigation import NavFacts, navigation
 from .collisions_constraints import table_constraints
 from .diagnostics import Diagnostic, Diagnostics, Loc
 from .ir_types import table_name
@@ -132,6 +133,7 @@ class RegistryFacts:
     operations: dict[str, Loc]
     enums: dict[str, EnumFacts]
     types: dict[str, TypeFacts]
+    navigation: tuple[NavFacts, ...] = ()  # sql: the attributes relationships make
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +185,7 @@ def _registry(reg: RegistrySpec, by_name: dict[str, RegistrySpec]) -> RegistryFa
         operations=ops,
         enums=enums,
         types={t.name: _type(reg, t, by_name) for t in reg.types},
+        navigation=navigation(reg),
     )
 
 

@@ -1,7 +1,8 @@
 """Rules of ``entanglegen breaking`` for registries, operations, enums and types.
 
 :func:`compare` matches the old and the new side and lists every :class:`Change`.
-Matching, so that moves and declared renames are not reported as removals:
+Matching (:mod:`entanglegen.breaking_match`), so that moves and declared renames are not
+reported as removals:
 
 * registries by registry name (the file may move or be renamed: not a change); an old and
   a new registry left over with the same package (else the same file name) are one
@@ -11,15 +12,24 @@ Matching, so that moves and declared renames are not reported as removals:
 * a type's parent and key are compared through those matches, so renaming a key property
   reports the rename, not a new key.
 
-Property rules and the meaning of the categories are in :mod:`entanglegen.breaking_props`.
+Property rules and the meaning of the categories are in :mod:`entanglegen.breaking_props`;
+table options, decimals, lists and maps in :mod:`entanglegen.breaking_options`; navigation
+attributes in :mod:`entanglegen.breaking_navigation`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import PurePosixPath
 
+from .breaking_match import (
+    match_registries,
+    match_types,
+    matched_properties,
+    places,
+    renames,
+)
 from .breaking_model import Project, RegistryFacts, TypeFacts
+from .breaking_navigation import compare_navigation
 from .breaking_options import constraints
 from .breaking_props import API, SQL, WIRE, Emit, added, changed, enum_values, removed
 from .diagnostics import Loc
@@ -80,6 +90,10 @@ RULES: dict[str, tuple[str, ...]] = {
     "INDEX_REMOVED": (),
     "SERVER_DEFAULT_CHANGED": (),
     "ONUPDATE_CHANGED": (),
+    # navigation attributes (entanglegen.breaking_navigation)
+    "NAVIGATION_ADDED": (),
+    "NAVIGATION_REMOVED": (API,),
+    "NAVIGATION_CHANGED": (API,),
 }
 
 
@@ -122,8 +136,8 @@ class _Collector:
 
 def compare(old: Project, new: Project) -> list[Change]:
     """Every change from ``old`` to ``new`` (both resolved without errors), sorted."""
-    out = _Collector(_renames(old, new))
-    pairs = _match_registries(old.registries, new.registries)
+    out = _Collector(renames(old, new))
+    pairs = match_registries(old.registries, new.registries)
     for before, after in pairs:
         if before is None and after is not None:
             out.emitter(after.name, sql=False)(
@@ -145,50 +159,6 @@ def compare(old: Project, new: Project) -> list[Change]:
         elif before is not None and after is not None:
             _registry(out, before, after)
     return sorted(out.changes, key=Change.sort_key)
-
-
-def _renames(old: Project, new: Project) -> dict[str, str]:
-    """Old qualified type and enum names to new ones, across registry and type renames."""
-    names: dict[str, str] = {}
-    for before, after in _match_registries(old.registries, new.registries):
-        if before is None or after is None:
-            continue
-        for enum in before.enums:
-            names[f"{before.name}.{enum}"] = f"{after.name}.{enum}"
-        for old_type, new_type in _match_types(before, after):
-            names[f"{before.name}.{old_type.name}"] = f"{after.name}.{new_type.name}"
-    return names
-
-
-def _match_registries(
-    old: dict[str, RegistryFacts], new: dict[str, RegistryFacts]
-) -> list[tuple[RegistryFacts | None, RegistryFacts | None]]:
-    pairs: list[tuple[RegistryFacts | None, RegistryFacts | None]] = [
-        (old[n], new[n]) for n in new if n in old
-    ]
-    gone = [r for n, r in old.items() if n not in new]
-    for name, reg in new.items():
-        if name not in old:
-            before = _renamed_registry(gone, reg)
-            if before is not None:
-                gone.remove(before)
-            pairs.append((before, reg))
-    pairs += [(reg, None) for reg in gone]
-    return pairs
-
-
-def _renamed_registry(
-    gone: list[RegistryFacts], reg: RegistryFacts
-) -> RegistryFacts | None:
-    """The old registry a new one renames: same package, else same file name."""
-    for same in (
-        lambda r: r.package == reg.package,
-        lambda r: PurePosixPath(r.path).name == PurePosixPath(reg.path).name,
-    ):
-        found = [r for r in gone if same(r)]
-        if len(found) == 1:
-            return found[0]
-    return None
 
 
 def _registry(out: _Collector, old: RegistryFacts, new: RegistryFacts) -> None:
@@ -223,6 +193,13 @@ def _registry(out: _Collector, old: RegistryFacts, new: RegistryFacts) -> None:
     _operations(emit, old, new)
     _enums(out.emitter(new.name, sql=sql), old, new)
     _types(out, sql, old, new)
+    compare_navigation(
+        emit,
+        old.navigation,
+        new.navigation,
+        {before.name: after.name for before, after in match_types(old, new)},
+        places(new),
+    )
 
 
 def _operations(emit: Emit, old: RegistryFacts, new: RegistryFacts) -> None:
@@ -265,21 +242,9 @@ def _enums(emit: Emit, old: RegistryFacts, new: RegistryFacts) -> None:
             enum_values(emit, name, enum.loc, before.values, enum.values)
 
 
-def _match_types(
-    old: RegistryFacts, new: RegistryFacts
-) -> list[tuple[TypeFacts, TypeFacts]]:
-    pairs = []
-    for name, spec in new.types.items():
-        if name in old.types:
-            pairs.append((old.types[name], spec))
-        elif spec.renamed_from in old.types and spec.renamed_from not in new.types:
-            pairs.append((old.types[spec.renamed_from], spec))
-    return pairs
-
-
 def _types(out: _Collector, sql: bool, old: RegistryFacts, new: RegistryFacts) -> None:
     emit = out.emitter(new.name, sql=sql)
-    pairs = _match_types(old, new)
+    pairs = match_types(old, new)
     renames = {before.name: after.name for before, after in pairs}
     matched_new = set(renames.values())
     for name, spec in old.types.items():
@@ -357,20 +322,9 @@ def _type(
             f"priority of {name} changed from {old.priority} to {new.priority}",
             (),
         )
-    props = _matched_properties(old, new)
+    props = matched_properties(old, new)
     _properties(out, sql, registry, old, new, props)
     constraints(emit, name, old, new, props)
-
-
-def _matched_properties(old: TypeFacts, new: TypeFacts) -> dict[str, str]:
-    """Old property name -> new, by name or by the new one's ``renamed_from``."""
-    props: dict[str, str] = {}
-    for name, prop in new.props.items():
-        if name in old.props:
-            props[name] = name
-        elif prop.renamed_from in old.props and prop.renamed_from not in new.props:
-            props[prop.renamed_from] = name
-    return props
 
 
 def _properties(

@@ -617,6 +617,7 @@ PAIRS = {
     "UNIQUE_ADDED": "UNIQUE_REMOVED",
     "CHECK_ADDED": "CHECK_REMOVED",
     "INDEX_ADDED": "INDEX_REMOVED",
+    "NAVIGATION_ADDED": "NAVIGATION_REMOVED",
 }
 INVERSE = PAIRS | {v: k for k, v in PAIRS.items()}
 INVERSE |= {r: "PROPERTY_REMOVED" for r in RULES if r.startswith("PROPERTY_ADDED_")}
@@ -852,3 +853,46 @@ def test_decimal_digits_in_a_memory_registry_are_wire_only(tmp_path: Path) -> No
     assert (code, _rules_of(lines)) == (1, ["PROPERTY_DIGITS_WIDENED"])
     code, lines = _compare(tmp_path / "d", old, schema("precision: 10, scale: 2"))
     assert (code, lines) == (0, [])
+
+
+ORG = """\
+registry: org
+package: org_sync
+storage: sql
+types:
+  Team:
+    primary_key: name
+    properties:
+      name: {type: str, length: 40}
+  Person:
+    primary_key: id
+    properties:
+      id: {type: uuid, default: random}
+      team: {type: Team, navigate: team_ref, back: members}
+  Membership:
+    primary_key: [person, team]
+    many_to_many: {person: teams, team: people}
+    properties:
+      person: Person
+      team: Team
+"""
+
+
+def test_navigation_follows_renamed_types_and_properties(tmp_path: Path) -> None:
+    new = (
+        ORG.replace("  Team:\n", "  Squad:\n    renamed_from: Team\n    table: team\n")
+        .replace("type: Team", "type: Squad")
+        .replace("team: Team", "team: Squad")
+        .replace("      team: {", "      squad: {renamed_from: team, ")
+    )
+    code, lines = _compare(tmp_path, ORG, new)
+    assert sorted(_rules_of(lines)) == ["PROPERTY_RENAMED", "TYPE_RENAMED"]
+    assert code == 1  # the column is renamed (SQL) and so is the class (API)
+    # A navigation renamed is one removed (its old name breaks code) and one added.
+    code, lines = _compare(tmp_path / "b", ORG, ORG.replace("team_ref", "team_obj"))
+    assert (code, _rules_of(lines)) == (1, ["NAVIGATION_REMOVED", "NAVIGATION_ADDED"])
+    assert lines[0] == (
+        "new/shop.yaml:13:7: breaking: [NAVIGATION_REMOVED] navigation attribute "
+        "Person.team_ref removed (one Team, through Person.team): code using it "
+        "breaks (API)"
+    )
