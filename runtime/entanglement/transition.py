@@ -39,6 +39,10 @@ Choices where the specification is silent:
   without a manager merges the tables of every manager.
 * The SQL mixin of §15 is :class:`entanglement.sql.send.transition.SqlTransitionTrackerMixin`
   (it overrides :meth:`TransitionTrackerMixin.transition_copy`).
+
+This module is the object's face, the sending side and the operation; the tables and
+what a received message does to a tracked key (continue, end, break, provisional copy)
+are :mod:`entanglement._transition_table`.
 """
 
 from __future__ import annotations
@@ -46,15 +50,26 @@ from __future__ import annotations
 import asyncio
 import copy
 import uuid
-import weakref
 from collections.abc import Iterable
 from typing import Any
 
-from ._errors import SyncBadEncodingError, SyncError, SyncInvalidOperation
+from ._errors import SyncBadEncodingError, SyncInvalidOperation
 from ._model import EphemeralUnflooded, Synchronizable, Unique
 from ._opbase import SyncOperation
 from ._properties import sync_property
 from ._sansio.context import ResponseContext
+from ._transition_table import (
+    BrokenTransition,
+    Table,
+    TransitionKey,
+    break_transition,
+    end_transition,
+    key_from_msg,
+    provisional,
+    same_transition,
+    table_of,
+    tracked_everywhere,
+)
 
 __all__ = [
     "BrokenTransition",
@@ -62,51 +77,6 @@ __all__ = [
     "TransitionTrackerMixin",
     "transition_operation",
 ]
-
-TransitionKey = tuple[Any, ...]
-
-Table = dict[TransitionKey, Any]
-
-# Per manager, per class, the objects in transition by key.  Weak in both, so that
-# managers and classes made by tests or plugins do not live forever because they once
-# had a transition.
-_TRACKED: weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary[type, Table]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _table(manager: Any, cls: type) -> Table:
-    per_class = _TRACKED.get(manager)
-    if per_class is None:
-        per_class = _TRACKED[manager] = weakref.WeakKeyDictionary()
-    table = per_class.get(cls)
-    if table is None:
-        table = per_class[cls] = {}
-    return table
-
-
-class BrokenTransition(SyncError):
-    """A transition was overtaken by another change before the owner accepted it.
-
-    Args:
-        obj: the object whose transition broke (its type and keys name it), or None
-            when the error is built from a received message.
-    """
-
-    transition_id = sync_property()
-
-    def __init__(self, obj: Any = None, *args: Any, **kwargs: Any) -> None:
-        if obj is None:
-            super().__init__(*args, **kwargs)
-            return
-        key = obj.transition_key()
-        super().__init__(
-            f"transition {getattr(obj, 'transition_id', None)} of {obj.sync_type} "
-            f"{key!r} was broken by another change",
-            *args,
-            **kwargs,
-        )
-        self.transition_id = getattr(obj, "transition_id", None)
 
 
 class TransitionTrackerMixin(Synchronizable):
@@ -123,11 +93,8 @@ class TransitionTrackerMixin(Synchronizable):
         Without ``manager``: those of every manager of the process (a copy).
         """
         if manager is not None:
-            return _table(manager, cls)
-        merged: Table = {}
-        for per_class in list(_TRACKED.values()):
-            merged.update(per_class.get(cls, {}))
-        return merged
+            return table_of(manager, cls)
+        return tracked_everywhere(cls)
 
     def transition_key(self) -> TransitionKey:
         """The key of this object in the transition table (its primary-key values)."""
@@ -152,7 +119,7 @@ class TransitionTrackerMixin(Synchronizable):
     ) -> None:
         """Record this object as in transition at ``manager`` (keeping ``pending``'s
         hold); ``key`` defaults to :meth:`transition_key`."""
-        table = _table(manager, type(self))
+        table = table_of(manager, type(self))
         vars(self)["_transition_table"] = table
         vars(self)["_transition_from"] = sender
         vars(self)["_transition_pending"] = pending
@@ -252,19 +219,19 @@ class TransitionTrackerMixin(Synchronizable):
     @classmethod
     def sync_construct(cls, msg: dict[str, Any], **info: Any) -> Synchronizable:
         """Route the message through the transition table, then construct (§15)."""
-        key = _key_from_msg(cls, msg)
+        key = key_from_msg(cls, msg)
         operation = str(info.get("operation"))
-        table = _table(info.get("manager"), cls)
+        table = table_of(info.get("manager"), cls)
         tracked = table.get(key) if key else None
         if tracked is not None:
-            same = _same_transition(tracked, msg, info)
+            same = same_transition(tracked, msg, info)
             if same and operation == "transition":
-                provisional: Synchronizable = tracked
-                return provisional
+                current: Synchronizable = tracked
+                return current
             if same:
-                _end_transition(tracked, msg, info)
+                end_transition(tracked, msg, info)
             else:
-                _break_transition(tracked, info)
+                break_transition(tracked, info)
         if operation != "transition":
             return super().sync_construct(msg, **info)
         if not isinstance(msg.get("transition_id"), str):
@@ -272,106 +239,8 @@ class TransitionTrackerMixin(Synchronizable):
                 f"a transition of {cls.sync_type} needs a transition_id text",
                 network_msg=msg,
             )
-        made: Synchronizable = _provisional(cls, msg, key, info)
+        made: Synchronizable = provisional(cls, msg, key, info, super().sync_construct)
         return made
-
-
-def _key_from_msg(cls: type[Any], msg: dict[str, Any]) -> TransitionKey | None:
-    names = cls.sync_primary_keys
-    if names == Unique or any(name not in msg for name in names):
-        return None
-    try:
-        return tuple(cls._sync_properties[name].decode(msg[name]) for name in names)
-    except (TypeError, ValueError) as exc:
-        raise SyncBadEncodingError(
-            f"bad primary key of {cls.sync_type}: {exc}", network_msg=msg
-        ) from exc
-
-
-def _same_transition(tracked: Any, msg: dict[str, Any], info: dict[str, Any]) -> bool:
-    if msg.get("transition_id") != getattr(tracked, "transition_id", None):
-        return False
-    started_by = vars(tracked).get("_transition_from")
-    return started_by is not None and started_by == info.get("sender")
-
-
-def _end_transition(tracked: Any, msg: dict[str, Any], info: dict[str, Any]) -> None:
-    """The initiator's final message: its context inherits the pending response."""
-    pending = vars(tracked).pop("_transition_pending", None)
-    response_for = info.get("response_for")
-    if pending is not None:
-        if response_for is not None:
-            response_for.merge(pending)
-        pending.release()
-    tracked.remove_from_transition(broken=False)
-    if tracked.sync_is_local:
-        msg.pop("transition_id", None)  # the owner applies the final state as such
-
-
-def _break_transition(tracked: Any, info: dict[str, Any]) -> None:
-    """Another change for the key: answer the held request with BrokenTransition."""
-    started_by = vars(tracked).get("_transition_from")
-    if started_by is None:
-        future = vars(tracked).get("_transition_future")
-        response_for = info.get("response_for")
-        if response_for is not None and future in response_for.futures:
-            return  # the answer to our own request ends the transition itself
-        if tracked.sync_is_local:
-            tracked.remove_from_transition(broken=True)
-        return
-    pending = vars(tracked).pop("_transition_pending", None)
-    manager = info.get("manager")
-    if pending is not None and manager is not None:
-        try:
-            manager.synchronize(
-                BrokenTransition(tracked),
-                destinations=[started_by],
-                operation="error",
-                response_for=pending,
-            )
-        finally:
-            pending.release()
-    tracked.remove_from_transition(broken=False)
-
-
-def _provisional(
-    cls: type[Any],
-    msg: dict[str, Any],
-    key: TransitionKey | None,
-    info: dict[str, Any],
-) -> Any:
-    """A copy of the stored object (else of what normal construction returns),
-    recorded as in transition."""
-    if key is None:
-        raise SyncBadEncodingError(
-            f"a transition of {cls.sync_type} needs its primary keys", network_msg=msg
-        )
-    base = super(TransitionTrackerMixin, cls).sync_construct(msg, **info)
-    context = info.get("context")
-    saved = getattr(context, "saved", None)
-    if isinstance(saved, list):  # a store context must not roll back what we never fill
-        saved[:] = [entry for entry in saved if entry[0] is not base]
-    stored = _stored(info.get("registry"), cls, key)
-    provisional = cls.transition_copy(stored if stored is not None else base)
-    for name in ("_transition_future", "_transition_table", "_transition_key"):
-        vars(provisional).pop(name, None)
-    provisional.transition_id = msg["transition_id"]
-    pending = info.get("response_for")
-    if pending is not None:
-        pending.hold()
-    provisional.store_for_transition(
-        info.get("manager"), sender=info.get("sender"), pending=pending, key=key
-    )
-    return provisional
-
-
-def _stored(registry: Any, cls: type[Any], key: TransitionKey) -> Any:
-    """The object a memory registry holds under ``key`` (None elsewhere)."""
-    store_for_class = getattr(registry, "store_for_class", None)
-    if store_for_class is None:
-        return None
-    found = store_for_class(cls).get(key[0] if len(key) == 1 else key)
-    return found if isinstance(found, cls) else None
 
 
 class TransitionOperation(SyncOperation):

@@ -55,6 +55,9 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from entanglement._exceptions import EntanglementError
+
+# the §15 break (error upstream, or the owner's future fails)
+from entanglement._transition_table import break_transition as _break_transition
 from entanglement.sql.schema.model import SqlSynchronizable
 from entanglement.sql.schema.plan import row_plan
 from entanglement.sql.send.capture import (
@@ -65,10 +68,7 @@ from entanglement.sql.send.capture import (
     snapshot,
 )
 from entanglement.sql.send.session import SqlSyncSession
-from entanglement.transition import (
-    TransitionTrackerMixin,
-    _break_transition,  # the §15 break (error upstream, or the owner's future fails)
-)
+from entanglement.transition import TransitionTrackerMixin
 
 __all__ = ["DirtyTransitionError", "SqlTransitionTrackerMixin"]
 
