@@ -496,9 +496,9 @@ def assign_failed(key: str, msg: dict[str, Any], exc: Exception) -> NoReturn:
 def _bad_encoding(
     text: str, msg: Mapping[str, Any], cause: Exception | None = None
 ) -> Exception:
-    # Imported here (errors only): _errors depends on this module.  A SyncError raised
+    # Imported here (errors only): _wire_errors depends on this module.  A SyncError raised
     # by a decoder or setter is the application's own verdict and passes unchanged.
-    from ._errors import SyncBadEncodingError, SyncError
+    from ._wire_errors import SyncBadEncodingError, SyncError
 
     if isinstance(cause, SyncError):
         return cause

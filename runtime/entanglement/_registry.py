@@ -110,7 +110,7 @@ class SyncRegistry:
         try:
             return self.operations[name]
         except KeyError:
-            from ._errors import SyncInvalidOperation
+            from ._wire_errors import SyncInvalidOperation
 
             raise SyncInvalidOperation(
                 f"operation {peer_repr(name)} is not supported by {type(self).__name__} "
@@ -133,7 +133,7 @@ class SyncRegistry:
             if found is not None:
                 return found
         if isinstance(default, str) and default == "raise":
-            from ._errors import UnregisteredSyncClass
+            from ._wire_errors import UnregisteredSyncClass
 
             raise UnregisteredSyncClass(
                 f"sync_type {tag!r} is not registered in {self!r}"

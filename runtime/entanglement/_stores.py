@@ -12,10 +12,10 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._errors import SyncBadEncodingError, SyncBadOwner
 from ._hashes import DestHash
 from ._model import Synchronizable, Unique
 from ._properties import sync_property
+from ._wire_errors import SyncBadEncodingError, SyncBadOwner
 from .types import uuid_decoder
 
 __all__ = [

@@ -15,9 +15,9 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from ._errors import SyncBadEncodingError, SyncError
 from ._model import Unique
 from ._properties import sync_property
+from ._wire_errors import SyncBadEncodingError, SyncError
 
 __all__ = [
     "BrokenTransition",

@@ -19,8 +19,8 @@ import re
 from typing import Any, Final
 
 from entanglement._codecplan import RESERVED_KEYS
-from entanglement._errors import SyncBadEncodingError, SyncError, json_safe
 from entanglement._sansio.peertext import peer_repr
+from entanglement._wire_errors import SyncBadEncodingError, SyncError, json_safe
 
 __all__ = [
     "check_error_flag",

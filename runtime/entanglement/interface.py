@@ -4,7 +4,7 @@
 * :mod:`entanglement._model`: ``SynchronizableMeta``, ``Synchronizable``, ``Unique``,
   ``EphemeralUnflooded``, ``overrides_sync_receive``;
 * :mod:`entanglement._registry`: ``SyncRegistry``;
-* :mod:`entanglement._errors`: the ``SyncError`` tree and the built-in ``error_registry``.
+* :mod:`entanglement._wire_errors`: the ``SyncError`` tree and the built-in ``error_registry``.
 
 Seams other layers rely on (see each module's docstring for details):
 
@@ -22,7 +22,17 @@ Seams other layers rely on (see each module's docstring for details):
 
 from __future__ import annotations
 
-from ._errors import (
+from ._model import (
+    EphemeralUnflooded,
+    OwnerLike,
+    Synchronizable,
+    SynchronizableMeta,
+    Unique,
+    overrides_sync_receive,
+)
+from ._properties import NoSyncProperty, SyncProperty, no_sync_property, sync_property
+from ._registry import SyncRegistry
+from ._wire_errors import (
     ErrorRegistry,
     SyncBadEncodingError,
     SyncBadOwner,
@@ -36,16 +46,6 @@ from ._errors import (
     describe_destination,
     error_registry,
 )
-from ._model import (
-    EphemeralUnflooded,
-    OwnerLike,
-    Synchronizable,
-    SynchronizableMeta,
-    Unique,
-    overrides_sync_receive,
-)
-from ._properties import NoSyncProperty, SyncProperty, no_sync_property, sync_property
-from ._registry import SyncRegistry
 
 __all__ = [
     "EphemeralUnflooded",

@@ -61,7 +61,6 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from ._errors import SyncBadEncodingError, SyncBadOwner, SyncNotFound, SyncUnauthorized
 from ._model import EphemeralUnflooded, Synchronizable
 from ._properties import sync_property
 from ._registry import SyncRegistry
@@ -73,6 +72,12 @@ from ._stores import (
     SyncStore,
     is_storable,
     owner_id_from_msg,
+)
+from ._wire_errors import (
+    SyncBadEncodingError,
+    SyncBadOwner,
+    SyncNotFound,
+    SyncUnauthorized,
 )
 from .operations import create, delete, forward, sync
 from .types import uuid_decoder

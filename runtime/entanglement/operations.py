@@ -29,14 +29,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._errors import (
-    SyncBadEncodingError,
-    SyncBadOwner,
-    SyncNotConnected,
-    SyncUnauthorized,
-    WrongSyncDestination,
-    describe_destination,
-)
 from ._model import EphemeralUnflooded, Unique
 from ._opbase import (
     ErrorOperation,
@@ -44,6 +36,14 @@ from ._opbase import (
     SyncOperation,
     error,
     floods_only_elsewhere,
+)
+from ._wire_errors import (
+    SyncBadEncodingError,
+    SyncBadOwner,
+    SyncNotConnected,
+    SyncUnauthorized,
+    WrongSyncDestination,
+    describe_destination,
 )
 
 __all__ = [

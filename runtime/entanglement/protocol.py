@@ -158,7 +158,7 @@ class SyncProtocol:
             SyncNotConnected: the connection is closed.
         """
         if self.closed:
-            from entanglement._errors import SyncNotConnected
+            from entanglement._wire_errors import SyncNotConnected
 
             raise SyncNotConnected(dest=self.dest)
         self.conn.enqueue(obj, operation, attributes, context, priority)

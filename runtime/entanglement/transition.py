@@ -53,7 +53,6 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from ._errors import SyncBadEncodingError, SyncInvalidOperation
 from ._model import EphemeralUnflooded, Synchronizable, Unique
 from ._opbase import SyncOperation
 from ._properties import sync_property
@@ -70,6 +69,7 @@ from ._transition_table import (
     table_of,
     tracked_everywhere,
 )
+from ._wire_errors import SyncBadEncodingError, SyncInvalidOperation
 
 __all__ = [
     "BrokenTransition",

@@ -61,7 +61,7 @@ import sqlalchemy.exc
 from sqlalchemy.orm import sessionmaker
 
 from entanglement._codecplan import aliases_of
-from entanglement._errors import SyncError, UnregisteredSyncClass
+from entanglement._wire_errors import SyncError, UnregisteredSyncClass
 from entanglement.sql.receive.holds import Holds
 from entanglement.sql.receive.store import Pending, store, table_ranks
 from entanglement.sql.receive.transient import first_line, is_transient

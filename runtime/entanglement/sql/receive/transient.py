@@ -186,7 +186,7 @@ async def drop_link_on_fault(answer: Awaitable[Any], protocol: Any, what: str) -
     Raises:
         sqlalchemy.exc.DBAPIError: a fault that is not transient (as any other error).
     """
-    from entanglement._errors import SyncNotConnected
+    from entanglement._wire_errors import SyncNotConnected
 
     try:
         await answer

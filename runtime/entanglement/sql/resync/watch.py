@@ -38,8 +38,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from entanglement._errors import SyncNotConnected
 from entanglement._exceptions import TransportError
+from entanglement._wire_errors import SyncNotConnected
 from entanglement.sql.receive.transient import FaultEpisodes, is_transient
 from entanglement.sql.resync.answer import answer_i_have
 from entanglement.sql.schema.bookkeeping import SyncOwner

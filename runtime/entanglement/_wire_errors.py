@@ -1,4 +1,10 @@
-"""The SyncError tree: exceptions that are also Synchronizables (§6).
+"""The SyncError tree: the errors that travel on the wire (§6).
+
+Each of these exceptions is also a Synchronizable, sent to a peer as an ``error``
+message and rebuilt there (public face: :mod:`entanglement.interface`).  The rest of the
+runtime's exceptions (protocol and transport errors, which never leave the process) and
+their root ``EntanglementError`` are :mod:`entanglement._exceptions`; ``SyncError``
+derives from that root, so one ``except EntanglementError`` catches both kinds.
 
 An error travels as ``{"args": [...], "network_msg": {...} | null, "context": text | null,
 "cause": text | null, "_sync_is_error": true}`` with ``_sync_type`` = its class name and
