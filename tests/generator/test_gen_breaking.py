@@ -896,3 +896,65 @@ def test_navigation_follows_renamed_types_and_properties(tmp_path: Path) -> None
         "Person.team_ref removed (one Team, through Person.team): code using it "
         "breaks (API)"
     )
+
+
+def test_the_example_schemas_changed_in_git(tmp_path: Path) -> None:
+    """The new rules on the example schemas, through a git ref and ``--format json``."""
+    root = tmp_path / "proj"
+    shutil.copytree(ROOT / "schemas", root / "schemas")
+    (root / "pyproject.toml").write_text('[tool.entanglegen]\nschemas = ["schemas"]\n')
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", ".")
+    _git(root, "commit", "-q", "-m", "v1")
+    path = root / "schemas" / "exercise.yaml"
+    text = path.read_text()
+    for old, new in (
+        ("precision: 8\n", "precision: 10\n"),
+        ('"length(callsign) >= 2"', '"length(callsign) >= 3"'),
+        (
+            "opened_at: {type: datetime, default: now, index: true}",
+            "opened_at: {type: datetime, default: now}",
+        ),
+        ("navigate: taker, back: handoffs_taken}", "navigate: taker}"),
+    ):
+        assert old in text
+        text = text.replace(old, new)
+    path.write_text(text)
+    code, out, err = run_cli(
+        "breaking", "--against", "main", "--format", "json", cwd=root
+    )
+    assert code == 1
+    found = {
+        c["rule"]: (c["line"], c["subject"], c["categories"], c["status"])
+        for c in json.loads(out)["changes"]
+    }
+    lines = text.splitlines()
+
+    def line_of(fragment: str) -> int:
+        return next(n for n, line in enumerate(lines, 1) if fragment in line)
+
+    assert found == {
+        "PROPERTY_DIGITS_WIDENED": (
+            line_of("      score:"),
+            "Team.score",
+            ["WIRE", "SQL"],
+            "breaking",
+        ),
+        "CHECK_CHANGED": (
+            line_of("length(callsign) >= 3"),
+            "Participant.callsign",
+            ["WIRE", "SQL"],
+            "breaking",
+        ),
+        "INDEX_REMOVED": (line_of("opened_at:"), "HelpRequest.opened_at", [], "safe"),
+        "NAVIGATION_REMOVED": (
+            line_of("to_participant:"),
+            "Participant.handoffs_taken",
+            ["API"],
+            "breaking",
+        ),
+    }
+    assert err.splitlines()[-1] == (
+        "entanglegen breaking: 3 breaking (WIRE 2, SQL 2, API 1), 0 ignored, 1 safe "
+        "change(s) against main"
+    )
