@@ -326,6 +326,14 @@ def _same_value(a: object, b: object) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _same_default(old: PropFacts, new: PropFacts) -> bool:
+    if old.scalar == new.scalar == "decimal":
+        # written as text or an integer: 0 and "0" are one Decimal, "0.00" another
+        # (its own digits are its wire text)
+        return str(old.default) == str(new.default)
+    return _same_value(old.default, new.default)
+
+
 def _default(emit: Emit, subject: str, old: PropFacts, new: PropFacts) -> None:
     if not old.has_default and not new.has_default:
         return
@@ -346,7 +354,7 @@ def _default(emit: Emit, subject: str, old: PropFacts, new: PropFacts) -> None:
             "must pass it",
             (API,),
         )
-    elif not _same_value(old.default, new.default):
+    elif not _same_default(old, new):
         emit(
             "PROPERTY_DEFAULT_CHANGED",
             subject,

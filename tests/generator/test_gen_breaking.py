@@ -958,3 +958,20 @@ def test_the_example_schemas_changed_in_git(tmp_path: Path) -> None:
         "entanglegen breaking: 3 breaking (WIRE 2, SQL 2, API 1), 0 ignored, 1 safe "
         "change(s) against main"
     )
+
+
+def test_decimal_defaults_compare_as_their_text(tmp_path: Path) -> None:
+    def schema(default: str) -> str:
+        return _shop(
+            f"      price: {{type: decimal, precision: 6, scale: 2, {default}}}\n"
+        )
+
+    assert _compare(tmp_path, schema("default: 0"), schema('default: "0"')) == (0, [])
+    code, lines = _compare(
+        tmp_path / "b", schema("default: 0"), schema('default: "0.00"')
+    )
+    assert code == 1
+    assert lines == [
+        "new/shop.yaml:14:7: breaking: [PROPERTY_DEFAULT_CHANGED] default of Item.price "
+        "changed from 0 to '0.00': objects created without it get another value (API)"
+    ]
