@@ -75,7 +75,7 @@ _MODULE_IMPORTS = {
     "Any": "from typing import Any",
     "sa": "import sqlalchemy as sa",
     "GUID": "from entanglement.sql.types import GUID",
-    "_support": "from entanglement import support as _support",
+    "_support": "from entanglement import generated_support as _support",
     "copy": "import copy",
     "decimal": "import decimal",
     "_exact": "from entanglement import exact as _exact",

@@ -3,7 +3,7 @@
 The models are the shapes of ``schemas/exercise.yaml`` that the Team/Player models of
 the other tests lack: joined-table inheritance whose child primary key is a foreign key
 to the parent's (one property, two columns), a polymorphic discriminator kept local,
-enum columns stored by value with the codecs of :mod:`entanglement.support`, a composite
+enum columns stored by value with the codecs of :mod:`entanglement.generated_support`, a composite
 primary key, and client-side defaults (a random UUID key, a default enum member).
 
 Rows are compared whole: primary keys, every synchronised column, the owner and the
@@ -27,7 +27,7 @@ from sql_helpers import CountingRegistry, SqlNode, run, shutdown, wait_until
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, with_polymorphic
 
-from entanglement import support
+from entanglement import generated_support as support
 from entanglement.interface import no_sync_property, sync_property
 from entanglement.sql import GUID, SqlSynchronizable, SyncDeleted, SyncOwner
 

@@ -14,7 +14,7 @@ import uuid
 import pytest
 from ts_paths import GENERATED_TS, HERE, TSC, missing
 
-from entanglement import support
+from entanglement import generated_support as support
 from entanglement.types import binary_encoder, datetime_encoder, uuid_encoder
 
 PACKAGES = sorted(p.name for p in GENERATED_TS.iterdir() if p.is_dir())

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from catalog_sync.models._enums import Region as _catalog_sync_Region
 from sqlalchemy.orm import Mapped, mapped_column
 
-from entanglement import support as _support
+from entanglement import generated_support as _support
 from entanglement.interface import sync_property
 
 from ._base import Base

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from entanglement import support as _support
+from entanglement import generated_support as _support
 from entanglement.interface import Synchronizable, sync_property
 from entanglement.memory import StoreInSyncStoreMixin
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 
-from entanglement import support as _support
+from entanglement import generated_support as _support
 from entanglement.interface import Synchronizable, Unique, sync_property
 from entanglement.memory import StoreInSyncStoreMixin
 

@@ -13,7 +13,7 @@ from inventory_hooks import decode_barcode as _inventory_hooks_decode_barcode
 from inventory_hooks import encode_barcode as _inventory_hooks_encode_barcode
 from sqlalchemy.orm import Mapped, mapped_column
 
-from entanglement import support as _support
+from entanglement import generated_support as _support
 from entanglement.interface import no_sync_property, sync_property
 from entanglement.sql.types import GUID
 from entanglement.types import binary_decoder, binary_encoder

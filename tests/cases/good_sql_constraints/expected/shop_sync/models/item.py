@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from shop_tables import item_table_args as _shop_tables_item_table_args
 from sqlalchemy.orm import Mapped, mapped_column
 
-from entanglement import support as _support
+from entanglement import generated_support as _support
 from entanglement.interface import no_sync_property, sync_property
 from entanglement.sql.types import GUID
 

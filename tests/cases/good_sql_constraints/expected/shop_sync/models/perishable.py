@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from entanglement import support as _support
+from entanglement import generated_support as _support
 from entanglement.interface import sync_property
 from entanglement.sql.types import GUID
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.mutable import MutableDict, MutableList
 from sqlalchemy.orm import Mapped, mapped_column
 
 from entanglement import exact as _exact
-from entanglement import support as _support
+from entanglement import generated_support as _support
 from entanglement.interface import sync_property
 
 from ._base import Base
