@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from entanglement import support as _support
+from entanglement import generated_support as _support
 from entanglement.sql.types import GUID
 
 from ._base import Base

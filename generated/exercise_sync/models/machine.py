@@ -12,7 +12,7 @@ from sqlalchemy.ext.mutable import MutableList
 from sqlalchemy.orm import Mapped, mapped_column
 
 from entanglement import exact as _exact
-from entanglement import support as _support
+from entanglement import generated_support as _support
 from entanglement.interface import no_sync_property, sync_property
 from entanglement.sql.transition import SqlTransitionTrackerMixin
 from entanglement.sql.types import GUID

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, composite, mapped_column
 
+from entanglement import generated_support as _support
 from entanglement import refkeys as _refkeys
-from entanglement import support as _support
 from entanglement.interface import no_sync_property, sync_property
 from entanglement.sql.types import GUID
 from entanglement.types import binary_decoder, binary_encoder

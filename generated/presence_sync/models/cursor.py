@@ -13,7 +13,7 @@ from entanglegen_examples.hooks import (
 from entanglegen_examples.hooks import (
     encode_rgb as _entanglegen_examples_hooks_encode_rgb,
 )
-from entanglement import support as _support
+from entanglement import generated_support as _support
 from entanglement.interface import Synchronizable, sync_property
 from entanglement.memory import StoreInSyncStoreMixin
 from entanglement.types import uuid_decoder, uuid_encoder

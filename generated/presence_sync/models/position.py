@@ -8,7 +8,7 @@ import datetime
 import uuid
 
 from entanglement import exact as _exact
-from entanglement import support as _support
+from entanglement import generated_support as _support
 from entanglement.interface import Synchronizable, sync_property
 from entanglement.memory import StoreInSyncStoreMixin
 from entanglement.transition import TransitionTrackerMixin
