@@ -10,8 +10,9 @@ registry, where none of the table options exist).  Choices:
   constraint over the same columns are one rule (either way round, and in any column
   order: uniqueness of a set of columns does not depend on their order); a unique index
   that becomes a plain one (or back) is a removal and an addition.  A unique rule added
-  over columns that include the old key, or an old unique rule's columns, is *implied*:
-  stored and old peers' rows satisfy it already, so it is safe.
+  over columns that include the old key, an old unique rule's columns, or a property
+  added as nullable with no default (stored and old peers' rows leave it NULL, and
+  NULLs never conflict) is *implied*: those rows satisfy it already, so it is safe.
 * a plain index added or removed is safe: it changes no value and no name peers see.
 * indexes and constraints are matched by their columns (through ``renamed_from``), a
   CHECK by the property that declares it; their *names* are not compared (a name change
@@ -77,14 +78,13 @@ def constraints(
     for c in old.constraints:
         if not gone.intersection(c.columns):  # else dropped with its column
             pool.setdefault(_key(c, names), []).append(c)
-    implied = _implied_by(old, names)
+    implied = _implied_by(old, new, names)
+    renamed = _columns(old, new, names)
     for c in new.constraints:
         was = _take(pool.get(_key(c, {})), c.name)
         if was is None:
             _added(emit, owner, c, implied)
-        elif c.kind == "check" and _tokens(was.sql, _columns(old, new, names)) != (
-            _tokens(c.sql, {})
-        ):
+        elif c.kind == "check" and _tokens(was.sql, renamed) != _tokens(c.sql, {}):
             emit(
                 "CHECK_CHANGED",
                 _subject(owner, c),
@@ -116,12 +116,21 @@ def _take(
     return found
 
 
-def _implied_by(old: TypeFacts, names: dict[str, str]) -> list[frozenset[str]]:
-    """Column sets (new names) already unique in the old table: the key, unique rules."""
+def _implied_by(
+    old: TypeFacts, new: TypeFacts, names: dict[str, str]
+) -> list[frozenset[str]]:
+    """Column sets (new names) a unique rule over which every stored row and every old
+    peer's row satisfies: the old key, an old unique rule's columns, or a property added
+    as nullable with no default (NULL there, and NULLs never conflict)."""
     sets = [frozenset(names.get(n, n) for n in c.columns) for c in old.constraints]
     sets = [s for s, c in zip(sets, old.constraints, strict=True) if c.rule == "unique"]
     if old.key != (UNIQUE,):  # a key property cannot be renamed; a removed one is no
         sets.append(frozenset(old.key))  # column of the new table, so matches nothing
+    kept = set(names.values())
+    for name, p in new.props.items():
+        filled = p.has_default or p.server_default is not None
+        if name not in kept and p.nullable and not filled:
+            sets.append(frozenset((name,)))
     return sets
 
 
@@ -148,8 +157,9 @@ def _added(
             "UNIQUE_ADDED",
             subject,
             c.loc,
-            f"{text}: implied by the key or a unique rule of the old table, so every "
-            "stored and received row satisfies it",
+            f"{text}: every stored row and old peers' rows satisfy it (it includes "
+            "the old key, an old unique rule's columns, or a new nullable column "
+            "they leave null)",
             (),
         )
         return
@@ -167,11 +177,11 @@ def _removed(
     emit: Emit, owner: str, new: TypeFacts, names: dict[str, str], c: ConstraintFacts
 ) -> None:
     """Reported at the property that carried it (else the type) in the new file."""
-    rule = {"index": "INDEX_REMOVED", "unique": "UNIQUE_REMOVED"}
+    rules = {"index": "INDEX_REMOVED", "unique": "UNIQUE_REMOVED"}
     cols = [names.get(n, n) for n in c.columns]
     one = len(cols) == 1 and cols[0] in new.props
     emit(
-        rule.get(c.rule, "CHECK_REMOVED"),
+        rules.get(c.rule, "CHECK_REMOVED"),
         f"{owner}.{cols[0]}" if len(cols) == 1 else owner,
         new.props[cols[0]].loc if one else new.loc,
         f"{_what(c)} removed from {owner} ({c.name})",

@@ -770,7 +770,24 @@ def test_a_unique_rule_implied_by_the_old_table_is_safe(tmp_path: Path) -> None:
         ["safe", "[UNIQUE_ADDED] unique on (id, name) added to Item (uq_item_id_name)"],
         ["safe", "[UNIQUE_REMOVED] unique on (sku) removed from Item (uq_item_sku)"],
     ]
-    assert "implied by the key or a unique rule of the old table" in lines[0]
+    assert "it includes the old key, an old unique rule's columns" in lines[0]
+    # A new nullable column without default is NULL in every old row: implied too;
+    # with a default every old row gets the same value, and they collide.
+    for n, (column, status) in enumerate(
+        [
+            ("{type: str, nullable: true, unique: true}", "safe"),
+            ("{type: str, default: x, unique: true}", "breaking"),
+            (
+                "{type: str, nullable: true, server_default: x, unique: true}",
+                "breaking",
+            ),
+        ]
+    ):
+        new = _shop(ITEM_PROPS + f"      code: {column}\n")
+        code, lines = _compare(tmp_path / str(n), _shop(), new)
+        assert code == 1  # the added property itself is WIRE
+        assert _rules_of(lines)[-1] == "UNIQUE_ADDED"
+        assert f": {status}: [UNIQUE_ADDED]" in lines[-1]
 
 
 def test_constraints_of_a_removed_property_go_with_it(tmp_path: Path) -> None:
