@@ -1,19 +1,11 @@
 """Answering an IHave (PROTOCOL.md §12.8.3): tombstones, rows, then YouHave.
 
-Rows are read one inheritance hierarchy at a time (all subclasses loaded with it), in
-batches by ``sync_serial`` (keyset: each batch is its own query, read to the end); after
-each batch we wait until the connection has written it, so memory stays bounded however
-many rows a fresh peer needs, and no read stays open across that wait (an open SQLite
-cursor holds the file's shared lock, which blocks every commit meanwhile).  An answer
-covers the serials up to the owner's highest when it starts (rows and tombstones): what
-changes meanwhile gets a higher serial and is left to the flood or the next push, so
-the YouHave that follows never claims a change the separate reads missed.  A batch ends
-with the serial of its BATCH-th row, found by a query of serials alone, so no row is read
-twice; when the owner has more rows than a batch, SQLite is told to walk the
-``sync_serial`` index, else each batch sorted all of them.
-
+An answer covers the serials up to the owner's highest when it starts (rows and
+tombstones): what changes meanwhile gets a higher serial and is left to the flood or the
+next push, so the YouHave that follows never claims a change the separate reads missed.
 The rows are read by :mod:`entanglement.sql.resync.rows` (also used by filters'
-refilter).
+refilter), one hierarchy at a time in batches whose memory stays bounded and across
+whose waits no read stays open; that module says how.
 """
 
 from __future__ import annotations
