@@ -48,6 +48,7 @@ def sql_models(
     assert_type(team.name, str)
     assert_type(team.motto, str | None)
     assert_type(team.side, Side)
+    assert_type(team.score, decimal.Decimal)
     assert_type(person.team, uuid.UUID)
     assert_type(person.joined_on, datetime.date)
     assert_type(person.avatar, bytes | None)
@@ -62,6 +63,8 @@ def sql_models(
     assert_type(req.labels, list[str])
     assert_type(req.updated_at, datetime.datetime)
     assert_type(vm.open_ports, list[int])
+    assert_type(vm.services, dict[str, str])
+    assert_type(Team.score, InstrumentedAttribute[decimal.Decimal])
     assert_type(Team.name, InstrumentedAttribute[str])
     assert_type(Machine.compromised, InstrumentedAttribute[bool])
     assert_type(registry, ExerciseRegistry)
@@ -119,7 +122,13 @@ def rejected_calls() -> None:
 
 class _MakesTeam(Protocol):
     def __call__(
-        self, *, id: uuid.UUID = ..., name: str, side: Side, motto: str | None = ...
+        self,
+        *,
+        id: uuid.UUID = ...,
+        name: str,
+        side: Side,
+        motto: str | None = ...,
+        score: decimal.Decimal = ...,
     ) -> Team: ...
 
 
@@ -133,6 +142,7 @@ class _MakesVirtualMachine(Protocol):
         side: Side,
         hypervisor: str,
         open_ports: list[int] = ...,
+        services: dict[str, str] = ...,
         snapshot_taken_at: datetime.datetime | None = ...,
     ) -> VirtualMachine: ...
 

@@ -198,7 +198,14 @@ def test_hook_paths_are_checked_without_running_the_hook_modules(
             "encoder 'hookpkg_canary.codecs.encod': module 'hookpkg_canary.codecs' "
             "has no 'encod'",
             "did you mean hookpkg_canary.codecs.encode?",
-        )
+        ),
+        # the package is found and has no module nowhere: a typo, found unimported
+        (
+            10,
+            "decoder 'hookpkg_canary.nowhere.x': module 'hookpkg_canary' has no "
+            "'nowhere'",
+            "",
+        ),
     ]
     assert not hasattr(builtins, "HOOK_CANARY")
     assert "hookpkg_canary" not in sys.modules

@@ -8,6 +8,7 @@ import asyncio
 import datetime
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from decimal import Decimal as D
 from typing import Any
 
 import sqlalchemy as sa
@@ -117,7 +118,9 @@ class ExerciseNode:
 
 def _world(session: Any) -> dict[str, Any]:
     red = Team(name="red team", side=Side.RED)
-    blue = Team(name="blue team", side=Side.BLUE, motto="hold the line")
+    blue = Team(
+        name="blue team", side=Side.BLUE, motto="hold the line", score=D("1234567.5")
+    )
     session.add_all([red, blue])
     session.flush()
     alice = Participant(
@@ -136,6 +139,7 @@ def _world(session: Any) -> dict[str, Any]:
         side=Side.BLUE,
         os=MachineOs.WINDOWS,
         open_ports=[22, 443],
+        services={"ssh": "OpenSSH_9.6", "http": "nginx/1.26"},
         hypervisor="hv1",
         snapshot_taken_at=datetime.datetime(2026, 11, 23, 8, 0, tzinfo=datetime.UTC),
     )
@@ -184,6 +188,8 @@ def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -
 
             # What blue sees: every blue object, with every type intact...
             assert blue.names() == {"blue team"}
+            # a decimal with every digit (7 before the point, on SQLite a REAL)
+            assert str(blue.get(Team, ids["blue"]).score) == "1234567.5"
             alice = blue.get(Participant, ids["alice"])
             assert (alice.callsign, alice.team, alice.side) == (
                 "alice",
@@ -201,6 +207,7 @@ def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -
                 {"cpus": 2, "memory_mb": 4096},
                 [22, 443],
             )
+            assert vm.services == {"ssh": "OpenSSH_9.6", "http": "nginx/1.26"}
             assert vm.snapshot_taken_at.replace(
                 tzinfo=datetime.UTC
             ) == datetime.datetime(2026, 11, 23, 8, 0, tzinfo=datetime.UTC)
@@ -266,6 +273,13 @@ def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -
                 session.commit()
             await wait_until(lambda: "blue reserve" in staff.names())
             assert "forged red" not in staff.names()
+
+            # Staff award half a point: the sum is exact on the receiving node.
+            with staff.session() as session:
+                session.get(Team, ids["blue"]).score += D("0.5")
+                session.commit()
+            await wait_until(lambda: blue.get(Team, ids["blue"]).score == D("1234568"))
+            assert str(blue.get(Team, ids["blue"]).score) == "1234568.0"
 
             # A list item of another type is refused by the receiver, not converted.
             with blue.session() as session:

@@ -59,7 +59,7 @@ def test_wrong_constructor_calls_fail_mypy() -> None:
         for n, line in enumerate(source, 1)
         if (m := re.search(r"# error: ([a-z-]+)$", line))
     }
-    assert len(expected) == 8
+    assert len(expected) == 10
     result = _mypy(path)
     assert result.returncode == 1
     found = {

@@ -8,7 +8,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.mutable import MutableList
+from sqlalchemy.ext.mutable import MutableDict, MutableList
 from sqlalchemy.orm import Mapped, mapped_column
 
 from entanglement import exact as _exact
@@ -92,6 +92,16 @@ class Machine(SqlTransitionTrackerMixin, Base):
     )
     """Ports found open by the last scan."""
 
+    services: Mapped[dict[str, str]] = sync_property(
+        mapped_column(
+            MutableDict.as_mutable(sa.JSON()),
+            nullable=False,
+            default=_support.fresh({}),
+        ),
+        decoder=_exact.map_decoder("str"),
+    )
+    """Version of each service the last scan found (ssh: OpenSSH_9.6)."""
+
     compromised: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
 
     if TYPE_CHECKING:
@@ -114,6 +124,7 @@ class Machine(SqlTransitionTrackerMixin, Base):
             os: MachineOs = ...,
             specs: Any = ...,
             open_ports: list[int] = ...,
+            services: dict[str, str] = ...,
             compromised: bool = ...,
         ) -> None:
             """Keyword arguments are the columns, typed for mypy; at run time

@@ -3,14 +3,17 @@
 
 from __future__ import annotations
 
+import decimal
 import uuid
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from entanglement import exact as _exact
 from entanglement import generated_support as _support
 from entanglement.interface import sync_property
+from entanglement.sql.schema import exact as _sql_exact
 from entanglement.sql.types import GUID
 
 from ._base import Base
@@ -47,12 +50,30 @@ class Team(Base):
     motto: Mapped[str | None] = mapped_column(sa.String, nullable=True)
     """Shown on the scoreboard."""
 
+    score: Mapped[decimal.Decimal] = sync_property(
+        mapped_column(
+            _sql_exact.ExactDecimal(8, 1),
+            nullable=False,
+            default=decimal.Decimal("0"),
+            server_default="0",
+        ),
+        encoder=_exact.decimal_encoder,
+        decoder=_exact.decimal_decoder(8, 1),
+    )
+    """Points on the scoreboard."""
+
     if TYPE_CHECKING:
         participants: Mapped[list[Participant]]
         """The Participant objects whose team is this one."""
 
         def __init__(
-            self, *, id: uuid.UUID = ..., name: str, side: Side, motto: str | None = ...
+            self,
+            *,
+            id: uuid.UUID = ...,
+            name: str,
+            side: Side,
+            motto: str | None = ...,
+            score: decimal.Decimal = ...,
         ) -> None:
             """Keyword arguments are the columns, typed for mypy; at run time
             SQLAlchemy's declarative constructor sets them (and refuses other names)."""

@@ -48,6 +48,7 @@ class VirtualMachine(Machine):
             os: MachineOs = ...,
             specs: Any = ...,
             open_ports: list[int] = ...,
+            services: dict[str, str] = ...,
             compromised: bool = ...,
             hypervisor: str,
             snapshot_taken_at: datetime.datetime | None = ...,

@@ -12,6 +12,7 @@ const _TeamFields: readonly Field[] = [
   field("name", "name", codecs.str, false),
   field("side", "side", SideCodec, false),
   field("motto", "motto", codecs.str, true),
+  field("score", "score", codecs.decimalOf(8, 1), false),
 ];
 
 /** Constructor arguments of {@link Team}. */
@@ -20,6 +21,7 @@ export interface TeamInit {
   readonly name: string;
   readonly side: Side;
   readonly motto?: string | null;
+  readonly score?: string;
 }
 
 /**
@@ -35,6 +37,7 @@ export class Team extends Synchronizable {
   name: string;
   side: Side;
   motto: string | null;
+  score: string;
 
   constructor(init: TeamInit) {
     super();
@@ -42,6 +45,7 @@ export class Team extends Synchronizable {
     this.name = init.name;
     this.side = init.side;
     this.motto = init.motto !== undefined ? init.motto : null;
+    this.score = init.score !== undefined ? init.score : "0";
   }
 
   override get syncClass(): SyncClass {
@@ -171,6 +175,7 @@ const _MachineFields: readonly Field[] = [
   field("os", "os", MachineOsCodec, false),
   field("specs", "specs", codecs.json, false),
   field("open_ports", "open_ports", codecs.listOf(codecs.int), false),
+  field("services", "services", codecs.mapOf(codecs.str), false),
   field("compromised", "compromised", codecs.bool, false),
   field("transition_id", "transition_id", codecs.uuid, false),
 ];
@@ -185,6 +190,7 @@ export interface MachineInit {
   readonly os?: MachineOs;
   readonly specs?: JsonValue;
   readonly open_ports?: number[];
+  readonly services?: Record<string, string>;
   readonly compromised?: boolean;
   readonly transition_id?: string;
 }
@@ -206,6 +212,7 @@ export class Machine extends Synchronizable {
   os: MachineOs;
   specs: JsonValue;
   open_ports: number[];
+  services: Record<string, string>;
   compromised: boolean;
   transition_id?: string;
 
@@ -219,6 +226,7 @@ export class Machine extends Synchronizable {
     this.os = init.os !== undefined ? init.os : "linux";
     this.specs = init.specs !== undefined ? init.specs : {"cpus": 2, "memory_mb": 4096};
     this.open_ports = init.open_ports !== undefined ? init.open_ports : [];
+    this.services = init.services !== undefined ? init.services : {};
     this.compromised = init.compromised !== undefined ? init.compromised : false;
     if (init.transition_id !== undefined) this.transition_id = init.transition_id;
   }
