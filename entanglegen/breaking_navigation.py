@@ -11,6 +11,10 @@ association), matched by that class (through type renames) and the attribute's n
 * changed (the same attribute now holds or lists another type, or one object instead of
   a list): API.
 
+The attributes of a class added or removed are not reported one by one: ``TYPE_ADDED``
+and ``TYPE_REMOVED`` say it; a ``back`` that a new or removed type puts on a type that
+stays is.
+
 A renamed reference property keeps its navigation: the attribute's name is what code
 uses, not the key's.
 """
@@ -108,16 +112,19 @@ def compare_navigation(
     types: dict[str, str],
     places: dict[str, Loc],
 ) -> None:
-    """Navigation changes of one registry; ``types``: old type name → new (renames),
-    ``places``: where each ``Type`` and ``Type.prop`` of the new side is (a removal is
-    reported at the declaring property, else its type, in the new file)."""
+    """Navigation changes of one registry; ``types``: old type name → new for the types
+    on both sides (renames), ``places``: where each ``Type`` and ``Type.prop`` of the new
+    side is (a removal is reported at the declaring property, else its type, else the
+    type that carried it, in the new file).  The attributes of a type added or removed go with its ``TYPE_ADDED`` or
+    ``TYPE_REMOVED``; a ``back`` it puts on a type that stays is reported."""
 
     def moved(n: NavFacts) -> NavFacts:
         carrier, target = types.get(n.carrier, n.carrier), types.get(n.target, n.target)
         return NavFacts(carrier, n.attr, target, n.many, n.source, n.declared_in, n.loc)
 
-    before = {(n.carrier, n.attr): n for n in map(moved, old)}
-    after = {(n.carrier, n.attr): n for n in new}
+    kept = set(types.values())  # a type added or removed is reported as such
+    before = {(n.carrier, n.attr): n for n in map(moved, old) if n.carrier in kept}
+    after = {(n.carrier, n.attr): n for n in new if n.carrier in kept}
     for key, n in after.items():
         was = before.get(key)
         subject = f"{n.carrier}.{n.attr}"
@@ -143,7 +150,8 @@ def compare_navigation(
         if key not in after:
             declared = types.get(n.declared_in, n.declared_in)
             prop = n.source.partition(".")[2]
-            loc = places.get(f"{declared}.{prop}", places.get(declared, n.loc))
+            loc = places.get(f"{declared}.{prop}") or places.get(declared)
+            loc = loc or places.get(n.carrier, n.loc)
             emit(
                 "NAVIGATION_REMOVED",
                 f"{n.carrier}.{n.attr}",

@@ -992,3 +992,31 @@ def test_decimal_defaults_compare_as_their_text(tmp_path: Path) -> None:
         "new/shop.yaml:14:7: breaking: [PROPERTY_DEFAULT_CHANGED] default of Item.price "
         "changed from 0 to '0.00': objects created without it get another value (API)"
     ]
+
+
+def test_navigation_of_an_added_or_removed_type(tmp_path: Path) -> None:
+    # Membership goes: its class (TYPE_REMOVED) and the lists it put on Person and Team.
+    without = ORG.split("  Membership:\n")[0]
+    code, lines = _compare(tmp_path, ORG, without)
+    assert code == 1
+    assert sorted(_rules_of(lines)) == [
+        "NAVIGATION_REMOVED",
+        "NAVIGATION_REMOVED",
+        "TYPE_REMOVED",
+    ]
+    navs = [line for line in lines if "[NAVIGATION_REMOVED]" in line]
+    assert sorted(line.split("attribute ")[1].split(" ")[0] for line in navs) == [
+        "Person.teams",
+        "Team.people",
+    ]
+    # Person's own team_ref goes with Person; Team.members, which it put on Team, is
+    # reported at Team (Person is gone from the new file).
+    code, lines = _compare(tmp_path / "b", without, without.split("  Person:\n")[0])
+    assert _rules_of(lines) == ["NAVIGATION_REMOVED", "TYPE_REMOVED"]
+    assert lines[0].startswith(
+        "new/shop.yaml:5:3: breaking: [NAVIGATION_REMOVED] navigation attribute "
+        "Team.members removed (a list of Person, through Person.team)"
+    )
+    assert lines[1].startswith(
+        "old/shop.yaml:9:3: breaking: [TYPE_REMOVED] type Person"
+    )
