@@ -1020,3 +1020,9 @@ def test_navigation_of_an_added_or_removed_type(tmp_path: Path) -> None:
     assert lines[1].startswith(
         "old/shop.yaml:9:3: breaking: [TYPE_REMOVED] type Person"
     )
+    # Backwards: Person is added with its team_ref (TYPE_ADDED says so) and puts
+    # Team.members on a type that stays.
+    code, lines = _compare(tmp_path / "c", without.split("  Person:\n")[0], without)
+    assert code == 0
+    assert sorted(_rules_of(lines)) == ["NAVIGATION_ADDED", "TYPE_ADDED"]
+    assert "attribute Team.members added" in "".join(lines)
