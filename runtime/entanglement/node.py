@@ -37,6 +37,9 @@ holding the SQLite file past the driver's busy timeout) is transient: the period
 reads are retried with backoff, with one warning per episode naming the database and
 one line when it answers again (:mod:`entanglement.sql.receive.transient`); the node never
 exits for it.
+
+This module is the command line and the commands; opening the database, loading the
+bases and the one-line errors at start are :mod:`entanglement._node_db`.
 """
 
 from __future__ import annotations
@@ -44,44 +47,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import logging
-import os
 import signal
 import sys
-import time
-from collections.abc import Iterable
-from typing import Any, NoReturn
+from typing import Any
 
 import sqlalchemy as sa
 
 from entanglement._hashes import DestHash
+from entanglement._node_db import NodeError, open_engine, prepare
 
 __all__ = ["main"]
 
 log = logging.getLogger("entanglement.node")
 DEFAULT_DB = "sqlite:///entanglement.db"
 DEFAULT_PORT = 9120
-
-
-class NodeError(Exception):
-    """A user error: printed as one line, exit status 2."""
-
-    status = 2
-
-
-class UnwritableDatabase(NodeError):
-    """The database refuses writes: exit status 1."""
-
-    status = 1
-
-
-class BusyDatabase(NodeError):
-    """A transient fault at start (``serve`` waits it out)."""
-
-    def __init__(self, message: str, cause: sa.exc.SQLAlchemyError) -> None:
-        super().__init__(message)
-        self.cause = cause
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,8 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     engine = None
     try:
-        engine = _engine(args.db)
-        registries = _prepare(args, engine)
+        engine = open_engine(args.db)
+        registries = prepare(
+            args.base, engine, writes=args.writes, wait_busy=args.run is _cmd_serve
+        )
         return int(args.run(args, engine, registries))
     except NodeError as exc:
         print(f"entanglegen node: error: {exc}", file=sys.stderr)
@@ -191,148 +173,6 @@ def _address(text: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise argparse.ArgumentTypeError(f"expected HOST:PORT, got {text!r}")
     return host or "0.0.0.0", int(port)
-
-
-def _engine(url: str) -> sa.Engine:
-    try:
-        engine = sa.create_engine(url)
-        with engine.connect():
-            pass
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError) as exc:
-        raise NodeError(f"bad database URL {url!r}: {exc}") from None
-    except sa.exc.SQLAlchemyError as exc:
-        raise NodeError(
-            f"cannot open database {url!r}: {exc.__class__.__name__}: "
-            f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}"
-        ) from None
-    return engine
-
-
-def _prepare(args: argparse.Namespace, engine: sa.Engine) -> list[Any]:
-    """Tables created, writes checked; ``serve`` waits out a busy database."""
-    from entanglement.sql.receive.transient import FaultEpisodes
-
-    episodes = FaultEpisodes(_db_name(engine), log, 0.5)
-    while True:
-        try:
-            registries = _load_bases(args.base, engine)
-            if args.writes:
-                _check_writable(engine)
-        except BusyDatabase as exc:
-            if args.run is not _cmd_serve:
-                raise
-            time.sleep(episodes.failed(exc.cause, "starting the node"))
-            continue
-        episodes.succeeded()
-        return registries
-
-
-def _load_bases(names: Iterable[str], engine: sa.Engine) -> list[Any]:
-    from entanglement.sql import SqlSyncRegistry
-    from entanglement.sql.schema.upgrade import UpgradeError, prepare_tables
-
-    try:
-        SqlSyncRegistry.create_bookkeeping(engine)
-    except sa.exc.SQLAlchemyError as exc:
-        _db_failure(engine, exc, "cannot create the bookkeeping tables")
-    except UpgradeError as exc:
-        raise NodeError(str(exc)) from None
-    registries: list[Any] = []
-    for name in names:
-        target = _import(name)
-        registry = (
-            target
-            if isinstance(target, SqlSyncRegistry)
-            else getattr(target, "sync_registry", None)
-        )
-        if not isinstance(registry, SqlSyncRegistry):
-            raise NodeError(
-                f"--base {name}: not a SqlSyncRegistry nor a sync declarative base"
-            )
-        try:
-            managed = prepare_tables(engine, name)
-        except UpgradeError as exc:
-            raise NodeError(f"--base {name}: {exc}") from None
-        except sa.exc.SQLAlchemyError as exc:
-            _db_failure(engine, exc, f"--base {name}: cannot create its tables")
-        for metadata in [] if managed else _metadatas(target, registry):
-            try:
-                metadata.create_all(engine)
-            except sa.exc.SQLAlchemyError as exc:
-                _db_failure(engine, exc, f"--base {name}: cannot create its tables")
-        registry.sessionmaker.configure(bind=engine)
-        if registry not in registries:
-            registries.append(registry)
-    return registries
-
-
-def _check_writable(engine: sa.Engine) -> None:
-    from entanglement.sql.receive.transient import write_refusal
-
-    try:
-        reason = write_refusal(engine)
-    except sa.exc.SQLAlchemyError as exc:
-        _db_failure(engine, exc, "cannot use the database")
-    if reason is not None:
-        raise _unwritable(engine, reason)
-
-
-def _db_failure(engine: sa.Engine, exc: sa.exc.SQLAlchemyError, doing: str) -> NoReturn:
-    """One line for a database error at start: refused writes, busy, or other."""
-    from entanglement.sql.receive.transient import (
-        first_line,
-        is_read_only,
-        is_transient,
-    )
-
-    if is_read_only(exc):
-        raise _unwritable(engine, first_line(exc)) from None
-    if is_transient(exc):
-        raise BusyDatabase(
-            f"database {_db_name(engine)} is busy ({first_line(exc)}); try again", exc
-        ) from None
-    raise NodeError(f"{doing}: {first_line(exc)}") from None
-
-
-def _unwritable(engine: sa.Engine, reason: str) -> UnwritableDatabase:
-    return UnwritableDatabase(
-        f"database {_db_name(engine)} cannot be written ({reason})"
-    )
-
-
-def _db_name(engine: sa.Engine) -> str:
-    from entanglement.sql.receive.transient import database_name
-
-    return database_name(engine)
-
-
-def _import(dotted: str) -> Any:
-    # like ``python -m``: modules of the current directory can be named
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
-    module_name, _, attr = dotted.rpartition(".")
-    if not module_name:
-        raise NodeError(f"--base {dotted!r}: expected module.Name")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise NodeError(
-            f"--base {dotted}: cannot import {module_name}: {exc}"
-        ) from None
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise NodeError(f"--base {dotted}: {module_name} has no {attr!r}") from None
-
-
-def _metadatas(target: Any, registry: Any) -> list[sa.MetaData]:
-    found: list[sa.MetaData] = []
-    candidates = [target, *registry.registry.values()]
-    for obj in candidates:
-        metadata = getattr(obj, "metadata", None)
-        if isinstance(metadata, sa.MetaData) and metadata not in found:
-            found.append(metadata)
-    return found
 
 
 # -- destinations ------------------------------------------------------------------------
