@@ -56,7 +56,7 @@ def test_a_path_cannot_declare_the_encoding_of_generated_modules(
         package = importlib.import_module("utf7_sync")
         importlib.import_module("utf7_sync.models")
         assert not hasattr(builtins, "PWNED_UTF7")
-        assert "builtins.PWNED_UTF7 = 1" in package.__doc__  # the text, as text
+        assert "builtins.PWNED_UTF7 = 1" in str(package.__doc__)  # text, as text
     finally:
         sys.path.remove(str(out))
         for name in [m for m in sys.modules if m.startswith("utf7_sync")]:

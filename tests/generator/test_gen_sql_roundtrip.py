@@ -208,6 +208,7 @@ def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -
                 [22, 443],
             )
             assert vm.services == {"ssh": "OpenSSH_9.6", "http": "nginx/1.26"}
+            assert vm.snapshot_taken_at is not None
             assert vm.snapshot_taken_at.replace(
                 tzinfo=datetime.UTC
             ) == datetime.datetime(2026, 11, 23, 8, 0, tzinfo=datetime.UTC)
@@ -219,9 +220,11 @@ def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -
             # Navigation attributes load the referenced objects on the receiving node.
             with sa.orm.Session(blue.engine) as session:
                 person = session.get(Participant, ids["alice"])
+                assert person is not None
                 assert person.team_ref.name == "blue team"
                 assert [p.callsign for p in person.team_ref.participants] == ["alice"]
                 handoff = session.get(Handoff, (ids["vm"], 1))
+                assert handoff is not None
                 assert type(handoff.machine_ref) is VirtualMachine
                 assert handoff.taker is person
                 assert handoff.giver is None
@@ -284,7 +287,10 @@ def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -
             # A list item of another type is refused by the receiver, not converted.
             with blue.session() as session:
                 bad = HelpRequest(
-                    participant=ids["alice"], side=Side.BLUE, body="bad", labels=[5]
+                    participant=ids["alice"],
+                    side=Side.BLUE,
+                    body="bad",
+                    labels=[5],  # type: ignore[list-item]
                 )
                 good = HelpRequest(participant=ids["alice"], side=Side.BLUE, body="ok")
                 session.add_all([bad, good])
