@@ -130,3 +130,27 @@ def test_navigation_round_trip_over_tls(
             await a.stop()
 
     run(scenario(), timeout=15.0)
+
+
+def test_the_wire_form_holds_keys_not_navigations(
+    org: ModuleType, db_factory: Callable[[str], str]
+) -> None:
+    engine = sa.create_engine(db_factory("org"))
+    try:
+        SqlSyncRegistry.create_bookkeeping(engine)
+        org.Base.metadata.create_all(engine)
+        registry = org.new_registry(bind=engine)
+        with registry.sessionmaker() as session:
+            ids = _build(org, session)
+        with sa.orm.Session(engine) as session:
+            temp = session.get(org.Person, ids["temp"])
+            wire = temp.to_sync()
+            # the keys, in their wire forms; no navigation, back-reference or list
+            assert (wire["manager"], wire["agency"]) == (str(ids["boss"]), "acme")
+            names = {"manager_ref", "agency_ref", "reports", "teams", "projects_led"}
+            assert not names & wire.keys()
+            milestone = session.get(org.Milestone, ("P-1", 1)).to_sync()
+            assert (milestone["project"], milestone["number"]) == ("P-1", 1)
+            assert "project_ref" not in milestone
+    finally:
+        engine.dispose()
