@@ -42,6 +42,7 @@ import argparse
 import os
 import pstats
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -83,6 +84,12 @@ def node_command(url: str, profile: Path | None = None) -> list[str]:
 def node_env() -> dict[str, str]:
     path = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
     return {**os.environ, "PYTHONPATH": path}
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a child process so far, from ``/proc`` (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class NodeExited(RuntimeError):
@@ -129,9 +136,12 @@ class Run:
                               "--port", str(port), "--top", str(self.top), *extra)  # fmt: skip
             children.append(peer)
             peer.expect("ready")
+            node_cpu = process_cpu(node.pid)
             peer.send("go")
             event = peer.expect("caught_up", self.args.timeout)
+            node_cpu = process_cpu(node.pid) - node_cpu
             result = {"seconds": event["t"] - event["start"], "cpu": event["cpu"],
+                      "answering_cpu": node_cpu,
                       "received_by_sync_receive": event["received"]}  # fmt: skip
             if commits:
                 result["commit_seconds"] = peer.expect("commit")["seconds"]
@@ -239,6 +249,12 @@ def summarise(backend: str, args: argparse.Namespace, lib: list[dict[str, Any]],
             "median_over_median": lib_rate["median"] / floor_rate["median"],
         },
         "floor_one_process_rows_per_s": one_floor,
+        # CPU microseconds per row of each process (medians): where the time goes
+        "cpu_us_per_row": {
+            "receiving": median_us(n, [r["cpu"] for r in lib]),
+            "answering": median_us(n, [r["answering_cpu"] for r in lib]),
+            "floor_receiving": median_us(n, [r["cpu"] for r in floor]),
+        },
         "target_ratio": 0.33,
         "runs": {"catchup": lib, "floor": floor},
         "load_after": load_note(),
@@ -258,6 +274,11 @@ def summarise(backend: str, args: argparse.Namespace, lib: list[dict[str, Any]],
             "commit_yielding_vs_floor": commit_floor / last["commit_yielding_seconds"],
         })  # fmt: skip
     return result
+
+
+def median_us(rows: int, seconds: list[float]) -> float:
+    """The median of ``seconds`` per row, in microseconds."""
+    return statistics.median(seconds) / rows * 1e6
 
 
 def print_result(r: dict[str, Any]) -> None:
@@ -282,6 +303,11 @@ def print_result(r: dict[str, Any]) -> None:
     )
     print(
         f"  floor, one process         {r['floor_one_process_rows_per_s']:>14,.0f} rows/s"
+    )
+    cpu = r["cpu_us_per_row"]
+    print(
+        f"  CPU per row (us, median)   receiving {cpu['receiving']:.1f}  answering "
+        f"{cpu['answering']:.1f}  floor receiving {cpu['floor_receiving']:.1f}"
     )
     if "commit_rows" in r:
         print(

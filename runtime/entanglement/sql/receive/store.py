@@ -7,12 +7,14 @@ of them in the caller's transaction:
 
 * which rows exist is asked with one light query per class and chunk (keys, owner and
   discriminator from the base table; ``IN`` a list of keys, or on PostgreSQL ``= ANY``
-  one array of them, the same statement whatever the number of keys);
+  one array of them, on SQLite ``IN`` the ``json_each`` of one JSON array of their
+  stored values: the same statement whatever the number of keys);
 * existing rows are loaded through the ORM and get the received attributes (only those
   the message carried), flushed at the commit;
-* new rows are inserted with Core ``executemany`` per table and set of columns, from the
-  snapshots by the class's plan (:mod:`entanglement.sql.schema.plan`), or with the ORM bulk
-  INSERT for shapes the plan does not cover.
+* new rows are inserted with one ``executemany`` per table and set of columns, from the
+  snapshots by the class's plan (:mod:`entanglement.sql.schema.plan`), compiled once
+  (:mod:`entanglement.sql.receive.insert`), or with the ORM bulk INSERT for shapes the
+  plan does not cover.
 
 Insert order (issue 13): PostgreSQL checks a foreign key at once, and a burst mixes
 classes in the order the sender sent them (a catch-up answers one hierarchy at a time).
@@ -26,6 +28,7 @@ cannot be ordered; the database then refuses them (see the batch's isolation).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from typing import Any
@@ -34,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import sort_tables_and_constraints
 
+from entanglement.sql.receive.insert import insert_rows
 from entanglement.sql.schema.plan import RowPlan, TablePlan, row_plan
 
 __all__ = ["Pending", "store", "table_ranks"]
@@ -110,11 +114,21 @@ def _key_conditions(
 ) -> Iterator[tuple[Any, dict[str, Any]]]:
     # PostgreSQL: one array parameter (``= ANY``), the same statement every time; an
     # IN list of hundreds of parameters costs several times more to send and plan
-    if len(pk) == 1 and session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect
+    if len(pk) == 1 and dialect.name == "postgresql":
         array = sa.bindparam("keys", type_=postgresql.ARRAY(pk[0].type))
         for i in range(0, len(idents), ARRAY_CHUNK):
             keys = [ident[0] for ident in idents[i : i + ARRAY_CHUNK]]
             yield pk[0] == sa.any_(array), {"keys": keys}
+        return
+    # SQLite: the same, as one JSON array of the stored key values (json_each)
+    texts = _json_keys(pk, dialect, idents) if dialect.name == "sqlite" else None
+    if texts is not None:
+        listed: Any = sa.select(sa.column("value")).select_from(
+            sa.func.json_each(sa.bindparam("keys", type_=sa.String()))
+        )
+        for text in texts:
+            yield pk[0].in_(listed.scalar_subquery()), {"keys": text}
         return
     for i in range(0, len(idents), IN_CHUNK):
         chunk = idents[i : i + IN_CHUNK]
@@ -122,6 +136,25 @@ def _key_conditions(
             yield pk[0].in_([ident[0] for ident in chunk]), {}
         else:
             yield sa.tuple_(*pk).in_(chunk), {}
+
+
+def _json_keys(
+    pk: Any, dialect: Any, idents: list[tuple[Any, ...]]
+) -> list[str] | None:
+    # The JSON arrays (one per chunk) of the key values as the column stores them
+    # (its bind processor: a GUID's hex text); None when JSON cannot say them as
+    # they are stored (not text or integers), or the SQLite has no json_each.
+    if len(pk) != 1 or dialect.dbapi.sqlite_version_info < (3, 38, 0):
+        return None
+    process = pk[0].type._cached_bind_processor(dialect)
+    keys = [ident[0] for ident in idents]
+    if process is not None:
+        keys = [process(key) for key in keys]
+    if not all(type(key) is str or type(key) is int for key in keys):
+        return None
+    return [
+        json.dumps(keys[i : i + ARRAY_CHUNK]) for i in range(0, len(keys), ARRAY_CHUNK)
+    ]
 
 
 def _acceptable(plan: RowPlan, entry: Pending, found: tuple[Any, Any]) -> bool:
@@ -216,13 +249,12 @@ def _insert_table(
     session: Any, table: sa.Table, rows: list[tuple[TablePlan, dict[str, Any]]]
 ) -> None:
     values = [table_plan.values(snapshot) for table_plan, snapshot in rows]
-    parents = rows[0][0].parents
-    insert = table.insert()
+    parents, cache = rows[0][0].parents, rows[0][0].inserts
     if parents and len(values) > 1:
         # rows naming other rows of the burst in the same table: those first, and
         # one executemany per run of rows carrying the same columns
         for run in _runs(_parents_first(values, parents)):
-            session.execute(insert, run)
+            insert_rows(session, table, run, cache)
         return
     # a partial message makes a row with fewer columns (the column defaults fill the
     # others): rows carrying the same columns share one executemany
@@ -230,7 +262,7 @@ def _insert_table(
     for row in values:
         groups.setdefault(tuple(row), []).append(row)
     for group in groups.values():
-        session.execute(insert, group)
+        insert_rows(session, table, group, cache)
 
 
 def _insert_bulk(session: Any, plan: RowPlan, snapshots: list[dict[str, Any]]) -> None:

@@ -36,7 +36,7 @@ values.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -69,6 +69,9 @@ class TablePlan:
     none_columns: tuple[tuple[str, str], ...]  # of columns where None is a value
     # foreign keys to the table itself: (column key, referenced column key)
     parents: tuple[tuple[str, str], ...]
+    # the INSERTs of this table compiled so far, by (dialect, columns): kept by
+    # entanglement.sql.receive.insert (which owns what they hold)
+    inserts: dict[Any, Any] = field(default_factory=dict)
 
     def values(self, snapshot: dict[str, Any]) -> dict[str, Any]:
         """The INSERT values of one row (absent and ``None`` values left out)."""

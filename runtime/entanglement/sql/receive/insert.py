@@ -1,0 +1,118 @@
+"""Inserting a run of received rows of one table: one driver ``executemany``.
+
+The receive batch inserts its new rows table by table, rows carrying the same columns
+together (:mod:`entanglement.sql.receive.store`).  Core's ``executemany`` would, for
+every row, look up each column's bind processor and build the parameters through the
+compiled statement's general machinery; here that work is done once per table, set
+of columns and dialect (:class:`Insert`, kept in the table's plan): the INSERT is
+compiled once, each column's bind processor (what Core itself applies: a
+``TypeDecorator``'s ``process_bind_param``, a string or enum check, a date's text
+form) is looked up once, and each row becomes the parameters the driver takes, handed
+to the driver's ``executemany`` on the session's connection, in its transaction.
+
+Where this would not be what Core does, Core's own ``executemany`` is used instead:
+dialects that set input sizes per parameter (``BindTyping.SETINPUTSIZES``), and
+compiled statements whose parameters are not exactly the row's columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine.interfaces import BindTyping
+
+__all__ = ["Insert", "insert_rows"]
+
+Processor = Callable[[Any], Any] | None
+CACHED = 32  # compiled inserts kept per table (column sets x dialects)
+
+
+class Insert:
+    """An INSERT of some columns of a table, compiled for one dialect."""
+
+    __slots__ = ("parameters", "sql")
+
+    def __init__(
+        self, sql: str, positional: bool, columns: list[tuple[str, str, Processor]]
+    ) -> None:
+        """``columns``: (column key, parameter name, bind processor or None) in the
+        statement's order of parameters."""
+        self.sql = sql
+        # (rows) -> the driver's parameters of rows holding exactly the columns
+        self.parameters: Callable[[list[dict[str, Any]]], list[Any]] = _parameters(
+            positional, columns
+        )
+
+
+def _parameters(
+    positional: bool, columns: list[tuple[str, str, Processor]]
+) -> Callable[[list[dict[str, Any]]], list[Any]]:
+    # One generated comprehension: a tuple (or dict) per row, each value through its
+    # column's processor.  Safe: the source holds only generated names (K0, P0, N0...);
+    # keys, names and processors are namespace entries.
+    namespace: dict[str, Any] = {}
+    items = []
+    for i, (key, name, processor) in enumerate(columns):
+        namespace[f"K{i}"], namespace[f"N{i}"] = key, name
+        value = f"row[K{i}]"
+        if processor is not None:
+            namespace[f"P{i}"] = processor
+            value = f"P{i}({value})"
+        items.append(value if positional else f"N{i}: {value}")
+    body = f"({', '.join(items)},)" if positional else f"{{{', '.join(items)}}}"
+    exec(f"def parameters(rows):\n    return [{body} for row in rows]", namespace)
+    function: Callable[[list[dict[str, Any]]], list[Any]] = namespace["parameters"]
+    return function
+
+
+def compile_insert(
+    table: sa.Table, columns: tuple[str, ...], dialect: Any
+) -> Insert | None:
+    """The :class:`Insert` of ``columns`` of ``table`` (None: use Core's executemany)."""
+    if dialect.bind_typing is BindTyping.SETINPUTSIZES:
+        return None
+    compiled: Any = table.insert().compile(dialect=dialect, column_keys=list(columns))
+    binds = compiled.binds
+    if set(binds) != set(columns) or compiled.literal_execute_params:
+        return None
+    names = compiled.positiontup if dialect.positional else list(binds)
+    if names is None or len(names) != len(columns):
+        return None
+    escaped = compiled.escaped_bind_names
+    described = [
+        (
+            binds[name].key,
+            escaped.get(name, name),
+            binds[name].type._cached_bind_processor(dialect),
+        )
+        for name in names
+    ]
+    if {key for key, _, _ in described} != set(columns):
+        return None
+    return Insert(str(compiled), dialect.positional, described)
+
+
+def insert_rows(
+    session: Any,
+    table: sa.Table,
+    rows: list[dict[str, Any]],
+    cache: dict[Any, Insert | None],
+) -> None:
+    """Insert ``rows`` (all holding the same columns) into ``table`` in ``session``'s
+    transaction; ``cache`` keeps the compiled inserts (the table plan's)."""
+    connection = session.connection()
+    dialect = connection.dialect
+    columns = tuple(rows[0])
+    key = (dialect, columns)
+    try:
+        insert = cache[key]
+    except KeyError:
+        if len(cache) >= CACHED:  # (engines come and go: tests, reconnecting apps)
+            cache.clear()
+        insert = cache[key] = compile_insert(table, columns, dialect)
+    if insert is None:
+        connection.execute(table.insert(), rows)
+        return
+    connection.exec_driver_sql(insert.sql, insert.parameters(rows))
