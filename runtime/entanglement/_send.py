@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack, overload
 
 from entanglement._plansend import SendPlan, allowed, dest_hook, policy_chain
 from entanglement._sansio import ResponseContext
@@ -36,8 +36,6 @@ from entanglement.interface import (
 )
 
 if TYPE_CHECKING:
-    from typing_extensions import Unpack
-
     from entanglement._hashes import DestHash
     from entanglement.protocol import SyncProtocol
 
