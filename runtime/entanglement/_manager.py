@@ -37,6 +37,7 @@ from entanglement._plansend import SendPlan
 from entanglement._receive import ReceiveMixin, default_registries
 from entanglement._send import SendMixin
 from entanglement._tls import client_context, server_context
+from entanglement._wire_errors import SyncNotConnected
 from entanglement.protocol import SyncProtocol
 
 __all__ = ["SyncManager"]
@@ -200,9 +201,11 @@ class SyncManager(SendMixin, ConnectMixin, ReceiveMixin):
         if task.cancelled():
             return
         exc = task.exception()
-        if isinstance(exc, TransportError):
-            # A task waiting on a connection that dropped (a drain): the loss itself
-            # is logged and handled (reconnect) by the connection (issue 10 item 17).
+        if isinstance(exc, TransportError | SyncNotConnected):
+            # A task waiting on a connection that dropped (a drain), or sending to a
+            # destination that is no longer connected (an answer to a peer gone
+            # meanwhile): the loss itself is logged and handled (reconnect) by the
+            # connection (issue 10 item 17), so one line, no traceback.
             log.info("task %s ended: %s", task.get_name(), exc)
         elif exc is not None:
             # Owned tasks handle their expected failures themselves (connect attempts
