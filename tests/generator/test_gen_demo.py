@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from gen_helpers import ROOT
 
 
-def test_demo_converges(tmp_path) -> None:
+def test_demo_converges(tmp_path: Path) -> None:
     result = subprocess.run(
         [
             sys.executable,
@@ -39,7 +40,7 @@ def test_demo_converges(tmp_path) -> None:
     assert (tmp_path / "blue-field.sqlite").exists()
 
 
-def test_demo_times_out_with_a_message(tmp_path) -> None:
+def test_demo_times_out_with_a_message(tmp_path: Path) -> None:
     result = subprocess.run(
         [
             sys.executable,

@@ -125,7 +125,9 @@ def test_exact_decimal_column_keeps_every_digit(amounts: sa.Engine) -> None:
             "-0.01",
             "100.00",
         ]
-        assert session.get(_Amounts, 99).wide == wide
+        stored = session.get(_Amounts, 99)
+        assert stored is not None
+        assert stored.wide == wide
         # stored as a number (REAL on SQLite, NUMERIC on PostgreSQL): SQL sorts by value
         ordered = session.scalars(
             sa.select(_Amounts.money)
@@ -176,7 +178,9 @@ def _new_registry(bind: Any) -> SqlSyncRegistry:
     return fresh
 
 
-LEDGER = types.SimpleNamespace(Base=_LedgerBase, new_registry=_new_registry)
+LEDGER: Any = types.SimpleNamespace(  # the two names _Node uses of a package
+    Base=_LedgerBase, new_registry=_new_registry
+)
 
 
 def test_decimals_travel_exactly_between_sql_nodes(

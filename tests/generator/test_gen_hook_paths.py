@@ -97,7 +97,9 @@ def test_typos_in_the_projects_own_hook_modules_are_located(tmp_path: Path) -> N
 def test_paths_that_may_work_are_not_refused(tmp_path: Path) -> None:
     # myhooks.listen is bound by the package's __init__; Strokes.received is an
     # attribute of a plain module, which is not read without running it.
-    project = _project(tmp_path, "myhooks.wb.should_send", "myhooks.wb.Strokes.received")
+    project = _project(
+        tmp_path, "myhooks.wb.should_send", "myhooks.wb.Strokes.received"
+    )
     done = _check(project)
     assert (done.returncode, done.stderr) == (0, "")
     assert done.stdout == "checked 1 file, 1 type: ok\n"

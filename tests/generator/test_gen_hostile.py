@@ -14,6 +14,7 @@ import importlib
 import shutil
 import sys
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ CASE = CASES / "good_hostile"
 
 
 @pytest.fixture
-def hostile(tmp_path: Path):
+def hostile(tmp_path: Path) -> Iterator[dict[str, bytes]]:
     result = build([CASE / "schemas"], root=CASE)
     assert result.ok
     for rel, data in result.files.items():
@@ -72,7 +73,7 @@ def test_hostile_package_imports_inertly(hostile: dict[str, bytes]) -> None:
     package = importlib.import_module("hostile_sync")
     models = importlib.import_module("hostile_sync.models")
     assert not hasattr(builtins, "PWNED")
-    assert "PWNED" in package.__doc__  # the text survived, as text
+    assert "PWNED" in str(package.__doc__)  # the text survived, as text
     obj = models.Import(self_="me", import_=1)
     assert obj.print == "'); __import__('builtins').PWNED = 1; ('"
     assert obj.str_ == '\\"""\\'

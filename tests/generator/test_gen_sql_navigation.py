@@ -144,12 +144,15 @@ def test_the_wire_form_holds_keys_not_navigations(
             ids = _build(org, session)
         with sa.orm.Session(engine) as session:
             temp = session.get(org.Person, ids["temp"])
+            assert temp is not None
             wire = temp.to_sync()
             # the keys, in their wire forms; no navigation, back-reference or list
             assert (wire["manager"], wire["agency"]) == (str(ids["boss"]), "acme")
             names = {"manager_ref", "agency_ref", "reports", "teams", "projects_led"}
             assert not names & wire.keys()
-            milestone = session.get(org.Milestone, ("P-1", 1)).to_sync()
+            row = session.get(org.Milestone, ("P-1", 1))
+            assert row is not None
+            milestone = row.to_sync()
             assert (milestone["project"], milestone["number"]) == ("P-1", 1)
             assert "project_ref" not in milestone
     finally:

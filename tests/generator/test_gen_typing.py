@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from gen_helpers import ROOT
 
@@ -35,7 +36,7 @@ def test_typing_probe() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_mypy_catches_a_wrong_type(tmp_path) -> None:
+def test_mypy_catches_a_wrong_type(tmp_path: Path) -> None:
     # The gate must be able to fail: a wrong assert_type is reported.
     probe = tmp_path / "wrong_probe.py"
     probe.write_text(
