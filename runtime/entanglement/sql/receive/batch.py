@@ -45,8 +45,10 @@ Failures:
   as an error naming its type, key, owner and peer, and held like a refused message.
   No savepoints: pysqlite's (Python < 3.12) commit the transaction on release;
 * any other failure (a busy or locked database: a warning; a bug: logged with its
-  traceback) rolls the batch back and marks it *failed*: the next YouHave is then not
-  recorded, so the rows are asked for again on the next connection.
+  traceback) rolls the batch back and marks the senders of its rows *failed*: the
+  next YouHave from each of them is then not recorded (and that connection closed), so
+  the rows are asked for again on the next connection.  Only those senders: a peer
+  whose rows were all stored has its YouHave recorded as usual.
 """
 
 from __future__ import annotations
@@ -102,7 +104,7 @@ class ReceiveBatch:
         self.rows: dict[tuple[Any, ...], Pending] = {}
         # rows naming rows not stored yet, kept for the next commit (sql.waiting)
         self.waiting: dict[tuple[Any, ...], Pending] = {}
-        self.failed = False
+        self.failed: set[Any] = set()  # senders of rows lost since their YouHave
         self.holds = Holds()  # serials of refused rows (entanglement.sql.receive.holds)
         self._timer: asyncio.TimerHandle | None = None
         self._first = self._last = 0.0
@@ -155,7 +157,8 @@ class ReceiveBatch:
 
     def commit(self, *, final: bool = True) -> None:
         """Store the pending rows; a row the database refuses is set apart (module
-        docstring), any other failure rolls the batch back and marks it failed.
+        docstring), any other failure rolls the batch back and marks the senders of
+        its rows failed.
 
         Args:
             final: False when more rows of the burst may come (a timer, a full
@@ -173,7 +176,7 @@ class ReceiveBatch:
         except _REFUSED:
             self._retry(entries, final)
         except Exception as exc:
-            self._lost(len(entries), exc)
+            self._lost(entries, exc)
         finally:
             self.session.expunge_all()
             self.owners.clear()
@@ -185,7 +188,7 @@ class ReceiveBatch:
         try:
             ready, waiting = split_waiting(self.session, entries)
         except Exception as exc:
-            self._lost(len(entries), exc)
+            self._lost(entries, exc)
             return
         if final:
             ready = [*ready, *waiting]
@@ -217,7 +220,7 @@ class ReceiveBatch:
                     half = len(part) // 2
                     parts.extendleft([part[half:], part[:half]])
             except Exception as exc:
-                self._lost(len(part) + sum(map(len, parts)), exc)
+                self._lost([*part, *(e for rest in parts for e in rest)], exc)
                 return
 
     def _refuse(self, entry: Pending, exc: BaseException) -> None:
@@ -237,9 +240,10 @@ class ReceiveBatch:
             first_line(exc),
         )
 
-    def _lost(self, count: int, exc: BaseException) -> None:
+    def _lost(self, entries: list[Pending], exc: BaseException) -> None:
         self.session.rollback()
-        self.failed = True
+        self.failed.update(entry.sender for entry in entries)
+        count = len(entries)
         if is_transient(exc):  # a busy or locked database: no error of ours
             log.warning(
                 "could not store %d received rows (asked again on the next "
@@ -314,12 +318,12 @@ def close_batch(manager: Any) -> None:
     batch.session.close()
 
 
-def take_failure(manager: Any) -> bool:
-    """True (once) if a batch of received rows was lost since the last call."""
+def take_failure(manager: Any, sender: Any) -> bool:
+    """True (once) if received rows from ``sender`` were lost since the last call."""
     batch = sql_state(manager).batch
-    if batch is None or not batch.failed:
+    if batch is None or sender not in batch.failed:
         return False
-    batch.failed = False
+    batch.failed.discard(sender)
     return True
 
 

@@ -99,7 +99,7 @@ def _incoming_you_have(
     held, cap = take_hold(manager, sender, owner.id)
     if held and (cap is None or cap < serial):
         serial = _held_serial(sender, owner, serial, cap)
-    if take_failure(manager):
+    if take_failure(manager, sender):
         log.error(
             "%s: not recording YouHave %d for %s: received rows were lost; reconnecting",
             _name(sender),
