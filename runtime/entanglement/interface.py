@@ -22,6 +22,7 @@ Seams other layers rely on (see each module's docstring for details):
 
 from __future__ import annotations
 
+from . import _wire_errors
 from ._model import (
     EphemeralUnflooded,
     OwnerLike,
@@ -32,43 +33,19 @@ from ._model import (
 )
 from ._properties import NoSyncProperty, SyncProperty, no_sync_property, sync_property
 from ._registry import SyncRegistry
-from ._wire_errors import (
-    ErrorRegistry,
-    SyncBadEncodingError,
-    SyncBadOwner,
-    SyncError,
-    SyncInvalidOperation,
-    SyncNotConnected,
-    SyncNotFound,
-    SyncUnauthorized,
-    UnregisteredSyncClass,
-    WrongSyncDestination,
-    describe_destination,
-    error_registry,
-)
+from ._wire_errors import *  # noqa: F403  (the SyncError tree: its __all__ below)
 
 __all__ = [
     "EphemeralUnflooded",
-    "ErrorRegistry",
     "NoSyncProperty",
     "OwnerLike",
-    "SyncBadEncodingError",
-    "SyncBadOwner",
-    "SyncError",
-    "SyncInvalidOperation",
-    "SyncNotConnected",
-    "SyncNotFound",
     "SyncProperty",
     "SyncRegistry",
-    "SyncUnauthorized",
     "Synchronizable",
     "SynchronizableMeta",
     "Unique",
-    "UnregisteredSyncClass",
-    "WrongSyncDestination",
-    "describe_destination",
-    "error_registry",
     "no_sync_property",
     "overrides_sync_receive",
     "sync_property",
 ]
+__all__ += _wire_errors.__all__  # the SyncError tree, re-exported whole

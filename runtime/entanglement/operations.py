@@ -257,7 +257,9 @@ create = CreateOperation("create")
 # Earlier names of the two classes (SyncOperation is the contract every operation
 # follows; these said less about what they are).
 SyncOperationBase = OwnedOperation
+"""Alias of :class:`OwnedOperation` (its earlier name)."""
 SyncOp = SyncStateOperation
+"""Alias of :class:`SyncStateOperation` (its earlier name)."""
 
 # The original's names of the standard operation objects, for registries written for it.
 sync_operation = sync

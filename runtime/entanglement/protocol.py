@@ -43,6 +43,7 @@ import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
+from entanglement._bandwidth import BandwidthProtocol
 from entanglement._exceptions import RemoteProtocolError, WriteError
 from entanglement._model import payload_encoder
 from entanglement._sansio import SyncConnection
@@ -58,7 +59,6 @@ WRITE_CHUNK: Final = 256 * 1024
 TURN_BUDGET: Final = 1024 * 1024
 # Frames of one connection handled per event loop turn (fairness, issue 10 item 15).
 TURN_FRAMES: Final = 500
-QUANTUM: Final = 0.1
 # Queued elements past which a wake-up writes at once instead of at the loop's next
 # turn (see SyncProtocol._wakeup): about one WRITE_CHUNK of small objects.
 EAGER_FRAMES: Final = 1024
@@ -388,105 +388,6 @@ class SyncProtocol:
     async def wait_closed(self) -> None:
         """Wait until ``connection_lost`` has run."""
         await asyncio.shield(self._lost)
-
-
-class BandwidthProtocol(asyncio.Protocol):
-    """The asyncio protocol of a connection: meters writes and forwards the rest.
-
-    Budget (§7.6): ``bw_per_sec * 0.1`` bytes per 0.1 s quantum.  Every write adds its
-    size after refunding the quanta elapsed since the current one started; when the
-    budget is exceeded the writer pauses until a timer refunds enough.  Transport
-    back-pressure (``pause_writing``) pauses it as well; it resumes when neither holds.
-
-    Args:
-        protocol: the SyncProtocol to drive.
-        bw_per_sec: bytes per second (10,000,000 until ``connected()`` sets it).
-    """
-
-    def __init__(self, protocol: SyncProtocol, bw_per_sec: float = 10_000_000) -> None:
-        self.protocol = protocol
-        self.loop = protocol.loop
-        self.bw_per_sec = bw_per_sec
-        self.transport: asyncio.BaseTransport | None = None
-        self._used = 0.0
-        self._quantum_start = self.loop.time()
-        self._limited = False
-        self._transport_paused = False
-        self._timer: asyncio.TimerHandle | None = None
-
-    @property
-    def closing(self) -> bool:
-        """True once the transport is closing (nothing more may be written)."""
-        return self.transport is None or self.transport.is_closing()
-
-    @property
-    def paused(self) -> bool:
-        """True while the limiter or the transport holds the writer."""
-        return self._limited or self._transport_paused
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        """Hand the transport to the SyncProtocol."""
-        self.transport = transport
-        self.protocol.connection_made(transport, self)
-
-    def data_received(self, data: bytes) -> None:
-        """Forward received bytes."""
-        self.protocol.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        """Forward end of stream."""
-        return self.protocol.eof_received()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        """Stop the timer and tell the SyncProtocol."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self.transport = None  # (the transport holds us: see SyncProtocol)
-        self.protocol.connection_lost(exc)
-
-    def pause_writing(self) -> None:
-        """Transport back-pressure on."""
-        self._transport_paused = True
-
-    def resume_writing(self) -> None:
-        """Transport back-pressure off."""
-        self._transport_paused = False
-        if not self.paused:
-            self.protocol.resume()
-
-    def write(self, data: bytes) -> None:
-        """Write ``data`` whole and account for it."""
-        transport = self.transport
-        assert isinstance(transport, asyncio.WriteTransport)
-        transport.write(data)
-        self._refund()
-        self._used += len(data)
-        if self._used > self.bw_per_sec * QUANTUM:
-            self._limited = True
-            self._arm_timer()
-
-    def _refund(self) -> None:
-        now = self.loop.time()
-        quanta = round((now - self._quantum_start) / QUANTUM)
-        if quanta >= 1:
-            self._quantum_start = now
-            self._used = max(self._used - quanta * self.bw_per_sec * QUANTUM, 0.0)
-
-    def _arm_timer(self) -> None:
-        if self._timer is None:
-            when = self._quantum_start + QUANTUM
-            self._timer = self.loop.call_at(when, self._on_timer)
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        self._refund()
-        if self._used < self.bw_per_sec * QUANTUM:
-            self._limited = False
-            if not self.paused:
-                self.protocol.resume()
-        else:
-            self._timer = self.loop.call_later(QUANTUM, self._on_timer)
 
 
 def _set_reading(transport: asyncio.BaseTransport, on: bool) -> None:
