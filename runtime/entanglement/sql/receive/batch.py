@@ -85,7 +85,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("entanglement")
-MAX_ROWS = 2000
+# Each commit costs a disk flush and a query per chunk of keys: a catch-up (tens of
+# thousands of rows a second) commits about every MAX_ROWS rows, each pending row
+# holding a snapshot of its values (some hundred bytes).
+MAX_ROWS = 5000
 # Frames arrive a TLS record at a time (some dozens of rows); a burst is over when no
 # row came for COMMIT_DELAY; no row waits longer than MAX_DELAY for its commit.
 COMMIT_DELAY = 0.01
