@@ -18,12 +18,25 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import String
 from sqlalchemy.dialects import oracle
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from entanglement.sql import GUID
+from entanglement._hashes import DestHash
+from entanglement.interface import no_sync_property
+from entanglement.operations import sync
+from entanglement.sql import (
+    GUID,
+    SqlSynchronizable,
+    SqlSyncRegistry,
+    SyncOwner,
+    sync_session_maker,
+)
+from entanglement.sql.receive.batch import ReceiveBatch
 from entanglement.sql.receive.insert import compile_insert, insert_rows
+from entanglement.sql.receive.registry import SyncContext
 from entanglement.sql.receive.store import _key_conditions
+from entanglement.sql.schema.plan import row_plan
 
 
 class Colour(enum.Enum):
@@ -168,3 +181,120 @@ def test_existence_query_of_composite_keys(engine: Any) -> None:
             for row in session.execute(sa.select(*pk).where(condition), params)
         }
     assert found == {(1, "x")}
+
+
+# -- a batch of new and stored rows: inserted unless stored, stored ones updated ----------
+
+registry = SqlSyncRegistry()
+
+
+class Base(SqlSynchronizable, DeclarativeBase):
+    sync_registry = registry
+
+
+class Shape(Base):
+    # single-table inheritance: the batch inserts these unless their key is stored
+    __tablename__ = "shape"
+    __mapper_args__ = {  # noqa: RUF012
+        "polymorphic_identity": "shape",
+        "polymorphic_on": "kind",
+    }
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = no_sync_property(mapped_column(String(20)))
+    label: Mapped[str] = mapped_column(String(40))
+    size: Mapped[int] = mapped_column(default=1)
+
+
+class Circle(Shape):
+    __mapper_args__ = {"polymorphic_identity": "circle"}  # noqa: RUF012
+
+
+@pytest.fixture
+def maker(engine: Any) -> Any:
+    SqlSyncRegistry.create_bookkeeping(engine)
+    Base.metadata.create_all(engine)
+    return sync_session_maker(bind=engine, expire_on_commit=False)
+
+
+def _owner(maker: Any, name: str) -> str:
+    with maker() as session:
+        owner = SyncOwner(dest_hash=DestHash.from_string(name), sync_serial=1)
+        session.add(owner)
+        session.commit()
+        return str(owner.id)
+
+
+def _receive(batch: ReceiveBatch, cls: Any, msg: dict[str, Any]) -> None:
+    context = SyncContext(batch.session, batch=batch)
+    info = {"context": context, "operation": sync, "sender": None}
+    row = cls.sync_construct(msg, **info)
+    row.sync_receive_constructed(msg, **info)
+    batch.add(row, frozenset(k for k in msg if k[:1] != "_"))
+
+
+def test_a_batch_inserts_new_rows_and_updates_stored_ones(
+    maker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert row_plan(Shape).single_table  # (the path this test is about)
+    mine, other = _owner(maker, "peer"), _owner(maker, "another")
+    batch = ReceiveBatch(maker)
+    for i in (1, 2, 3):
+        msg = {"id": i, "label": f"old {i}", "size": 5, "sync_serial": 1}
+        _receive(batch, Shape, {**msg, "_sync_owner": other if i == 3 else mine})
+    _receive(
+        batch, Circle, {"id": 4, "label": "c", "sync_serial": 1, "_sync_owner": mine}
+    )
+    batch.commit()
+    # 1: renamed (its size kept), 2: as it was, 3: another owner's (left as it is),
+    # 4: stored as a circle, received as a shape (a circle is one); 5, 6: new
+    for i, label in (
+        (1, "new 1"),
+        (3, "taken"),
+        (4, "square"),
+        (5, "new 5"),
+        (6, "new 6"),
+    ):
+        _receive(
+            batch,
+            Shape,
+            {"id": i, "label": label, "sync_serial": 2, "_sync_owner": mine},
+        )
+    batch.commit()
+    assert not batch.failed
+    with maker() as session:
+        rows = session.execute(
+            sa.select(
+                Shape.id, Shape.kind, Shape.label, Shape.size, Shape.sync_serial
+            ).order_by(Shape.id)
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        (1, "shape", "new 1", 5, 2),
+        (2, "shape", "old 2", 5, 1),
+        (3, "shape", "old 3", 5, 1),
+        (4, "circle", "square", 1, 2),
+        (5, "shape", "new 5", 1, 2),
+        (6, "shape", "new 6", 1, 2),
+    ]
+    assert "ignoring Shape 3" in caplog.text.replace("(", "").replace(",)", "")
+    assert "the stored row is a circle" not in caplog.text  # a circle is a shape
+
+
+def test_a_row_stored_as_another_class_is_not_changed(
+    maker: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    mine = _owner(maker, "peer")
+    batch = ReceiveBatch(maker)
+    _receive(
+        batch, Shape, {"id": 7, "label": "plain", "sync_serial": 1, "_sync_owner": mine}
+    )
+    batch.commit()
+    _receive(
+        batch,
+        Circle,
+        {"id": 7, "label": "round", "sync_serial": 2, "_sync_owner": mine},
+    )
+    batch.commit()
+    with maker() as session:
+        rows = session.execute(sa.select(Shape.kind, Shape.label)).all()
+    assert [tuple(row) for row in rows] == [("shape", "plain")]
+    assert "the stored row is a shape" in caplog.text

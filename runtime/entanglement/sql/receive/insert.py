@@ -21,9 +21,10 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import BindTyping
 
-__all__ = ["Insert", "insert_rows"]
+__all__ = ["Insert", "compile_insert", "insert_rows", "statement"]
 
 Processor = Callable[[Any], Any] | None
 CACHED = 32  # compiled inserts kept per table (column sets x dialects)
@@ -67,13 +68,26 @@ def _parameters(
     return function
 
 
+def statement(table: sa.Table, dialect: Any, unless_stored: bool) -> Any:
+    """``INSERT INTO table``; with ``unless_stored``, a row whose primary key is
+    stored is left out (``ON CONFLICT (key) DO NOTHING``: PostgreSQL, SQLite)."""
+    if not unless_stored:
+        return table.insert()
+    insert: Any = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    return insert[dialect.name](table).on_conflict_do_nothing(
+        index_elements=list(table.primary_key)
+    )
+
+
 def compile_insert(
-    table: sa.Table, columns: tuple[str, ...], dialect: Any
+    table: sa.Table, columns: tuple[str, ...], dialect: Any, unless_stored: bool = False
 ) -> Insert | None:
     """The :class:`Insert` of ``columns`` of ``table`` (None: use Core's executemany)."""
     if dialect.bind_typing is BindTyping.SETINPUTSIZES:
         return None
-    compiled: Any = table.insert().compile(dialect=dialect, column_keys=list(columns))
+    compiled: Any = statement(table, dialect, unless_stored).compile(
+        dialect=dialect, column_keys=list(columns)
+    )
     binds = compiled.binds
     if set(binds) != set(columns) or compiled.literal_execute_params:
         return None
@@ -99,20 +113,31 @@ def insert_rows(
     table: sa.Table,
     rows: list[dict[str, Any]],
     cache: dict[Any, Insert | None],
-) -> None:
+    unless_stored: bool = False,
+) -> int:
     """Insert ``rows`` (all holding the same columns) into ``table`` in ``session``'s
-    transaction; ``cache`` keeps the compiled inserts (the table plan's)."""
+    transaction; how many were inserted.
+
+    Args:
+        session: the session whose connection and transaction are used.
+        table: the table.
+        rows: the column values of each row, by column key.
+        cache: keeps the compiled inserts (the table plan's).
+        unless_stored: leave out the rows whose primary key is stored (see
+            :func:`statement`).
+    """
     connection = session.connection()
     dialect = connection.dialect
     columns = tuple(rows[0])
-    key = (dialect, columns)
+    key = (dialect, columns, unless_stored)
     try:
         insert = cache[key]
     except KeyError:
         if len(cache) >= CACHED:  # (engines come and go: tests, reconnecting apps)
             cache.clear()
-        insert = cache[key] = compile_insert(table, columns, dialect)
+        insert = cache[key] = compile_insert(table, columns, dialect, unless_stored)
     if insert is None:
-        connection.execute(table.insert(), rows)
-        return
-    connection.exec_driver_sql(insert.sql, insert.parameters(rows))
+        result = connection.execute(statement(table, dialect, unless_stored), rows)
+    else:
+        result = connection.exec_driver_sql(insert.sql, insert.parameters(rows))
+    return int(result.rowcount)

@@ -16,6 +16,16 @@ of them in the caller's transaction:
   (:mod:`entanglement.sql.receive.insert`), or with the ORM bulk INSERT for shapes the
   plan does not cover.
 
+Rows of a class whose whole hierarchy lives in one table (on PostgreSQL, and SQLite
+from 3.24) are inserted first, unless their key is stored (``ON CONFLICT (key) DO
+NOTHING``), rather than asked for: a catching-up peer receives mostly new rows, and
+the existence query cost about as much as the insert.  Only when a table's inserts
+left rows out are its rows looked up as above: the stored ones get the update (owner
+and class checked; those just inserted are found too, and their update changes
+nothing).  Other constraints than the key still refuse a row (the batch's isolation).
+Joined-table hierarchies are asked first: a key stored in the parent's table as
+another class must not get a child row.
+
 Insert order (issue 13): PostgreSQL checks a foreign key at once, and a burst mixes
 classes in the order the sender sent them (a catch-up answers one hierarchy at a time).
 So the inserts of every class go table by table in the foreign-key order of the tables
@@ -69,24 +79,55 @@ def store(session: Any, entries: list[Pending]) -> None:
     groups: dict[type[Any], list[Pending]] = {}
     for entry in entries:
         groups.setdefault(entry.cls, []).append(entry)
-    new: list[tuple[RowPlan, list[dict[str, Any]]]] = []
+    first = _inserts_first(session.get_bind().dialect)
+    new: list[tuple[RowPlan, list[Pending]]] = []
     for cls, group in groups.items():
         plan = row_plan(cls)
-        stored = _stored_rows(session, plan, [entry.ident for entry in group])
-        fresh: list[dict[str, Any]] = []
-        updates: list[Pending] = []
-        for entry in group:
-            found = stored.get(entry.ident)
-            if found is None:
-                fresh.append(entry.values)
-            elif _acceptable(plan, entry, found):
-                updates.append(entry)
+        if first and plan.single_table:
+            new.append((plan, group))  # its stored rows are found by the insert
+            continue
+        fresh, updates = _split(session, plan, group)
         if updates:
             _update(session, plan, updates)
         if fresh:
             new.append((plan, fresh))
-    if new:
-        _insert(session, new)
+    if not new:
+        return
+    conflicts: dict[type[Any], list[Pending]] = {}
+    for entry in _insert(session, new):
+        conflicts.setdefault(entry.cls, []).append(entry)
+    for cls, group in conflicts.items():
+        # rows of a table some of which were stored before: those get the update
+        # (the others, just inserted, are found too, and their update changes nothing)
+        plan = row_plan(cls)
+        _, updates = _split(session, plan, group)
+        if updates:
+            _update(session, plan, updates)
+
+
+def _inserts_first(dialect: Any) -> bool:
+    # INSERT ... ON CONFLICT (key) DO NOTHING: PostgreSQL, SQLite from 3.24
+    if dialect.name == "postgresql":
+        return True
+    return bool(
+        dialect.name == "sqlite" and dialect.dbapi.sqlite_version_info >= (3, 24)
+    )
+
+
+def _split(
+    session: Any, plan: RowPlan, group: list[Pending]
+) -> tuple[list[Pending], list[Pending]]:
+    # (rows not stored yet, stored rows to update: owner and class checked)
+    stored = _stored_rows(session, plan, [entry.ident for entry in group])
+    fresh: list[Pending] = []
+    updates: list[Pending] = []
+    for entry in group:
+        found = stored.get(entry.ident)
+        if found is None:
+            fresh.append(entry)
+        elif _acceptable(plan, entry, found):
+            updates.append(entry)
+    return fresh, updates
 
 
 def _stored_rows(
@@ -200,33 +241,33 @@ def _update(session: Any, plan: RowPlan, updates: list[Pending]) -> None:
                 setattr(stored, name, values[name])
 
 
-# An insert job: (the plan of a class inserted with the ORM bulk INSERT, its rows), or
-# (None, the rows of one table, by the table's plan).
-_Job = tuple[RowPlan | None, list[tuple[TablePlan, dict[str, Any]]]]
-
-
-def _insert(session: Any, new: list[tuple[RowPlan, list[dict[str, Any]]]]) -> None:
-    per_table: dict[sa.Table, list[tuple[TablePlan, dict[str, Any]]]] = {}
-    bulk: list[tuple[RowPlan, list[dict[str, Any]]]] = []
-    for plan, snapshots in new:
+def _insert(session: Any, new: list[tuple[RowPlan, list[Pending]]]) -> list[Pending]:
+    """Insert the rows of ``new`` in the foreign-key order of their tables; the rows
+    of single-table classes are inserted unless their key is stored: the rows of
+    the tables where some were stored are returned."""
+    per_table: dict[sa.Table, list[tuple[TablePlan, Pending]]] = {}
+    bulk: list[tuple[RowPlan, list[Pending]]] = []
+    for plan, entries in new:
         if plan.tables is None:
-            bulk.append((plan, snapshots))
+            bulk.append((plan, entries))
             continue
         for table_plan in plan.tables:
             rows = per_table.setdefault(table_plan.table, [])
-            rows.extend([(table_plan, snapshot) for snapshot in snapshots])
+            rows.extend([(table_plan, entry) for entry in entries])
     rank = table_ranks([*per_table, *(t for plan, _ in bulk for t in _tables(plan))])
     jobs: list[tuple[int, int, Any]] = []
     for table, rows in per_table.items():
         jobs.append((rank[table], len(jobs), (table, rows)))
-    for plan, snapshots in bulk:
+    for plan, entries in bulk:
         last = max(rank[table] for table in _tables(plan))
-        jobs.append((last, len(jobs), (plan, snapshots)))
+        jobs.append((last, len(jobs), (plan, entries)))
+    conflicts: list[Pending] = []
     for _, _, job in sorted(jobs, key=lambda job: job[:2]):
         if isinstance(job[0], sa.Table):
-            _insert_table(session, *job)
+            conflicts += _insert_table(session, *job)
         else:
             _insert_bulk(session, *job)
+    return conflicts
 
 
 def _tables(plan: RowPlan) -> list[sa.Table]:
@@ -246,30 +287,37 @@ def table_ranks(tables: list[sa.Table]) -> dict[sa.Table, int]:
 
 
 def _insert_table(
-    session: Any, table: sa.Table, rows: list[tuple[TablePlan, dict[str, Any]]]
-) -> None:
-    values = [table_plan.values(snapshot) for table_plan, snapshot in rows]
-    parents, cache = rows[0][0].parents, rows[0][0].inserts
+    session: Any, table: sa.Table, rows: list[tuple[TablePlan, Pending]]
+) -> list[Pending]:
+    # the rows' entries if some were not inserted (their key was stored), else []
+    values = [table_plan.values(entry.values) for table_plan, entry in rows]
+    plan = rows[0][0]
+    parents, cache = plan.parents, plan.inserts
+    # (a table of single-table classes only: checked by store, per class)
+    first = (
+        _inserts_first(session.get_bind().dialect)
+        and row_plan(rows[0][1].cls).single_table
+    )
     if parents and len(values) > 1:
         # rows naming other rows of the burst in the same table: those first, and
         # one executemany per run of rows carrying the same columns
-        for run in _runs(_parents_first(values, parents)):
-            insert_rows(session, table, run, cache)
-        return
-    # a partial message makes a row with fewer columns (the column defaults fill the
-    # others): rows carrying the same columns share one executemany
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in values:
-        groups.setdefault(tuple(row), []).append(row)
-    for group in groups.values():
-        insert_rows(session, table, group, cache)
+        runs = list(_runs(_parents_first(values, parents)))
+    else:
+        # a partial message makes a row with fewer columns (the column defaults
+        # fill the others): rows carrying the same columns share one executemany
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in values:
+            groups.setdefault(tuple(row), []).append(row)
+        runs = list(groups.values())
+    inserted = sum(insert_rows(session, table, run, cache, first) for run in runs)
+    return [entry for _, entry in rows] if first and inserted < len(values) else []
 
 
-def _insert_bulk(session: Any, plan: RowPlan, snapshots: list[dict[str, Any]]) -> None:
+def _insert_bulk(session: Any, plan: RowPlan, entries: list[Pending]) -> None:
     # the ORM bulk INSERT (see entanglement.sql.plan), from the snapshots' columns
     columns = plan.column_keys
     rows = [
-        {k: v for k, v in snapshot.items() if k in columns} for snapshot in snapshots
+        {k: v for k, v in entry.values.items() if k in columns} for entry in entries
     ]
     session.execute(sa.insert(plan.mapper.class_), rows)
 

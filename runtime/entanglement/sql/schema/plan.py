@@ -108,6 +108,9 @@ class RowPlan:
     extra_properties: tuple[str, ...]  # sync properties that are no mapped attribute
     property_names: frozenset[str]  # every sync property (a new row's changed names)
     tables: tuple[TablePlan, ...] | None  # None: ORM bulk INSERT
+    # every class of the hierarchy in one table (the batch inserts its rows unless
+    # their key is stored, rather than asking first)
+    single_table: bool
 
     def snapshot(self, state: dict[str, Any]) -> dict[str, Any]:
         """The values of a batched row, from its ``__dict__`` (its owner's id as
@@ -175,6 +178,17 @@ def _make_plan(cls: type[Any]) -> RowPlan:
         ),
         property_names=frozenset(cls._sync_properties),
         tables=_table_plans(mapper),
+        single_table=_single_table(mapper),
+    )
+
+
+def _single_table(mapper: Mapper[Any]) -> bool:
+    base = mapper.base_mapper
+    table = base.local_table
+    return (
+        not mapper.concrete
+        and isinstance(table, sa.Table)
+        and all(m.local_table is table for m in base.self_and_descendants)
     )
 
 
