@@ -26,6 +26,9 @@ SQLAlchemy's declarative scan (which runs inside ``type.__new__``) sees the name
 ``_sync_properties`` is written with ``type.__setattr__`` so SQLAlchemy's attribute
 interception is not involved.
 
+The base construct and fill (``construct``, ``fill_from_message``, ``assign_failed``)
+live in :mod:`entanglement._fill` and are re-exported here, their old place.
+
 Choices where the spec is silent:
 
 * ``sync_is_local`` is False for EphemeralUnflooded objects (quirk 34 fixed: the original
@@ -40,19 +43,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Protocol
 
-from ._codecplan import (
-    RESERVED_KEYS,
-    as_is_names_of,
-    constructor_properties_of,
-    decoders_of,
-    encoder_of,
-)
+from ._codecplan import encoder_of
+
+# Re-exported by name: their place before _fill.py was split off.
+from ._fill import assign_failed as assign_failed
+from ._fill import construct as construct
+from ._fill import fill_from_message as fill_from_message
 from ._hashes import DestHash
 from ._plan import keeps
 from ._properties import NOTHING, NoSyncProperty, SyncProperty, sync_property
-from ._sansio.peertext import peer_repr
 
 if TYPE_CHECKING:
     from ._registry import SyncRegistry
@@ -333,24 +334,6 @@ class Synchronizable(metaclass=SynchronizableMeta):
         return obj
 
 
-def construct(cls: Any, msg: dict[str, Any]) -> Any:
-    """The base ``sync_construct`` (without the ``info`` keywords it ignores).
-
-    Raises:
-        SyncBadEncodingError: see :meth:`Synchronizable.sync_construct`.
-    """
-    properties = constructor_properties_of(cls)
-    if not properties:
-        args: list[Any] = []
-        kwargs: dict[str, Any] = {}
-    else:
-        args, kwargs = _constructor_arguments(cls, properties, msg)
-    try:
-        return cls(*args, **kwargs)
-    except TypeError as exc:
-        raise _bad_encoding(f"cannot construct {cls.sync_type}: {exc}", msg) from exc
-
-
 def payload_encoder(cls: type) -> Callable[[Any], dict[str, Any] | None] | None:
     """What ``obj.to_sync()`` runs for objects of ``cls``, as a send plan keeps it:
     the class's codec plan when ``to_sync`` is the base method, else None.
@@ -361,57 +344,6 @@ def payload_encoder(cls: type) -> Callable[[Any], dict[str, Any] | None] | None:
     if not keeps(cls, Synchronizable, "to_sync"):
         return None
     return encoder_of(cls)
-
-
-def fill_from_message(obj: Synchronizable, msg: dict[str, Any]) -> None:
-    """The base ``sync_receive_constructed``: decode and assign msg's attributes.
-
-    Raises:
-        SyncBadEncodingError: see :meth:`Synchronizable.sync_receive_constructed`.
-    """
-    cls = type(obj)
-    as_is = cls.__dict__.get("_sync_as_is_plan")
-    if as_is is None:
-        as_is = as_is_names_of(cls)
-    if as_is.issuperset(msg):  # (faster than msg.keys() <= as_is)
-        # Nothing to decode and no unknown key: nothing can fail before assigning.
-        try:
-            for key, value in msg.items():
-                if key not in RESERVED_KEYS:
-                    setattr(obj, key, value)
-        except Exception as exc:
-            assign_failed(key, msg, exc)
-        return
-    # Decode everything before assigning anything, so that a bad value never leaves
-    # a stored object half-updated.
-    # The helpers that build the error messages are only called on failure: this
-    # loop runs for every property of every received object.
-    decoders = decoders_of(cls)
-    decoded: list[tuple[str, Any]] = []
-    for key, value in msg.items():
-        if key[:1] == "_":
-            continue
-        try:
-            decoder = decoders[key]
-        except KeyError:
-            raise _bad_encoding(
-                f"{type(obj).sync_type} has no sync property {peer_repr(key)}", msg
-            ) from None
-        if decoder is None or value is None:
-            decoded.append((key, value))
-            continue
-        try:
-            result = decoder(value)
-        except Exception as exc:
-            _decode_failed(key, msg, exc)
-        # A decoder returning None for a non-null value has handled it itself.
-        if result is not None:
-            decoded.append((key, result))
-    for key, result in decoded:
-        try:
-            setattr(obj, key, result)
-        except Exception as exc:
-            assign_failed(key, msg, exc)
 
 
 def _primary_keys_unset(cls: type) -> PrimaryKeys:
@@ -446,60 +378,3 @@ def _key_values(obj: Synchronizable) -> tuple[Any, ...] | None:
         return tuple([getattr(obj, k) for k in keys])
     except AttributeError:
         return None
-
-
-def _constructor_arguments(
-    cls: SynchronizableMeta,
-    properties: tuple[tuple[str, SyncProperty], ...],
-    msg: dict[str, Any],
-) -> tuple[list[Any], dict[str, Any]]:
-    positional: dict[int, Any] = {}
-    kwargs: dict[str, Any] = {}
-    for name, prop in properties:
-        if name not in msg:
-            continue
-        value = _decode(prop, name, msg[name], msg)
-        del msg[name]
-        if prop.constructor is True:
-            kwargs[name] = value
-        else:
-            positional[int(prop.constructor)] = value
-    if positional and sorted(positional) != list(range(1, len(positional) + 1)):
-        raise _bad_encoding(
-            f"{cls.__name__}: constructor positions {sorted(positional)} have gaps", msg
-        )
-    return [positional[i] for i in sorted(positional)], kwargs
-
-
-def _decode(prop: SyncProperty, key: str, value: Any, msg: dict[str, Any]) -> Any:
-    try:
-        return prop.decode(value)
-    except Exception as exc:
-        _decode_failed(key, msg, exc)
-
-
-def _decode_failed(key: str, msg: dict[str, Any], exc: Exception) -> NoReturn:
-    error = _bad_encoding(f"cannot decode {peer_repr(key)}: {exc}", msg, exc)
-    if error is exc:
-        raise exc
-    raise error from exc
-
-
-def assign_failed(key: str, msg: dict[str, Any], exc: Exception) -> NoReturn:
-    """Raise the error for a failed assignment of ``key`` while filling ``msg``."""
-    error = _bad_encoding(f"cannot set {peer_repr(key)}: {exc}", msg, exc)
-    if error is exc or not isinstance(exc, AttributeError | TypeError | ValueError):
-        raise exc
-    raise error from exc
-
-
-def _bad_encoding(
-    text: str, msg: Mapping[str, Any], cause: Exception | None = None
-) -> Exception:
-    # Imported here (errors only): _wire_errors depends on this module.  A SyncError raised
-    # by a decoder or setter is the application's own verdict and passes unchanged.
-    from ._wire_errors import SyncBadEncodingError, SyncError
-
-    if isinstance(cause, SyncError):
-        return cause
-    return SyncBadEncodingError(text, network_msg=dict(msg))

@@ -32,12 +32,8 @@ from typing import TYPE_CHECKING, Any
 
 from entanglement._codecplan import RESERVED_KEYS, Fill, filler_of, known_keys_of
 from entanglement._destinations import SyncDestinationBase
-from entanglement._model import (
-    Synchronizable,
-    assign_failed,
-    construct,
-    fill_from_message,
-)
+from entanglement._fill import assign_failed, construct, fill_from_message
+from entanglement._model import Synchronizable
 from entanglement._opbase import (
     LENT_STEPS,
     Steps,

@@ -41,7 +41,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapper, Session
 
 from entanglement._codecplan import aliases_of, known_keys_of
-from entanglement._model import construct
+from entanglement._fill import construct
 from entanglement._sansio.peertext import peer_repr
 from entanglement.interface import SyncBadEncodingError
 from entanglement.sql.schema.bookkeeping import SyncOwner
