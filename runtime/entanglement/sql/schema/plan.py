@@ -73,20 +73,36 @@ class TablePlan:
     # entanglement.sql.receive.insert (which owns what they hold)
     inserts: dict[Any, Any] = field(default_factory=dict)
 
-    def values(self, snapshot: dict[str, Any]) -> dict[str, Any]:
-        """The INSERT values of one row (absent and ``None`` values left out)."""
-        get = snapshot.get
-        values = {
-            column: value
-            for attr, column in self.columns
-            if (value := get(attr)) is not None
-        }
-        for attr, column in self.none_columns:  # (JSON null: None is a value)
-            if attr in snapshot and snapshot[attr] is None:
-                values[column] = None
-        if self.constants:
-            values.update(self.constants)
-        return values
+    # values(snapshot): the INSERT values of one row (absent and None values left
+    # out, but None of a column storing it: JSON null); one generated function
+    values: Callable[[dict[str, Any]], dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "values", _values_function(self))
+
+
+def _values_function(plan: TablePlan) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    # Safe: the source holds only generated names (A0, C0, ...); attribute and column
+    # keys and the constants are namespace entries.
+    namespace: dict[str, Any] = {}
+    lines = ["def values(snapshot):", "    get = snapshot.get", "    row = {}"]
+    nulls = {attr for attr, _ in plan.none_columns}
+    for i, (attr, column) in enumerate(plan.columns):
+        namespace[f"A{i}"], namespace[f"C{i}"] = attr, column
+        lines += [
+            f"    value = get(A{i})",
+            "    if value is not None:",
+            f"        row[C{i}] = value",
+        ]
+        if attr in nulls:  # (JSON null: None is a value)
+            lines += [f"    elif A{i} in snapshot:", f"        row[C{i}] = None"]
+    for i, (column, value) in enumerate(plan.constants):
+        namespace[f"K{i}"], namespace[f"V{i}"] = column, value
+        lines.append(f"    row[K{i}] = V{i}")
+    lines.append("    return row")
+    exec("\n".join(lines), namespace)
+    function: Callable[[dict[str, Any]], dict[str, Any]] = namespace["values"]
+    return function
 
 
 @dataclass(frozen=True, eq=False)
