@@ -27,41 +27,36 @@ Choices where the spec is silent or where we differ from the original:
   is given: a mistyped ``-d`` would otherwise mint a new CA whose certificates no peer
   trusts.  :func:`host_cert` (the library call, and the original's ``entanglement-pki``)
   still creates the CA on demand, as the original does.
+
+The key, certificate and extension helpers live in :mod:`entanglement._x509`.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import ipaddress
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import NameOID
 
 from entanglement._hashes import certhash_from_file
+from entanglement._x509 import (
+    KeyType,
+    base_builder,
+    ca_key_usage,
+    host_extensions,
+    load_key,
+    new_key,
+    parse_subject,
+    write_cert,
+    write_key,
+)
 
 __all__ = ["cert_hash_text", "gen_site_ca", "host_cert", "main"]
-
-KeyType = Literal["ec", "rsa"]
-PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-VALIDITY = datetime.timedelta(days=400)
-
-_SUBJECT_KEYS = {
-    "C": NameOID.COUNTRY_NAME,
-    "ST": NameOID.STATE_OR_PROVINCE_NAME,
-    "L": NameOID.LOCALITY_NAME,
-    "O": NameOID.ORGANIZATION_NAME,
-    "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
-    "CN": NameOID.COMMON_NAME,
-    "emailAddress": NameOID.EMAIL_ADDRESS,
-}
 
 
 def gen_site_ca(
@@ -84,20 +79,20 @@ def gen_site_ca(
     directory.mkdir(parents=True, exist_ok=True)
     key_path, cert_path = directory / "ca.key", directory / "ca.pem"
     if key_path.exists():
-        key = _load_key(key_path)
+        key = load_key(key_path)
     else:
-        key = _new_key(key_type)
-        _write_key(key_path, key)
+        key = new_key(key_type)
+        write_key(key_path, key)
     if not cert_path.exists():
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ca_name)])
-        builder = _base_builder(name, name, key.public_key())
+        builder = base_builder(name, name, key.public_key())
         builder = builder.add_extension(
             x509.BasicConstraints(ca=True, path_length=None), critical=True
-        ).add_extension(_ca_key_usage(), critical=True)
+        ).add_extension(ca_key_usage(), critical=True)
         builder = builder.add_extension(
             x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
         )
-        _write_cert(cert_path, builder.sign(key, hashes.SHA256()))
+        write_cert(cert_path, builder.sign(key, hashes.SHA256()))
     return cert_path
 
 
@@ -137,16 +132,16 @@ def host_cert(
     if not force and cert_path.exists() and key_path.exists():
         return cert_path, key_path
     subject = x509.Name(
-        [*_parse_subject(adl_subj), x509.NameAttribute(NameOID.COMMON_NAME, hostname)]
+        [*parse_subject(adl_subj), x509.NameAttribute(NameOID.COMMON_NAME, hostname)]
     )
-    ca_key = _load_key(directory / "ca.key")
+    ca_key = load_key(directory / "ca.key")
     ca_cert = x509.load_pem_x509_certificate((directory / "ca.pem").read_bytes())
-    key = _new_key(key_type)
-    builder = _base_builder(subject, ca_cert.subject, key.public_key())
-    for extension, critical in _host_extensions(hostname, alt_names, key, ca_cert):
+    key = new_key(key_type)
+    builder = base_builder(subject, ca_cert.subject, key.public_key())
+    for extension, critical in host_extensions(hostname, alt_names, key, ca_cert):
         builder = builder.add_extension(extension, critical=critical)
-    _write_key(key_path, key)
-    _write_cert(cert_path, builder.sign(ca_key, hashes.SHA256()))
+    write_key(key_path, key)
+    write_cert(cert_path, builder.sign(ca_key, hashes.SHA256()))
     return cert_path, key_path
 
 
@@ -282,124 +277,3 @@ def _cmd_hash(args: argparse.Namespace) -> int:
             print(f"entanglegen pki: error: {name}: {exc}", file=sys.stderr)
             status = 1
     return status
-
-
-# -- helpers -----------------------------------------------------------------------
-
-
-def _new_key(key_type: KeyType) -> PrivateKey:
-    if key_type == "rsa":
-        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return ec.generate_private_key(ec.SECP256R1())
-
-
-def _load_key(path: Path) -> PrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
-        raise ValueError(f"{path}: unsupported key type {type(key).__name__}")
-    return key
-
-
-def _write_key(path: Path, key: PrivateKey) -> None:
-    data = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-
-
-def _write_cert(path: Path, cert: x509.Certificate) -> None:
-    path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-
-
-def _base_builder(
-    subject: x509.Name, issuer: x509.Name, public_key: object
-) -> x509.CertificateBuilder:
-    now = datetime.datetime.now(datetime.UTC)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)  # type: ignore[arg-type]
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + VALIDITY)
-    )
-
-
-def _ca_key_usage() -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=True,
-        crl_sign=True,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _host_extensions(
-    hostname: str,
-    alt_names: Sequence[str],
-    key: PrivateKey,
-    ca_cert: x509.Certificate,
-) -> list[tuple[x509.ExtensionType, bool]]:
-    ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
-    return [
-        (x509.BasicConstraints(ca=False, path_length=None), True),
-        (x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False),
-        (
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(
-                ca_ski.value
-            ),
-            False,
-        ),
-        (x509.SubjectAlternativeName(_alt_names(hostname, alt_names)), False),
-        (
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            False,
-        ),
-    ]
-
-
-def _alt_names(hostname: str, extra: Sequence[str]) -> list[x509.GeneralName]:
-    names: list[x509.GeneralName] = []
-    for name in [hostname, *extra]:
-        for general in _general_names(name):
-            if general not in names:
-                names.append(general)
-    return names
-
-
-def _general_names(name: str) -> list[x509.GeneralName]:
-    try:
-        address = ipaddress.ip_address(name)
-    except ValueError:
-        if name == "localhost":
-            loopback = [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")]
-            return [x509.DNSName(name), *map(x509.IPAddress, loopback)]
-        return [x509.DNSName(name)]
-    # Keep the DNS form too: the original puts the host name as DNS:<hostname>.
-    return [x509.DNSName(name), x509.IPAddress(address)]
-
-
-def _parse_subject(text: str) -> list[x509.NameAttribute[str]]:
-    attributes: list[x509.NameAttribute[str]] = []
-    for part in filter(None, text.split("/")):
-        key, sep, value = part.partition("=")
-        if not sep or key not in _SUBJECT_KEYS or not value:
-            known = ", ".join(_SUBJECT_KEYS)
-            raise ValueError(
-                f"bad subject component {part!r} in {text!r} (want KEY=value, KEY"
-                f" one of {known})"
-            )
-        attributes.append(x509.NameAttribute(_SUBJECT_KEYS[key], value))
-    return attributes
