@@ -80,7 +80,7 @@ _MODULE_IMPORTS = {
     "decimal": "import decimal",
     "_exact": "from entanglement import exact as _exact",
     # the layered path: entanglement.sql.exact went with the re-layout (7286aa3)
-    "_sql_exact": "from entanglement.sql.schema import exact as _sql_exact",
+    "_sql_exact": "from entanglement.sql import exact as _sql_exact",
     "MutableList": "from sqlalchemy.ext.mutable import MutableList",
     "MutableDict": "from sqlalchemy.ext.mutable import MutableDict",
     "Mapped": "from sqlalchemy.orm import Mapped",

@@ -111,6 +111,7 @@ def test_every_module_lives_in_a_layer_or_is_a_public_path() -> None:
         for suffix in (
             "",
             ".base",
+            ".exact",
             ".internal",
             ".filter",
             ".meta",
@@ -153,10 +154,11 @@ def test_the_check_sees_a_cycle_and_a_layer_breach() -> None:
 
 
 def test_public_paths_name_the_layered_objects() -> None:
-    from entanglement.sql import filter, meta, tables, transition, types, upgrade
+    from entanglement.sql import exact, filter, meta, tables, transition, types, upgrade
     from entanglement.sql.resync import destination
     from entanglement.sql.resync import filter as resync_filter
     from entanglement.sql.resync import meta as resync_meta
+    from entanglement.sql.schema import exact as schema_exact
     from entanglement.sql.schema import tables as schema_tables
     from entanglement.sql.schema import types as schema_types
     from entanglement.sql.schema import upgrade as schema_upgrade
@@ -169,6 +171,7 @@ def test_public_paths_name_the_layered_objects() -> None:
         (meta, resync_meta),
         (transition, send_transition),
         (filter, resync_filter),
+        (exact, schema_exact),
     ]
     for public, inner in pairs:
         for name in public.__all__:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from entanglement import exact as _exact
 from entanglement.interface import sync_property
-from entanglement.sql.schema import exact as _sql_exact
+from entanglement.sql import exact as _sql_exact
 
 from ._base import Base
 
