@@ -123,7 +123,9 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--name", help="a name for the peer, shown in logs and list")
     add.set_defaults(run=_cmd_add, writes=True)
     remove = sub.add_parser("remove", help="delete a stored destination")
-    remove.add_argument("--hash", required=True, type=_hash)
+    remove.add_argument(
+        "--hash", required=True, type=_hash, help="the CertHash text of the peer"
+    )
     remove.set_defaults(run=_cmd_remove, writes=True)
     sub.add_parser("list", help="print the stored destinations").set_defaults(
         run=_cmd_list, writes=False

@@ -202,14 +202,7 @@ HELPS = [
     ("node", "list"),
     ("node", "serve"),
     ("node", "upgrade"),
-    pytest.param(
-        ("node", "remove"),
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="runtime/entanglement/node.py:126: remove's --hash has no help "
-            "text (reported to the lead)",
-        ),
-    ),
+    ("node", "remove"),
 ]
 
 
