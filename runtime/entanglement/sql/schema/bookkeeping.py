@@ -20,7 +20,8 @@ everything it owns are gone, as the schema's ``ON DELETE CASCADE`` says, on ever
 (SQLite enforces foreign keys only when asked, and databases created by the original's
 migration have no cascade on ``sync_deleted``).  The flush that deletes an owner first
 deletes its tombstones and its rows in every mapped SqlSynchronizable table present in
-the database (:func:`forget_owner`, Core statements: nothing is loaded): no tombstones for them (a neighbour forgets them
+the database (:func:`~entanglement.sql.schema.forget.forget_owner`, Core statements:
+nothing is loaded): no tombstones for them (a neighbour forgets them
 with the owner, as with any cleared owner, §12.3 and quirk 37), and the session's
 objects of that owner are expunged.  An owner of ours deleted in a session with a
 manager is then flooded as ``delete`` of the SyncOwner (a neighbour that misses it
@@ -41,7 +42,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, Session, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, relationship
 
 from entanglement._hashes import DestHash
 from entanglement.interface import (
@@ -74,7 +75,6 @@ __all__ = [
     "SyncDeleted",
     "SyncOwner",
     "as_aware",
-    "forget_owner",
     "remote_owner_refusal",
     "remote_row_refusal",
     "tombstone_for",
@@ -337,74 +337,3 @@ def remote_row_refusal(obj: Any, owner: SyncOwner) -> SyncUnauthorized:
         " (registry.sessionmaker(manager=manager)) and sync_commit(), which sends it"
         " to the owner"
     )
-
-
-def forget_owner(session: Session, owner_id: uuid.UUID) -> None:
-    """In a flush deleting owner ``owner_id``: delete its tombstones and its rows.
-
-    Rows go with Core ``DELETE`` statements (hierarchies of children first; in a
-    joined-table hierarchy, the subclass tables before the base table), so no row is
-    loaded; the session's objects of that owner are expunged.  Only tables present in
-    the database are touched (a process may map classes of other databases).
-    """
-    inspector = sa.inspect(session.connection())
-    seen: set[tuple[str | None, str]] = set()
-
-    def present(table: sa.Table) -> bool:
-        where = (table.schema, table.name)
-        if where in seen or not inspector.has_table(table.name, schema=table.schema):
-            return False
-        seen.add(where)
-        return True
-
-    session.execute(
-        sa.delete(sync_deleted).where(sync_deleted.c.sync_owner_id == owner_id)
-    )
-    for root in sorted(_mapped_roots(), key=lambda m: -int(m.class_.sync_priority)):
-        base = root.local_table
-        if isinstance(base, sa.Table) and "sync_owner_id" in base.c and present(base):
-            _delete_owned(session, root, base, owner_id, present)
-    for obj in [*session.identity_map.values(), *session.new]:
-        values = sa.inspect(obj).dict
-        if not isinstance(obj, SyncOwner) and (
-            values.get("sync_owner_id") == owner_id
-            or getattr(values.get("sync_owner"), "id", None) == owner_id
-        ):
-            session.expunge(obj)  # its row is gone (or never comes)
-
-
-def _delete_owned(
-    session: Session,
-    root: Mapper[Any],
-    base: sa.Table,
-    owner_id: uuid.UUID,
-    present: Any,
-) -> None:
-    owned = sa.select(*base.primary_key.columns).where(base.c.sync_owner_id == owner_id)
-    depth: dict[sa.Table, int] = {}
-    for mapper in root.self_and_descendants:
-        table = mapper.local_table
-        if isinstance(table, sa.Table) and table is not base:
-            depth[table] = max(depth.get(table, 0), len(list(mapper.iterate_to_root())))
-    for table in sorted(depth, key=lambda t: -depth[t]):
-        if not present(table):
-            continue
-        keys = list(table.primary_key.columns)  # joined to the base table's keys
-        match = keys[0].in_(owned) if len(keys) == 1 else sa.tuple_(*keys).in_(owned)
-        session.execute(sa.delete(table).where(match))
-    session.execute(sa.delete(base).where(base.c.sync_owner_id == owner_id))
-
-
-def _mapped_roots() -> list[Mapper[Any]]:
-    # the base mappers of every mapped SqlSynchronizable class but the owners
-    roots: dict[Mapper[Any], None] = {}
-    pending = list(SqlSynchronizable.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        if issubclass(cls, SyncOwner):
-            continue
-        mapper = sa.inspect(cls, raiseerr=False)
-        if isinstance(mapper, Mapper):
-            roots.setdefault(mapper.base_mapper, None)
-    return list(roots)

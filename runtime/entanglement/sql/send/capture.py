@@ -17,7 +17,7 @@ by :mod:`entanglement.sql.send.requests` (which also records them, ``sync_commit
 step); the queue of committed local changes is :class:`entanglement.sql.send.session.Outbox`.
 
 A flush that deletes an owner first deletes what it owns (:func:`~entanglement.sql.
-bookkeeping.forget_owner`, issue 10 item 3); a session without a manager that is not one
+schema.forget.forget_owner`, issue 10 item 3); a session without a manager that is not one
 of the node's own (:data:`NODE_SESSION_KEY`) refuses changes of rows owned elsewhere
 (issue 10 item 8, see :mod:`entanglement.sql.send.session`).
 """
@@ -33,11 +33,11 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from entanglement.sql.schema.bookkeeping import (
     SyncOwner,
-    forget_owner,
     remote_owner_refusal,
     remote_row_refusal,
     tombstone_for,
 )
+from entanglement.sql.schema.forget import forget_owner
 from entanglement.sql.schema.model import SqlSynchronizable
 from entanglement.sql.schema.plan import row_plan
 from entanglement.sql.send.serials import allocate_serial
