@@ -298,3 +298,111 @@ def test_a_row_stored_as_another_class_is_not_changed(
         rows = session.execute(sa.select(Shape.kind, Shape.label)).all()
     assert [tuple(row) for row in rows] == [("shape", "plain")]
     assert "the stored row is a shape" in caplog.text
+
+
+# -- PostgreSQL: new rows of simple column types are written by COPY ---------------------
+
+
+def _simple(meta: sa.MetaData, name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        meta,
+        sa.Column("id", GUID, primary_key=True),
+        sa.Column("label", sa.String(20)),
+        sa.Column("n", sa.Integer),
+        sa.Column("x", sa.Float),
+        sa.Column("price", sa.Numeric(10, 3)),
+        sa.Column("flag", sa.Boolean),
+        sa.Column("day", sa.Date),
+        sa.Column("note", sa.Text, server_default="none"),
+    )
+
+
+def _simple_rows() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": uuid.uuid4(),
+            "label": text,
+            "n": i - 2,
+            "x": 0.1 * i if i != 3 else None,
+            "price": decimal.Decimal(f"{i}.125"),
+            "flag": i % 2 == 0,
+            "day": dt.date(2026, 2, 1 + i),
+        }
+        for i, text in enumerate(
+            ["plain", "tab\there", "line\nbreak", "back\\slash", ""]
+        )
+    ]
+
+
+@pytest.mark.postgres
+def test_copy_stores_what_core_stores(postgres_url: str) -> None:
+    engine = sa.create_engine(postgres_url)
+    try:
+        meta = sa.MetaData()
+        ours, core = _simple(meta, "ours"), _simple(meta, "core")
+        meta.create_all(engine)
+        columns = tuple(_simple_rows()[0])
+        compiled = compile_insert(ours, columns, engine.dialect)
+        assert compiled is not None
+        assert compiled.copy
+        assert compile_insert(_tables(sa.MetaData(), "t"), ("id", "at"), engine.dialect)
+        assert not compile_insert(  # (a timestamp: the INSERT, not COPY)
+            _tables(sa.MetaData(), "t"), ("id", "at"), engine.dialect
+        ).copy  # type: ignore[union-attr]
+        rows = _simple_rows()
+        with Session(engine) as session:
+            assert insert_rows(session, ours, rows, {}) == len(rows)
+            session.execute(core.insert(), rows)
+            session.commit()
+        stored, expected = _stored(engine, ours), _stored(engine, core)
+        assert [row[1:] for row in stored] == [row[1:] for row in expected]
+        assert {row[0] for row in stored} == {row["id"] for row in rows}
+        assert {row[-1] for row in stored} == {"none"}  # the server default
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_copy_errors_are_the_databases(postgres_url: str) -> None:
+    engine = sa.create_engine(postgres_url)
+    try:
+        meta = sa.MetaData()
+        table = _simple(meta, "dup")
+        meta.create_all(engine)
+        row = _simple_rows()[:1]
+        with Session(engine) as session:
+            insert_rows(session, table, row, {})
+            with pytest.raises(sa.exc.IntegrityError, match="duplicate key"):
+                insert_rows(session, table, row, {})
+            session.rollback()
+            insert_rows(session, table, _simple_rows()[1:2], {})  # usable again
+            session.commit()
+        assert len(_stored(engine, table)) == 1
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_with_cursor_listeners_gets_inserts_not_copy(
+    postgres_url: str,
+) -> None:
+    engine = sa.create_engine(postgres_url)
+    seen: list[str] = []
+    try:
+        meta = sa.MetaData()
+        table = _simple(meta, "watched")
+        meta.create_all(engine)
+        sa.event.listen(
+            engine,
+            "before_cursor_execute",
+            lambda conn, cursor, statement, *rest: seen.append(statement),
+        )
+        rows = _simple_rows()
+        with Session(engine) as session:
+            insert_rows(session, table, rows, {})  # (Core's count: -1, unknown)
+            session.commit()
+        assert any(s.startswith("INSERT INTO watched") for s in seen), seen
+        assert len(_stored(engine, table)) == len(rows)
+    finally:
+        engine.dispose()

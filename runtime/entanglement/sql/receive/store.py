@@ -16,8 +16,8 @@ of them in the caller's transaction:
   (:mod:`entanglement.sql.receive.insert`), or with the ORM bulk INSERT for shapes the
   plan does not cover.
 
-Rows of a class whose whole hierarchy lives in one table (on PostgreSQL, and SQLite
-from 3.24) are inserted first, unless their key is stored (``ON CONFLICT (key) DO
+Rows of a class whose whole hierarchy lives in one table (on SQLite from 3.24) are
+inserted first, unless their key is stored (``ON CONFLICT (key) DO
 NOTHING``), rather than asked for: a catching-up peer receives mostly new rows, and
 the existence query cost about as much as the insert.  Only when a table's inserts
 left rows out are its rows looked up as above: the stored ones get the update (owner
@@ -106,9 +106,9 @@ def store(session: Any, entries: list[Pending]) -> None:
 
 
 def _inserts_first(dialect: Any) -> bool:
-    # INSERT ... ON CONFLICT (key) DO NOTHING: PostgreSQL, SQLite from 3.24
-    if dialect.name == "postgresql":
-        return True
+    # INSERT ... ON CONFLICT (key) DO NOTHING: SQLite from 3.24.  (PostgreSQL asks
+    # first, with one array of keys: its new rows are then written by COPY, which
+    # cannot leave stored keys out; see entanglement.sql.receive.insert.)
     return bool(
         dialect.name == "sqlite" and dialect.dbapi.sqlite_version_info >= (3, 24)
     )
@@ -309,8 +309,10 @@ def _insert_table(
         for row in values:
             groups.setdefault(tuple(row), []).append(row)
         runs = list(groups.values())
-    inserted = sum(insert_rows(session, table, run, cache, first) for run in runs)
-    return [entry for _, entry in rows] if first and inserted < len(values) else []
+    counts = [insert_rows(session, table, run, cache, first) for run in runs]
+    # (a count the driver does not know, -1, is taken as rows left out)
+    left_out = any(count < len(run) for count, run in zip(counts, runs, strict=True))
+    return [entry for _, entry in rows] if first and left_out else []
 
 
 def _insert_bulk(session: Any, plan: RowPlan, entries: list[Pending]) -> None:
