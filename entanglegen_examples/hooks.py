@@ -1,7 +1,8 @@
 """User code of the example schemas (schemas/exercise.yaml, schemas/presence.yaml).
 
 Generated packages never contain hand-written logic; the schemas name these functions by
-dotted path instead (``policy:``, operation ``handler:``, property ``encoder``/``decoder``).
+dotted path instead (``policy:``, operation ``handler:``, property ``encoder``/``decoder``,
+type ``on_receive``/``on_delete`` and ``table_args``).
 Hooks take the same arguments as the registry method that calls them; the registry itself
 is ``info["registry"]``.
 
@@ -17,20 +18,26 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import Any
+from typing import Any, Final
 
 from entanglement.interface import SyncUnauthorized
 
 __all__ = [
+    "ARRIVED_HELP",
     "ESCALATIONS",
     "NUDGES",
+    "PERSONAL_COLUMNS",
+    "RETIRED_MACHINES",
     "decode_rgb",
     "destination_side",
     "encode_rgb",
     "escalate_help_request",
     "exercise_should_listen",
     "exercise_should_send",
+    "help_request_arrived",
+    "machine_retired",
     "nudge_participant",
+    "participant_table_args",
 ]
 
 logger = logging.getLogger("entanglegen_examples")
@@ -40,6 +47,15 @@ ESCALATIONS: deque[Any] = deque(maxlen=1000)
 """Help requests escalated to this node, newest last (the demo prints them)."""
 NUDGES: deque[Any] = deque(maxlen=1000)
 """Cursors nudged on this node, newest last."""
+ARRIVED_HELP: deque[Any] = deque(maxlen=1000)
+"""Help requests received from peers (new or changed), newest last: a staff console
+shows them without subclassing the registry (``on_receive``)."""
+RETIRED_MACHINES: deque[Any] = deque(maxlen=1000)
+"""Machines a peer deleted, newest last (``on_delete``)."""
+PERSONAL_COLUMNS: Final = ("callsign", "avatar", "password_hash")
+"""Columns of ``participants`` holding personal data: the exercise's retention job
+blanks them after the debrief (read from the table's ``info``, see
+:func:`participant_table_args`)."""
 
 
 def destination_side(destination: Any) -> str | None:
@@ -96,3 +112,21 @@ def decode_rgb(text: str) -> int:
     if not (isinstance(text, str) and len(text) == 7 and text[0] == "#"):
         raise ValueError(f"colour {text!r} is not #rrggbb")
     return int(text[1:], 16)
+
+
+def help_request_arrived(obj: Any, **info: Any) -> None:
+    """A help request arrived from a peer (type hook ``on_receive``)."""
+    logger.info("help request %s from %s", getattr(obj, "id", obj), info.get("sender"))
+    ARRIVED_HELP.append(obj)
+
+
+def machine_retired(obj: Any, **info: Any) -> None:
+    """A peer deleted a machine (type hook ``on_delete``)."""
+    RETIRED_MACHINES.append(obj)
+
+
+def participant_table_args() -> tuple[Any, ...]:
+    """What the schema language does not say about ``participants`` (``table_args``):
+    which columns hold personal data, as the table's ``info`` (no DDL: tools read it
+    from ``Participant.__table__.info``)."""
+    return ({"info": {"personal_columns": PERSONAL_COLUMNS}},)

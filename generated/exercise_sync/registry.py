@@ -5,6 +5,8 @@ cyber-training exercise, replicated between the exercise nodes.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from entanglegen_examples.hooks import (
@@ -16,8 +18,25 @@ from entanglegen_examples.hooks import (
 from entanglegen_examples.hooks import (
     exercise_should_send as _entanglegen_examples_hooks_exercise_should_send,
 )
+from entanglegen_examples.hooks import (
+    help_request_arrived as _entanglegen_examples_hooks_help_request_arrived,
+)
+from entanglegen_examples.hooks import (
+    machine_retired as _entanglegen_examples_hooks_machine_retired,
+)
 from entanglement.operations import transition_operation
 from entanglement.sql.base import SqlSyncRegistry
+
+_log = logging.getLogger("entanglement")
+
+# The on_receive / on_delete hooks of the schema, by wire name (children inherit).
+_ON_RECEIVE: dict[str, Callable[..., Any]] = {
+    "HelpRequest": _entanglegen_examples_hooks_help_request_arrived,
+}
+_ON_DELETE: dict[str, Callable[..., Any]] = {
+    "Machine": _entanglegen_examples_hooks_machine_retired,
+    "VirtualMachine": _entanglegen_examples_hooks_machine_retired,
+}
 
 
 class ExerciseRegistry(SqlSyncRegistry):
@@ -42,6 +61,20 @@ class ExerciseRegistry(SqlSyncRegistry):
         return bool(
             _entanglegen_examples_hooks_exercise_should_listen(msg, cls, **info)
         )
+
+    def sync_receive(self, obj: Any, operation: Any, **info: Any) -> Any:
+        """Process a received object, then call its type's on_receive/on_delete hook."""
+        result = super().sync_receive(obj, operation, **info)
+        hooks = _ON_DELETE if operation == "delete" else _ON_RECEIVE
+        hook = hooks.get(obj.sync_type)
+        if hook is not None:
+            try:
+                hook(obj, **{**info, "operation": operation, "registry": self})
+            except Exception:
+                # A notification failed, not the object: it is kept, and replication
+                # goes on (a raise here would refuse the object and roll back its row).
+                _log.exception("%s hook failed for %s", operation, obj.sync_type)
+        return result
 
     def incoming_escalate(self, obj: Any, **info: Any) -> None:
         """A participant asks staff to look at a help request now (not flooded)."""

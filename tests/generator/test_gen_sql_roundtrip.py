@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from decimal import Decimal as D
@@ -27,7 +28,7 @@ from exercise_sync import (
     new_registry,
 )
 
-from entanglegen import example_hooks
+from entanglegen_examples import hooks as example_hooks
 from entanglement.network import SyncServer
 from entanglement.sql import (
     SqlSyncDestination,
@@ -178,9 +179,16 @@ def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -
         try:
             with staff.session() as session:
                 ids = _world(session)
+            example_hooks.ARRIVED_HELP.clear()
+            example_hooks.RETIRED_MACHINES.clear()
             staff.know(blue, connect=False)
             blue.know(staff, connect=True)
             await wait_until(lambda: blue.get(HelpRequest, ids["request"]) is not None)
+            # The schema's on_receive hook saw it arrive (no registry subclass).
+            assert ids["request"] in [r.id for r in example_hooks.ARRIVED_HELP]
+            # table_args: the personal-data columns are in the table's info.
+            personal = Participant.__table__.info["personal_columns"]
+            assert personal == example_hooks.PERSONAL_COLUMNS
             await wait_until(lambda: blue.get(Handoff, (ids["vm"], 1)) is not None)
             await wait_until(
                 lambda: blue.get(Assignment, (ids["alice"], ids["vm"])) is not None
@@ -298,6 +306,25 @@ def test_exercise_round_trip_with_policy(pki: dict[str, Any], db_factory: Any) -
                 bad_id, good_id = bad.id, good.id
             await wait_until(lambda: staff.get(HelpRequest, good_id) is not None)
             assert staff.get(HelpRequest, bad_id) is None
+
+            # A machine deleted by its owner reaches the schema's on_delete hook.
+            with staff.session() as session:
+                spare = Machine(
+                    hostname="spare",
+                    address="10.1.1.9",
+                    team=ids["blue"],
+                    side=Side.BLUE,
+                )
+                session.add(spare)
+                session.commit()
+                spare_id = spare.id
+            await wait_until(lambda: blue.get(Machine, spare_id) is not None)
+            assert deque() == example_hooks.RETIRED_MACHINES
+            with staff.session() as session:
+                session.delete(session.get(Machine, spare_id))
+                session.commit()
+            await wait_until(lambda: blue.get(Machine, spare_id) is None)
+            assert [m.id for m in example_hooks.RETIRED_MACHINES] == [spare_id]
 
             # The custom operation reaches the handler the schema names.
             example_hooks.ESCALATIONS.clear()

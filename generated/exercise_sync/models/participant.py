@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, composite, mapped_column
 
+from entanglegen_examples.hooks import (
+    participant_table_args as _entanglegen_examples_hooks_participant_table_args,
+)
 from entanglement import generated_support as _support
 from entanglement import refkeys as _refkeys
 from entanglement.interface import no_sync_property, sync_property
@@ -42,6 +45,7 @@ class Participant(Base):
         sa.Index("ix_participants_callsign", "callsign"),
         sa.CheckConstraint("length(callsign) >= 2", name="ck_participants_callsign"),
         sa.UniqueConstraint("team", "callsign", name="uq_participants_team_callsign"),
+        *_entanglegen_examples_hooks_participant_table_args(),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(GUID, primary_key=True, default=uuid.uuid4)
