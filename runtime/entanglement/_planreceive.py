@@ -13,7 +13,7 @@ holds:
   the manager's own override, which calls back into :func:`run_listen`;
 * the registry's ``sync_context`` unless it is the base ``nullcontext``;
 * the construction: the class's ``sync_construct`` override, or the base construction
-  (:func:`entanglement._model.construct`) without the ``info`` keywords;
+  (:func:`entanglement._fill.construct`) without the ``info`` keywords;
 * the should_listen_constructed chain: the manager's override, the registry's, or the
   operation's ownership check (its private form when its class keeps the public one);
   then the object's own hook and fill, per concrete class (:class:`ObjectSteps`);
@@ -110,7 +110,7 @@ def constructed_check(registry: Any, operation: Any) -> Check | None:
 
 class ObjectSteps:
     """An object's own hooks, per concrete class: its check (None: the base one) and
-    its fill (None: the base :func:`~entanglement._model.fill_from_message`, run as
+    its fill (None: the base :func:`~entanglement._fill.fill_from_message`, run as
     the compiled fill of the last key tuple received, when there is one)."""
 
     __slots__ = ("check", "fill", "fill_keys", "filler", "kind")
