@@ -22,7 +22,6 @@ Seams other layers rely on (see each module's docstring for details):
 
 from __future__ import annotations
 
-from . import _wire_errors
 from ._model import (
     EphemeralUnflooded,
     OwnerLike,
@@ -34,6 +33,7 @@ from ._model import (
 from ._properties import NoSyncProperty, SyncProperty, no_sync_property, sync_property
 from ._registry import SyncRegistry
 from ._wire_errors import *  # noqa: F403  (the SyncError tree: its __all__ below)
+from ._wire_errors import __all__ as _wire_errors_all
 
 __all__ = [
     "EphemeralUnflooded",
@@ -48,4 +48,4 @@ __all__ = [
     "overrides_sync_receive",
     "sync_property",
 ]
-__all__ += _wire_errors.__all__  # the SyncError tree, re-exported whole
+__all__ += _wire_errors_all  # the SyncError tree, re-exported whole
