@@ -406,3 +406,23 @@ def test_a_connection_with_cursor_listeners_gets_inserts_not_copy(
         assert len(_stored(engine, table)) == len(rows)
     finally:
         engine.dispose()
+
+
+def test_rows_in_any_order_go_in_key_order(tmp_path: Any) -> None:
+    # SQLite's rowids tell the order the rows were inserted in
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'order.sqlite'}")
+    try:
+        meta = sa.MetaData()
+        table = sa.Table(
+            "ordered", meta, sa.Column("k", sa.String(5), primary_key=True)
+        )
+        meta.create_all(engine)
+        with Session(engine) as session:
+            insert_rows(session, table, [{"k": k} for k in "cab"], {}, any_order=True)
+            insert_rows(session, table, [{"k": k} for k in "fde"], {})  # as given
+            session.commit()
+        with engine.connect() as conn:
+            inserted = conn.exec_driver_sql("select k from ordered order by rowid")
+            assert "".join(k for (k,) in inserted) == "abcfde"
+    finally:
+        engine.dispose()

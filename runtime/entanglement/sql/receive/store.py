@@ -309,7 +309,8 @@ def _insert_table(
         for row in values:
             groups.setdefault(tuple(row), []).append(row)
         runs = list(groups.values())
-    counts = [insert_rows(session, table, run, cache, first) for run in runs]
+    any_order = not parents  # (rows naming rows of the table keep their order)
+    counts = [insert_rows(session, table, run, cache, first, any_order) for run in runs]
     # (a count the driver does not know, -1, is taken as rows left out)
     left_out = any(count < len(run) for count, run in zip(counts, runs, strict=True))
     return [entry for _, entry in rows] if first and left_out else []
