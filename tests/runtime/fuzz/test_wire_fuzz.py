@@ -191,10 +191,12 @@ class Harness:
             sent_ids.append(self.good_object())  # B is served while D misbehaves
         barrier = self.raw.request({"_sync_type": "NoSuchClass"})
         seen: set[int] = set()
-        while barrier not in seen:
+        # Every request is answered (§19.3), not necessarily in order: a flooded
+        # object's answer may wait for the flood, after the barrier's refusal.  A
+        # request never answered fails here by the harness's time bound.
+        while barrier not in seen or not set(asked) <= seen:
             frame = await self.raw.receive()
             seen.update(answers(frame))
-        assert set(asked) <= seen, (asked, seen)
         await wait_until(lambda: all(i in self.ra.things for i in sent_ids))
 
     def raw_gone(self) -> bool:
