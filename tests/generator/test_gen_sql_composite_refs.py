@@ -262,12 +262,6 @@ def test_the_exercise_chain_creates_the_composite_foreign_key(
         engine.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runtime: the SQL receive batch updates a stored row's column attributes "
-    "only (entanglement.sql.receive.store._update: attributes & plan.column_keys), so "
-    "a changed composite reference is dropped; reported to the lead",
-)
 def test_a_changed_reference_reaches_the_other_node(
     venue: ModuleType, pki: dict[str, Any], tmp_path: Any
 ) -> None:

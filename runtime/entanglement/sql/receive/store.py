@@ -225,7 +225,7 @@ def _update(session: Any, plan: RowPlan, updates: list[Pending]) -> None:
     for condition, params in _key_conditions(session, plan.mapper.primary_key, idents):
         for found in session.scalars(sa.select(cls).where(condition), params):
             loaded[plan.ident(found.__dict__)] = found
-    columns = plan.column_keys
+    columns, composites = plan.column_keys, plan.composite_columns
     for entry in updates:
         stored = loaded.get(entry.ident)
         if stored is None:  # no discriminator told us: the stored row is no cls
@@ -236,9 +236,11 @@ def _update(session: Any, plan: RowPlan, updates: list[Pending]) -> None:
             )
             continue
         values = entry.values
-        for name in entry.attributes & columns:
-            if name in values:
-                setattr(stored, name, values[name])
+        for name in entry.attributes:
+            # a composite reference travels as one attribute: its part columns
+            for column in composites.get(name, ()) if name not in columns else (name,):
+                if column in values:
+                    setattr(stored, column, values[column])
 
 
 def _insert(session: Any, new: list[tuple[RowPlan, list[Pending]]]) -> list[Pending]:
