@@ -5,7 +5,9 @@ Prints a table and writes ``bench/results/generate.json``.
 
 The project: ``--types`` types of ``--props`` properties each, spread over 10 schema files
 (half in memory, half SQL), with every scalar kind, enums, references, nullable values and
-defaults, so every code path of the generator is exercised.  Measured (best of
+defaults, and the keys of issue 13 (decimal, list and map properties; in SQL a navigation
+both ways, a property index, a check and a type index), so every code path of the
+generator is exercised.  Measured (best of
 ``--repeat``, in one process so imports are paid once, black warmed up first):
 
 * ``cold build``: an empty output directory; the whole pipeline in process: load,
@@ -64,18 +66,34 @@ ROOT = Path(__file__).resolve().parents[1]
 
 FILES = 10
 KINDS = ["str", "int", "float", "bool", "bytes", "uuid", "datetime", "date", "json"]
+EXACT = {
+    4: 'amount: {type: decimal, precision: 12, scale: 2, default: "0"}',
+    5: "tags: {type: list, of: str, default: []}",
+    6: "counts: {type: map, of: int, default: {}}",
+}
 
 
-def _property(t: int, p: int, names: list[str]) -> str:
+def _property(t: int, p: int, names: list[str], sql: bool) -> str:
     kind = KINDS[(t + p) % len(KINDS)]
     if p == 0:
         return "      id: {type: uuid, default: random}"
     if p == 1 and t > 0:
-        return f"      parent_ref: {{type: {names[t - 1]}, nullable: true}}"
+        # SQL: a typed navigation both ways (issue 13)
+        nav = ", navigate: parent, back: children" if sql else ""
+        return f"      parent_ref: {{type: {names[t - 1]}, nullable: true{nav}}}"
     if p == 2:
         return "      level: {type: Level, default: low}"
     if p == 3:
-        return f'      label: {{type: str, length: 64, default: "type {t}", doc: Label of {t}.}}'
+        index = ", index: true" if sql else ""
+        return (
+            f'      label: {{type: str, length: 64, default: "type {t}"{index}, '
+            f"doc: Label of {t}.}}"
+        )
+    if p in EXACT:  # the issue-13 kinds: decimal (with a check in SQL), list, map
+        text = EXACT[p]
+        if p == 4 and sql:
+            text = text.replace("}", ', check: "amount >= 0"}')
+        return f"      {text}"
     extra = ", nullable: true" if p % 3 == 0 else ""
     return (
         f"      p{p}_{kind}: {{type: {kind}{extra}}}"
@@ -104,7 +122,9 @@ def synthetic_project(directory: Path, types: int, props: int) -> None:
                 f"    doc: Synthetic type {t}.",
                 "    properties:",
             ]
-            lines += [_property(t, p, names) for p in range(props)]
+            if storage == "sql" and props > 3:
+                lines.insert(-1, "    indexes:\n      - {properties: [level, label]}")
+            lines += [_property(t, p, names, storage == "sql") for p in range(props)]
         (directory / f"reg{f}.yaml").write_text("\n".join(lines) + "\n")
 
 
