@@ -258,3 +258,48 @@ def test_first_connection_of_a_sql_node_to_a_foreign_server(pki, tmp_path) -> No
             await foreign.close()
 
     run(scenario())
+
+
+def test_a_second_i_have_from_zero_gets_the_deletes_since(pki, tmp_path) -> None:
+    # A peer may ask for an owner from serial 0 twice on one connection (its second
+    # IHave sent before the first answer's YouHave arrived).  The first answer sent it
+    # B's row; B deletes that row before answering again: the second answer must carry
+    # the delete, else the row stays at the peer for good (the fault suite's proxy
+    # run, seed 2853348749).  The delete is committed outside the manager (as another
+    # program would), so no flood sends it.
+    async def scenario() -> None:
+        manager, registry, engine, port = await start_sql_node(
+            pki, f"sqlite:///{tmp_path / 'b.db'}"
+        )
+        d = pki.nodes["d"]
+        try:
+            async with manager:
+                peer = await RawPeer.connect(port, d.cert, d.key, d.cafile)
+                a = ForeignA(peer)
+                a.open()
+                await a.run()
+                assert a.b_owner is not None
+                [row] = a.b_rows
+                with registry.sessionmaker() as session:  # no manager: no flood
+                    memo = session.get(Memo, uuid.UUID(row.msg["id"]))
+                    assert memo is not None
+                    session.delete(memo)
+                    session.commit()
+                peer.send({
+                    "serial": 0, "_sync_owner": a.b_owner["id"], "_sync_type": "IHave",
+                    "_sync_operation": "forward",
+                })  # fmt: skip
+                frames = await peer.receive_until(lambda f: f.sync_type == "YouHave")
+                deletes = [
+                    f.msg for f in frames if f.msg.get("_sync_operation") == "delete"
+                ]
+                assert [(m["_sync_type"], m["id"]) for m in deletes] == [
+                    ("Memo", row.msg["id"])
+                ]
+                assert frames[-1].msg["serial"] > row.msg["sync_serial"]
+                await peer.close()
+        finally:
+            manager.session.close()  # type: ignore[attr-defined]
+            engine.dispose()
+
+    run(scenario())

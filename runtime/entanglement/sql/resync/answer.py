@@ -55,7 +55,11 @@ async def answer_i_have(
         limit = answer_limit(manager, session, condition)
         before_catch_up(manager, session, dest, owner_id, serial, condition)
         top = serial
-        if serial > 0:
+        # A peer asking from 0 has no row of the owner, unless this connection already
+        # carried an answer for it: a second IHave(0) sent before the first YouHave
+        # arrived.  Then the deletes since 0 are owed too, or a row the first answer
+        # sent and the owner deleted meanwhile would stay at the peer for good.
+        if serial > 0 or owner_id in dest.received_i_have:
             replayed = await _replay_tombstones(
                 manager, session, dest, protocol, owner, condition, (serial, limit)
             )
