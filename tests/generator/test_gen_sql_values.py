@@ -9,10 +9,9 @@ maps must arrive typed, and a change made in place (``append``, a new key) must 
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import sys
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal as D
 from pathlib import Path
 from types import ModuleType
@@ -21,13 +20,10 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from gen_helpers import CASES
+from test_gen_sql_constraints import _Node as _PackageNode
+from test_gen_sql_constraints import _wait_until, run
 
-from entanglement.network import SyncServer
-from entanglement.sql import (
-    SqlSyncDestination,
-    SqlSyncRegistry,
-    sync_manager_destinations,
-)
+from entanglement.sql import SqlSyncDestination
 
 SqlSyncDestination.you_have_timeout = 0.0
 
@@ -59,53 +55,8 @@ def lists() -> Iterator[ModuleType]:
     yield from _golden("good_sql_lists")
 
 
-def run(coro: Coroutine[Any, Any, Any], timeout: float = 40.0) -> Any:
-    async def bounded() -> Any:
-        async with asyncio.timeout(timeout):
-            return await coro
-
-    return asyncio.run(bounded())
-
-
-async def _wait_until(predicate: Callable[[], bool]) -> None:
-    # The database signals nothing; the scenario timeout bounds the polling.
-    while not predicate():  # noqa: ASYNC110
-        await asyncio.sleep(0.01)
-
-
-class _Node:
-    def __init__(self, package: ModuleType, url: str, pki_node: Any) -> None:
-        self.pki_node = pki_node
-        self.engine = sa.create_engine(url)
-        SqlSyncRegistry.create_bookkeeping(self.engine)
-        package.Base.metadata.create_all(self.engine)
-        self.registry = package.new_registry(bind=self.engine)
-        self.manager: Any = None
-        self.port = 0
-
-    async def start(self) -> _Node:
-        node = self.pki_node
-        self.manager = SyncServer(
-            node.cert, 0, key=node.key, cafile=node.cafile, registries=[self.registry]
-        )
-        listener = await self.manager.listen_ssl(0, "127.0.0.1")
-        self.port = int(listener.sockets[0].getsockname()[1])
-        sync_manager_destinations(self.manager)
-        return self
-
-    async def stop(self) -> None:
-        self.manager.session.close()
-        await self.manager.aclose()
-        self.engine.dispose()
-
-    def know(self, other: _Node, *, connect: bool) -> None:
-        host, port = ("127.0.0.1", other.port) if connect else (None, None)
-        with sa.orm.Session(self.engine) as session:
-            session.add(
-                SqlSyncDestination(other.pki_node.hash, "peer", host=host, port=port)
-            )
-            session.commit()
-        sync_manager_destinations(self.manager)
+class _Node(_PackageNode):
+    """The two-node set-up of test_gen_sql_constraints, with what these tests read."""
 
     def session(self) -> Any:
         return self.registry.sessionmaker(manager=self.manager)

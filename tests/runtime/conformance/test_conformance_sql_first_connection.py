@@ -10,7 +10,9 @@ arrives as the changed row followed by a YouHave with the new serial.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import sqlalchemy as sa
@@ -119,86 +121,94 @@ class ForeignA:
             self.b_you_have = frame
 
 
+@contextlib.asynccontextmanager
+async def _first_connection(
+    pki: Any, tmp_path: Any
+) -> AsyncIterator[tuple[SyncServer, SqlSyncRegistry, sa.Engine, ForeignA]]:
+    """A SQL node and a foreign peer that went through §12.8.9's first connection."""
+    manager, registry, engine, port = await start_sql_node(
+        pki, f"sqlite:///{tmp_path / 'b.db'}"
+    )
+    d = pki.nodes["d"]
+    try:
+        async with manager:
+            peer = await RawPeer.connect(port, d.cert, d.key, d.cafile)
+            a = ForeignA(peer)
+            a.open()
+            await a.run()
+            yield manager, registry, engine, a
+            await peer.close()
+    finally:
+        manager.session.close()  # type: ignore[attr-defined]
+        engine.dispose()
+
+
 def test_first_connection_from_a_foreign_peer(pki, tmp_path) -> None:
     async def scenario() -> None:
-        manager, registry, engine, port = await start_sql_node(
-            pki, f"sqlite:///{tmp_path / 'b.db'}"
-        )
-        d = pki.nodes["d"]
-        try:
-            async with manager:
-                peer = await RawPeer.connect(port, d.cert, d.key, d.cafile)
-                a = ForeignA(peer)
-                a.open()
-                await a.run()
+        async with _first_connection(pki, tmp_path) as (manager, registry, engine, a):
+            peer = a.peer
 
-                # B's SyncOwner (all five fields) and MyOwners naming it.
-                assert a.b_owner is not None
-                b_owner = a.b_owner["id"]
-                assert set(a.b_owner) == {
-                    "id", "type", "epoch", "sync_serial", "_sync_owner", "_sync_type"
-                }  # fmt: skip
-                assert a.b_owner["_sync_owner"] == b_owner
-                assert a.b_my_owners == [b_owner]
-                # B asked for A's rows from serial 0, as a forward.
-                assert a.i_have_from_b is not None
-                assert a.i_have_from_b.msg == {
-                    "serial": 0, "_sync_owner": A_OWNER, "_sync_type": "IHave",
-                    "_sync_operation": "forward",
-                }  # fmt: skip
-                # B's row arrived as a plain sync, then YouHave with its serial.
-                [row] = a.b_rows
-                assert "_sync_operation" not in row.msg
-                assert row.flags == 0
-                assert (row.msg["text"], row.msg["_sync_owner"]) == ("b's row", b_owner)
-                assert a.b_you_have is not None
-                assert "_sync_operation" not in a.b_you_have.msg
-                assert a.b_you_have.msg == {
-                    "serial": row.msg["sync_serial"], "_sync_owner": b_owner,
-                    "_sync_type": "YouHave",
-                }  # fmt: skip
-                assert a.b_you_have.number > row.number
+            # B's SyncOwner (all five fields) and MyOwners naming it.
+            assert a.b_owner is not None
+            b_owner = a.b_owner["id"]
+            assert set(a.b_owner) == {
+                "id", "type", "epoch", "sync_serial", "_sync_owner", "_sync_type"
+            }  # fmt: skip
+            assert a.b_owner["_sync_owner"] == b_owner
+            assert a.b_my_owners == [b_owner]
+            # B asked for A's rows from serial 0, as a forward.
+            assert a.i_have_from_b is not None
+            assert a.i_have_from_b.msg == {
+                "serial": 0, "_sync_owner": A_OWNER, "_sync_type": "IHave",
+                "_sync_operation": "forward",
+            }  # fmt: skip
+            # B's row arrived as a plain sync, then YouHave with its serial.
+            [row] = a.b_rows
+            assert "_sync_operation" not in row.msg
+            assert row.flags == 0
+            assert (row.msg["text"], row.msg["_sync_owner"]) == ("b's row", b_owner)
+            assert a.b_you_have is not None
+            assert "_sync_operation" not in a.b_you_have.msg
+            assert a.b_you_have.msg == {
+                "serial": row.msg["sync_serial"], "_sync_owner": b_owner,
+                "_sync_type": "YouHave",
+            }  # fmt: skip
+            assert a.b_you_have.number > row.number
 
-                # B stored A's rows under A's owner and remembers serial 4 for it.
-                def caught_up() -> bool:
-                    with Session(engine) as session:
-                        owner = session.get(SyncOwner, uuid.UUID(A_OWNER))
-                        return owner is not None and owner.incoming_serial == 4
-
-                await wait_until(caught_up)
+            # B stored A's rows under A's owner and remembers serial 4 for it.
+            def caught_up() -> bool:
                 with Session(engine) as session:
-                    memos = session.scalars(sa.select(Memo)).all()
-                    theirs = {
-                        (str(m.id), m.text, m.sync_serial)
-                        for m in memos
-                        if m.sync_owner_id == uuid.UUID(A_OWNER)
-                    }
                     owner = session.get(SyncOwner, uuid.UUID(A_OWNER))
-                    assert owner is not None
-                    assert owner.dest_hash == d.hash
-                assert theirs == {
-                    (r["id"], r["text"], r["sync_serial"]) for r in A_ROWS
-                }
+                    return owner is not None and owner.incoming_serial == 4
 
-                # Later, a local commit on B: the changed row, then (after B's
-                # you_have_timeout) a YouHave with its new serial.
-                with registry.sessionmaker(manager=manager) as session:
-                    memo = session.get(Memo, uuid.UUID(row.msg["id"]))
-                    assert memo is not None
-                    memo.text = "b's row, edited"
-                    session.commit()
-                frames = await peer.receive_until(lambda f: f.sync_type == "YouHave")
-                [changed] = [f for f in frames if f.sync_type == "Memo"]
-                assert changed.msg["text"] == "b's row, edited"
-                assert changed.msg["sync_serial"] > row.msg["sync_serial"]
-                assert frames[-1].msg == {
-                    "serial": changed.msg["sync_serial"], "_sync_owner": b_owner,
-                    "_sync_type": "YouHave",
-                }  # fmt: skip
-                await peer.close()
-        finally:
-            manager.session.close()  # type: ignore[attr-defined]
-            engine.dispose()
+            await wait_until(caught_up)
+            with Session(engine) as session:
+                memos = session.scalars(sa.select(Memo)).all()
+                theirs = {
+                    (str(m.id), m.text, m.sync_serial)
+                    for m in memos
+                    if m.sync_owner_id == uuid.UUID(A_OWNER)
+                }
+                owner = session.get(SyncOwner, uuid.UUID(A_OWNER))
+                assert owner is not None
+                assert owner.dest_hash == pki.nodes["d"].hash
+            assert theirs == {(r["id"], r["text"], r["sync_serial"]) for r in A_ROWS}
+
+            # Later, a local commit on B: the changed row, then (after B's
+            # you_have_timeout) a YouHave with its new serial.
+            with registry.sessionmaker(manager=manager) as session:
+                memo = session.get(Memo, uuid.UUID(row.msg["id"]))
+                assert memo is not None
+                memo.text = "b's row, edited"
+                session.commit()
+            frames = await peer.receive_until(lambda f: f.sync_type == "YouHave")
+            [changed] = [f for f in frames if f.sync_type == "Memo"]
+            assert changed.msg["text"] == "b's row, edited"
+            assert changed.msg["sync_serial"] > row.msg["sync_serial"]
+            assert frames[-1].msg == {
+                "serial": changed.msg["sync_serial"], "_sync_owner": b_owner,
+                "_sync_type": "YouHave",
+            }  # fmt: skip
 
     run(scenario())
 
@@ -268,38 +278,26 @@ def test_a_second_i_have_from_zero_gets_the_deletes_since(pki, tmp_path) -> None
     # run, seed 2853348749).  The delete is committed outside the manager (as another
     # program would), so no flood sends it.
     async def scenario() -> None:
-        manager, registry, engine, port = await start_sql_node(
-            pki, f"sqlite:///{tmp_path / 'b.db'}"
-        )
-        d = pki.nodes["d"]
-        try:
-            async with manager:
-                peer = await RawPeer.connect(port, d.cert, d.key, d.cafile)
-                a = ForeignA(peer)
-                a.open()
-                await a.run()
-                assert a.b_owner is not None
-                [row] = a.b_rows
-                with registry.sessionmaker() as session:  # no manager: no flood
-                    memo = session.get(Memo, uuid.UUID(row.msg["id"]))
-                    assert memo is not None
-                    session.delete(memo)
-                    session.commit()
-                peer.send({
-                    "serial": 0, "_sync_owner": a.b_owner["id"], "_sync_type": "IHave",
-                    "_sync_operation": "forward",
-                })  # fmt: skip
-                frames = await peer.receive_until(lambda f: f.sync_type == "YouHave")
-                deletes = [
-                    f.msg for f in frames if f.msg.get("_sync_operation") == "delete"
-                ]
-                assert [(m["_sync_type"], m["id"]) for m in deletes] == [
-                    ("Memo", row.msg["id"])
-                ]
-                assert frames[-1].msg["serial"] > row.msg["sync_serial"]
-                await peer.close()
-        finally:
-            manager.session.close()  # type: ignore[attr-defined]
-            engine.dispose()
+        async with _first_connection(pki, tmp_path) as (_, registry, _, a):
+            peer = a.peer
+            assert a.b_owner is not None
+            [row] = a.b_rows
+            with registry.sessionmaker() as session:  # no manager: no flood
+                memo = session.get(Memo, uuid.UUID(row.msg["id"]))
+                assert memo is not None
+                session.delete(memo)
+                session.commit()
+            peer.send({
+                "serial": 0, "_sync_owner": a.b_owner["id"], "_sync_type": "IHave",
+                "_sync_operation": "forward",
+            })  # fmt: skip
+            frames = await peer.receive_until(lambda f: f.sync_type == "YouHave")
+            deletes = [
+                f.msg for f in frames if f.msg.get("_sync_operation") == "delete"
+            ]
+            assert [(m["_sync_type"], m["id"]) for m in deletes] == [
+                ("Memo", row.msg["id"])
+            ]
+            assert frames[-1].msg["serial"] > row.msg["sync_serial"]
 
     run(scenario())
