@@ -239,7 +239,7 @@ def _compile_fill(
     ]
     # (tests are the value rules' fixed expressions)
     fill: Fill = _compiled(
-        lines, namespace, f"{qualname}.sync_receive_constructed plan"
+        lines, namespace, "fill", f"{qualname}.sync_receive_constructed plan"
     )
     return fill
 
@@ -262,15 +262,16 @@ def _store(name: str, constant: str, value: str) -> str:
     )
 
 
-def _compiled(lines: list[str], namespace: dict[str, Any], qualname: str) -> Any:
-    """The one function ``lines`` define, compiled in ``namespace``.
+def _compiled(
+    lines: list[str], namespace: dict[str, Any], name: str, qualname: str
+) -> Any:
+    """The function ``name`` that ``lines`` define, compiled in ``namespace``.
 
     Safe: the source holds only generated local names and constants; names from
     classes and messages are namespace entries or checked identifiers
     (:func:`_plain`).
     """
     exec("\n".join(lines), namespace)
-    name = lines[0][len("def ") : lines[0].index("(")]
     function = namespace[name]
     function.__qualname__ = qualname
     return function
@@ -313,7 +314,7 @@ def _compile_encoder(qualname: str, properties: dict[str, SyncProperty]) -> Enco
         "        return {k: v for k, v in result.items() if v is not ABSENT}",
         "    return result",
     ]
-    encode: Encode = _compiled(lines, namespace, f"{qualname}.to_sync plan")
+    encode: Encode = _compiled(lines, namespace, "encode", f"{qualname}.to_sync plan")
     return encode
 
 

@@ -225,7 +225,7 @@ def _update(session: Any, plan: RowPlan, updates: list[Pending]) -> None:
     for condition, params in _key_conditions(session, plan.mapper.primary_key, idents):
         for found in session.scalars(sa.select(cls).where(condition), params):
             loaded[plan.ident(found.__dict__)] = found
-    columns, composites = plan.column_keys, plan.composite_columns
+    stored_columns = plan.stored_columns
     for entry in updates:
         stored = loaded.get(entry.ident)
         if stored is None:  # no discriminator told us: the stored row is no cls
@@ -237,8 +237,7 @@ def _update(session: Any, plan: RowPlan, updates: list[Pending]) -> None:
             continue
         values = entry.values
         for name in entry.attributes:
-            # a composite reference travels as one attribute: its part columns
-            for column in composites.get(name, ()) if name not in columns else (name,):
+            for column in stored_columns.get(name, ()):
                 if column in values:
                     setattr(stored, column, values[column])
 

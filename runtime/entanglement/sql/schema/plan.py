@@ -119,8 +119,9 @@ class RowPlan:
     plain_constructor: bool
     plain_bookkeeping: bool  # sync_serial and sync_owner_id are plain columns
     column_keys: frozenset[str]  # every column attribute
-    # a composite attribute (a reference to a composite key) → its part columns
-    composite_columns: dict[str, tuple[str, ...]]
+    # a message attribute → the columns an update of a stored row sets: a column
+    # attribute itself, a composite reference (one wire attribute) its part columns
+    stored_columns: dict[str, tuple[str, ...]]
     column_list: tuple[str, ...]  # the same, in mapper order (snapshots)
     kinds: frozenset[Any]  # discriminator values of the class and its subclasses
     extra_properties: tuple[str, ...]  # sync properties that are no mapped attribute
@@ -187,9 +188,12 @@ def _make_plan(cls: type[Any]) -> RowPlan:
             for name in ("sync_serial", "sync_owner_id")
         ),
         column_keys=frozenset(prop.key for prop in mapper.column_attrs),
-        composite_columns={
-            comp.key: tuple(prop.key for prop in comp.props)
-            for comp in mapper.composites
+        stored_columns={
+            **{prop.key: (prop.key,) for prop in mapper.column_attrs},
+            **{
+                comp.key: tuple(prop.key for prop in comp.props)
+                for comp in mapper.composites
+            },
         },
         column_list=tuple(prop.key for prop in mapper.column_attrs),
         kinds=frozenset(m.polymorphic_identity for m in mapper.self_and_descendants),
