@@ -156,7 +156,8 @@ def _key_type_and_codec(
     p: PropertySpec, project: list[RegistrySpec]
 ) -> tuple[str, str, str]:
     """A reference to a composite-key type: a tuple of its key parts in key order
-    (``[string, number]``), an array on the wire (see :mod:`entanglegen.resolve_keys`)."""
+    (``[string, number]``), an array on the wire (see :mod:`entanglegen.resolve_keys`).
+    """
     by_name = {r.registry.value: r for r in project}
     parts = part_columns(by_name, p)
     types = ", ".join(SCALARS[part.scalar][0] for part in parts)

@@ -26,7 +26,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from ._plan import keeps
+from ._plan import dict_form, keeps
 
 __all__ = [
     "LENT_STEPS",
@@ -102,15 +102,13 @@ def hook_names(operation: str) -> tuple[str, str]:
 
 
 # What running an operation on a received object calls, in order: the registry's
-# ``incoming_<op>(obj, **info)`` (or None), the flood ``(obj, info)`` (or None: nowhere
-# to flood), the registry's ``after_flood_<op>(obj, **info)`` (or None).  A plain
-# tuple: it is made per object when a registry's ``sync_receive`` override calls back
-# into the base one.
-Steps = tuple[
-    Callable[..., Any] | None,
-    Callable[[Any, dict[str, Any]], None] | None,
-    Callable[..., Any] | None,
-]
+# ``incoming_<op>``, the flood ``(obj, info)`` (None: nowhere to flood), the
+# registry's ``after_flood_<op>``.  Each registry hook is a pair: the hook called as
+# ``(obj, **info)``, or its info-dict form (:func:`entanglement._plan.dict_form`)
+# called as ``(obj, info)``, or neither (no such hook).  A plain tuple: it is made per
+# object when a registry's ``sync_receive`` override calls back into the base one.
+Hook = Callable[..., Any] | None
+Steps = tuple[Hook, Hook, Callable[[Any, dict[str, Any]], None] | None, Hook, Hook]
 
 
 def floods_only_elsewhere(flood: Callable[..., Any]) -> Callable[..., Any]:
@@ -146,21 +144,29 @@ def steps_of(operation: SyncOperation, registry: Any, elsewhere: bool = True) ->
         def flood(obj: Any, info: dict[str, Any]) -> None:
             public(obj, **info)
 
-    return (
-        getattr(registry, incoming, None),
-        flood,
-        getattr(registry, after_flood, None),
-    )
+    return (*_hook(registry, incoming), flood, *_hook(registry, after_flood))
+
+
+def _hook(registry: Any, name: str) -> tuple[Hook, Hook]:
+    # (the hook, None), or (None, its info-dict form), or (None, None)
+    hook = getattr(registry, name, None)
+    form = None if hook is None else dict_form(hook, registry)
+    return (None, form) if form is not None else (hook, None)
 
 
 def run_steps(steps: Steps, obj: Any, info: dict[str, Any]) -> Any:
     """``incoming_<op>`` → flood → ``after_flood_<op>``; the incoming hook's result."""
-    incoming, flood, after_flood = steps
-    result = incoming(obj, **info) if incoming is not None else None
+    incoming, incoming_form, flood, after_flood, after_form = steps
+    if incoming is not None:
+        result = incoming(obj, **info)
+    else:
+        result = None if incoming_form is None else incoming_form(obj, info)
     if flood is not None:
         flood(obj, info)
     if after_flood is not None:
         after_flood(obj, **info)
+    elif after_form is not None:
+        after_form(obj, info)
     return result
 
 

@@ -40,14 +40,58 @@ How "still the base one" is decided: the function found on the class (or the bou
 method found on the instance) is compared by identity with the function the base class
 defines.  A plain function set on an instance has no ``__func__`` and so always counts
 as an override.
+
+Info forms: a public hook taking ``**info`` may declare (:func:`info_form`) a private
+method doing exactly the same with the info dict itself; a plan holding such a hook
+(:func:`dict_form` finds the method, on the instance or class the hook was found on)
+calls the private method instead: a keyword-argument dict less per message and hook.
+An override of the public hook does not carry the declaration, so it is called as it
+is, ``**info`` and all.  The library's SQL hooks (context, construction, fill,
+``incoming_sync``) declare theirs; the operations' own private forms are older and
+are chosen by :func:`keeps` (:mod:`entanglement._opbase`).  A private form must not
+change the dict.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
-__all__ = ["keeps", "keeps_bound", "override_of", "override_test", "shadowed"]
+__all__ = [
+    "dict_form",
+    "info_form",
+    "keeps",
+    "keeps_bound",
+    "override_of",
+    "override_test",
+    "shadowed",
+]
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+# the attribute a public hook's function carries: the name of its info-dict form
+_INFO_FORM = "_sync_info_form"
+
+
+def info_form(name: str) -> Callable[[_F], _F]:
+    """Declare that the decorated hook (``hook(*args, **info)``) does exactly what
+    the method ``name`` of the same object does as ``name(*args, info)``.
+
+    Put it under ``@classmethod`` for a class method.
+    """
+
+    def declare(hook: _F) -> _F:
+        setattr(hook, _INFO_FORM, name)
+        return hook
+
+    return declare
+
+
+def dict_form(hook: Any, owner: Any) -> Callable[..., Any] | None:
+    """The info-dict form of ``hook`` (found on ``owner``, an instance or a class)
+    when its function declares one (:func:`info_form`), else None."""
+    function = getattr(hook, "__func__", hook)
+    name = getattr(function, _INFO_FORM, None)
+    return None if name is None else getattr(owner, name)
 
 
 def keeps(kind: type, base: type, name: str) -> bool:

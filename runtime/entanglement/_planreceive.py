@@ -14,6 +14,9 @@ holds:
 * the registry's ``sync_context`` unless it is the base ``nullcontext``;
 * the construction: the class's ``sync_construct`` override, or the base construction
   (:func:`entanglement._fill.construct`) without the ``info`` keywords;
+* for each hook held, its info-dict form when it declares one
+  (:func:`entanglement._plan.dict_form`: the SQL library's context, construction and
+  fill), called with the dict rather than ``**info``;
 * the should_listen_constructed chain: the manager's override, the registry's, or the
   operation's ownership check (its private form when its class keeps the public one);
   then the object's own hook and fill, per concrete class (:class:`ObjectSteps`);
@@ -41,7 +44,7 @@ from entanglement._opbase import (
     run_steps,
     steps_of,
 )
-from entanglement._plan import keeps, keeps_bound, override_of
+from entanglement._plan import dict_form, keeps, keeps_bound, override_of
 from entanglement._registry import SyncRegistry
 from entanglement._wirecheck import check_owner_text, validate_message
 
@@ -113,7 +116,7 @@ class ObjectSteps:
     its fill (None: the base :func:`~entanglement._fill.fill_from_message`, run as
     the compiled fill of the last key tuple received, when there is one)."""
 
-    __slots__ = ("check", "fill", "fill_keys", "filler", "kind")
+    __slots__ = ("check", "fill", "fill_form", "fill_keys", "filler", "kind")
 
     def __init__(self, kind: type) -> None:
         self.kind = kind
@@ -123,8 +126,10 @@ class ObjectSteps:
         if not keeps(kind, Synchronizable, "sync_should_listen_constructed"):
             self.check = kind.sync_should_listen_constructed  # type: ignore[attr-defined]
         self.fill: Callable[..., Any] | None = None
+        self.fill_form: Callable[..., Any] | None = None
         if not keeps(kind, Synchronizable, "sync_receive_constructed"):
             self.fill = kind.sync_receive_constructed  # type: ignore[attr-defined]
+            self.fill_form = dict_form(self.fill, kind)
 
 
 class ReceivePlan:
@@ -134,7 +139,9 @@ class ReceivePlan:
         "check",
         "cls",
         "construct",
+        "construct_form",
         "context",
+        "context_form",
         "info",
         "keys",
         "known",
@@ -175,9 +182,12 @@ class ReceivePlan:
         self.listen = listen_hooks(sender, registry, cls)
         hook = override_of(registry, SyncRegistry, "sync_context")
         self.context = hook
+        self.context_form = None if hook is None else dict_form(hook, registry)
         self.construct: Callable[..., Any] | None = None
+        self.construct_form: Callable[..., Any] | None = None
         if not keeps_bound(cls.sync_construct, Synchronizable, "sync_construct"):
             self.construct = cls.sync_construct
+            self.construct_form = dict_form(self.construct, cls)
         self.manager_check = _manager_override(manager, "should_listen_constructed")
         self.check = constructed_check(registry, op)
         self.objects: dict[type, ObjectSteps] = {}
@@ -276,7 +286,8 @@ def receive_planned(
     context = plan.context
     if context is None:
         return _construct_and_receive(plan, msg, info)
-    with context(sync_type=cls, **info) as entered:
+    form = plan.context_form
+    with form(cls, info) if form else context(sync_type=cls, **info) as entered:
         info["context"] = entered
         try:
             return _construct_and_receive(plan, msg, info)
@@ -297,8 +308,12 @@ def _check_keys(plan: ReceivePlan, msg: dict[str, Any]) -> None:
 def _construct_and_receive(
     plan: ReceivePlan, msg: dict[str, Any], info: dict[str, Any]
 ) -> Any:
-    hook = plan.construct
-    obj = construct(plan.cls, msg) if hook is None else hook(msg, **info)
+    form = plan.construct_form
+    if form is not None:
+        obj = form(msg, info)
+    else:
+        hook = plan.construct
+        obj = construct(plan.cls, msg) if hook is None else hook(msg, **info)
     own = plan.objects.get(type(obj))
     if own is None:
         own = plan.objects[type(obj)] = ObjectSteps(type(obj))
@@ -317,6 +332,8 @@ def _construct_and_receive(
         filler = own.filler
         if filler is None or not filler(obj, msg):
             fill_from_message(obj, msg)
+    elif own.fill_form is not None:
+        own.fill_form(obj, msg, info)
     else:
         own.fill(obj, msg, **info)
     if plan.steps is None:

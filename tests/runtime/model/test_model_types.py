@@ -87,6 +87,32 @@ def test_uuid_codec():
         uuid_decoder("not-a-uuid")
 
 
+def _outcome(parse, text):
+    try:
+        found = parse(text)
+    except Exception as exc:  # the error is part of the behaviour (its message)
+        return type(exc), str(exc)
+    return found, found.int, found.is_safe, found.version
+
+
+# 36-character texts near the canonical form: hex digits of both cases, hyphens
+# anywhere, and characters int() or uuid.UUID treat specially
+_NEAR_UUID = st.text(
+    alphabet=st.sampled_from("0123456789abcdefABCDEF-_+ {}:urnix\u0663"),
+    min_size=36,
+    max_size=36,
+)
+
+
+@given(
+    st.one_of(_NEAR_UUID, st.uuids().map(str), st.uuids().map(lambda u: str(u).upper()))
+)
+def test_uuid_decoder_takes_text_exactly_as_uuid_does(text):
+    # the decoder's own parse of the 36-character form (issue 12) agrees with
+    # uuid.UUID on every text: the same value, or the same error
+    assert _outcome(uuid_decoder, text) == _outcome(uuid.UUID, text)
+
+
 @given(st.uuids())
 def test_uuid_round_trip(u):
     assert uuid_decoder(uuid_encoder(u)) == u

@@ -110,6 +110,7 @@ class ReceiveBatch:
         self.failed: set[Any] = set()  # senders of rows lost since their YouHave
         self.holds = Holds()  # serials of refused rows (entanglement.sql.receive.holds)
         self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # (the timer's)
         self._first = self._last = 0.0
 
     @property
@@ -128,11 +129,12 @@ class ReceiveBatch:
         if len(self.rows) >= MAX_ROWS:
             self.commit(final=False)
             return
-        loop = asyncio.get_running_loop()
-        self._last = now = loop.time()
-        if self._timer is None:
-            self._first = now
-            self._timer = loop.call_at(now + COMMIT_DELAY, self._due)
+        if self._timer is not None:  # (the loop of its timer: the running one)
+            self._last = self._loop.time()  # type: ignore[union-attr]
+            return
+        loop = self._loop = asyncio.get_running_loop()
+        self._first = self._last = now = loop.time()
+        self._timer = loop.call_at(now + COMMIT_DELAY, self._due)
 
     def _due(self) -> None:
         self._timer = None
@@ -154,9 +156,8 @@ class ReceiveBatch:
         if aliases:  # the message named a renamed property by its old name
             attributes = frozenset([aliases.get(a, a) for a in attributes])
         state = row.__dict__
-        ident = plan.ident(state)
-        pending = Pending(cls, ident, plan.snapshot(state), attributes, sender)
-        self.rows[(plan.base_mapper, *ident)] = pending
+        key = (plan.base_mapper, *plan.ident(state))
+        self.rows[key] = Pending(cls, key, plan.snapshot(state), attributes, sender)
 
     def commit(self, *, final: bool = True) -> None:
         """Store the pending rows; a row the database refuses is set apart (module
@@ -196,7 +197,7 @@ class ReceiveBatch:
         if final:
             ready = [*ready, *waiting]
         elif waiting:
-            self.waiting = {_key_of(entry): entry for entry in waiting}
+            self.waiting = {entry.key: entry for entry in waiting}
             log.debug("%d received rows wait for the rows they name", len(waiting))
         self._isolate(ready)
 
@@ -283,10 +284,6 @@ def _in_store_order(entries: list[Pending]) -> list[Pending]:
         [t for t in last.values() if isinstance(t, sa.Table)]
     )
     return sorted(entries, key=lambda entry: rank.get(last[entry.cls], -1))
-
-
-def _key_of(entry: Pending) -> tuple[Any, ...]:
-    return (row_plan(entry.cls).base_mapper, *entry.ident)
 
 
 def _key_text(ident: tuple[Any, ...]) -> str:

@@ -35,6 +35,7 @@ import sqlalchemy.exc
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
+from entanglement._plan import info_form
 from entanglement.interface import SyncError, SyncNotFound, SyncRegistry
 from entanglement.operations import create, delete, forward, sync
 from entanglement.sql.receive.batch import (
@@ -158,12 +159,17 @@ class SqlSyncRegistry(SyncRegistry):
             manager.session = session
         return session
 
+    @info_form("_context_info")
     def sync_context(self, **info: Any) -> Any:
         """A fresh session for one received object, rolled back on error.
 
         Plain ``sync`` floods (no response awaited) are stored in batches instead, see
         :mod:`entanglement.sql.receive.batch`.
         """
+        return self._context_info(info.get("sync_type"), info)
+
+    def _context_info(self, sync_type: Any, info: dict[str, Any]) -> Any:
+        # (the info-dict form a receive plan calls, entanglement._plan.info_form)
         manager = info.get("manager")
         if manager is None:
             return receive_context(self.sessionmaker)
@@ -183,8 +189,14 @@ class SqlSyncRegistry(SyncRegistry):
             self._batch_manager = weakref.ref(manager)
         return self._batch.session  # type: ignore[no-any-return]
 
+    @info_form("_incoming_sync_info")
     def incoming_sync(self, obj: Any, context: SyncContext, **info: Any) -> None:
         """Store a row from its owner's direction (batched rows commit later)."""
+        self._incoming_sync_info(obj, {**info, "context": context})
+
+    def _incoming_sync_info(self, obj: Any, info: dict[str, Any]) -> None:
+        # (the info-dict form a receive plan calls, entanglement._plan.info_form)
+        context = info["context"]
         if context.batch is not None:
             attributes = info.get("attributes", frozenset())
             context.batch.add(obj, attributes, info.get("sender"))

@@ -58,20 +58,32 @@ ARRAY_CHUNK = 2000
 
 
 class Pending:
-    """One received row waiting in the batch (its object is not kept)."""
+    """One received row waiting in the batch (its object is not kept).
 
-    __slots__ = ("attributes", "cls", "ident", "sender", "values")
+    ``key`` is its key in the batch: its class's base mapper, then its primary-key
+    values (``ident``).  A catch-up keeps thousands of entries alive until the
+    commit, long enough for the cyclic garbage collector to move them to its oldest
+    generation, whose full collections grow with what was moved there: an entry
+    is kept to few objects (itself, its key, its values and theirs).
+    """
+
+    __slots__ = ("attributes", "cls", "key", "sender", "values")
 
     def __init__(
         self,
         cls: type[Any],
-        ident: tuple[Any, ...],
+        key: tuple[Any, ...],
         values: dict[str, Any],
         attributes: frozenset[str],
         sender: Any,
     ) -> None:
-        self.cls, self.ident, self.values = cls, ident, values
+        self.cls, self.key, self.values = cls, key, values
         self.attributes, self.sender = attributes, sender
+
+    @property
+    def ident(self) -> tuple[Any, ...]:
+        """The row's primary-key values."""
+        return self.key[1:]
 
 
 def store(session: Any, entries: list[Pending]) -> None:

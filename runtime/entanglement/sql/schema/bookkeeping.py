@@ -43,6 +43,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, relationship
+from sqlalchemy.orm.attributes import set_committed_value
 
 from entanglement._hashes import DestHash
 from entanglement.interface import (
@@ -194,8 +195,14 @@ class SyncOwner(SqlSynchronizable, _Bookkeeping):
                 f"unknown owner {owner_id}: synchronize the owner first",
                 network_msg=dict(msg),
             )
-        if dest is not None and owner.dest_hash == getattr(dest, "dest_hash", None):
-            owner.destination = dest
+        if dest is not None:
+            dest_hash = getattr(dest, "dest_hash", None)
+            if owner.dest_hash == dest_hash:
+                owner.destination = dest
+                if owner.dest_hash is not dest_hash:
+                    # the neighbour's own hash object (no change to store): the
+                    # ownership check of each row it sends compares identity first
+                    set_committed_value(owner, "dest_hash", dest_hash)
         return owner
 
     @classmethod

@@ -45,7 +45,7 @@ from entanglement._fill import construct
 from entanglement._sansio.peertext import peer_repr
 from entanglement.interface import SyncBadEncodingError
 from entanglement.sql.schema.bookkeeping import SyncOwner
-from entanglement.sql.schema.plan import row_plan
+from entanglement.sql.schema.plan import RowPlan, row_plan
 
 if TYPE_CHECKING:
     from entanglement.sql.schema.model import SqlSynchronizable
@@ -56,15 +56,22 @@ log = logging.getLogger("entanglement")
 
 
 def decode_keys(
-    cls: type[SqlSynchronizable], msg: dict[str, Any], *, required: bool
+    cls: type[SqlSynchronizable],
+    msg: dict[str, Any],
+    *,
+    required: bool,
+    plan: RowPlan | None = None,
 ) -> dict[str, Any] | None:
     """Decode the primary-key values of ``msg`` (None if some are missing and allowed).
+
+    Args:
+        plan: ``row_plan(cls)``, when the caller has it.
 
     Raises:
         SyncBadEncodingError: a key is missing while required, or cannot be decoded.
     """
     keys: dict[str, Any] = {}
-    for name, decoder in row_plan(cls).key_decoders:
+    for name, decoder in (plan or row_plan(cls)).key_decoders:
         value = msg.get(name)
         if value is None:
             if required:
@@ -164,9 +171,10 @@ def construct_row(
     _canonical(cls, msg, info)
     operation = info.get("operation")
     required = getattr(operation, "primary_keys_required", True)
-    keys = decode_keys(cls, msg, required=required)
+    plan = row_plan(cls)
+    keys = decode_keys(cls, msg, required=required, plan=plan)
     if batch is not None:
-        return _batched_row(cls, msg, keys, context, info)
+        return _batched_row(plan, msg, keys, context, info)
     session: Session = context.session
     with session.no_autoflush:
         owner = SyncOwner.find_from_msg(session, info.get("sender"), msg)
@@ -189,7 +197,7 @@ def _canonical(cls: Any, msg: dict[str, Any], info: dict[str, Any]) -> None:
     aliases = aliases_of(cls)
     if aliases:  # a renamed property: the row is filled under its new name
         canonical_names(msg, aliases)
-    if getattr(cls, "sync_unknown_properties", _REFUSE) != _REFUSE:  # (inherited)
+    if cls.sync_unknown_properties != _REFUSE:  # (SqlSynchronizable's: refuse)
         _drop_unknown(cls, msg, info)
 
 
@@ -205,7 +213,7 @@ def _batch_owner(batch: Any, session: Session, sender: Any, msg: Any) -> Any:
 
 
 def _batched_row(
-    cls: Any,
+    plan: RowPlan,
     msg: dict[str, Any],
     keys: dict[str, Any] | None,
     context: Any,
@@ -218,11 +226,10 @@ def _batched_row(
     # owner go straight into its __dict__: no attribute events, no history to keep.
     owner = _batch_owner(context.batch, context.session, info.get("sender"), msg)
     context.owner = owner
-    plan = row_plan(cls)
     if plan.plain_constructor:
         row = plan.mapper.class_manager.new_instance()
     else:
-        row = construct(cls, msg)  # the constructor rules, its errors
+        row = construct(plan.mapper.class_, msg)  # the constructor rules, its errors
     values = row.__dict__
     plain = plan.decoders
     for name, value in (keys or {}).items():

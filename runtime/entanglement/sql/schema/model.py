@@ -62,6 +62,7 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.orm.decl_api import DeclarativeAttributeIntercept
 
+from entanglement._plan import info_form
 from entanglement.interface import (
     NoSyncProperty,
     SyncBadEncodingError,
@@ -258,6 +259,9 @@ class SqlSynchronizable(Synchronizable, metaclass=SqlSyncMeta):
         sync_future: asyncio.Future[Any] | None
 
     sync_deleting: ClassVar[bool] = False
+    # a message naming properties this class does not know: "refuse" it, or
+    # "store_rest" (see entanglement.sql.schema.construct)
+    sync_unknown_properties: ClassVar[str] = "refuse"
 
     _sync_owner = sync_property(
         property(_get_owner_id, _set_owner_id),
@@ -271,6 +275,7 @@ class SqlSynchronizable(Synchronizable, metaclass=SqlSyncMeta):
             attributes = {*attributes, "sync_serial"}
         return super().to_sync(attributes)
 
+    @info_form("_fill_info")
     def sync_receive_constructed(self, msg: dict[str, Any], **info: Any) -> None:
         """Fill this row from ``msg`` (the object model's rules and errors).
 
@@ -279,12 +284,17 @@ class SqlSynchronizable(Synchronizable, metaclass=SqlSyncMeta):
         through its ``__dict__``; anything else takes the object model's path, which
         assigns through the attributes and raises the errors.
         """
+        self._fill_info(msg, info)
+
+    def _fill_info(self, msg: dict[str, Any], info: dict[str, Any]) -> None:
+        # (the info-dict form a receive plan calls, entanglement._plan.info_form)
         context = info.get("context")
         if getattr(context, "batch", None) is not None and fill_plain(self, msg):
             return
         super().sync_receive_constructed(msg, **info)
 
     @classmethod
+    @info_form("_construct_info")
     def sync_construct(cls, msg: dict[str, Any], **info: Any) -> SqlSynchronizable:
         """Find the row named by ``msg`` in the context session, or make a new one.
 
@@ -293,6 +303,13 @@ class SqlSynchronizable(Synchronizable, metaclass=SqlSyncMeta):
                 cannot be decoded, or the message names another owner than the row's.
             SyncBadOwner: ``_sync_owner`` is missing or names an unknown owner.
         """
+        return cls._construct_info(msg, info)
+
+    @classmethod
+    def _construct_info(
+        cls, msg: dict[str, Any], info: dict[str, Any]
+    ) -> SqlSynchronizable:
+        # (the info-dict form a receive plan calls, entanglement._plan.info_form)
         construct_row = HANDED.construct_row
         assert construct_row is not None, "entanglement.sql.base hands it in"
         return construct_row(cls, msg, info)
