@@ -56,6 +56,7 @@ __all__ = [
     "RESERVED_KEYS",
     "aliases_of",
     "as_is_names_of",
+    "compiled_function",
     "constructor_properties_of",
     "decoders_of",
     "encoder_of",
@@ -238,7 +239,7 @@ def _compile_fill(
         "    return True",
     ]
     # (tests are the value rules' fixed expressions)
-    fill: Fill = _compiled(
+    fill: Fill = compiled_function(
         lines, namespace, "fill", f"{qualname}.sync_receive_constructed plan"
     )
     return fill
@@ -262,7 +263,7 @@ def _store(name: str, constant: str, value: str) -> str:
     )
 
 
-def _compiled(
+def compiled_function(
     lines: list[str], namespace: dict[str, Any], name: str, qualname: str
 ) -> Any:
     """The function ``name`` that ``lines`` define, compiled in ``namespace``.
@@ -314,7 +315,9 @@ def _compile_encoder(qualname: str, properties: dict[str, SyncProperty]) -> Enco
         "        return {k: v for k, v in result.items() if v is not ABSENT}",
         "    return result",
     ]
-    encode: Encode = _compiled(lines, namespace, "encode", f"{qualname}.to_sync plan")
+    encode: Encode = compiled_function(
+        lines, namespace, "encode", f"{qualname}.to_sync plan"
+    )
     return encode
 
 

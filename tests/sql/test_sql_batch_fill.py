@@ -458,3 +458,62 @@ def test_binary_and_composite_keys_find_their_stored_rows(maker) -> None:
         pairs = {(p.left, p.right): p.label for p in session.scalars(sa.select(Pair))}
     assert tokens == {bytes([i, 255]): f"second {i}" for i in range(3)}
     assert pairs == {(i, "r"): f"second {i}" for i in range(3)}
+
+
+_FILL_CASES = [
+    {"label": "a", "level": 3, "sync_serial": 2, "_sync_owner": "x"},
+    {"level": 3, "label": "b"},  # another key order: another compiled fill
+    {"label": "x" * 41, "level": 3},  # longer than String(40): the check refuses
+    {"label": None, "level": 3},  # NOT NULL: refused alone
+    {"label": "a", "level": None},
+    {"label": "a", "level": True},  # not an integer
+    {"label": "a", "level": 2**70},  # out of the 64-bit range
+    {"label": "a", "colour": "red"},  # no such property: the object model's path
+    {"label": "a", "seen": "2024-05-01T10:00:00"},  # a decoder: the general loop
+    {"label": "a", "seen": None, "sync_serial": None},
+]
+
+
+def _fill_outcome(msg: dict[str, Any], compiled: bool) -> Any:
+    from entanglement.sql.schema.fill import fill_plain
+    from entanglement.sql.schema.plan import row_plan
+
+    plan = row_plan(Probe)
+    plan.fills.clear()
+    if not compiled:  # what the fill does once FILLS key tuples were seen
+        plan.fills[tuple(msg)] = None
+    row = Probe.__new__(Probe)
+    row._sa_class_manager._new_state_if_none(row)  # (a batched row: no __init__)
+    try:
+        result: Any = fill_plain(row, dict(msg))
+    except SyncBadEncodingError as exc:
+        result = str(exc)
+    finally:
+        plan.fills.clear()
+    values = {k: v for k, v in row.__dict__.items() if k != "_sa_instance_state"}
+    return result, values
+
+
+@pytest.mark.parametrize("msg", _FILL_CASES)
+def test_the_compiled_batch_fill_does_what_the_general_one_does(msg) -> None:
+    # (issue 12: a compiled fill per message key tuple, the general loop beside it)
+    assert _fill_outcome(msg, compiled=True) == _fill_outcome(msg, compiled=False)
+
+
+def test_a_compiled_batch_fill_is_kept_per_key_tuple_up_to_fills() -> None:
+    from entanglement.sql.schema.fill import FILLS, fill_plain
+    from entanglement.sql.schema.plan import row_plan
+
+    plan = row_plan(Probe)
+    plan.fills.clear()
+    try:
+        for i in range(FILLS + 5):
+            row = Probe.__new__(Probe)
+            row._sa_class_manager._new_state_if_none(row)
+            msg = {"label": f"r{i}", "level": i, **{f"_extra{j}": 0 for j in range(i)}}
+            assert fill_plain(row, msg) is True
+            assert (row.label, row.level) == (f"r{i}", i)
+        assert len(plan.fills) == FILLS  # later key tuples take the general loop
+        assert all(fill is not None for fill in plan.fills.values())
+    finally:
+        plan.fills.clear()

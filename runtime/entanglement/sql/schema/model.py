@@ -73,7 +73,7 @@ from entanglement.interface import (
     sync_property,
 )
 from entanglement.sql.schema.codecs import column_codec
-from entanglement.sql.schema.plan import fill_plain
+from entanglement.sql.schema.fill import fill_plain
 from entanglement.sql.schema.priority import SyncPriority
 from entanglement.sql.schema.tables import sync_owners
 from entanglement.sql.schema.types import GUID, as_uuid

@@ -42,7 +42,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import ColumnProperty, Mapper
 
-from entanglement._codecplan import decoders_of, rules_of, value_check_of
+from entanglement._codecplan import (
+    compiled_function,
+    decoders_of,
+    rules_of,
+    value_check_of,
+)
 from entanglement._valuecheck import (
     BOOL,
     STR,
@@ -51,9 +56,8 @@ from entanglement._valuecheck import (
     enum_rule,
     string_rule,
 )
-from entanglement.interface import SyncBadEncodingError
 
-__all__ = ["RowPlan", "TablePlan", "fill_plain", "row_plan"]
+__all__ = ["RowPlan", "TablePlan", "row_plan"]
 
 _SLOT = "_sync_row_plan"
 _MISSING: Any = object()
@@ -100,8 +104,9 @@ def _values_function(plan: TablePlan) -> Callable[[dict[str, Any]], dict[str, An
         namespace[f"K{i}"], namespace[f"V{i}"] = column, value
         lines.append(f"    row[K{i}] = V{i}")
     lines.append("    return row")
-    exec("\n".join(lines), namespace)
-    function: Callable[[dict[str, Any]], dict[str, Any]] = namespace["values"]
+    function: Callable[[dict[str, Any]], dict[str, Any]] = compiled_function(
+        lines, namespace, "values", f"{plan.table.name} row values"
+    )
     return function
 
 
@@ -130,6 +135,9 @@ class RowPlan:
     # every class of the hierarchy in one table (the batch inserts its rows unless
     # their key is stored, rather than asking first)
     single_table: bool
+    # the compiled fills of batched rows, per message key tuple
+    # (entanglement.sql.schema.fill)
+    fills: dict[tuple[str, ...], Any] = field(default_factory=dict)
 
     def snapshot(self, state: dict[str, Any]) -> dict[str, Any]:
         """The values of a batched row, from its ``__dict__`` (its owner's id as
@@ -345,44 +353,3 @@ def _table_plan(
             if fk.column.table is table
         ),
     )
-
-
-def fill_plain(row: Any, msg: dict[str, Any]) -> bool:
-    """Store the decoded values of ``msg`` in ``row.__dict__`` if all are plain.
-
-    Returns False, having changed nothing, when a key is not a plain property of the
-    row's class or a value does not decode: the caller then takes the object model's
-    path, which raises the proper error (or assigns through the attribute).
-
-    Raises:
-        SyncBadEncodingError: a null for a NOT NULL column (refused alone, rather than
-            failing the whole batch's commit or silently taking the column default).
-    """
-    plan = row_plan(type(row))
-    if plan.check is not None and not plan.check(msg):
-        return False  # a value of the wrong type: the object model's path refuses it
-    decoders = plan.decoders
-    decoded: list[tuple[str, Any]] = []
-    for key, value in msg.items():
-        if key[:1] == "_":
-            continue
-        decoder = decoders.get(key, _MISSING)
-        if decoder is _MISSING:
-            return False
-        if value is None and key in plan.required:
-            # stored, it would fail the whole batch's commit (or take the default)
-            raise SyncBadEncodingError(
-                f"{type(row).sync_type}: {key!r} cannot be null", network_msg=msg
-            )
-        if decoder is None or value is None:
-            decoded.append((key, value))
-            continue
-        try:
-            result = decoder(value)
-        except Exception:
-            return False
-        # a decoder returning None for a non-null value has handled it itself
-        if result is not None:
-            decoded.append((key, result))
-    row.__dict__.update(decoded)
-    return True
