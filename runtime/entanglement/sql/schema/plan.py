@@ -60,7 +60,6 @@ from entanglement._valuecheck import (
 __all__ = ["RowPlan", "TablePlan", "row_plan"]
 
 _SLOT = "_sync_row_plan"
-_MISSING: Any = object()
 
 
 @dataclass(frozen=True, eq=False)
