@@ -65,3 +65,39 @@ def test_each_module_imports_first_in_a_fresh_interpreter(module: str) -> None:
         [sys.executable, "-c", f"import {module}"], capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+
+
+def _run(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_in_memory_api_does_not_load_the_sql_layer() -> None:
+    # An in-memory node pays neither SQLAlchemy's start-up nor its objects in every
+    # full garbage collection (the package docstring's choice).
+    loaded = _run(
+        "import sys, entanglement, entanglement.network, entanglement.interface,"
+        " entanglement.operations, entanglement.protocol;"
+        " print(sorted(m for m in sys.modules"
+        " if m.split('.')[0] in ('sqlalchemy', 'alembic') or m.startswith('entanglement.sql')))"
+    )
+    assert loaded == "[]"
+
+
+def test_the_sql_names_load_on_first_use() -> None:
+    out = _run(
+        "import entanglement, sys;"
+        " print(entanglement.SqlSyncRegistry.__module__, entanglement.sql.__name__,"
+        " 'sqlalchemy' in sys.modules, 'SyncOwner' in dir(entanglement))"
+    )
+    assert out == "entanglement.sql.receive.registry entanglement.sql True True"
+    out = _run("from entanglement import SyncOwner, sync_session_maker; print(SyncOwner)")
+    assert "entanglement.sql" in out
+
+
+def test_an_unknown_top_level_name_is_an_attribute_error() -> None:
+    import entanglement
+
+    with pytest.raises(AttributeError, match="no attribute 'SqlNothing'"):
+        entanglement.SqlNothing  # noqa: B018
