@@ -92,7 +92,9 @@ def test_the_sql_names_load_on_first_use() -> None:
         " 'sqlalchemy' in sys.modules, 'SyncOwner' in dir(entanglement))"
     )
     assert out == "entanglement.sql.receive.registry entanglement.sql True True"
-    out = _run("from entanglement import SyncOwner, sync_session_maker; print(SyncOwner)")
+    out = _run(
+        "from entanglement import SyncOwner, sync_session_maker; print(SyncOwner)"
+    )
     assert "entanglement.sql" in out
 
 
