@@ -1,17 +1,35 @@
-"""create_bookkeeping: fresh databases, databases of the original, and the Alembic chain."""
+"""create_bookkeeping: fresh databases, databases of the original, and the Alembic chain.
+
+Each case runs through both entry points: ``SqlSyncRegistry.create_bookkeeping`` (what a
+node calls: its version check first, Alembic only when something is to do) and
+``create_bookkeeping_tables`` (Alembic always).
+"""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
+from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from entanglement._hashes import DestHash
+from entanglement.sql import SqlSyncRegistry
 from entanglement.sql.schema.upgrade import (
     bookkeeping_head,
     create_bookkeeping_tables,
     current_revision,
 )
+from entanglement.sql.schema.versions import BOOKKEEPING_HEAD, bookkeeping_is_current
+
+CREATE: dict[str, Callable[[sa.Engine], None]] = {
+    "registry": SqlSyncRegistry.create_bookkeeping,
+    "alembic": create_bookkeeping_tables,
+}
+create_kind = pytest.mark.parametrize("create", sorted(CREATE))
 
 HASH = DestHash.from_string("peer")
 OWNER = uuid.uuid4()
@@ -104,31 +122,77 @@ def _assert_original_data_kept(engine: sa.Engine) -> None:
         )
 
 
-def test_empty_database_is_created_and_stamped_at_head(engine: sa.Engine) -> None:
-    create_bookkeeping_tables(engine)
+@create_kind
+def test_empty_database_is_created_and_stamped_at_head(
+    engine: sa.Engine, create: str
+) -> None:
+    CREATE[create](engine)
     _assert_current_shape(engine)
     assert bookkeeping_head() not in {"5370406b7505", "dc7778ec1ccc"}
 
 
-def test_pre_alembic_database_of_the_original_is_upgraded(engine: sa.Engine) -> None:
+@create_kind
+def test_pre_alembic_database_of_the_original_is_upgraded(
+    engine: sa.Engine, create: str
+) -> None:
     _original_tables(engine, split=False)
-    create_bookkeeping_tables(engine)
+    CREATE[create](engine)
     _assert_current_shape(engine)
     _assert_original_data_kept(engine)
 
 
-def test_database_at_the_originals_head_is_upgraded(engine: sa.Engine) -> None:
+@create_kind
+def test_database_at_the_originals_head_is_upgraded(
+    engine: sa.Engine, create: str
+) -> None:
     # quirk 39: made by create_all, so the tombstone index is missing until our revision
     _original_tables(engine, split=True)
     assert "sync_deleted_serial_idx" not in {
         ix["name"] for ix in sa.inspect(engine).get_indexes("sync_deleted")
     }
-    create_bookkeeping_tables(engine)
+    CREATE[create](engine)
     _assert_current_shape(engine)
     _assert_original_data_kept(engine)
 
 
-def test_create_bookkeeping_is_idempotent(engine: sa.Engine) -> None:
-    create_bookkeeping_tables(engine)
-    create_bookkeeping_tables(engine)
+@create_kind
+def test_create_bookkeeping_is_idempotent(engine: sa.Engine, create: str) -> None:
+    CREATE[create](engine)
+    CREATE[create](engine)
     _assert_current_shape(engine)
+
+
+def test_the_head_constant_is_the_chains_head() -> None:
+    # The version check trusts BOOKKEEPING_HEAD: a new migration script must move it.
+    assert bookkeeping_head() == BOOKKEEPING_HEAD
+
+
+@create_kind
+def test_only_the_head_revision_counts_as_current(
+    engine: sa.Engine, create: str
+) -> None:
+    assert not bookkeeping_is_current(engine)  # no version table
+    _original_tables(engine, split=True)  # version table at the original's head
+    assert not bookkeeping_is_current(engine)
+    CREATE[create](engine)
+    assert bookkeeping_is_current(engine)
+    with engine.begin() as conn:  # two rows (branches Alembic would have to merge)
+        conn.execute(
+            sa.text("INSERT INTO entanglement_version VALUES ('dc7778ec1ccc')")
+        )
+    assert not bookkeeping_is_current(engine)
+
+
+def test_a_node_start_at_head_does_not_import_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'node.db'}"
+    engine = sa.create_engine(url)
+    SqlSyncRegistry.create_bookkeeping(engine)
+    engine.dispose()
+    code = (
+        "import sys, sqlalchemy as sa; from entanglement.sql import SqlSyncRegistry;"
+        f" e = sa.create_engine({url!r}); SqlSyncRegistry.create_bookkeeping(e);"
+        " print('alembic' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

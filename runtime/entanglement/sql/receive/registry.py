@@ -45,6 +45,7 @@ from entanglement.sql.receive.batch import (
     manager_batch,
 )
 from entanglement.sql.schema.state import sql_state
+from entanglement.sql.schema.versions import ensure_bookkeeping
 from entanglement.sql.send.announce import trigger_you_have
 from entanglement.sql.send.capture import NODE_SESSION_KEY
 from entanglement.sql.send.session import sync_session_maker
@@ -131,9 +132,7 @@ class SqlSyncRegistry(SyncRegistry):
     @classmethod
     def create_bookkeeping(cls, bind: Any) -> None:
         """Create or upgrade the bookkeeping tables (call before ``create_all``)."""
-        from entanglement.sql.schema.upgrade import create_bookkeeping_tables
-
-        create_bookkeeping_tables(bind)
+        ensure_bookkeeping(bind)
 
     def associate_with_manager(self, manager: Any) -> None:
         """Remember the manager; give it a ``session`` if it has none."""

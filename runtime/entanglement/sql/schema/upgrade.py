@@ -38,6 +38,10 @@ from entanglement.sql.schema.migrations.packages import (
     upgrade_package,
 )
 from entanglement.sql.schema.tables import bookkeeping_metadata
+from entanglement.sql.schema.versions import (
+    BOOKKEEPING_VERSION_TABLE,
+    PRE_ALEMBIC_REVISION,
+)
 
 __all__ = [
     "BOOKKEEPING_VERSION_TABLE",
@@ -57,8 +61,6 @@ __all__ = [
     "upgrade_package",
 ]
 
-BOOKKEEPING_VERSION_TABLE = "entanglement_version"
-PRE_ALEMBIC_REVISION = "5370406b7505"
 _SCRIPT_LOCATION = str(Path(__file__).with_name("migrations"))
 
 
