@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from entanglement._hashes import DestHash
 from entanglement.sql import SqlSyncRegistry
+from entanglement.sql.schema.tables import bookkeeping_metadata
 from entanglement.sql.schema.upgrade import (
     bookkeeping_head,
     create_bookkeeping_tables,
@@ -196,3 +197,59 @@ def test_a_node_start_at_head_does_not_import_alembic(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def _schema(engine: sa.Engine) -> dict[str, object]:
+    inspector = sa.inspect(engine)
+    shape: dict[str, object] = {}
+    for table in sorted(inspector.get_table_names()):
+        shape[table] = (
+            [
+                (c["name"], str(c["type"]), c["nullable"])
+                for c in inspector.get_columns(table)
+            ],
+            inspector.get_pk_constraint(table),
+            sorted(
+                (ix["name"], tuple(ix["column_names"]))
+                for ix in inspector.get_indexes(table)
+            ),
+            sorted(
+                (tuple(fk["constrained_columns"]), fk["referred_table"])
+                for fk in inspector.get_foreign_keys(table)
+            ),
+        )
+    return shape
+
+
+def test_an_empty_database_gets_the_schema_alembic_would_make(
+    engine: sa.Engine,
+) -> None:
+    # The node's own "create_all + version row" must be what Alembic's "create_all,
+    # then stamp head" makes, version table included; Alembic then reads it as head.
+    create_bookkeeping_tables(engine)
+    by_alembic = _schema(engine)
+    with engine.begin() as conn:
+        for table in (
+            "entanglement_version",
+            *reversed([t.name for t in bookkeeping_metadata.sorted_tables]),
+        ):
+            conn.execute(sa.text(f"DROP TABLE {table}"))
+    assert sa.inspect(engine).get_table_names() == []
+    SqlSyncRegistry.create_bookkeeping(engine)
+    assert _schema(engine) == by_alembic
+    assert current_revision(engine) == bookkeeping_head()
+    create_bookkeeping_tables(engine)  # Alembic finds nothing to do
+    assert _schema(engine) == by_alembic
+
+
+def test_a_fresh_node_start_does_not_import_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    code = (
+        "import sys, sqlalchemy as sa; from entanglement.sql import SqlSyncRegistry;"
+        f" e = sa.create_engine({url!r}); SqlSyncRegistry.create_bookkeeping(e);"
+        " print('alembic' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+    assert current_revision(sa.create_engine(url)) == bookkeeping_head()

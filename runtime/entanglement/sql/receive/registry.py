@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import sqlalchemy
 import sqlalchemy.exc
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
@@ -45,7 +46,7 @@ from entanglement.sql.receive.batch import (
     manager_batch,
 )
 from entanglement.sql.schema.state import sql_state
-from entanglement.sql.schema.versions import ensure_bookkeeping
+from entanglement.sql.schema.versions import settle_bookkeeping
 from entanglement.sql.send.announce import trigger_you_have
 from entanglement.sql.send.capture import NODE_SESSION_KEY
 from entanglement.sql.send.session import sync_session_maker
@@ -131,8 +132,19 @@ class SqlSyncRegistry(SyncRegistry):
 
     @classmethod
     def create_bookkeeping(cls, bind: Any) -> None:
-        """Create or upgrade the bookkeeping tables (call before ``create_all``)."""
-        ensure_bookkeeping(bind)
+        """Create or upgrade the bookkeeping tables (call before ``create_all``).
+
+        Alembic is imported only when the database needs it (see
+        :mod:`entanglement.sql.schema.versions`).
+        """
+        if isinstance(bind, sqlalchemy.Engine):
+            with bind.begin() as conn:
+                cls.create_bookkeeping(conn)
+            return
+        if not settle_bookkeeping(bind):
+            from entanglement.sql.schema.upgrade import create_bookkeeping_tables
+
+            create_bookkeeping_tables(bind)
 
     def associate_with_manager(self, manager: Any) -> None:
         """Remember the manager; give it a ``session`` if it has none."""

@@ -1,14 +1,23 @@
-"""Where the bookkeeping tables stand, read without Alembic (PROTOCOL.md §12.1).
+"""The two common cases of the bookkeeping tables, done without Alembic (§12.1).
 
-:func:`ensure_bookkeeping` is what ``SqlSyncRegistry.create_bookkeeping`` runs on every
-node start.  Most starts find a database whose bookkeeping is already at the head
-revision; reading its version table answers that with one query, so the node neither
-imports Alembic (a tenth of a second, and some 50,000 objects that every full garbage
-collection of a long-running node would traverse) nor builds a migration context.
-Anything else (no version table, another revision, several rows) goes to
-:func:`entanglement.sql.schema.upgrade.create_bookkeeping_tables`, the one place that
-creates, stamps and upgrades.  ``BOOKKEEPING_HEAD`` must name the last script of
-``migrations/versions``: a test compares it with Alembic's own view of the chain.
+:func:`settle_bookkeeping` is what ``SqlSyncRegistry.create_bookkeeping`` runs first on
+every node start.  Nearly every start finds one of two databases, and neither needs Alembic
+(a tenth of a second to import, and some 50,000 objects that every full garbage
+collection of a long-running node would traverse):
+
+* bookkeeping at the head revision (the version table holds exactly that row): one
+  query, nothing to do;
+* an empty database (neither the version table nor ``sync_serial``): ``create_all`` of
+  the bookkeeping tables and the version table as Alembic makes it (``version_num
+  VARCHAR(32) NOT NULL``, primary key ``<table>_pkc``) holding the head, which is what
+  Alembic's "create_all, then stamp head" writes (a test compares both schemas).
+
+Anything else (an older revision, several rows, a database of the original without a
+version table) goes to :func:`entanglement.sql.schema.upgrade.create_bookkeeping_tables`
+in the same transaction (the registry calls it: this module stays below ``upgrade``),
+the one place that stamps and upgrades.  ``BOOKKEEPING_HEAD``
+must name the last script of ``migrations/versions``: a test compares it with Alembic's
+own view of the chain.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ __all__ = [
     "BOOKKEEPING_VERSION_TABLE",
     "PRE_ALEMBIC_REVISION",
     "bookkeeping_is_current",
-    "ensure_bookkeeping",
+    "settle_bookkeeping",
 ]
 
 BOOKKEEPING_VERSION_TABLE: Final = "entanglement_version"
@@ -43,10 +52,28 @@ def bookkeeping_is_current(bind: Engine | Connection) -> bool:
     return revisions == [BOOKKEEPING_HEAD]
 
 
-def ensure_bookkeeping(bind: Engine | Connection) -> None:
-    """Create or upgrade the bookkeeping tables unless they are at head already."""
-    if bookkeeping_is_current(bind):
-        return
-    from entanglement.sql.schema.upgrade import create_bookkeeping_tables
+def settle_bookkeeping(conn: Connection) -> bool:
+    """Handle the two common cases (see the module docstring); False when the
+    database needs Alembic (the caller then runs ``create_bookkeeping_tables`` on the
+    same connection)."""
+    tables = set(sa.inspect(conn).get_table_names())
+    if BOOKKEEPING_VERSION_TABLE in tables:
+        return bookkeeping_is_current(conn)
+    if "sync_serial" in tables:  # a database of the original, made before Alembic
+        return False
+    _create_at_head(conn)
+    return True
 
-    create_bookkeeping_tables(bind)
+
+def _create_at_head(conn: Connection) -> None:
+    from entanglement.sql.schema.tables import bookkeeping_metadata
+
+    bookkeeping_metadata.create_all(conn)
+    version = sa.Table(
+        BOOKKEEPING_VERSION_TABLE,
+        sa.MetaData(),
+        sa.Column("version_num", sa.String(32), nullable=False),
+        sa.PrimaryKeyConstraint("version_num", name=f"{BOOKKEEPING_VERSION_TABLE}_pkc"),
+    )
+    version.create(conn)
+    conn.execute(version.insert().values(version_num=BOOKKEEPING_HEAD))
