@@ -184,11 +184,8 @@ def test_only_the_head_revision_counts_as_current(
     assert not bookkeeping_is_current(engine)
 
 
-def test_a_node_start_at_head_does_not_import_alembic(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'node.db'}"
-    engine = sa.create_engine(url)
-    SqlSyncRegistry.create_bookkeeping(engine)
-    engine.dispose()
+def _start_imports_alembic(url: str) -> bool:
+    """Whether a fresh interpreter's ``create_bookkeeping`` on ``url`` imports Alembic."""
     code = (
         "import sys, sqlalchemy as sa; from entanglement.sql import SqlSyncRegistry;"
         f" e = sa.create_engine({url!r}); SqlSyncRegistry.create_bookkeeping(e);"
@@ -196,7 +193,20 @@ def test_a_node_start_at_head_does_not_import_alembic(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+    return done.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("start", ["fresh", "at head", "behind"])
+def test_only_a_database_needing_alembic_imports_it(tmp_path: Path, start: str) -> None:
+    url = f"sqlite:///{tmp_path / 'node.db'}"
+    engine = sa.create_engine(url)
+    if start == "at head":
+        SqlSyncRegistry.create_bookkeeping(engine)
+    elif start == "behind":
+        _original_tables(engine, split=True)
+    assert _start_imports_alembic(url) == (start == "behind")
+    assert current_revision(engine) == bookkeeping_head()
+    engine.dispose()
 
 
 def _schema(engine: sa.Engine) -> dict[str, object]:
@@ -240,16 +250,3 @@ def test_an_empty_database_gets_the_schema_alembic_would_make(
     assert current_revision(engine) == bookkeeping_head()
     create_bookkeeping_tables(engine)  # Alembic finds nothing to do
     assert _schema(engine) == by_alembic
-
-
-def test_a_fresh_node_start_does_not_import_alembic(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    code = (
-        "import sys, sqlalchemy as sa; from entanglement.sql import SqlSyncRegistry;"
-        f" e = sa.create_engine({url!r}); SqlSyncRegistry.create_bookkeeping(e);"
-        " print('alembic' in sys.modules)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
-    assert current_revision(sa.create_engine(url)) == bookkeeping_head()
