@@ -46,9 +46,12 @@ class CountingHandler(logging.Handler):
         super().__init__(logging.WARNING)
         self.count = 0
         self.last = ""
+        self.first = ""
 
     def emit(self, record: logging.LogRecord) -> None:
         self.count += 1
+        if not self.first:  # what the first warning was (a refusal, or anything else)
+            self.first = record.getMessage()[:500]
         if record.levelno >= logging.ERROR:  # a failure, not a refusal: keep one
             self.last = record.getMessage()[:500]
 
@@ -104,7 +107,7 @@ async def run(args: argparse.Namespace) -> None:
             elif command["cmd"] == "report":
                 sent, received = frame_counts(manager)
                 emit("stats", sent=sent, received=received, stored=store.count,
-                     warnings=handler.count, error=handler.last)  # fmt: skip
+                     warnings=handler.count, error=handler.last, first=handler.first)  # fmt: skip
         if waiting is not None:
             waiting.cancel()
 

@@ -21,7 +21,7 @@ delivered over the whole graph ((N-1)·n stored / time), frames per object (fram
 by all nodes / n; a tree needs N-1 per object, a graph with cycles more: every node
 floods to all its neighbours but the sender, and a copy arriving from a neighbour that
 is not the owner's direction is refused with an error reply, which is a frame too) and
-the refusals counted.  A shape's nodes are all started and linked before its clock
+the refusals counted (the JSON keeps the first warning's text: a refusal, or what else was logged).  A shape's nodes are all started and linked before its clock
 starts.  All N processes share the machine's cores, so the time to converge grows
 with the total work of the graph, not only with its depth: the figures measure the
 runtime's cost per delivered object on a crowded machine, not network latency.
@@ -117,6 +117,7 @@ def figures(shape: str, size: int, links: int, n: int, seconds: float,
     frames = None if None in sent else sum(sent)
     stored = sum(s["stored"] for s in stats)
     errors = [s["error"] for s in stats if s["error"]]
+    warnings = [s["first"] for s in stats if s["first"]]
     if stored != (size - 1) * n:
         raise RuntimeError(
             f"{shape} of {size}: {stored} objects stored, not {(size - 1) * n}"
@@ -132,6 +133,7 @@ def figures(shape: str, size: int, links: int, n: int, seconds: float,
         "frames_per_object": None if frames is None else frames / n,
         "warnings": sum(s["warnings"] for s in stats),
         "first_error": errors[0] if errors else None,
+        "first_warning": warnings[0] if warnings else None,
     }
 
 
