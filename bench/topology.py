@@ -21,7 +21,8 @@ delivered over the whole graph ((N-1)·n stored / time), frames per object (fram
 by all nodes / n; a tree needs N-1 per object, a graph with cycles more: every node
 floods to all its neighbours but the sender, and a copy arriving from a neighbour that
 is not the owner's direction is refused with an error reply, which is a frame too) and
-the refusals counted (the JSON keeps the first warning's text: a refusal, or what else was logged).  A shape's nodes are all started and linked before its clock
+the refusals counted (the JSON keeps the first warning's text: a refusal, or whatever
+else was logged).  A shape's nodes are all started and linked before its clock
 starts.  All N processes share the machine's cores, so the time to converge grows
 with the total work of the graph, not only with its depth: the figures measure the
 runtime's cost per delivered object on a crowded machine, not network latency.
