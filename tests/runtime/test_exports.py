@@ -61,13 +61,11 @@ def test_module_names_exist(module: str) -> None:
 def test_each_module_imports_first_in_a_fresh_interpreter(module: str) -> None:
     # The package imports its SQL layer, which imports the package: any import cycle
     # shows up only when a submodule is the very first import.
-    done = subprocess.run(
-        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
+    _run(f"import {module}")
 
 
 def _run(code: str) -> str:
+    """What a fresh interpreter running ``code`` prints (it must succeed)."""
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()

@@ -41,6 +41,7 @@ from entanglement.sql.schema.tables import bookkeeping_metadata
 from entanglement.sql.schema.versions import (
     BOOKKEEPING_VERSION_TABLE,
     PRE_ALEMBIC_REVISION,
+    PRE_ALEMBIC_TABLE,
 )
 
 __all__ = [
@@ -147,7 +148,7 @@ def create_bookkeeping_tables(bind: Engine | Connection) -> None:
         bookkeeping_metadata,
         _SCRIPT_LOCATION,
         BOOKKEEPING_VERSION_TABLE,
-        user_table="sync_serial",
+        user_table=PRE_ALEMBIC_TABLE,
         user_table_version=PRE_ALEMBIC_REVISION,
     )
 

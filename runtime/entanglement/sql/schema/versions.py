@@ -31,6 +31,7 @@ __all__ = [
     "BOOKKEEPING_HEAD",
     "BOOKKEEPING_VERSION_TABLE",
     "PRE_ALEMBIC_REVISION",
+    "PRE_ALEMBIC_TABLE",
     "bookkeeping_is_current",
     "settle_bookkeeping",
 ]
@@ -38,6 +39,9 @@ __all__ = [
 BOOKKEEPING_VERSION_TABLE: Final = "entanglement_version"
 PRE_ALEMBIC_REVISION: Final = "5370406b7505"
 BOOKKEEPING_HEAD: Final = "4a6e2f0c9d1b"
+# A table whose presence, without the version table, marks a database the original
+# made before it used Alembic (stamped PRE_ALEMBIC_REVISION, then upgraded).
+PRE_ALEMBIC_TABLE: Final = "sync_serial"
 
 
 def bookkeeping_is_current(bind: Engine | Connection) -> bool:
@@ -47,8 +51,13 @@ def bookkeeping_is_current(bind: Engine | Connection) -> bool:
             return bookkeeping_is_current(conn)
     if not sa.inspect(bind).has_table(BOOKKEEPING_VERSION_TABLE):
         return False
+    return _holds_only_head(bind)
+
+
+def _holds_only_head(conn: Connection) -> bool:
+    # (the caller knows the version table exists)
     table = sa.table(BOOKKEEPING_VERSION_TABLE, sa.column("version_num"))
-    revisions = bind.execute(sa.select(table.c.version_num)).scalars().all()
+    revisions = conn.execute(sa.select(table.c.version_num)).scalars().all()
     return revisions == [BOOKKEEPING_HEAD]
 
 
@@ -58,8 +67,8 @@ def settle_bookkeeping(conn: Connection) -> bool:
     same connection)."""
     tables = set(sa.inspect(conn).get_table_names())
     if BOOKKEEPING_VERSION_TABLE in tables:
-        return bookkeeping_is_current(conn)
-    if "sync_serial" in tables:  # a database of the original, made before Alembic
+        return _holds_only_head(conn)
+    if PRE_ALEMBIC_TABLE in tables:  # a database of the original, made before Alembic
         return False
     _create_at_head(conn)
     return True
