@@ -1,9 +1,10 @@
 """The two common cases of the bookkeeping tables, done without Alembic (§12.1).
 
-:func:`settle_bookkeeping` is what ``SqlSyncRegistry.create_bookkeeping`` runs first on
-every node start.  Nearly every start finds one of two databases, and neither needs Alembic
-(a tenth of a second to import, and some 50,000 objects that every full garbage
-collection of a long-running node would traverse):
+:func:`settle_bookkeeping` is what ``SqlSyncRegistry.create_bookkeeping`` runs first, on
+every start of an application's node.  Nearly every start finds one of two databases,
+and neither needs Alembic (a tenth of a second to import, and some 50,000 objects that
+every full garbage collection of a long-running node would traverse).  ``entanglegen
+node`` still imports it, for the generated packages' own migration chains:
 
 * bookkeeping at the head revision (the version table holds exactly that row): one
   query, nothing to do;
